@@ -1,0 +1,509 @@
+//! Credentials: signed statements that make up a space's membership and an identity's devices.
+//!
+//! A credential's signature covers a domain tag carrying the protocol version, then the
+//! canonical encoding of its body, whose first field is the version and whose assertion is
+//! encoded with its type's discriminant. So the signature covers the type and the version
+//! (DXOS leaves the type out). The id is the SHA-256 of exactly those signed bytes.
+
+use core::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::codec::{self, Canonical, DecodeError, strictly_ascending};
+use crate::hash::{Digest, domain, sha256, tagged};
+use crate::keys::{Keypair, NoiseKey, PublicKey, Signature, SignatureError};
+use crate::mutants::{Mutant, active};
+use crate::time::Timestamp;
+
+/// A credential names at most this many parents. Heads beyond this are an attack or a
+/// pathological partition; the issuer merges them in several steps instead.
+pub const PARENTS_MAX: usize = 64;
+/// Device chains (device authorised by device authorised by identity…) are this deep at most.
+pub const CHAIN_DEPTH_MAX: usize = 4;
+/// A removal names at most this many feed positions of the removed member.
+pub const FRONTIER_MAX: usize = 64;
+
+/// Content address of a credential: SHA-256 of its signed bytes.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+pub struct CredentialId(pub Digest);
+
+impl fmt::Debug for CredentialId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cred:{:?}", self.0)
+    }
+}
+
+impl fmt::Display for CredentialId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// A member's role. Wire values are the variant indices 0..=4 in this order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Role {
+    /// The creator: an admin whom only the space key can demote or remove.
+    Owner,
+    /// Admits members, changes roles, admits feeds, delegates invitations.
+    Admin,
+    /// Writes items.
+    Editor,
+    /// Reads items only.
+    Reader,
+    /// No longer a member. Re-admission takes a new credential.
+    Removed,
+}
+
+impl Role {
+    /// Privilege order: Removed < Reader < Editor < Admin < Owner. Used when concurrent role
+    /// assignments must be merged (the least privileged wins).
+    pub fn rank(self) -> u8 {
+        match self {
+            Role::Removed => 0,
+            Role::Reader => 1,
+            Role::Editor => 2,
+            Role::Admin => 3,
+            Role::Owner => 4,
+        }
+    }
+
+    pub fn can_manage_members(self) -> bool {
+        self.rank() >= Role::Admin.rank()
+    }
+
+    pub fn can_write(self) -> bool {
+        self.rank() >= Role::Editor.rank()
+    }
+
+    pub fn is_member(self) -> bool {
+        self != Role::Removed
+    }
+
+    pub const ALL: [Role; 5] = [
+        Role::Owner,
+        Role::Admin,
+        Role::Editor,
+        Role::Reader,
+        Role::Removed,
+    ];
+}
+
+/// What a feed carries: credentials (control) or item mutations (data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Designation {
+    Control,
+    Data,
+}
+
+/// How a guest proves it may use an invitation (SPEC.md §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum AuthMethod {
+    None,
+    Pin,
+    Key,
+}
+
+/// How much of a feed an issuer had seen: entries with `seq < length`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct FeedPosition {
+    pub feed: PublicKey,
+    pub length: u64,
+}
+
+/// What a credential states. Wire discriminants are the variant indices in this order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Assertion {
+    /// Creates the space. Issuer, subject and signer are all the space key.
+    SpaceGenesis { space: PublicKey },
+    /// Sets the subject identity's role. `data_frontier` lists the subject's data feeds as far
+    /// as the issuer had seen them; when the role takes write access away, later entries are
+    /// void (strong removal, SPEC.md §4.5).
+    SpaceMember {
+        space: PublicKey,
+        role: Role,
+        invitation: Option<CredentialId>,
+        data_frontier: Vec<FeedPosition>,
+    },
+    /// Admits the subject feed key as a feed of `identity`'s `device` in the space.
+    AdmittedFeed {
+        space: PublicKey,
+        identity: PublicKey,
+        device: PublicKey,
+        designation: Designation,
+    },
+    /// Binds the subject device (and its Noise key) to the issuer identity (HALO).
+    AuthorizedDevice {
+        identity: PublicKey,
+        device: PublicKey,
+        noise_key: NoiseKey,
+    },
+    /// Lets any admin device host an invitation while its creator is offline.
+    DelegateInvitation {
+        space: PublicKey,
+        invitation_id: [u8; 16],
+        auth_method: AuthMethod,
+        role: Role,
+        expires_at: Timestamp,
+        /// 0 means unlimited.
+        use_limit: u32,
+        guest: Option<PublicKey>,
+    },
+    /// Ends a delegated invitation everywhere.
+    CancelInvitation {
+        space: PublicKey,
+        delegation: CredentialId,
+    },
+}
+
+impl Assertion {
+    /// The space this assertion belongs to, if any (AuthorizedDevice belongs to an identity).
+    pub fn space(&self) -> Option<PublicKey> {
+        match self {
+            Assertion::SpaceGenesis { space }
+            | Assertion::SpaceMember { space, .. }
+            | Assertion::AdmittedFeed { space, .. }
+            | Assertion::DelegateInvitation { space, .. }
+            | Assertion::CancelInvitation { space, .. } => Some(*space),
+            Assertion::AuthorizedDevice { .. } => None,
+        }
+    }
+
+    /// A short stable name for logs, errors and vectors.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Assertion::SpaceGenesis { .. } => "SpaceGenesis",
+            Assertion::SpaceMember { .. } => "SpaceMember",
+            Assertion::AdmittedFeed { .. } => "AdmittedFeed",
+            Assertion::AuthorizedDevice { .. } => "AuthorizedDevice",
+            Assertion::DelegateInvitation { .. } => "DelegateInvitation",
+            Assertion::CancelInvitation { .. } => "CancelInvitation",
+        }
+    }
+}
+
+/// The signed part of a credential.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialBody {
+    pub version: u8,
+    pub issuer: PublicKey,
+    pub subject: PublicKey,
+    pub issued_at: Timestamp,
+    /// The heads of the credential DAG the issuer had seen: strictly ascending, canonical.
+    pub parents: Vec<CredentialId>,
+    pub assertion: Assertion,
+    /// The key that signed: the issuer itself, or a device acting for it (then `chain`).
+    pub signer: PublicKey,
+}
+
+/// A signed credential, with the device chain when a device signed for an identity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credential {
+    pub body: CredentialBody,
+    pub signature: Signature,
+    pub chain: Option<Box<Credential>>,
+}
+
+/// Why a credential was refused before it reached any state machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialError {
+    UnsupportedVersion {
+        found: u8,
+    },
+    /// Parents not strictly ascending, or more than `PARENTS_MAX`.
+    BadParents,
+    /// The fields contradict the assertion type (the message says which rule).
+    BadShape(&'static str),
+    BadSignature(SignatureError),
+    /// Signed by a key other than the issuer, without a device chain.
+    MissingChain,
+    /// Signed by the issuer itself, yet carrying a chain.
+    UnexpectedChain,
+    /// The chain is not an AuthorizedDevice from the issuer to the signer.
+    ChainMismatch,
+    ChainTooDeep,
+    /// The chain credential itself failed; boxed reason.
+    BadChain(Box<CredentialError>),
+    /// A space credential for a different space.
+    WrongSpace,
+}
+
+impl fmt::Display for CredentialError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CredentialError::UnsupportedVersion { found } => {
+                write!(f, "unsupported credential version {found}")
+            }
+            CredentialError::BadParents => {
+                f.write_str("parents must be strictly ascending and at most 64")
+            }
+            CredentialError::BadShape(why) => write!(f, "malformed credential: {why}"),
+            CredentialError::BadSignature(e) => write!(f, "bad signature: {e}"),
+            CredentialError::MissingChain => {
+                f.write_str("signer is not the issuer and no device chain is given")
+            }
+            CredentialError::UnexpectedChain => {
+                f.write_str("signer is the issuer but a chain is given")
+            }
+            CredentialError::ChainMismatch => {
+                f.write_str("chain does not authorise the signer for the issuer")
+            }
+            CredentialError::ChainTooDeep => f.write_str("device chain deeper than 4"),
+            CredentialError::BadChain(e) => write!(f, "device chain invalid: {e}"),
+            CredentialError::WrongSpace => f.write_str("credential belongs to another space"),
+        }
+    }
+}
+
+impl std::error::Error for CredentialError {}
+
+impl Canonical for Credential {
+    const ENCODED_SIZE_MAX: usize = 16 * 1024;
+
+    fn validate(&self) -> Result<(), DecodeError> {
+        let mut cursor = Some(self);
+        let mut depth = 0;
+        while let Some(c) = cursor {
+            codec::check_version(c.body.version)?;
+            if !strictly_ascending(&c.body.parents) || c.body.parents.len() > PARENTS_MAX {
+                return Err(DecodeError::Invalid(
+                    "credential parents must be a sorted set of at most 64",
+                ));
+            }
+            depth += 1;
+            if depth > CHAIN_DEPTH_MAX + 1 {
+                return Err(DecodeError::Invalid("device chain too deep"));
+            }
+            cursor = c.chain.as_deref();
+        }
+        Ok(())
+    }
+}
+
+impl CredentialBody {
+    /// The exact bytes the signature covers and the id hashes.
+    pub fn signing_input(&self) -> Vec<u8> {
+        tagged(
+            domain::CREDENTIAL,
+            &postcard::to_allocvec(self).expect("bodies always serialize"),
+        )
+    }
+}
+
+impl Credential {
+    pub fn id(&self) -> CredentialId {
+        CredentialId(sha256(&self.body.signing_input()))
+    }
+
+    pub fn issuer(&self) -> PublicKey {
+        self.body.issuer
+    }
+
+    pub fn subject(&self) -> PublicKey {
+        self.body.subject
+    }
+
+    pub fn assertion(&self) -> &Assertion {
+        &self.body.assertion
+    }
+
+    pub fn parents(&self) -> &[CredentialId] {
+        &self.body.parents
+    }
+
+    /// Stateless verification: version, shape, signature (`verify_strict`) and device chain.
+    /// Whether the issuer had the *right* to say this is for the state machine to decide.
+    pub fn verify(&self) -> Result<CredentialId, CredentialError> {
+        self.verify_at_depth(0)
+    }
+
+    fn verify_at_depth(&self, depth: usize) -> Result<CredentialId, CredentialError> {
+        if depth > CHAIN_DEPTH_MAX {
+            return Err(CredentialError::ChainTooDeep);
+        }
+        let body = &self.body;
+        if body.version != codec::VERSION {
+            return Err(CredentialError::UnsupportedVersion {
+                found: body.version,
+            });
+        }
+        if !strictly_ascending(&body.parents) || body.parents.len() > PARENTS_MAX {
+            return Err(CredentialError::BadParents);
+        }
+        check_shape(body)?;
+        let input = body.signing_input();
+        if !active(Mutant::SkipSignatureCheck) {
+            body.signer
+                .verify(&input, &self.signature)
+                .map_err(CredentialError::BadSignature)?;
+        }
+        self.verify_chain(depth)?;
+        Ok(CredentialId(sha256(&input)))
+    }
+
+    fn verify_chain(&self, depth: usize) -> Result<(), CredentialError> {
+        let body = &self.body;
+        match (&self.chain, body.signer == body.issuer) {
+            (None, true) => Ok(()),
+            (Some(_), true) => Err(CredentialError::UnexpectedChain),
+            (None, false) => Err(CredentialError::MissingChain),
+            (Some(chain), false) => {
+                let authorises = matches!(
+                    chain.body.assertion,
+                    Assertion::AuthorizedDevice { identity, device, .. }
+                        if identity == body.issuer && device == body.signer
+                );
+                if !authorises {
+                    return Err(CredentialError::ChainMismatch);
+                }
+                chain
+                    .verify_at_depth(depth + 1)
+                    .map(|_| ())
+                    .map_err(|e| match e {
+                        CredentialError::ChainTooDeep => CredentialError::ChainTooDeep,
+                        other => CredentialError::BadChain(Box::new(other)),
+                    })
+            }
+        }
+    }
+
+    /// The identity a device chain proves for its device, if this is such a credential.
+    pub fn authorized_device(&self) -> Option<(PublicKey, PublicKey, NoiseKey)> {
+        match self.body.assertion {
+            Assertion::AuthorizedDevice {
+                identity,
+                device,
+                noise_key,
+            } => Some((identity, device, noise_key)),
+            _ => None,
+        }
+    }
+}
+
+/// Field consistency per assertion type, so a credential means one thing only.
+fn check_shape(body: &CredentialBody) -> Result<(), CredentialError> {
+    use CredentialError::BadShape;
+    match &body.assertion {
+        Assertion::SpaceGenesis { space } => {
+            if body.issuer != *space || body.subject != *space || body.signer != *space {
+                return Err(BadShape(
+                    "genesis must be issued, signed and subjected by the space key",
+                ));
+            }
+            if !body.parents.is_empty() {
+                return Err(BadShape("genesis has no parents"));
+            }
+        }
+        Assertion::AuthorizedDevice {
+            identity, device, ..
+        } => {
+            if body.issuer != *identity || body.subject != *device {
+                return Err(BadShape(
+                    "AuthorizedDevice: issuer must be the identity, subject the device",
+                ));
+            }
+            if identity == device {
+                return Err(BadShape(
+                    "AuthorizedDevice: identity and device keys must differ",
+                ));
+            }
+        }
+        Assertion::SpaceMember {
+            space,
+            data_frontier,
+            ..
+        } => {
+            if body.subject == *space {
+                return Err(BadShape("SpaceMember: the space key is not a member"));
+            }
+            if !strictly_ascending(data_frontier) || data_frontier.len() > FRONTIER_MAX {
+                return Err(BadShape(
+                    "SpaceMember: data_frontier must be a sorted set of at most 64",
+                ));
+            }
+            if data_frontier.windows(2).any(|w| w[0].feed == w[1].feed) {
+                return Err(BadShape("SpaceMember: one position per feed"));
+            }
+            check_space_parents(body)?;
+        }
+        Assertion::AdmittedFeed { .. }
+        | Assertion::DelegateInvitation { .. }
+        | Assertion::CancelInvitation { .. } => {
+            check_space_parents(body)?;
+        }
+    }
+    Ok(())
+}
+
+/// Every space credential but genesis descends from genesis, so it names a parent.
+fn check_space_parents(body: &CredentialBody) -> Result<(), CredentialError> {
+    if body.parents.is_empty() {
+        return Err(CredentialError::BadShape(
+            "a space credential other than genesis needs parents",
+        ));
+    }
+    Ok(())
+}
+
+/// Who signs: an issuer key directly, or a device with its chain to the issuer identity.
+#[derive(Clone, Copy)]
+pub struct Signer<'a> {
+    pub issuer: PublicKey,
+    pub key: &'a Keypair,
+    pub chain: Option<&'a Credential>,
+}
+
+impl<'a> Signer<'a> {
+    /// Signs as the key itself (space key at genesis, identity key for its first device).
+    pub fn direct(key: &'a Keypair) -> Self {
+        Signer {
+            issuer: key.public(),
+            key,
+            chain: None,
+        }
+    }
+
+    /// Signs as `chain`'s identity with the device key `key`.
+    pub fn device(key: &'a Keypair, chain: &'a Credential) -> Self {
+        let (identity, device, _) = chain
+            .authorized_device()
+            .expect("a device chain is an AuthorizedDevice");
+        assert_eq!(
+            device,
+            key.public(),
+            "the chain must authorise this device key"
+        );
+        Signer {
+            issuer: identity,
+            key,
+            chain: Some(chain),
+        }
+    }
+
+    /// Issues a credential. Parents are sorted and deduplicated here so every issued
+    /// credential is canonical.
+    pub fn issue(
+        &self,
+        subject: PublicKey,
+        assertion: Assertion,
+        issued_at: Timestamp,
+        mut parents: Vec<CredentialId>,
+    ) -> Credential {
+        parents.sort();
+        parents.dedup();
+        let body = CredentialBody {
+            version: codec::VERSION,
+            issuer: self.issuer,
+            subject,
+            issued_at,
+            parents,
+            assertion,
+            signer: self.key.public(),
+        };
+        let signature = self.key.sign(&body.signing_input());
+        Credential {
+            body,
+            signature,
+            chain: self.chain.map(|c| Box::new(c.clone())),
+        }
+    }
+}

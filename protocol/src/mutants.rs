@@ -1,0 +1,95 @@
+//! The mutant catalogue: deliberately planted bugs that prove the checkers can fail.
+//!
+//! Compiled in only with the `mutants` cargo feature; without it `active` is a constant
+//! `false` and every planted branch is dead code the optimiser removes. A mutant is chosen
+//! per thread, so a test runner or simulator can check many mutants in parallel.
+
+/// One planted bug. Names are stable: tests, CLIs and reports refer to them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Mutant {
+    /// Decoding accepts any bytes postcard accepts (no canonical re-encoding check).
+    CodecLenient,
+    /// Credential signatures are not checked.
+    SkipSignatureCheck,
+    /// Membership applies credentials in arrival order, never re-resolving.
+    MembershipArrivalOrder,
+    /// Concurrent demotions and removals void nothing (no strong removal).
+    NoStrongRemoval,
+    /// Members may change their own role.
+    AllowSelfPromotion,
+    /// Item registers keep the last write applied instead of the greatest stamp.
+    ItemsLastApplied,
+    /// Any member may write items, readers included.
+    AcceptReaderWrites,
+    /// Writes beyond a removal's frontier stay valid.
+    AcceptWritesAfterRemoval,
+    /// A second entry at a taken sequence number is treated as a duplicate.
+    FeedIgnoresForks,
+}
+
+impl Mutant {
+    pub const ALL: [Mutant; 9] = [
+        Mutant::CodecLenient,
+        Mutant::SkipSignatureCheck,
+        Mutant::MembershipArrivalOrder,
+        Mutant::NoStrongRemoval,
+        Mutant::AllowSelfPromotion,
+        Mutant::ItemsLastApplied,
+        Mutant::AcceptReaderWrites,
+        Mutant::AcceptWritesAfterRemoval,
+        Mutant::FeedIgnoresForks,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Mutant::CodecLenient => "codec-lenient",
+            Mutant::SkipSignatureCheck => "skip-signature-check",
+            Mutant::MembershipArrivalOrder => "membership-arrival-order",
+            Mutant::NoStrongRemoval => "no-strong-removal",
+            Mutant::AllowSelfPromotion => "allow-self-promotion",
+            Mutant::ItemsLastApplied => "items-last-applied",
+            Mutant::AcceptReaderWrites => "accept-reader-writes",
+            Mutant::AcceptWritesAfterRemoval => "accept-writes-after-removal",
+            Mutant::FeedIgnoresForks => "feed-ignores-forks",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Mutant> {
+        Mutant::ALL.into_iter().find(|m| m.name() == name)
+    }
+}
+
+#[cfg(feature = "mutants")]
+mod active_mutant {
+    use super::Mutant;
+    use std::cell::Cell;
+
+    std::thread_local! {
+        static ACTIVE: Cell<Option<Mutant>> = const { Cell::new(None) };
+    }
+
+    pub fn active(m: Mutant) -> bool {
+        ACTIVE.with(|a| a.get() == Some(m))
+    }
+
+    /// Plants `m` (or none) on this thread.
+    pub fn set(m: Option<Mutant>) {
+        ACTIVE.with(|a| a.set(m));
+    }
+}
+
+#[cfg(feature = "mutants")]
+pub use active_mutant::set;
+
+/// Is the planted bug `m` active on this thread? Always false without the feature.
+#[inline(always)]
+pub fn active(_m: Mutant) -> bool {
+    #[cfg(feature = "mutants")]
+    {
+        active_mutant::active(_m)
+    }
+    #[cfg(not(feature = "mutants"))]
+    {
+        false
+    }
+}
