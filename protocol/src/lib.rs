@@ -26,6 +26,7 @@ pub mod client;
 pub mod codec;
 pub mod credential;
 pub mod feed;
+pub mod fixture;
 pub mod hash;
 pub mod identity;
 pub mod item;
