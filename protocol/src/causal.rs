@@ -63,25 +63,16 @@ impl CausalGraph {
     /// Adds a node whose parents are all present. Returns its index.
     pub fn insert(&mut self, id: CredentialId, parents: &[NodeIx]) -> NodeIx {
         assert!(!self.index.contains_key(&id), "a node is inserted once");
-        assert!(
-            parents.iter().all(|p| (*p as usize) < self.nodes.len()),
-            "parents precede children"
-        );
+        assert!(parents.iter().all(|p| (*p as usize) < self.nodes.len()), "parents precede children");
         let ix = self.nodes.len() as NodeIx;
-        let depth = parents
-            .iter()
-            .map(|p| self.nodes[*p as usize].depth + 1)
-            .max()
-            .unwrap_or(0);
+        let depth = parents.iter().map(|p| self.nodes[*p as usize].depth + 1).max().unwrap_or(0);
         let (chain, pos) = match parents {
             [p] if self.is_tip(*p) => {
                 let c = self.nodes[*p as usize].chain;
                 (c, self.nodes[*p as usize].pos + 1)
             }
             _ => {
-                let base = parents
-                    .iter()
-                    .fold(Vec::new(), |acc, p| merge(&acc, &self.clock(*p)));
+                let base = parents.iter().fold(Vec::new(), |acc, p| merge(&acc, &self.clock(*p)));
                 self.chains.push(Chain { base, len: 0 });
                 ((self.chains.len() - 1) as u32, 0)
             }
@@ -90,13 +81,7 @@ impl CausalGraph {
         for p in parents {
             self.nodes[*p as usize].child_count += 1;
         }
-        self.nodes.push(Node {
-            id,
-            depth,
-            chain,
-            pos,
-            child_count: 0,
-        });
+        self.nodes.push(Node { id, depth, chain, pos, child_count: 0 });
         self.index.insert(id, ix);
         ix
     }
@@ -109,10 +94,7 @@ impl CausalGraph {
     /// The full vector clock of a node (its chain base plus itself).
     fn clock(&self, n: NodeIx) -> Vec<(u32, u32)> {
         let node = &self.nodes[n as usize];
-        merge(
-            &self.chains[node.chain as usize].base,
-            &[(node.chain, node.pos)],
-        )
+        merge(&self.chains[node.chain as usize].base, &[(node.chain, node.pos)])
     }
 
     /// True when `a` is a strict ancestor of `b` (a happened before b).
@@ -146,12 +128,7 @@ impl CausalGraph {
 
     /// Nodes without children, sorted by id: what a new credential names as parents.
     pub fn heads(&self) -> Vec<CredentialId> {
-        let mut heads: Vec<CredentialId> = self
-            .nodes
-            .iter()
-            .filter(|n| n.child_count == 0)
-            .map(|n| n.id)
-            .collect();
+        let mut heads: Vec<CredentialId> = self.nodes.iter().filter(|n| n.child_count == 0).map(|n| n.id).collect();
         heads.sort();
         heads
     }

@@ -3,15 +3,20 @@
 //! pure state machines. It performs no IO: entries it writes are returned for a driver to
 //! replicate, and everything it needs (time, randomness) is an argument.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rand_core::{CryptoRng, RngCore};
 
 use crate::codec::{self, Canonical};
+use crate::credential::CredentialId;
 use crate::credential::{Assertion, Credential, Designation, FRONTIER_MAX, FeedPosition, Role};
 use crate::feed::FeedEntry;
-use crate::identity::Identity;
+use crate::identity::{Halo, Identity};
+use crate::invitation::Refusal;
+use crate::invitation::host::Admitter;
+use crate::invitation::wire::{AdmissionGrant, GRANT_CREDENTIALS_MAX};
 use crate::item::{Item, ItemId, Mutation, Op, Value};
+use crate::keys::NoiseKey;
 use crate::keys::{Keypair, PublicKey};
 use crate::membership::{InsertError, Member};
 use crate::space::{IngestError, Ingested, Space, SpaceSummary, WriteVerdict};
@@ -34,9 +39,7 @@ impl core::fmt::Display for ClientError {
         match self {
             ClientError::UnknownSpace => f.write_str("no such space on this device"),
             ClientError::NotAllowed => f.write_str("our role does not allow this"),
-            ClientError::NoEffect => {
-                f.write_str("the change would have no effect under the membership rules")
-            }
+            ClientError::NoEffect => f.write_str("the change would have no effect under the membership rules"),
             ClientError::Credential(e) => write!(f, "credential refused: {e:?}"),
             ClientError::Ingest(e) => write!(f, "entry refused: {e}"),
         }
@@ -48,7 +51,6 @@ impl std::error::Error for ClientError {}
 /// What a joining device sends to be admitted: its identity, device and new feed keys.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct JoinRequest {
-    pub space: PublicKey,
     pub identity: PublicKey,
     pub device: PublicKey,
     pub control_feed: PublicKey,
@@ -72,17 +74,34 @@ struct LocalSpace {
 pub struct Client {
     identity: Identity,
     spaces: BTreeMap<PublicKey, LocalSpace>,
-    /// Feed keys prepared for spaces we asked to join, by space key.
+    /// Feed keys prepared for joins in progress, by control feed key.
     joining: BTreeMap<PublicKey, (Keypair, Keypair)>,
+    /// Identities we completed an invitation with: later invitations to them need no PIN.
+    contacts: BTreeSet<PublicKey>,
+    /// Our identity's devices as far as we know them.
+    halo: Halo,
 }
 
 impl Client {
     pub fn new(identity: Identity) -> Self {
-        Client {
-            identity,
-            spaces: BTreeMap::new(),
-            joining: BTreeMap::new(),
+        let mut halo = Halo::new(identity.identity_key());
+        let own = halo.insert(identity.device_credential().clone());
+        assert!(own.is_ok(), "our own device credential is valid");
+        Client { identity, spaces: BTreeMap::new(), joining: BTreeMap::new(), contacts: BTreeSet::new(), halo }
+    }
+
+    pub fn contacts(&self) -> &BTreeSet<PublicKey> {
+        &self.contacts
+    }
+
+    pub fn add_contact(&mut self, identity: PublicKey) {
+        if identity != self.identity.identity_key() {
+            self.contacts.insert(identity);
         }
+    }
+
+    pub fn halo(&self) -> &Halo {
+        &self.halo
     }
 
     pub fn create_identity<R: RngCore + CryptoRng>(rng: &mut R, now: Timestamp) -> Self {
@@ -99,11 +118,7 @@ impl Client {
 
     /// Creates a space with us as OWNER: genesis and owner grant signed by a fresh space
     /// key, then our control and data feeds admitted by us.
-    pub fn create_space<R: RngCore + CryptoRng>(
-        &mut self,
-        rng: &mut R,
-        now: Timestamp,
-    ) -> PublicKey {
+    pub fn create_space<R: RngCore + CryptoRng>(&mut self, rng: &mut R, now: Timestamp) -> PublicKey {
         let space_key = Keypair::generate(rng);
         let (control, data) = (Keypair::generate(rng), Keypair::generate(rng));
         let space = space_key.public();
@@ -112,45 +127,21 @@ impl Client {
         let genesis = by_space.issue(space, Assertion::SpaceGenesis { space }, now, Vec::new());
         let owner = by_space.issue(
             me,
-            Assertion::SpaceMember {
-                space,
-                role: Role::Owner,
-                invitation: None,
-                data_frontier: Vec::new(),
-            },
+            Assertion::SpaceMember { space, role: Role::Owner, invitation: None, data_frontier: Vec::new() },
             now,
             vec![genesis.id()],
         );
-        let feeds = self.feed_admissions(
-            space,
-            me,
-            self.identity.device_key(),
-            &control,
-            &data,
-            now,
-            owner.id(),
-        );
-        let mut local = LocalSpace {
-            space: Space::new(space),
-            space_key: Some(space_key),
-            control,
-            data,
-        };
+        let feeds = self.feed_admissions(space, me, self.identity.device_key(), &control, &data, now, owner.id());
+        let mut local = LocalSpace { space: Space::new(space), space_key: Some(space_key), control, data };
         let mut all = vec![genesis, owner];
         all.extend(feeds);
         for c in &all {
             let inserted = local.space.insert_credential(c.clone());
-            assert!(
-                inserted.is_ok(),
-                "genesis credentials are valid by construction"
-            );
+            assert!(inserted.is_ok(), "genesis credentials are valid by construction");
         }
         for c in &all {
             let appended = local.space.append_own(&local.control, c.to_bytes());
-            assert!(
-                appended.is_ok(),
-                "our control feed is admitted by construction"
-            );
+            assert!(appended.is_ok(), "our control feed is admitted by construction");
         }
         self.spaces.insert(space, local);
         space
@@ -168,15 +159,7 @@ impl Client {
         now: Timestamp,
         after: crate::credential::CredentialId,
     ) -> Vec<Credential> {
-        self.feed_admissions_for(
-            space,
-            identity,
-            device,
-            control.public(),
-            data.public(),
-            now,
-            after,
-        )
+        self.feed_admissions_for(space, identity, device, control.public(), data.public(), now, after)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -192,17 +175,7 @@ impl Client {
     ) -> Vec<Credential> {
         let signer = self.identity.signer();
         let admit = |feed: PublicKey, designation, parent| {
-            signer.issue(
-                feed,
-                Assertion::AdmittedFeed {
-                    space,
-                    identity,
-                    device,
-                    designation,
-                },
-                now,
-                vec![parent],
-            )
+            signer.issue(feed, Assertion::AdmittedFeed { space, identity, device, designation }, now, vec![parent])
         };
         let c = admit(control, Designation::Control, after);
         let d = admit(data, Designation::Data, c.id());
@@ -249,19 +222,11 @@ impl Client {
         let frontier: Vec<FeedPosition> = membership
             .feeds()
             .filter(|(_, a)| a.identity == member && a.designation == Designation::Data)
-            .map(|(feed, _)| FeedPosition {
-                feed: *feed,
-                length: local.space.feed(feed).map_or(0, |f| f.len()),
-            })
+            .map(|(feed, _)| FeedPosition { feed: *feed, length: local.space.feed(feed).map_or(0, |f| f.len()) })
             .take(FRONTIER_MAX)
             .collect();
-        let assertion = Assertion::SpaceMember {
-            space: *key,
-            role,
-            invitation: None,
-            data_frontier: frontier,
-        };
-        let heads = membership.heads();
+        let assertion = Assertion::SpaceMember { space: *key, role, invitation: None, data_frontier: frontier };
+        let heads = membership.next_parents();
         let credential = match (&local.space_key, as_space_key) {
             (Some(space_key), true) => {
                 crate::credential::Signer::direct(space_key).issue(member, assertion, now, heads)
@@ -282,23 +247,14 @@ impl Client {
     }
 
     /// Inserts a credential we issued and appends it to our control feed, if it takes effect.
-    fn publish(
-        &mut self,
-        key: &PublicKey,
-        credential: Credential,
-    ) -> Result<Credential, ClientError> {
+    fn publish(&mut self, key: &PublicKey, credential: Credential) -> Result<Credential, ClientError> {
         let local = self.local_mut(key)?;
         let mut trial = local.space.membership().clone();
-        trial
-            .insert(credential.clone())
-            .map_err(ClientError::Credential)?;
+        trial.insert(credential.clone()).map_err(ClientError::Credential)?;
         if trial.effect(&credential.id()) != Some(crate::membership::Effect::Applied) {
             return Err(ClientError::NoEffect);
         }
-        local
-            .space
-            .append_own(&local.control, credential.to_bytes())
-            .map_err(ClientError::Ingest)?;
+        local.space.append_own(&local.control, credential.to_bytes()).map_err(ClientError::Ingest)?;
         Ok(credential)
     }
 
@@ -311,19 +267,13 @@ impl Client {
         }
         let mutation = Mutation {
             version: codec::VERSION,
-            control: local.space.membership().heads(),
+            control: local.space.membership().next_parents(),
             lamport: local.space.next_lamport(),
             ops,
         };
-        let (entry, ingested) = local
-            .space
-            .append_own(&local.data, mutation.to_bytes())
-            .map_err(ClientError::Ingest)?;
-        debug_assert_eq!(
-            ingested,
-            Ingested::Data(WriteVerdict::Applied),
-            "we checked our right to write"
-        );
+        let (entry, ingested) =
+            local.space.append_own(&local.data, mutation.to_bytes()).map_err(ClientError::Ingest)?;
+        debug_assert_eq!(ingested, Ingested::Data(WriteVerdict::Applied), "we checked our right to write");
         Ok(entry)
     }
 
@@ -337,15 +287,8 @@ impl Client {
         let mut id = [0u8; 16];
         rng.fill_bytes(&mut id);
         let item = ItemId(id);
-        let mut ops = vec![Op::Create {
-            item,
-            type_name: type_name.to_owned(),
-        }];
-        ops.extend(
-            fields
-                .into_iter()
-                .map(|(field, value)| Op::Set { item, field, value }),
-        );
+        let mut ops = vec![Op::Create { item, type_name: type_name.to_owned() }];
+        ops.extend(fields.into_iter().map(|(field, value)| Op::Set { item, field, value }));
         self.write(key, ops)?;
         Ok(item)
     }
@@ -357,14 +300,7 @@ impl Client {
         field: &str,
         value: Value,
     ) -> Result<FeedEntry, ClientError> {
-        self.write(
-            key,
-            vec![Op::Set {
-                item,
-                field: field.to_owned(),
-                value,
-            }],
-        )
+        self.write(key, vec![Op::Set { item, field: field.to_owned(), value }])
     }
 
     pub fn delete_item(&mut self, key: &PublicKey, item: ItemId) -> Result<FeedEntry, ClientError> {
@@ -376,31 +312,33 @@ impl Client {
     }
 
     /// Prepares to join a space: new feed keys, and the request an admitter needs.
-    pub fn join_request<R: RngCore + CryptoRng>(
-        &mut self,
-        rng: &mut R,
-        space: PublicKey,
-    ) -> JoinRequest {
+    pub fn join_request<R: RngCore + CryptoRng>(&mut self, rng: &mut R) -> JoinRequest {
         let (control, data) = (Keypair::generate(rng), Keypair::generate(rng));
         let request = JoinRequest {
-            space,
             identity: self.identity.identity_key(),
             device: self.identity.device_key(),
             control_feed: control.public(),
             data_feed: data.public(),
             device_credential: self.identity.device_credential().clone(),
         };
-        self.joining.insert(space, (control, data));
+        self.joining.insert(control.public(), (control, data));
         request
     }
 
-    /// Admits a member: grants the role and admits its feeds. Returns every credential of
-    /// the space, which is what the new member needs to start replicating.
+    /// The device key pair, for signing invitation requests.
+    pub fn device_keypair(&self) -> &Keypair {
+        self.identity.device_keypair()
+    }
+
+    /// Admits a member: grants the role (unless it is a member already: admission is
+    /// idempotent) and admits its feeds (unless admitted). Returns every credential of the
+    /// space, which is what the new member needs to start replicating.
     pub fn admit(
         &mut self,
         key: &PublicKey,
         request: &JoinRequest,
         role: Role,
+        delegation: Option<CredentialId>,
         now: Timestamp,
     ) -> Result<Vec<Credential>, ClientError> {
         let ok_device = request.device_credential.verify().is_ok()
@@ -408,80 +346,88 @@ impl Client {
                 .device_credential
                 .authorized_device()
                 .is_some_and(|(i, d, _)| i == request.identity && d == request.device);
-        if request.space != *key || !ok_device {
+        let me = self.identity.identity_key();
+        let local = self.local(key)?;
+        if !ok_device || !local.space.membership().role(&me).is_some_and(Role::can_manage_members) {
             return Err(ClientError::NotAllowed);
         }
-        let local = self.local(key)?;
-        let grant = self.identity.signer().issue(
-            request.identity,
-            Assertion::SpaceMember {
-                space: *key,
-                role,
-                invitation: None,
-                data_frontier: Vec::new(),
-            },
-            now,
-            local.space.membership().heads(),
-        );
-        let grant = self.publish(key, grant)?;
-        let feeds = self.feed_admissions_for(
-            *key,
-            request.identity,
-            request.device,
-            request.control_feed,
-            request.data_feed,
-            now,
-            grant.id(),
-        );
-        for c in feeds {
-            self.publish(key, c)?;
+        let mut parent = None;
+        if !local.space.membership().is_member(&request.identity) {
+            let assertion =
+                Assertion::SpaceMember { space: *key, role, invitation: delegation, data_frontier: Vec::new() };
+            let heads = local.space.membership().next_parents();
+            let grant = self.identity.signer().issue(request.identity, assertion, now, heads);
+            parent = Some(self.publish(key, grant)?.id());
         }
-        Ok(self
-            .local(key)?
-            .space
-            .membership()
-            .credentials()
-            .cloned()
-            .collect())
+        if self.local(key)?.space.membership().feed(&request.control_feed).is_none() {
+            let after = match parent {
+                Some(p) => p,
+                None => *self.local(key)?.space.membership().heads().last().expect("heads are never empty"),
+            };
+            let (i, d, c, dt) = (request.identity, request.device, request.control_feed, request.data_feed);
+            for cred in self.feed_admissions_for(*key, i, d, c, dt, now, after) {
+                self.publish(key, cred)?;
+            }
+        }
+        self.add_contact(request.identity);
+        Ok(self.local(key)?.space.membership().credentials().cloned().collect())
     }
 
     /// Completes a join with the credentials the admitter returned.
-    pub fn accept(
-        &mut self,
-        key: &PublicKey,
-        credentials: Vec<Credential>,
-    ) -> Result<(), ClientError> {
-        let (control, data) = self
-            .joining
-            .get(key)
-            .cloned()
-            .ok_or(ClientError::UnknownSpace)?;
+    pub fn accept(&mut self, key: &PublicKey, credentials: Vec<Credential>) -> Result<(), ClientError> {
+        let me = self.identity.identity_key();
         let mut space = Space::new(*key);
         space.insert_credentials(credentials);
-        if !space.membership().is_member(&self.identity.identity_key())
-            || space.membership().feed(&control.public()).is_none()
-        {
+        let control = self
+            .joining
+            .keys()
+            .copied()
+            .find(|c| space.membership().feed(c).is_some_and(|f| f.identity == me))
+            .ok_or(ClientError::NotAllowed)?;
+        if !space.membership().is_member(&me) {
             return Err(ClientError::NotAllowed);
         }
-        self.joining.remove(key);
-        self.spaces.insert(
-            *key,
-            LocalSpace {
-                space,
-                space_key: None,
-                control,
-                data,
-            },
-        );
+        let (control, data) = self.joining.remove(&control).expect("found above");
+        self.spaces.insert(*key, LocalSpace { space, space_key: None, control, data });
         Ok(())
+    }
+
+    /// Completes a SPACE invitation on the guest's side: joins the space and records the host
+    /// as a contact. Returns the space key.
+    pub fn accept_grant(&mut self, grant: &AdmissionGrant) -> Result<PublicKey, ClientError> {
+        let AdmissionGrant::Space { space, credentials, .. } = grant else {
+            return Err(ClientError::NotAllowed);
+        };
+        if !self.spaces.contains_key(space) {
+            self.accept(space, credentials.clone())?;
+        }
+        if let Some(host) = grant.host_identity() {
+            self.add_contact(host);
+        }
+        Ok(*space)
+    }
+
+    /// A new device's client, from the grant of a DEVICE invitation.
+    pub fn from_device_grant(
+        device: Keypair,
+        noise: crate::keys::NoiseKeypair,
+        grant: &AdmissionGrant,
+    ) -> Result<Self, ClientError> {
+        let AdmissionGrant::Device { credential, .. } = grant else {
+            return Err(ClientError::NotAllowed);
+        };
+        let identity =
+            Identity::from_authorization(device, noise, credential.clone()).map_err(|_| ClientError::NotAllowed)?;
+        let mut client = Client::new(identity);
+        if let Some(host) = grant.host_identity() {
+            client.add_contact(host);
+        }
+        Ok(client)
     }
 
     /// Drops our replica of a space (our membership is unchanged for the others).
     pub fn leave(&mut self, key: &PublicKey) -> Result<(), ClientError> {
-        self.spaces
-            .remove(key)
-            .map(|_| ())
-            .ok_or(ClientError::UnknownSpace)
+        self.spaces.remove(key).map(|_| ()).ok_or(ClientError::UnknownSpace)
     }
 
     /// Entries of every feed we hold beyond the lengths `have` says the other side has.
@@ -502,18 +448,49 @@ impl Client {
 
     /// Our feed lengths, to ask another replica for what we lack.
     pub fn feed_lengths(&self, key: &PublicKey) -> Result<BTreeMap<PublicKey, u64>, ClientError> {
-        Ok(self
-            .local(key)?
-            .space
-            .feeds()
-            .map(|f| (f.key(), f.len()))
-            .collect())
+        Ok(self.local(key)?.space.feeds().map(|f| (f.key(), f.len())).collect())
     }
 
     pub fn ingest(&mut self, key: &PublicKey, entry: FeedEntry) -> Result<Ingested, ClientError> {
-        self.local_mut(key)?
-            .space
-            .ingest(entry)
-            .map_err(ClientError::Ingest)
+        self.local_mut(key)?.space.ingest(entry).map_err(ClientError::Ingest)
+    }
+}
+
+/// The host side of invitations admits through the client's spaces and identity.
+impl Admitter for Client {
+    fn admit_space(
+        &mut self,
+        space: PublicKey,
+        join: &JoinRequest,
+        role: Role,
+        delegation: Option<CredentialId>,
+        now: Timestamp,
+    ) -> Result<AdmissionGrant, Refusal> {
+        let credentials = self.admit(&space, join, role, delegation, now).map_err(|_| Refusal::NotAuthorised)?;
+        if credentials.len() > GRANT_CREDENTIALS_MAX {
+            return Err(Refusal::NotAuthorised);
+        }
+        let role =
+            self.space(&space).and_then(|s| s.membership().role(&join.identity)).ok_or(Refusal::NotAuthorised)?;
+        Ok(AdmissionGrant::Space { space, role, credentials, host_device: self.identity.device_credential().clone() })
+    }
+
+    fn admit_device(
+        &mut self,
+        device: PublicKey,
+        noise_key: NoiseKey,
+        now: Timestamp,
+    ) -> Result<AdmissionGrant, Refusal> {
+        let existing = self.halo.devices().find(|(d, _)| **d == device).map(|(_, c)| c.clone());
+        let credential = match existing {
+            Some(c) if c.authorized_device().is_some_and(|(_, _, n)| n == noise_key) => c,
+            Some(_) => return Err(Refusal::NotAuthorised),
+            None => {
+                let c = self.identity.authorize_device(device, noise_key, now);
+                self.halo.insert(c.clone()).map_err(|_| Refusal::NotAuthorised)?;
+                c
+            }
+        };
+        Ok(AdmissionGrant::Device { credential, host_device: self.identity.device_credential().clone() })
     }
 }

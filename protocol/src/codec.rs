@@ -83,11 +83,7 @@ pub const VERSION: u8 = 1;
 
 /// Rejects any version but ours; shared by every versioned type's `validate`.
 pub fn check_version(found: u8) -> Result<(), DecodeError> {
-    if found == VERSION {
-        Ok(())
-    } else {
-        Err(DecodeError::UnsupportedVersion { found })
-    }
+    if found == VERSION { Ok(()) } else { Err(DecodeError::UnsupportedVersion { found }) }
 }
 
 /// A type with one canonical byte encoding.
@@ -108,13 +104,9 @@ pub trait Canonical: Serialize + DeserializeOwned {
 
     fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
         if bytes.len() > Self::ENCODED_SIZE_MAX {
-            return Err(DecodeError::TooLarge {
-                len: bytes.len(),
-                max: Self::ENCODED_SIZE_MAX,
-            });
+            return Err(DecodeError::TooLarge { len: bytes.len(), max: Self::ENCODED_SIZE_MAX });
         }
-        let (value, rest): (Self, &[u8]) =
-            postcard::take_from_bytes(bytes).map_err(map_postcard)?;
+        let (value, rest): (Self, &[u8]) = postcard::take_from_bytes(bytes).map_err(map_postcard)?;
         if !rest.is_empty() {
             return Err(DecodeError::TrailingBytes { count: rest.len() });
         }

@@ -79,13 +79,7 @@ impl Role {
         self != Role::Removed
     }
 
-    pub const ALL: [Role; 5] = [
-        Role::Owner,
-        Role::Admin,
-        Role::Editor,
-        Role::Reader,
-        Role::Removed,
-    ];
+    pub const ALL: [Role; 5] = [Role::Owner, Role::Admin, Role::Editor, Role::Reader, Role::Removed];
 }
 
 /// What a feed carries: credentials (control) or item mutations (data).
@@ -118,25 +112,11 @@ pub enum Assertion {
     /// Sets the subject identity's role. `data_frontier` lists the subject's data feeds as far
     /// as the issuer had seen them; when the role takes write access away, later entries are
     /// void (strong removal, SPEC.md §4.5).
-    SpaceMember {
-        space: PublicKey,
-        role: Role,
-        invitation: Option<CredentialId>,
-        data_frontier: Vec<FeedPosition>,
-    },
+    SpaceMember { space: PublicKey, role: Role, invitation: Option<CredentialId>, data_frontier: Vec<FeedPosition> },
     /// Admits the subject feed key as a feed of `identity`'s `device` in the space.
-    AdmittedFeed {
-        space: PublicKey,
-        identity: PublicKey,
-        device: PublicKey,
-        designation: Designation,
-    },
+    AdmittedFeed { space: PublicKey, identity: PublicKey, device: PublicKey, designation: Designation },
     /// Binds the subject device (and its Noise key) to the issuer identity (HALO).
-    AuthorizedDevice {
-        identity: PublicKey,
-        device: PublicKey,
-        noise_key: NoiseKey,
-    },
+    AuthorizedDevice { identity: PublicKey, device: PublicKey, noise_key: NoiseKey },
     /// Lets any admin device host an invitation while its creator is offline.
     DelegateInvitation {
         space: PublicKey,
@@ -149,10 +129,7 @@ pub enum Assertion {
         guest: Option<PublicKey>,
     },
     /// Ends a delegated invitation everywhere.
-    CancelInvitation {
-        space: PublicKey,
-        delegation: CredentialId,
-    },
+    CancelInvitation { space: PublicKey, delegation: CredentialId },
 }
 
 impl Assertion {
@@ -233,20 +210,12 @@ impl fmt::Display for CredentialError {
             CredentialError::UnsupportedVersion { found } => {
                 write!(f, "unsupported credential version {found}")
             }
-            CredentialError::BadParents => {
-                f.write_str("parents must be strictly ascending and at most 64")
-            }
+            CredentialError::BadParents => f.write_str("parents must be strictly ascending and at most 64"),
             CredentialError::BadShape(why) => write!(f, "malformed credential: {why}"),
             CredentialError::BadSignature(e) => write!(f, "bad signature: {e}"),
-            CredentialError::MissingChain => {
-                f.write_str("signer is not the issuer and no device chain is given")
-            }
-            CredentialError::UnexpectedChain => {
-                f.write_str("signer is the issuer but a chain is given")
-            }
-            CredentialError::ChainMismatch => {
-                f.write_str("chain does not authorise the signer for the issuer")
-            }
+            CredentialError::MissingChain => f.write_str("signer is not the issuer and no device chain is given"),
+            CredentialError::UnexpectedChain => f.write_str("signer is the issuer but a chain is given"),
+            CredentialError::ChainMismatch => f.write_str("chain does not authorise the signer for the issuer"),
             CredentialError::ChainTooDeep => f.write_str("device chain deeper than 4"),
             CredentialError::BadChain(e) => write!(f, "device chain invalid: {e}"),
             CredentialError::WrongSpace => f.write_str("credential belongs to another space"),
@@ -265,9 +234,7 @@ impl Canonical for Credential {
         while let Some(c) = cursor {
             codec::check_version(c.body.version)?;
             if !strictly_ascending(&c.body.parents) || c.body.parents.len() > PARENTS_MAX {
-                return Err(DecodeError::Invalid(
-                    "credential parents must be a sorted set of at most 64",
-                ));
+                return Err(DecodeError::Invalid("credential parents must be a sorted set of at most 64"));
             }
             depth += 1;
             if depth > CHAIN_DEPTH_MAX + 1 {
@@ -282,10 +249,7 @@ impl Canonical for Credential {
 impl CredentialBody {
     /// The exact bytes the signature covers and the id hashes.
     pub fn signing_input(&self) -> Vec<u8> {
-        tagged(
-            domain::CREDENTIAL,
-            &postcard::to_allocvec(self).expect("bodies always serialize"),
-        )
+        tagged(domain::CREDENTIAL, &postcard::to_allocvec(self).expect("bodies always serialize"))
     }
 }
 
@@ -322,9 +286,7 @@ impl Credential {
         }
         let body = &self.body;
         if body.version != codec::VERSION {
-            return Err(CredentialError::UnsupportedVersion {
-                found: body.version,
-            });
+            return Err(CredentialError::UnsupportedVersion { found: body.version });
         }
         if !strictly_ascending(&body.parents) || body.parents.len() > PARENTS_MAX {
             return Err(CredentialError::BadParents);
@@ -332,9 +294,7 @@ impl Credential {
         check_shape(body)?;
         let input = body.signing_input();
         if !active(Mutant::SkipSignatureCheck) {
-            body.signer
-                .verify(&input, &self.signature)
-                .map_err(CredentialError::BadSignature)?;
+            body.signer.verify(&input, &self.signature).map_err(CredentialError::BadSignature)?;
         }
         self.verify_chain(depth)?;
         Ok(CredentialId(sha256(&input)))
@@ -355,13 +315,10 @@ impl Credential {
                 if !authorises {
                     return Err(CredentialError::ChainMismatch);
                 }
-                chain
-                    .verify_at_depth(depth + 1)
-                    .map(|_| ())
-                    .map_err(|e| match e {
-                        CredentialError::ChainTooDeep => CredentialError::ChainTooDeep,
-                        other => CredentialError::BadChain(Box::new(other)),
-                    })
+                chain.verify_at_depth(depth + 1).map(|_| ()).map_err(|e| match e {
+                    CredentialError::ChainTooDeep => CredentialError::ChainTooDeep,
+                    other => CredentialError::BadChain(Box::new(other)),
+                })
             }
         }
     }
@@ -369,11 +326,7 @@ impl Credential {
     /// The identity a device chain proves for its device, if this is such a credential.
     pub fn authorized_device(&self) -> Option<(PublicKey, PublicKey, NoiseKey)> {
         match self.body.assertion {
-            Assertion::AuthorizedDevice {
-                identity,
-                device,
-                noise_key,
-            } => Some((identity, device, noise_key)),
+            Assertion::AuthorizedDevice { identity, device, noise_key } => Some((identity, device, noise_key)),
             _ => None,
         }
     }
@@ -385,49 +338,39 @@ fn check_shape(body: &CredentialBody) -> Result<(), CredentialError> {
     match &body.assertion {
         Assertion::SpaceGenesis { space } => {
             if body.issuer != *space || body.subject != *space || body.signer != *space {
-                return Err(BadShape(
-                    "genesis must be issued, signed and subjected by the space key",
-                ));
+                return Err(BadShape("genesis must be issued, signed and subjected by the space key"));
             }
             if !body.parents.is_empty() {
                 return Err(BadShape("genesis has no parents"));
             }
         }
-        Assertion::AuthorizedDevice {
-            identity, device, ..
-        } => {
+        Assertion::AuthorizedDevice { identity, device, .. } => {
             if body.issuer != *identity || body.subject != *device {
-                return Err(BadShape(
-                    "AuthorizedDevice: issuer must be the identity, subject the device",
-                ));
+                return Err(BadShape("AuthorizedDevice: issuer must be the identity, subject the device"));
             }
             if identity == device {
-                return Err(BadShape(
-                    "AuthorizedDevice: identity and device keys must differ",
-                ));
+                return Err(BadShape("AuthorizedDevice: identity and device keys must differ"));
             }
         }
-        Assertion::SpaceMember {
-            space,
-            data_frontier,
-            ..
-        } => {
+        Assertion::SpaceMember { space, data_frontier, .. } => {
             if body.subject == *space {
                 return Err(BadShape("SpaceMember: the space key is not a member"));
             }
             if !strictly_ascending(data_frontier) || data_frontier.len() > FRONTIER_MAX {
-                return Err(BadShape(
-                    "SpaceMember: data_frontier must be a sorted set of at most 64",
-                ));
+                return Err(BadShape("SpaceMember: data_frontier must be a sorted set of at most 64"));
             }
             if data_frontier.windows(2).any(|w| w[0].feed == w[1].feed) {
                 return Err(BadShape("SpaceMember: one position per feed"));
             }
             check_space_parents(body)?;
         }
-        Assertion::AdmittedFeed { .. }
-        | Assertion::DelegateInvitation { .. }
-        | Assertion::CancelInvitation { .. } => {
+        Assertion::DelegateInvitation { space, .. } | Assertion::CancelInvitation { space, .. } => {
+            if body.subject != *space {
+                return Err(BadShape("invitation credentials have the space key as subject"));
+            }
+            check_space_parents(body)?;
+        }
+        Assertion::AdmittedFeed { .. } => {
             check_space_parents(body)?;
         }
     }
@@ -437,9 +380,7 @@ fn check_shape(body: &CredentialBody) -> Result<(), CredentialError> {
 /// Every space credential but genesis descends from genesis, so it names a parent.
 fn check_space_parents(body: &CredentialBody) -> Result<(), CredentialError> {
     if body.parents.is_empty() {
-        return Err(CredentialError::BadShape(
-            "a space credential other than genesis needs parents",
-        ));
+        return Err(CredentialError::BadShape("a space credential other than genesis needs parents"));
     }
     Ok(())
 }
@@ -455,28 +396,14 @@ pub struct Signer<'a> {
 impl<'a> Signer<'a> {
     /// Signs as the key itself (space key at genesis, identity key for its first device).
     pub fn direct(key: &'a Keypair) -> Self {
-        Signer {
-            issuer: key.public(),
-            key,
-            chain: None,
-        }
+        Signer { issuer: key.public(), key, chain: None }
     }
 
     /// Signs as `chain`'s identity with the device key `key`.
     pub fn device(key: &'a Keypair, chain: &'a Credential) -> Self {
-        let (identity, device, _) = chain
-            .authorized_device()
-            .expect("a device chain is an AuthorizedDevice");
-        assert_eq!(
-            device,
-            key.public(),
-            "the chain must authorise this device key"
-        );
-        Signer {
-            issuer: identity,
-            key,
-            chain: Some(chain),
-        }
+        let (identity, device, _) = chain.authorized_device().expect("a device chain is an AuthorizedDevice");
+        assert_eq!(device, key.public(), "the chain must authorise this device key");
+        Signer { issuer: identity, key, chain: Some(chain) }
     }
 
     /// Issues a credential. Parents are sorted and deduplicated here so every issued
@@ -500,10 +427,6 @@ impl<'a> Signer<'a> {
             signer: self.key.public(),
         };
         let signature = self.key.sign(&body.signing_input());
-        Credential {
-            body,
-            signature,
-            chain: self.chain.map(|c| Box::new(c.clone())),
-        }
+        Credential { body, signature, chain: self.chain.map(|c| Box::new(c.clone())) }
     }
 }

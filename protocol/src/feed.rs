@@ -64,13 +64,7 @@ impl FeedEntry {
     pub fn sign(key: &Keypair, seq: u64, prev: Option<EntryHash>, payload: Vec<u8>) -> FeedEntry {
         assert_eq!(seq == 0, prev.is_none(), "prev is absent exactly for seq 0");
         assert!(payload.len() <= PAYLOAD_SIZE_MAX, "callers bound payloads");
-        let body = EntryBody {
-            version: codec::VERSION,
-            feed: key.public(),
-            seq,
-            prev,
-            payload,
-        };
+        let body = EntryBody { version: codec::VERSION, feed: key.public(), seq, prev, payload };
         let signature = key.sign(&signing_input(&body));
         FeedEntry { body, signature }
     }
@@ -80,17 +74,12 @@ impl FeedEntry {
     }
 
     pub fn verify_signature(&self) -> Result<(), SignatureError> {
-        self.body
-            .feed
-            .verify(&signing_input(&self.body), &self.signature)
+        self.body.feed.verify(&signing_input(&self.body), &self.signature)
     }
 }
 
 fn signing_input(body: &EntryBody) -> Vec<u8> {
-    tagged(
-        domain::FEED_ENTRY,
-        &postcard::to_allocvec(body).expect("bodies always serialize"),
-    )
+    tagged(domain::FEED_ENTRY, &postcard::to_allocvec(body).expect("bodies always serialize"))
 }
 
 /// Two validly signed entries of one feed at one sequence number.
@@ -167,11 +156,7 @@ pub struct Feed {
 
 impl Feed {
     pub fn new(key: PublicKey) -> Self {
-        Feed {
-            key,
-            entries: Vec::new(),
-            hashes: Vec::new(),
-        }
+        Feed { key, entries: Vec::new(), hashes: Vec::new() }
     }
 
     pub fn key(&self) -> PublicKey {
@@ -208,22 +193,18 @@ impl Feed {
         let len = self.len();
         let seq = entry.body.seq;
         if seq > len {
-            return Err(FeedError::Gap {
-                expected: len,
-                found: seq,
-            });
+            return Err(FeedError::Gap { expected: len, found: seq });
         }
         let hash = entry.hash();
         if seq < len {
             let existing = seq as usize;
-            if self.hashes[existing] == hash || active(Mutant::FeedIgnoresForks) {
+            // Same body: the same entry, even if re-signed (only the body is the claim).
+            let same = self.hashes[existing] == hash || self.entries[existing].body == entry.body;
+            if same || active(Mutant::FeedIgnoresForks) {
                 return Ok(Appended::Duplicate);
             }
             let first = self.entries[existing].clone();
-            return Err(FeedError::Fork(Box::new(Equivocation {
-                first,
-                second: entry,
-            })));
+            return Err(FeedError::Fork(Box::new(Equivocation { first, second: entry })));
         }
         if entry.body.prev != self.head() {
             return Err(FeedError::BrokenLink { seq });
@@ -238,11 +219,7 @@ impl Feed {
         assert_eq!(key.public(), self.key, "only the feed's key writes it");
         let entry = FeedEntry::sign(key, self.len(), self.head(), payload);
         let appended = self.append(entry.clone());
-        assert_eq!(
-            appended,
-            Ok(Appended::New),
-            "own entries always extend the feed"
-        );
+        assert_eq!(appended, Ok(Appended::New), "own entries always extend the feed");
         entry
     }
 }
@@ -266,20 +243,11 @@ mod tests {
     fn replica_accepts_in_order_and_refuses_gaps() {
         let (_, source) = feed_with(3);
         let mut replica = Feed::new(source.key());
-        assert_eq!(
-            replica.append(source.entries()[1].clone()),
-            Err(FeedError::Gap {
-                expected: 0,
-                found: 1
-            })
-        );
+        assert_eq!(replica.append(source.entries()[1].clone()), Err(FeedError::Gap { expected: 0, found: 1 }));
         for e in source.entries() {
             assert_eq!(replica.append(e.clone()), Ok(Appended::New));
         }
-        assert_eq!(
-            replica.append(source.entries()[0].clone()),
-            Ok(Appended::Duplicate)
-        );
+        assert_eq!(replica.append(source.entries()[0].clone()), Ok(Appended::Duplicate));
         assert_eq!(replica.head(), source.head());
     }
 

@@ -4,9 +4,7 @@
 
 use rand_core::{CryptoRng, RngCore};
 
-use crate::credential::{
-    Assertion, Credential, CredentialId, Designation, FeedPosition, Role, Signer,
-};
+use crate::credential::{Assertion, Credential, CredentialId, Designation, FeedPosition, Role, Signer};
 use crate::feed::FeedEntry;
 use crate::identity::Identity;
 use crate::item::{Mutation, Op};
@@ -23,11 +21,7 @@ pub struct Actor {
 
 impl Actor {
     pub fn new<R: RngCore + CryptoRng>(rng: &mut R, now: Timestamp) -> Self {
-        Actor {
-            identity: Identity::create(rng, now),
-            control: Keypair::generate(rng),
-            data: Keypair::generate(rng),
-        }
+        Actor { identity: Identity::create(rng, now), control: Keypair::generate(rng), data: Keypair::generate(rng) }
     }
 
     pub fn key(&self) -> PublicKey {
@@ -46,12 +40,7 @@ impl Actor {
         let mut control = control;
         control.sort();
         control.dedup();
-        let m = Mutation {
-            version: crate::codec::VERSION,
-            control,
-            lamport,
-            ops,
-        };
+        let m = Mutation { version: crate::codec::VERSION, control, lamport, ops };
         FeedEntry::sign(&self.data, seq, prev, crate::codec::Canonical::to_bytes(&m))
     }
 }
@@ -76,21 +65,11 @@ impl SpaceFixture {
         let genesis = by_space.issue(space, Assertion::SpaceGenesis { space }, now, Vec::new());
         let grant = by_space.issue(
             owner.key(),
-            Assertion::SpaceMember {
-                space,
-                role: Role::Owner,
-                invitation: None,
-                data_frontier: Vec::new(),
-            },
+            Assertion::SpaceMember { space, role: Role::Owner, invitation: None, data_frontier: Vec::new() },
             now,
             vec![genesis.id()],
         );
-        let mut fixture = SpaceFixture {
-            space_key,
-            owner,
-            genesis: vec![genesis, grant],
-            now,
-        };
+        let mut fixture = SpaceFixture { space_key, owner, genesis: vec![genesis, grant], now };
         let owner = fixture.owner.clone();
         let feeds = fixture.admit_feeds(&owner, &owner, vec![fixture.genesis[1].id()]);
         fixture.genesis.extend(feeds);
@@ -107,13 +86,7 @@ impl SpaceFixture {
     }
 
     /// `by` sets `subject`'s role, citing `parents`.
-    pub fn grant(
-        &self,
-        by: &Actor,
-        subject: PublicKey,
-        role: Role,
-        parents: Vec<CredentialId>,
-    ) -> Credential {
+    pub fn grant(&self, by: &Actor, subject: PublicKey, role: Role, parents: Vec<CredentialId>) -> Credential {
         self.grant_with_frontier(by, subject, role, parents, Vec::new())
     }
 
@@ -125,40 +98,19 @@ impl SpaceFixture {
         parents: Vec<CredentialId>,
         data_frontier: Vec<FeedPosition>,
     ) -> Credential {
-        let assertion = Assertion::SpaceMember {
-            space: self.space(),
-            role,
-            invitation: None,
-            data_frontier,
-        };
-        by.identity
-            .signer()
-            .issue(subject, assertion, self.now, parents)
+        let assertion = Assertion::SpaceMember { space: self.space(), role, invitation: None, data_frontier };
+        by.identity.signer().issue(subject, assertion, self.now, parents)
     }
 
     /// The space key sets a role (the only way to assign or remove OWNER).
-    pub fn grant_by_space_key(
-        &self,
-        subject: PublicKey,
-        role: Role,
-        parents: Vec<CredentialId>,
-    ) -> Credential {
-        let assertion = Assertion::SpaceMember {
-            space: self.space(),
-            role,
-            invitation: None,
-            data_frontier: Vec::new(),
-        };
+    pub fn grant_by_space_key(&self, subject: PublicKey, role: Role, parents: Vec<CredentialId>) -> Credential {
+        let assertion =
+            Assertion::SpaceMember { space: self.space(), role, invitation: None, data_frontier: Vec::new() };
         Signer::direct(&self.space_key).issue(subject, assertion, self.now, parents)
     }
 
     /// `by` admits `member`'s control and data feeds: two credentials, the second after the first.
-    pub fn admit_feeds(
-        &self,
-        by: &Actor,
-        member: &Actor,
-        parents: Vec<CredentialId>,
-    ) -> Vec<Credential> {
+    pub fn admit_feeds(&self, by: &Actor, member: &Actor, parents: Vec<CredentialId>) -> Vec<Credential> {
         let admit = |feed: PublicKey, designation, parents| {
             let assertion = Assertion::AdmittedFeed {
                 space: self.space(),
@@ -166,9 +118,7 @@ impl SpaceFixture {
                 device: member.identity.device_key(),
                 designation,
             };
-            by.identity
-                .signer()
-                .issue(feed, assertion, self.now, parents)
+            by.identity.signer().issue(feed, assertion, self.now, parents)
         };
         let control = admit(member.control.public(), Designation::Control, parents);
         let data = admit(member.data.public(), Designation::Data, vec![control.id()]);

@@ -37,10 +37,7 @@ impl core::fmt::Display for Digest {
 /// The length prefix makes the split between tag and body unambiguous.
 pub fn tagged(domain: &str, body: &[u8]) -> Vec<u8> {
     let tag = domain.as_bytes();
-    assert!(
-        tag.len() <= u8::MAX as usize,
-        "domain tags are short constants"
-    );
+    assert!(tag.len() <= u8::MAX as usize, "domain tags are short constants");
     let mut out = Vec::with_capacity(1 + tag.len() + body.len());
     out.push(tag.len() as u8);
     out.extend_from_slice(tag);
@@ -70,17 +67,11 @@ mod tests {
     #[test]
     fn tagged_hash_equals_hash_of_tagged_bytes() {
         let body = b"abc";
-        assert_eq!(
-            hash_tagged(domain::CREDENTIAL, body),
-            sha256(&tagged(domain::CREDENTIAL, body))
-        );
+        assert_eq!(hash_tagged(domain::CREDENTIAL, body), sha256(&tagged(domain::CREDENTIAL, body)));
     }
 
     #[test]
     fn domains_separate() {
-        assert_ne!(
-            hash_tagged(domain::CREDENTIAL, b"x"),
-            hash_tagged(domain::FEED_ENTRY, b"x")
-        );
+        assert_ne!(hash_tagged(domain::CREDENTIAL, b"x"), hash_tagged(domain::FEED_ENTRY, b"x"));
     }
 }

@@ -40,15 +40,8 @@ impl Identity {
             device: device.public(),
             noise_key: noise.public(),
         };
-        let device_credential =
-            Signer::direct(&identity).issue(device.public(), assertion, now, Vec::new());
-        Identity {
-            identity_key: identity.public(),
-            identity_secret: Some(identity),
-            device,
-            noise,
-            device_credential,
-        }
+        let device_credential = Signer::direct(&identity).issue(device.public(), assertion, now, Vec::new());
+        Identity { identity_key: identity.public(), identity_secret: Some(identity), device, noise, device_credential }
     }
 
     /// Keys for a device that is about to be linked to an existing identity.
@@ -70,27 +63,12 @@ impl Identity {
         if dev != device.public() || nk != noise.public() {
             return Err(DeviceError::NotForThisDevice);
         }
-        Ok(Identity {
-            identity_key: identity,
-            identity_secret: None,
-            device,
-            noise,
-            device_credential: credential,
-        })
+        Ok(Identity { identity_key: identity, identity_secret: None, device, noise, device_credential: credential })
     }
 
     /// Issues an AuthorizedDevice for another device, signed by this device with its chain.
-    pub fn authorize_device(
-        &self,
-        device: PublicKey,
-        noise_key: NoiseKey,
-        now: Timestamp,
-    ) -> Credential {
-        let assertion = Assertion::AuthorizedDevice {
-            identity: self.identity_key,
-            device,
-            noise_key,
-        };
+    pub fn authorize_device(&self, device: PublicKey, noise_key: NoiseKey, now: Timestamp) -> Credential {
+        let assertion = Assertion::AuthorizedDevice { identity: self.identity_key, device, noise_key };
         self.signer().issue(device, assertion, now, Vec::new())
     }
 
@@ -109,6 +87,10 @@ impl Identity {
 
     pub fn noise_key(&self) -> NoiseKey {
         self.noise.public()
+    }
+
+    pub fn device_keypair(&self) -> &Keypair {
+        &self.device
     }
 
     pub fn noise_keypair(&self) -> &NoiseKeypair {
@@ -133,10 +115,7 @@ pub struct Halo {
 
 impl Halo {
     pub fn new(identity: PublicKey) -> Self {
-        Halo {
-            identity,
-            devices: BTreeMap::new(),
-        }
+        Halo { identity, devices: BTreeMap::new() }
     }
 
     /// Accepts a verified AuthorizedDevice of this identity (idempotent).

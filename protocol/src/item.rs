@@ -40,18 +40,9 @@ pub enum Value {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Op {
-    Create {
-        item: ItemId,
-        type_name: String,
-    },
-    Set {
-        item: ItemId,
-        field: String,
-        value: Value,
-    },
-    Delete {
-        item: ItemId,
-    },
+    Create { item: ItemId, type_name: String },
+    Set { item: ItemId, field: String, value: Value },
+    Delete { item: ItemId },
 }
 
 impl Op {
@@ -79,13 +70,8 @@ impl Canonical for Mutation {
 
     fn validate(&self) -> Result<(), DecodeError> {
         codec::check_version(self.version)?;
-        if !strictly_ascending(&self.control)
-            || self.control.is_empty()
-            || self.control.len() > PARENTS_MAX
-        {
-            return Err(DecodeError::Invalid(
-                "control point must be a non-empty sorted set of at most 64",
-            ));
+        if !strictly_ascending(&self.control) || self.control.is_empty() || self.control.len() > PARENTS_MAX {
+            return Err(DecodeError::Invalid("control point must be a non-empty sorted set of at most 64"));
         }
         if self.ops.is_empty() || self.ops.len() > OPS_MAX {
             return Err(DecodeError::Invalid("a mutation has 1 to 256 ops"));
@@ -93,9 +79,7 @@ impl Canonical for Mutation {
         for op in &self.ops {
             let ok = match op {
                 Op::Create { type_name, .. } => type_name.len() <= NAME_SIZE_MAX,
-                Op::Set { field, value, .. } => {
-                    field.len() <= NAME_SIZE_MAX && value_size(value) <= VALUE_SIZE_MAX
-                }
+                Op::Set { field, value, .. } => field.len() <= NAME_SIZE_MAX && value_size(value) <= VALUE_SIZE_MAX,
                 Op::Delete { .. } => true,
             };
             if !ok {
@@ -139,10 +123,7 @@ struct Registers {
 }
 
 fn lww<T>(slot: &mut Option<(Stamp, T)>, stamp: Stamp, value: T) {
-    if slot
-        .as_ref()
-        .is_none_or(|(s, _)| stamp > *s || active(Mutant::ItemsLastApplied))
-    {
+    if slot.as_ref().is_none_or(|(s, _)| stamp > *s || active(Mutant::ItemsLastApplied)) {
         *slot = Some((stamp, value));
     }
 }
@@ -159,12 +140,7 @@ impl Items {
     pub fn apply(&mut self, feed: PublicKey, seq: u64, mutation: &Mutation) {
         self.lamport_max = self.lamport_max.max(mutation.lamport);
         for (i, op) in mutation.ops.iter().enumerate() {
-            let stamp = Stamp {
-                lamport: mutation.lamport,
-                feed,
-                seq,
-                op: i as u32,
-            };
+            let stamp = Stamp { lamport: mutation.lamport, feed, seq, op: i as u32 };
             let regs = self.registers.entry(op.item()).or_default();
             match op {
                 Op::Create { type_name, .. } => {
@@ -172,10 +148,7 @@ impl Items {
                     lww(&mut regs.alive, stamp, true);
                 }
                 Op::Set { field, value, .. } => {
-                    let slot = regs
-                        .fields
-                        .entry(field.clone())
-                        .or_insert((stamp, value.clone()));
+                    let slot = regs.fields.entry(field.clone()).or_insert((stamp, value.clone()));
                     if stamp > slot.0 || active(Mutant::ItemsLastApplied) {
                         *slot = (stamp, value.clone());
                     }
@@ -187,15 +160,12 @@ impl Items {
 
     /// The next Lamport clock for a local write.
     pub fn next_lamport(&self) -> u64 {
-        self.lamport_max + 1
+        self.lamport_max.saturating_add(1)
     }
 
     /// Live items, sorted by id. A field set to `Null` reads as absent.
     pub fn list(&self) -> Vec<Item> {
-        self.registers
-            .iter()
-            .filter_map(|(id, r)| self.show(*id, r))
-            .collect()
+        self.registers.iter().filter_map(|(id, r)| self.show(*id, r)).collect()
     }
 
     pub fn get(&self, id: &ItemId) -> Option<Item> {

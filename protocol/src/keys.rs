@@ -50,11 +50,9 @@ impl std::error::Error for SignatureError {}
 impl PublicKey {
     /// Verifies with Ed25519 `verify_strict`.
     pub fn verify(&self, message: &[u8], signature: &Signature) -> Result<(), SignatureError> {
-        let key =
-            ed25519_dalek::VerifyingKey::from_bytes(&self.0).map_err(|_| SignatureError::BadKey)?;
+        let key = ed25519_dalek::VerifyingKey::from_bytes(&self.0).map_err(|_| SignatureError::BadKey)?;
         let sig = ed25519_dalek::Signature::from_bytes(&signature.0);
-        key.verify_strict(message, &sig)
-            .map_err(|_| SignatureError::Invalid)
+        key.verify_strict(message, &sig).map_err(|_| SignatureError::Invalid)
     }
 
     /// A short, stable, human-comparable form: 16 hex digits of a domain-separated hash,
@@ -104,10 +102,7 @@ fn parse_hex32(s: &str) -> Result<[u8; 32], KeyParseError> {
     if s.len() != 64 {
         return Err(KeyParseError::Length { found: s.len() });
     }
-    if !s
-        .bytes()
-        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
+    if !s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
         return Err(KeyParseError::NotLowerHex);
     }
     let mut out = [0u8; 32];
@@ -168,9 +163,7 @@ impl<'de> Deserialize<'de> for Signature {
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Signature, A::Error> {
                 let mut out = [0u8; 64];
                 for (i, b) in out.iter_mut().enumerate() {
-                    *b = seq
-                        .next_element()?
-                        .ok_or_else(|| de::Error::invalid_length(i, &self))?;
+                    *b = seq.next_element()?.ok_or_else(|| de::Error::invalid_length(i, &self))?;
                 }
                 Ok(Signature(out))
             }
@@ -201,9 +194,7 @@ impl Keypair {
     }
 
     pub fn from_secret_bytes(seed: [u8; 32]) -> Self {
-        Keypair {
-            inner: ed25519_dalek::SigningKey::from_bytes(&seed),
-        }
+        Keypair { inner: ed25519_dalek::SigningKey::from_bytes(&seed) }
     }
 
     pub fn secret_bytes(&self) -> [u8; 32] {
@@ -264,10 +255,7 @@ mod tests {
         let k = Keypair::generate(&mut rng);
         let sig = k.sign(b"hello");
         assert_eq!(k.public().verify(b"hello", &sig), Ok(()));
-        assert_eq!(
-            k.public().verify(b"hellO", &sig),
-            Err(SignatureError::Invalid)
-        );
+        assert_eq!(k.public().verify(b"hellO", &sig), Err(SignatureError::Invalid));
     }
 
     #[test]
@@ -287,14 +275,8 @@ mod tests {
         let k = Keypair::generate(&mut rng).public();
         let text = k.to_string();
         assert_eq!(text.parse::<PublicKey>(), Ok(k));
-        assert_eq!(
-            text.to_uppercase().parse::<PublicKey>(),
-            Err(KeyParseError::NotLowerHex)
-        );
-        assert_eq!(
-            text[1..].parse::<PublicKey>(),
-            Err(KeyParseError::Length { found: 63 })
-        );
+        assert_eq!(text.to_uppercase().parse::<PublicKey>(), Err(KeyParseError::NotLowerHex));
+        assert_eq!(text[1..].parse::<PublicKey>(), Err(KeyParseError::Length { found: 63 }));
         assert_eq!(k.fingerprint().len(), 19);
     }
 }

@@ -29,6 +29,7 @@ pub mod feed;
 pub mod fixture;
 pub mod hash;
 pub mod identity;
+pub mod invitation;
 pub mod item;
 pub mod keys;
 pub mod membership;

@@ -11,9 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::causal::{CausalGraph, NodeIx};
-use crate::credential::{
-    Assertion, Credential, CredentialError, CredentialId, Designation, FeedPosition, Role,
-};
+use crate::credential::{Assertion, Credential, CredentialError, CredentialId, Designation, FeedPosition, Role};
 use crate::keys::PublicKey;
 use crate::mutants::{Mutant, active};
 
@@ -119,7 +117,8 @@ struct Resolution {
     roles: BTreeMap<PublicKey, Role>,
     feeds: BTreeMap<PublicKey, FeedAdmission>,
     delegations: BTreeMap<NodeIx, u32>,
-    cancelled: BTreeSet<NodeIx>,
+    /// Applied CancelInvitation credentials, by the delegation they cancel.
+    cancels: BTreeMap<NodeIx, Vec<NodeIx>>,
     genesis: Option<NodeIx>,
     last: Option<(u32, CredentialId)>,
 }
@@ -169,10 +168,7 @@ impl Membership {
 
     /// Verifies and stores many credentials, then resolves once: the fast way to load.
     /// Returns per credential what happened, in input order.
-    pub fn insert_batch(
-        &mut self,
-        credentials: Vec<Credential>,
-    ) -> Vec<Result<Inserted, InsertError>> {
+    pub fn insert_batch(&mut self, credentials: Vec<Credential>) -> Vec<Result<Inserted, InsertError>> {
         let mut results = Vec::with_capacity(credentials.len());
         let mut any = false;
         for c in credentials {
@@ -200,12 +196,8 @@ impl Membership {
         if self.credentials.len() + self.pending.len() >= CREDENTIALS_MAX {
             return Err(InsertError::Full);
         }
-        let missing: Vec<CredentialId> = credential
-            .parents()
-            .iter()
-            .filter(|p| self.graph.get(p).is_none())
-            .copied()
-            .collect();
+        let missing: Vec<CredentialId> =
+            credential.parents().iter().filter(|p| self.graph.get(p).is_none()).copied().collect();
         if !missing.is_empty() {
             if self.pending.len() >= PENDING_MAX {
                 return Err(InsertError::Full);
@@ -234,16 +226,10 @@ impl Membership {
     }
 
     fn connect(&mut self, id: CredentialId, credential: Credential) -> NodeIx {
-        let parents: Vec<NodeIx> = credential
-            .parents()
-            .iter()
-            .map(|p| self.graph.get(p).expect("parents present"))
-            .collect();
+        let parents: Vec<NodeIx> =
+            credential.parents().iter().map(|p| self.graph.get(p).expect("parents present")).collect();
         let ix = self.graph.insert(id, &parents);
-        self.by_issuer
-            .entry(credential.issuer())
-            .or_default()
-            .push(ix);
+        self.by_issuer.entry(credential.issuer()).or_default().push(ix);
         self.credentials.push(credential);
         self.res.effects.push(Effect::Pending);
         ix
@@ -284,10 +270,7 @@ impl Membership {
         };
         self.void.clear();
         loop {
-            self.res = Resolution {
-                effects: vec![Effect::Pending; self.graph.len()],
-                ..Resolution::default()
-            };
+            self.res = Resolution { effects: vec![Effect::Pending; self.graph.len()], ..Resolution::default() };
             for n in &order {
                 self.step(*n);
             }
@@ -313,11 +296,7 @@ impl Membership {
         use IgnoreReason::*;
         let c = &self.credentials[n as usize];
         if let Assertion::SpaceGenesis { .. } = c.assertion() {
-            return if self.res.genesis.is_none() {
-                Effect::Applied
-            } else {
-                Effect::Ignored(DuplicateGenesis)
-            };
+            return if self.res.genesis.is_none() { Effect::Applied } else { Effect::Ignored(DuplicateGenesis) };
         }
         match self.res.genesis {
             Some(g) if self.graph.is_ancestor(g, n) => {}
@@ -366,9 +345,7 @@ impl Membership {
         use IgnoreReason::*;
         let c = &self.credentials[n as usize];
         match c.assertion() {
-            Assertion::SpaceMember {
-                role, invitation, ..
-            } => {
+            Assertion::SpaceMember { role, invitation, .. } => {
                 if c.subject() == c.issuer() {
                     return Some(SelfChange);
                 }
@@ -407,17 +384,11 @@ impl Membership {
         if self.res.effects[d as usize] != Effect::Applied || !self.graph.is_ancestor(d, n) {
             return false;
         }
-        if self
-            .res
-            .cancelled
-            .iter()
-            .any(|c| self.graph.is_ancestor(*c, n))
-        {
+        let cancels = self.res.cancels.get(&d).map_or(&[][..], Vec::as_slice);
+        if cancels.iter().any(|c| self.graph.is_ancestor(*c, n)) {
             return false;
         }
-        let Assertion::DelegateInvitation { use_limit, .. } =
-            self.credentials[d as usize].assertion()
-        else {
+        let Assertion::DelegateInvitation { use_limit, .. } = self.credentials[d as usize].assertion() else {
             return false;
         };
         let uses = self.res.delegations.get(&d).copied().unwrap_or(0);
@@ -438,12 +409,7 @@ impl Membership {
                 let current = self.current_role(subject).expect("just granted");
                 self.res.roles.insert(subject, current);
             }
-            Assertion::AdmittedFeed {
-                identity,
-                device,
-                designation,
-                ..
-            } => {
+            Assertion::AdmittedFeed { identity, device, designation, .. } => {
                 let admission = FeedAdmission {
                     identity: *identity,
                     device: *device,
@@ -457,9 +423,8 @@ impl Membership {
             }
             Assertion::CancelInvitation { delegation, .. } => {
                 if let Some(d) = self.graph.get(delegation) {
-                    self.res.cancelled.insert(d);
+                    self.res.cancels.entry(d).or_default().push(n);
                 }
-                self.res.cancelled.insert(n);
             }
             Assertion::AuthorizedDevice { .. } => unreachable!("refused at insert"),
         }
@@ -481,10 +446,7 @@ impl Membership {
                 maximal.push(g);
             }
         }
-        maximal
-            .iter()
-            .map(|g| grant_role(&self.credentials[*g as usize]))
-            .min_by_key(|r| r.rank())
+        maximal.iter().map(|g| grant_role(&self.credentials[*g as usize])).min_by_key(|r| r.rank())
     }
 
     fn current_role(&self, member: PublicKey) -> Option<Role> {
@@ -513,10 +475,7 @@ impl Membership {
     fn may_void(&self, n: NodeIx) -> bool {
         let c = &self.credentials[n as usize];
         matches!(c.assertion(), Assertion::SpaceMember { .. })
-            && self
-                .by_issuer
-                .get(&c.subject())
-                .is_some_and(|ops| ops.iter().any(|op| self.graph.concurrent(*op, n)))
+            && self.by_issuer.get(&c.subject()).is_some_and(|ops| ops.iter().any(|op| self.graph.concurrent(*op, n)))
     }
 
     fn victims_of(&self, r: NodeIx) -> Vec<NodeIx> {
@@ -547,11 +506,7 @@ impl Membership {
         }
         for grants in self.res.grants.values() {
             for r in grants {
-                out.extend(
-                    self.victims_of(*r)
-                        .into_iter()
-                        .filter(|v| !self.void.contains(v)),
-                );
+                out.extend(self.victims_of(*r).into_iter().filter(|v| !self.void.contains(v)));
             }
         }
         out
@@ -561,14 +516,7 @@ impl Membership {
 
     /// Members with their current roles, sorted by key; REMOVED members included.
     pub fn members(&self) -> Vec<Member> {
-        self.res
-            .roles
-            .iter()
-            .map(|(identity, role)| Member {
-                identity: *identity,
-                role: *role,
-            })
-            .collect()
+        self.res.roles.iter().map(|(identity, role)| Member { identity: *identity, role: *role }).collect()
     }
 
     pub fn role(&self, identity: &PublicKey) -> Option<Role> {
@@ -583,9 +531,17 @@ impl Membership {
         self.role(identity).is_some_and(Role::is_member)
     }
 
-    /// The heads of the credential DAG: parents for the next credential.
+    /// The heads of the credential DAG.
     pub fn heads(&self) -> Vec<CredentialId> {
         self.graph.heads()
+    }
+
+    /// Parents for the next credential (or causal point for the next mutation): the heads, at
+    /// most `PARENTS_MAX` of them; any others stay heads and are merged by a later credential.
+    pub fn next_parents(&self) -> Vec<CredentialId> {
+        let mut heads = self.graph.heads();
+        heads.truncate(crate::credential::PARENTS_MAX);
+        heads
     }
 
     pub fn genesis(&self) -> Option<CredentialId> {
@@ -604,10 +560,7 @@ impl Membership {
     }
 
     pub fn credential(&self, id: &CredentialId) -> Option<&Credential> {
-        self.graph
-            .get(id)
-            .map(|n| &self.credentials[n as usize])
-            .or_else(|| self.pending.get(id))
+        self.graph.get(id).map(|n| &self.credentials[n as usize]).or_else(|| self.pending.get(id))
     }
 
     /// All stored credentials (connected ones in arrival order, then pending ones).
@@ -636,18 +589,11 @@ impl Membership {
         self.res
             .delegations
             .iter()
-            .filter(|(d, _)| {
-                matches!(
-                    self.credentials[**d as usize].assertion(),
-                    Assertion::DelegateInvitation { .. }
-                )
-            })
+            .filter(|(d, _)| matches!(self.credentials[**d as usize].assertion(), Assertion::DelegateInvitation { .. }))
             .map(|(d, uses)| {
                 let c = &self.credentials[*d as usize];
-                let Assertion::DelegateInvitation { use_limit, .. } = c.assertion() else {
-                    unreachable!()
-                };
-                let cancelled = self.res.cancelled.contains(d);
+                let Assertion::DelegateInvitation { use_limit, .. } = c.assertion() else { unreachable!() };
+                let cancelled = self.res.cancels.contains_key(d);
                 let issuer_ok = self.role(&c.issuer()).is_some_and(Role::can_manage_members);
                 let left = *use_limit == 0 || uses < use_limit;
                 Delegation {
@@ -664,15 +610,9 @@ impl Membership {
 
     /// `member`'s role as seen from a causal point given by credential ids (e.g. the control
     /// heads a data entry names). `Err(id)` names a credential this replica does not have.
-    pub fn role_at_point(
-        &self,
-        member: &PublicKey,
-        point: &[CredentialId],
-    ) -> Result<Option<Role>, CredentialId> {
+    pub fn role_at_point(&self, member: &PublicKey, point: &[CredentialId]) -> Result<Option<Role>, CredentialId> {
         let nodes = self.point_nodes(point)?;
-        Ok(self.role_at_nodes(*member, |g| {
-            nodes.iter().any(|h| self.graph.precedes_or_is(g, *h))
-        }))
+        Ok(self.role_at_nodes(*member, |g| nodes.iter().any(|h| self.graph.precedes_or_is(g, *h))))
     }
 
     /// Applied role changes of `member` below write access that are *not* in the causal point:
@@ -691,25 +631,16 @@ impl Membership {
             .copied()
             .filter(|g| !nodes.iter().any(|h| self.graph.precedes_or_is(*g, *h)))
             .filter_map(|g| match self.credentials[g as usize].assertion() {
-                Assertion::SpaceMember {
-                    role,
-                    data_frontier,
-                    ..
-                } if !role.can_write() => Some(Revocation {
-                    node: g,
-                    role: *role,
-                    data_frontier: data_frontier.clone(),
-                }),
+                Assertion::SpaceMember { role, data_frontier, .. } if !role.can_write() => {
+                    Some(Revocation { node: g, role: *role, data_frontier: data_frontier.clone() })
+                }
                 _ => None,
             })
             .collect())
     }
 
     fn point_nodes(&self, point: &[CredentialId]) -> Result<Vec<NodeIx>, CredentialId> {
-        point
-            .iter()
-            .map(|id| self.graph.get(id).ok_or(*id))
-            .collect()
+        point.iter().map(|id| self.graph.get(id).ok_or(*id)).collect()
     }
 
     /// A digest-friendly summary of the resolved state, for agreement checks.

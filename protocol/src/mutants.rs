@@ -25,10 +25,22 @@ pub enum Mutant {
     AcceptWritesAfterRemoval,
     /// A second entry at a taken sequence number is treated as a duplicate.
     FeedIgnoresForks,
+    /// The host accepts any PIN confirmation.
+    AcceptAnyPin,
+    /// Each connection gets a fresh attempt budget (DXOS's per-connection counter).
+    PerSessionBudget,
+    /// The host ignores the invitation's expiry.
+    IgnoreExpiry,
+    /// The persisted record always carries a full budget, so a restart forgets wrong PINs.
+    ForgetBudgetOnRestart,
+    /// Both sides leave the invitation parameters out of the Noise prologue.
+    DropPrologueBinding,
+    /// The host ignores cancellation.
+    AdmitAfterCancel,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 9] = [
+    pub const ALL: [Mutant; 15] = [
         Mutant::CodecLenient,
         Mutant::SkipSignatureCheck,
         Mutant::MembershipArrivalOrder,
@@ -38,6 +50,12 @@ impl Mutant {
         Mutant::AcceptReaderWrites,
         Mutant::AcceptWritesAfterRemoval,
         Mutant::FeedIgnoresForks,
+        Mutant::AcceptAnyPin,
+        Mutant::PerSessionBudget,
+        Mutant::IgnoreExpiry,
+        Mutant::ForgetBudgetOnRestart,
+        Mutant::DropPrologueBinding,
+        Mutant::AdmitAfterCancel,
     ];
 
     pub fn name(self) -> &'static str {
@@ -51,6 +69,12 @@ impl Mutant {
             Mutant::AcceptReaderWrites => "accept-reader-writes",
             Mutant::AcceptWritesAfterRemoval => "accept-writes-after-removal",
             Mutant::FeedIgnoresForks => "feed-ignores-forks",
+            Mutant::AcceptAnyPin => "accept-any-pin",
+            Mutant::PerSessionBudget => "per-session-budget",
+            Mutant::IgnoreExpiry => "ignore-expiry",
+            Mutant::ForgetBudgetOnRestart => "forget-budget-on-restart",
+            Mutant::DropPrologueBinding => "drop-prologue-binding",
+            Mutant::AdmitAfterCancel => "admit-after-cancel",
         }
     }
 

@@ -134,10 +134,7 @@ impl Space {
         result
     }
 
-    pub fn insert_credentials(
-        &mut self,
-        credentials: Vec<Credential>,
-    ) -> Vec<Result<Inserted, InsertError>> {
+    pub fn insert_credentials(&mut self, credentials: Vec<Credential>) -> Vec<Result<Inserted, InsertError>> {
         let results = self.membership.insert_batch(credentials);
         if results.contains(&Ok(Inserted::New)) {
             self.recompute_items();
@@ -149,17 +146,22 @@ impl Space {
     /// On error nothing changes, except that fork evidence is kept.
     pub fn ingest(&mut self, entry: FeedEntry) -> Result<Ingested, IngestError> {
         let feed_key = entry.body.feed;
-        let admission = self
-            .membership
-            .feed(&feed_key)
-            .ok_or(IngestError::NotAdmitted { feed: feed_key })?;
-        let feed = self
-            .feeds
-            .entry(feed_key)
-            .or_insert_with(|| Feed::new(feed_key));
+        let admission = self.membership.feed(&feed_key).ok_or(IngestError::NotAdmitted { feed: feed_key })?;
+        let mut fresh = None;
+        let feed = match self.feeds.get_mut(&feed_key) {
+            Some(f) => f,
+            None => fresh.insert(Feed::new(feed_key)),
+        };
         match feed.append(entry.clone()) {
             Ok(Appended::Duplicate) => Ok(Ingested::Duplicate),
-            Ok(Appended::New) => Ok(self.apply_entry(admission, &entry)),
+            Ok(Appended::New) => {
+                // A feed exists only once it holds an entry, so a refused first entry
+                // leaves no trace.
+                if let Some(f) = fresh {
+                    self.feeds.insert(feed_key, f);
+                }
+                Ok(self.apply_entry(admission, &entry))
+            }
             Err(FeedError::Fork(evidence)) => {
                 if self.evidence.len() < EVIDENCE_MAX {
                     self.evidence.push((*evidence).clone());
@@ -190,11 +192,7 @@ impl Space {
     }
 
     /// Judges a data entry against the membership at the entry's causal point.
-    fn judge_write(
-        &self,
-        admission: &FeedAdmission,
-        entry: &FeedEntry,
-    ) -> (WriteVerdict, Option<Mutation>) {
+    fn judge_write(&self, admission: &FeedAdmission, entry: &FeedEntry) -> (WriteVerdict, Option<Mutation>) {
         let m = match Mutation::from_bytes(&entry.body.payload) {
             Ok(m) => m,
             Err(e) => return (WriteVerdict::Rejected(WriteRejection::Malformed(e)), None),
@@ -211,16 +209,9 @@ impl Space {
         if !may_write {
             return (WriteVerdict::Rejected(WriteRejection::NoWriteAccess), None);
         }
-        let revocations = self
-            .membership
-            .revocations_outside(&author, &m.control)
-            .expect("point checked above");
+        let revocations = self.membership.revocations_outside(&author, &m.control).expect("point checked above");
         let beyond = revocations.iter().any(|r| {
-            let allowed = r
-                .data_frontier
-                .iter()
-                .find(|p| p.feed == entry.body.feed)
-                .map_or(0, |p| p.length);
+            let allowed = r.data_frontier.iter().find(|p| p.feed == entry.body.feed).map_or(0, |p| p.length);
             entry.body.seq >= allowed
         });
         if beyond && !active(Mutant::AcceptWritesAfterRemoval) {
@@ -262,10 +253,7 @@ impl Space {
         payload: Vec<u8>,
     ) -> Result<(FeedEntry, Ingested), IngestError> {
         let feed_key = key.public();
-        let (len, head) = self
-            .feeds
-            .get(&feed_key)
-            .map_or((0, None), |f| (f.len(), f.head()));
+        let (len, head) = self.feeds.get(&feed_key).map_or((0, None), |f| (f.len(), f.head()));
         let entry = FeedEntry::sign(key, len, head, payload);
         let ingested = self.ingest(entry.clone())?;
         Ok((entry, ingested))

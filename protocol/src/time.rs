@@ -7,9 +7,7 @@ use serde::{Deserialize, Serialize};
 /// Peers' clocks disagree, so timestamps inside credentials are informative only; no
 /// safety rule depends on them. Deadlines (invitation expiry, timeouts) compare a
 /// timestamp against the local caller-supplied `now`.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
 pub struct Timestamp(pub u64);
 
 impl Timestamp {

@@ -42,10 +42,7 @@ fn admin_admits_editor_admits_nobody() {
     let (outsider, c3) = f.admit(&mut rng, &editor, Role::Reader, m.heads());
     add(&mut m, &c3);
     assert_eq!(m.role(&outsider.key()), None);
-    assert_eq!(
-        m.effect(&c3[0].id()),
-        Some(Effect::Ignored(IgnoreReason::NoAuthority))
-    );
+    assert_eq!(m.effect(&c3[0].id()), Some(Effect::Ignored(IgnoreReason::NoAuthority)));
 }
 
 #[test]
@@ -55,22 +52,13 @@ fn nobody_changes_their_own_role_and_owner_is_protected() {
     add(&mut m, &c1);
     let own = f.grant(&admin, admin.key(), Role::Editor, m.heads());
     add(&mut m, std::slice::from_ref(&own));
-    assert_eq!(
-        m.effect(&own.id()),
-        Some(Effect::Ignored(IgnoreReason::SelfChange))
-    );
+    assert_eq!(m.effect(&own.id()), Some(Effect::Ignored(IgnoreReason::SelfChange)));
     let demote_owner = f.grant(&admin, f.owner.key(), Role::Removed, m.heads());
     add(&mut m, std::slice::from_ref(&demote_owner));
-    assert_eq!(
-        m.effect(&demote_owner.id()),
-        Some(Effect::Ignored(IgnoreReason::OwnerProtected))
-    );
+    assert_eq!(m.effect(&demote_owner.id()), Some(Effect::Ignored(IgnoreReason::OwnerProtected)));
     let make_owner = f.grant(&f.owner, admin.key(), Role::Owner, m.heads());
     add(&mut m, std::slice::from_ref(&make_owner));
-    assert_eq!(
-        m.effect(&make_owner.id()),
-        Some(Effect::Ignored(IgnoreReason::OwnerOnlyBySpaceKey))
-    );
+    assert_eq!(m.effect(&make_owner.id()), Some(Effect::Ignored(IgnoreReason::OwnerOnlyBySpaceKey)));
     let by_space = f.grant_by_space_key(f.owner.key(), Role::Reader, m.heads());
     add(&mut m, std::slice::from_ref(&by_space));
     assert_eq!(m.role(&f.owner.key()), Some(Role::Reader));
@@ -88,11 +76,7 @@ fn authority_is_judged_at_the_causal_point() {
     add(&mut m, std::slice::from_ref(&promote));
     add(&mut m, &by_editor);
     assert_eq!(m.role(&editor.key()), Some(Role::Admin));
-    assert_eq!(
-        m.role(&guest.key()),
-        None,
-        "the promotion was not in the admission's past"
-    );
+    assert_eq!(m.role(&guest.key()), None, "the promotion was not in the admission's past");
 }
 
 #[test]
@@ -127,10 +111,7 @@ fn removal_voids_the_removed_admins_concurrent_admission() {
     for m in [&m, &m2] {
         assert_eq!(m.role(&a.key()), Some(Role::Removed));
         assert_eq!(m.role(&late.key()), None);
-        assert_eq!(
-            m.effect(&by_a[0].id()),
-            Some(Effect::Ignored(IgnoreReason::StrongRemoval))
-        );
+        assert_eq!(m.effect(&by_a[0].id()), Some(Effect::Ignored(IgnoreReason::StrongRemoval)));
     }
     assert_eq!(m.members(), m2.members());
 }
@@ -156,13 +137,7 @@ fn concurrent_role_changes_merge_to_least_privilege() {
     let (e, ce) = f.admit(&mut rng, &f.owner, Role::Editor, m.heads());
     add(&mut m, &ce);
     let base = m.heads();
-    add(
-        &mut m,
-        &[
-            f.grant(&f.owner, e.key(), Role::Admin, base.clone()),
-            f.grant(&a, e.key(), Role::Reader, base),
-        ],
-    );
+    add(&mut m, &[f.grant(&f.owner, e.key(), Role::Admin, base.clone()), f.grant(&a, e.key(), Role::Reader, base)]);
     assert_eq!(m.role(&e.key()), Some(Role::Reader));
     // A later change that has seen both settles it.
     let c = f.grant(&f.owner, e.key(), Role::Editor, m.heads());

@@ -1,0 +1,610 @@
+//! The guest's side of an invitation: find the host on the code's topic, run the pinned
+//! Noise handshake, prove the PIN (or the invited key), and receive the grant.
+//!
+//! Every state has a deadline. Once the guest has sent its proof and request it is *in
+//! doubt* (the host may have admitted it): from then on it reconnects and retries until the
+//! code's expiry instead of giving up, because admission is idempotent and a retry returns
+//! the same grant. So both sides end in agreement unless the network stays cut until expiry;
+//! a TIMEOUT reached in doubt means "unknown", and the space membership will tell.
+
+use std::collections::VecDeque;
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::{CryptoRng, RngCore, SeedableRng};
+
+use super::code::InvitationCode;
+use super::handshake::{self, HandshakeHash};
+use super::pake::{self, Pake, PakeKey, Side};
+use super::pin::Pin;
+use super::wire::{AdmissionGrant, AdmissionRequest, Frame, FrameBody, Message};
+use super::{AuthMethod, Kind, Limits, Refusal, SessionId, State};
+use crate::client::JoinRequest;
+use crate::codec::Canonical;
+use crate::hash::Digest;
+use crate::keys::{Keypair, NoiseKeypair};
+use crate::membership::Membership;
+use crate::time::Timestamp;
+
+/// Who is joining.
+#[derive(Debug, Clone)]
+pub enum Joiner {
+    /// An identity joining a space: its join request, device key and Noise key.
+    Space { join: JoinRequest, device: Keypair, noise: NoiseKeypair },
+    /// A new device joining an identity.
+    Device { device: Keypair, noise: NoiseKeypair },
+}
+
+impl Joiner {
+    fn noise(&self) -> &NoiseKeypair {
+        match self {
+            Joiner::Space { noise, .. } | Joiner::Device { noise, .. } => noise,
+        }
+    }
+
+    fn kind(&self) -> Kind {
+        match self {
+            Joiner::Space { .. } => Kind::Space,
+            Joiner::Device { .. } => Kind::Device,
+        }
+    }
+
+    fn request(&self, h: &HandshakeHash) -> AdmissionRequest {
+        match self {
+            Joiner::Space { join, device, .. } => AdmissionRequest::space(join.clone(), device, h),
+            Joiner::Device { device, noise } => AdmissionRequest::device(device, noise.public(), h),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GuestInput<'a> {
+    /// The driver connected to a peer on the topic (in answer to `Connect`).
+    Connected {
+        session: SessionId,
+    },
+    /// The driver could not connect.
+    ConnectFailed,
+    Frame {
+        session: SessionId,
+        bytes: &'a [u8],
+    },
+    Closed {
+        session: SessionId,
+    },
+    Timeout,
+    /// The user entered the PIN.
+    Authenticate(Pin),
+    Cancel,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GuestEvent {
+    State(State),
+    /// The host said the PIN was wrong; the user may try again.
+    WrongPin {
+        attempts_left: u8,
+    },
+    /// Terminal success, with what the host granted (verified).
+    Admitted(AdmissionGrant),
+    /// Terminal failure, and why.
+    Failed(Refusal),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GuestOutput {
+    /// Find a host on this signaling topic and connect to it.
+    Connect {
+        topic: Digest,
+    },
+    Transmit {
+        session: SessionId,
+        bytes: Vec<u8>,
+    },
+    Close {
+        session: SessionId,
+    },
+    Event(GuestEvent),
+    Timeout(Timestamp),
+}
+
+enum Phase {
+    Handshake(Box<snow::HandshakeState>),
+    /// Handshake done; waiting for the user's PIN (PIN method).
+    Ready(Channel),
+    AwaitPake(Channel, Pake, u8),
+    AwaitAdmitted(Channel, Option<(PakeKey, u8)>),
+}
+
+struct Channel {
+    transport: Box<snow::TransportState>,
+    h: HandshakeHash,
+}
+
+struct Session {
+    id: SessionId,
+    phase: Phase,
+    /// Set while we wait for the host; none while we wait for our user.
+    deadline: Option<Timestamp>,
+}
+
+pub struct InvitationGuest {
+    code: InvitationCode,
+    joiner: Joiner,
+    limits: Limits,
+    state: State,
+    deadline: Timestamp,
+    session: Option<Session>,
+    connecting: bool,
+    reconnect_at: Option<Timestamp>,
+    backoff_ms: u64,
+    pin: Option<Pin>,
+    run: u8,
+    in_doubt: bool,
+    attempts_left: Option<u8>,
+    outcome: Option<Result<AdmissionGrant, Refusal>>,
+    out: VecDeque<GuestOutput>,
+    rng: ChaCha20Rng,
+}
+
+impl core::fmt::Debug for InvitationGuest {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("InvitationGuest").field("state", &self.state).field("in_doubt", &self.in_doubt).finish()
+    }
+}
+
+/// Why a guest could not start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuestError {
+    /// A SPACE code with a device joiner, or the reverse.
+    KindMismatch,
+}
+
+impl InvitationGuest {
+    /// Starts accepting an invitation. Emits `Connect` at once (or EXPIRED if the code has).
+    pub fn new<R: RngCore + CryptoRng>(
+        code: InvitationCode,
+        joiner: Joiner,
+        limits: Limits,
+        now: Timestamp,
+        rng: &mut R,
+    ) -> Result<Self, GuestError> {
+        if joiner.kind() != code.kind {
+            return Err(GuestError::KindMismatch);
+        }
+        let mut seed = [0u8; 32];
+        rng.fill_bytes(&mut seed);
+        let mut guest = InvitationGuest {
+            code,
+            joiner,
+            limits,
+            state: State::Init,
+            deadline: now.saturating_add_millis(limits.guest_timeout_ms).min(code.expires_at()),
+            session: None,
+            connecting: false,
+            reconnect_at: None,
+            backoff_ms: limits.reconnect_min_ms,
+            pin: None,
+            run: 0,
+            in_doubt: false,
+            attempts_left: None,
+            outcome: None,
+            out: VecDeque::new(),
+            rng: ChaCha20Rng::from_seed(seed),
+        };
+        if now >= code.expires_at() {
+            guest.finish(Err(Refusal::Expired));
+        } else {
+            guest.set_state(State::Connecting);
+            guest.connect();
+        }
+        Ok(guest)
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    pub fn code(&self) -> &InvitationCode {
+        &self.code
+    }
+
+    /// The outcome once terminal: the grant, or why not.
+    pub fn outcome(&self) -> Option<&Result<AdmissionGrant, Refusal>> {
+        self.outcome.as_ref()
+    }
+
+    pub fn in_doubt(&self) -> bool {
+        self.in_doubt
+    }
+
+    pub fn attempts_left(&self) -> Option<u8> {
+        self.attempts_left
+    }
+
+    pub fn handle_input(&mut self, input: GuestInput<'_>, now: Timestamp) {
+        if self.state.is_terminal() {
+            if let GuestInput::Connected { session } = input {
+                self.out.push_back(GuestOutput::Close { session });
+            }
+            return;
+        }
+        match input {
+            GuestInput::Connected { session } => self.on_connected(session, now),
+            GuestInput::ConnectFailed => {
+                self.connecting = false;
+                self.retry_later(now);
+            }
+            GuestInput::Frame { session, bytes } => self.on_frame(session, bytes, now),
+            GuestInput::Closed { session } => {
+                if self.session.as_ref().is_some_and(|s| s.id == session) {
+                    self.session = None;
+                    self.retry_later(now);
+                }
+            }
+            GuestInput::Timeout => self.on_timeout(now),
+            GuestInput::Authenticate(pin) => self.on_pin(pin, now),
+            GuestInput::Cancel => self.finish(Err(Refusal::Cancelled)),
+        }
+    }
+
+    pub fn poll_output(&mut self) -> Option<GuestOutput> {
+        self.out.pop_front()
+    }
+
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        if self.state.is_terminal() {
+            return None;
+        }
+        let mut at = self.effective_deadline();
+        if let Some(d) = self.session.as_ref().and_then(|s| s.deadline) {
+            at = at.min(d);
+        }
+        if let Some(r) = self.reconnect_at {
+            at = at.min(r);
+        }
+        Some(at)
+    }
+
+    fn effective_deadline(&self) -> Timestamp {
+        if self.in_doubt { self.code.expires_at() } else { self.deadline }
+    }
+
+    // ----- transitions -----
+
+    fn connect(&mut self) {
+        self.connecting = true;
+        self.reconnect_at = None;
+        self.out.push_back(GuestOutput::Connect { topic: self.code.topic() });
+    }
+
+    fn on_connected(&mut self, session: SessionId, now: Timestamp) {
+        if self.session.is_some() {
+            self.out.push_back(GuestOutput::Close { session });
+            return;
+        }
+        self.connecting = false;
+        let hs = handshake::initiator(&self.code, self.joiner.noise(), &mut self.rng);
+        let Ok(mut hs) = hs else { return self.finish(Err(Refusal::ProtocolViolation)) };
+        let Ok(noise) = handshake::write(&mut hs) else { return self.finish(Err(Refusal::ProtocolViolation)) };
+        self.transmit(session, FrameBody::Hello { topic: self.code.topic(), noise });
+        let deadline = Some(now.saturating_add_millis(self.limits.session_idle_ms));
+        self.session = Some(Session { id: session, phase: Phase::Handshake(Box::new(hs)), deadline });
+    }
+
+    fn on_frame(&mut self, session: SessionId, bytes: &[u8], now: Timestamp) {
+        let Some(current) = self.session.take_if(|s| s.id == session) else { return };
+        let frame = match Frame::from_bytes(bytes) {
+            Ok(f) => f,
+            Err(_) => return self.violation(session, now),
+        };
+        if let FrameBody::Reject { .. } = frame.body {
+            // Unauthenticated: maybe not our host at all. Try again later.
+            self.close(session);
+            return self.retry_later(now);
+        }
+        let next = match current.phase {
+            Phase::Handshake(hs) => self.on_handshake2(session, *hs, frame, now),
+            Phase::Ready(channel) => {
+                // Nothing is expected while the user types the PIN.
+                drop(channel);
+                self.violation(session, now);
+                None
+            }
+            Phase::AwaitPake(channel, pake, run) => self.on_pake_reply(session, channel, pake, run, frame, now),
+            Phase::AwaitAdmitted(channel, key) => self.on_result(session, channel, key, frame, now),
+        };
+        if let Some((phase, waiting)) = next {
+            let deadline = waiting.then(|| now.saturating_add_millis(self.limits.session_idle_ms));
+            self.session = Some(Session { id: session, phase, deadline });
+        }
+    }
+
+    fn on_handshake2(
+        &mut self,
+        session: SessionId,
+        mut hs: snow::HandshakeState,
+        frame: Frame,
+        now: Timestamp,
+    ) -> Option<(Phase, bool)> {
+        let FrameBody::Handshake { noise } = frame.body else {
+            self.violation(session, now);
+            return None;
+        };
+        if handshake::read(&mut hs, &noise).is_err() {
+            self.violation(session, now);
+            return None;
+        }
+        let Ok(msg3) = handshake::write(&mut hs) else {
+            self.violation(session, now);
+            return None;
+        };
+        let h = handshake::handshake_hash(&hs);
+        let Ok(transport) = hs.into_transport_mode() else {
+            self.violation(session, now);
+            return None;
+        };
+        self.transmit(session, FrameBody::Handshake { noise: msg3 });
+        self.set_state(State::Connected);
+        self.backoff_ms = self.limits.reconnect_min_ms;
+        let channel = Channel { transport: Box::new(transport), h };
+        Some(self.proceed(session, channel))
+    }
+
+    /// After the handshake: start the PAKE if we have a PIN, or send the request.
+    fn proceed(&mut self, session: SessionId, mut channel: Channel) -> (Phase, bool) {
+        match self.code.auth {
+            AuthMethod::Pin => match self.pin.clone() {
+                Some(pin) => self.start_pake(session, channel, &pin),
+                None => {
+                    self.set_state(State::ReadyForAuthentication);
+                    (Phase::Ready(channel), false)
+                }
+            },
+            AuthMethod::None | AuthMethod::Key => {
+                let request = self.joiner.request(&channel.h);
+                self.set_state(State::Authenticating);
+                self.send(session, &mut channel, &Message::Request { request });
+                self.in_doubt = true;
+                (Phase::AwaitAdmitted(channel, None), true)
+            }
+        }
+    }
+
+    fn start_pake(&mut self, session: SessionId, mut channel: Channel, pin: &Pin) -> (Phase, bool) {
+        let run = self.run;
+        let (pake, msg) = pake::start_guest(pin, &channel.h, run, &mut self.rng);
+        self.set_state(State::Authenticating);
+        self.send(session, &mut channel, &Message::PakeStart { run, pake: msg });
+        (Phase::AwaitPake(channel, pake, run), true)
+    }
+
+    fn on_pin(&mut self, pin: Pin, now: Timestamp) {
+        if self.code.auth != AuthMethod::Pin {
+            return;
+        }
+        self.pin = Some(pin.clone());
+        let Some(current) = self.session.take() else { return };
+        match current.phase {
+            Phase::Ready(channel) => {
+                let (phase, waiting) = self.start_pake(current.id, channel, &pin);
+                let deadline = waiting.then(|| now.saturating_add_millis(self.limits.session_idle_ms));
+                self.session = Some(Session { id: current.id, phase, deadline });
+            }
+            other => self.session = Some(Session { phase: other, ..current }),
+        }
+    }
+
+    fn on_pake_reply(
+        &mut self,
+        session: SessionId,
+        mut channel: Channel,
+        pake: Pake,
+        run: u8,
+        frame: Frame,
+        now: Timestamp,
+    ) -> Option<(Phase, bool)> {
+        match self.open(&mut channel, frame) {
+            Some(Message::PakeReply { run: r, pake: reply }) if r == run => {
+                let Ok(key) = pake.finish(&reply) else {
+                    self.violation(session, now);
+                    return None;
+                };
+                let mac = pake::confirmation(&key, Side::Guest, &channel.h, run);
+                let request = self.joiner.request(&channel.h);
+                self.send(session, &mut channel, &Message::Confirm { run, mac, request });
+                self.in_doubt = true;
+                Some((Phase::AwaitAdmitted(channel, Some((key, run))), true))
+            }
+            Some(Message::Refused { refusal, attempts_left }) => {
+                self.attempts_left = Some(attempts_left);
+                self.refused(session, refusal, now);
+                None
+            }
+            _ => {
+                self.violation(session, now);
+                None
+            }
+        }
+    }
+
+    fn on_result(
+        &mut self,
+        session: SessionId,
+        mut channel: Channel,
+        key: Option<(PakeKey, u8)>,
+        frame: Frame,
+        now: Timestamp,
+    ) -> Option<(Phase, bool)> {
+        match self.open(&mut channel, frame) {
+            Some(Message::Admitted { mac, grant }) => {
+                let mac_ok = match (&key, mac) {
+                    (Some((k, run)), Some(tag)) => pake::verify_confirmation(k, Side::Host, &channel.h, *run, &tag),
+                    (None, None) => true,
+                    _ => false,
+                };
+                if !mac_ok || !self.grant_ok(&grant) {
+                    self.close(session);
+                    self.finish(Err(Refusal::ProtocolViolation));
+                    return None;
+                }
+                self.close(session);
+                self.finish(Ok(grant));
+                None
+            }
+            Some(Message::Refused { refusal: Refusal::WrongPin, attempts_left }) => {
+                self.in_doubt = false;
+                self.pin = None;
+                self.run = self.run.wrapping_add(1);
+                self.attempts_left = Some(attempts_left);
+                self.event(GuestEvent::WrongPin { attempts_left });
+                self.set_state(State::ReadyForAuthentication);
+                Some((Phase::Ready(channel), false))
+            }
+            Some(Message::Refused { refusal, attempts_left }) => {
+                self.attempts_left = Some(attempts_left);
+                self.refused(session, refusal, now);
+                None
+            }
+            _ => {
+                self.violation(session, now);
+                None
+            }
+        }
+    }
+
+    /// A sealed refusal: authentic, so final ones end the invitation.
+    fn refused(&mut self, session: SessionId, refusal: Refusal, now: Timestamp) {
+        self.close(session);
+        if refusal.is_final() {
+            self.finish(Err(refusal));
+        } else {
+            // Busy: another guest's attempt is in flight.
+            self.retry_later(now);
+        }
+    }
+
+    /// The grant must make us what the code promised.
+    fn grant_ok(&self, grant: &AdmissionGrant) -> bool {
+        match (&self.joiner, grant) {
+            (Joiner::Space { join, .. }, AdmissionGrant::Space { space, role, credentials, .. }) => {
+                if Some(*role) != self.code.role {
+                    return false;
+                }
+                let mut m = Membership::new(*space);
+                m.insert_batch(credentials.clone());
+                m.role(&join.identity) == Some(*role)
+                    && m.feed(&join.control_feed).is_some_and(|f| f.identity == join.identity)
+            }
+            (Joiner::Device { device, noise }, AdmissionGrant::Device { credential, .. }) => {
+                credential.verify().is_ok()
+                    && credential
+                        .authorized_device()
+                        .is_some_and(|(_, d, n)| d == device.public() && n == noise.public())
+            }
+            _ => false,
+        }
+    }
+
+    fn on_timeout(&mut self, now: Timestamp) {
+        if now >= self.effective_deadline() {
+            if let Some(s) = self.session.take() {
+                self.close(s.id);
+            }
+            let refusal = if now >= self.code.expires_at() && !self.in_doubt {
+                Refusal::Expired
+            } else {
+                Refusal::ProtocolViolation
+            };
+            return self.finish_timeout(refusal);
+        }
+        if let Some(s) = self.session.take_if(|s| s.deadline.is_some_and(|d| d <= now)) {
+            self.close(s.id);
+            self.retry_later(now);
+        }
+        if self.reconnect_at.is_some_and(|r| r <= now) && self.session.is_none() && !self.connecting {
+            self.connect();
+        }
+    }
+
+    /// A connection failure: try again after a growing delay, keeping the PIN if in doubt.
+    fn retry_later(&mut self, now: Timestamp) {
+        if self.state.is_terminal() {
+            return;
+        }
+        self.reconnect_at = Some(now.saturating_add_millis(self.backoff_ms));
+        self.backoff_ms = (self.backoff_ms * 2).min(self.limits.reconnect_max_ms);
+        self.set_state(State::Connecting);
+    }
+
+    /// A malformed or unauthentic frame. Before we are in doubt the flow ends in ERROR; once
+    /// in doubt we must learn the outcome, so we reconnect.
+    fn violation(&mut self, session: SessionId, now: Timestamp) {
+        self.close(session);
+        if self.in_doubt {
+            self.retry_later(now);
+        } else {
+            self.finish(Err(Refusal::ProtocolViolation));
+        }
+    }
+
+    fn finish_timeout(&mut self, refusal: Refusal) {
+        self.outcome = Some(Err(refusal));
+        if refusal == Refusal::Expired {
+            self.set_state(State::Expired);
+        } else {
+            self.set_state(State::Timeout);
+        }
+        self.event(GuestEvent::Failed(refusal));
+    }
+
+    fn finish(&mut self, outcome: Result<AdmissionGrant, Refusal>) {
+        if let Some(s) = self.session.take() {
+            self.close(s.id);
+        }
+        self.reconnect_at = None;
+        let state = match &outcome {
+            Ok(_) => State::Success,
+            Err(r) => r.terminal_state(),
+        };
+        let event = match &outcome {
+            Ok(grant) => GuestEvent::Admitted(grant.clone()),
+            Err(r) => GuestEvent::Failed(*r),
+        };
+        self.outcome = Some(outcome);
+        self.set_state(state);
+        self.event(event);
+    }
+
+    // ----- helpers -----
+
+    fn open(&mut self, channel: &mut Channel, frame: Frame) -> Option<Message> {
+        let FrameBody::Sealed { chunks } = frame.body else { return None };
+        handshake::open(&mut channel.transport, &chunks).ok().and_then(|p| Message::from_bytes(&p).ok())
+    }
+
+    fn send(&mut self, session: SessionId, channel: &mut Channel, message: &Message) {
+        match handshake::seal(&mut channel.transport, &message.to_bytes()) {
+            Ok(chunks) => self.transmit(session, FrameBody::Sealed { chunks }),
+            Err(_) => self.close(session),
+        }
+    }
+
+    fn transmit(&mut self, session: SessionId, body: FrameBody) {
+        self.out.push_back(GuestOutput::Transmit { session, bytes: Frame::new(body).to_bytes() });
+    }
+
+    fn close(&mut self, session: SessionId) {
+        self.out.push_back(GuestOutput::Close { session });
+    }
+
+    fn event(&mut self, e: GuestEvent) {
+        self.out.push_back(GuestOutput::Event(e));
+    }
+
+    fn set_state(&mut self, state: State) {
+        if self.state != state && !self.state.is_terminal() {
+            self.state = state;
+            self.event(GuestEvent::State(state));
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! Noise `XK_25519_ChaChaPoly_BLAKE2s`, guest as initiator, host as responder.
+//!
+//! XK because the guest knows the host's static key from the code (pinning: an attacker who
+//! substitutes nothing but the network cannot complete the handshake), while the host learns
+//! the guest's static key only in the third message, encrypted. The prologue carries every
+//! invitation parameter (see `InvitationCode::prologue`). snow draws its ephemeral keys from
+//! an RNG that we seed from the caller's injected RNG, so the handshake is deterministic
+//! under a seed and no OS randomness is involved.
+
+use std::cell::Cell;
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::{CryptoRng, RngCore, SeedableRng};
+use snow::resolvers::{CryptoResolver, DefaultResolver, FallbackResolver};
+
+use super::code::InvitationCode;
+use crate::keys::NoiseKeypair;
+
+pub const NOISE_PARAMS: &str = "Noise_XK_25519_ChaChaPoly_BLAKE2s";
+/// A Noise message is at most this long (Noise spec §3).
+pub const NOISE_MESSAGE_MAX: usize = 65_535;
+/// Authentication tag per transport message.
+pub const NOISE_TAG_LEN: usize = 16;
+
+/// The handshake hash, the channel binding that the PAKE and admission signatures cover.
+pub type HandshakeHash = [u8; 32];
+
+struct SeededRandom(ChaCha20Rng);
+
+impl snow::types::Random for SeededRandom {
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), snow::Error> {
+        self.0.fill_bytes(dest);
+        Ok(())
+    }
+}
+
+/// Hands snow exactly one RNG, seeded by the caller; a second request gets none (and snow
+/// fails) rather than a repeated stream.
+struct SeededResolver {
+    seed: Cell<Option<[u8; 32]>>,
+}
+
+impl CryptoResolver for SeededResolver {
+    fn resolve_rng(&self) -> Option<Box<dyn snow::types::Random>> {
+        self.seed.take().map(|s| Box::new(SeededRandom(ChaCha20Rng::from_seed(s))) as Box<dyn snow::types::Random>)
+    }
+    fn resolve_dh(&self, _: &snow::params::DHChoice) -> Option<Box<dyn snow::types::Dh>> {
+        None
+    }
+    fn resolve_hash(&self, _: &snow::params::HashChoice) -> Option<Box<dyn snow::types::Hash>> {
+        None
+    }
+    fn resolve_cipher(&self, _: &snow::params::CipherChoice) -> Option<Box<dyn snow::types::Cipher>> {
+        None
+    }
+}
+
+fn builder<'a, R: RngCore + CryptoRng>(rng: &mut R) -> snow::Builder<'a> {
+    let mut seed = [0u8; 32];
+    rng.fill_bytes(&mut seed);
+    let resolver =
+        FallbackResolver::new(Box::new(SeededResolver { seed: Cell::new(Some(seed)) }), Box::new(DefaultResolver));
+    let params = NOISE_PARAMS.parse().expect("constant Noise parameters parse");
+    snow::Builder::with_resolver(params, Box::new(resolver))
+}
+
+/// The guest's side, pinned to the host key in the code.
+pub fn initiator<R: RngCore + CryptoRng>(
+    code: &InvitationCode,
+    local: &NoiseKeypair,
+    rng: &mut R,
+) -> Result<snow::HandshakeState, snow::Error> {
+    let prologue = code.prologue();
+    let secret = local.secret_bytes();
+    builder(rng).prologue(&prologue)?.local_private_key(&secret)?.remote_public_key(&code.host.0)?.build_initiator()
+}
+
+/// The host's side, with the static key the code pins.
+pub fn responder<R: RngCore + CryptoRng>(
+    code: &InvitationCode,
+    local: &NoiseKeypair,
+    rng: &mut R,
+) -> Result<snow::HandshakeState, snow::Error> {
+    let prologue = code.prologue();
+    let secret = local.secret_bytes();
+    builder(rng).prologue(&prologue)?.local_private_key(&secret)?.build_responder()
+}
+
+pub fn handshake_hash(state: &snow::HandshakeState) -> HandshakeHash {
+    let mut h = [0u8; 32];
+    h.copy_from_slice(state.get_handshake_hash());
+    h
+}
+
+/// Writes a handshake message with an empty payload.
+pub fn write(state: &mut snow::HandshakeState) -> Result<Vec<u8>, snow::Error> {
+    let mut buf = vec![0u8; NOISE_MESSAGE_MAX];
+    let n = state.write_message(&[], &mut buf)?;
+    buf.truncate(n);
+    Ok(buf)
+}
+
+/// Reads a handshake message; any payload is a protocol violation (we send none).
+pub fn read(state: &mut snow::HandshakeState, message: &[u8]) -> Result<(), snow::Error> {
+    let mut buf = vec![0u8; NOISE_MESSAGE_MAX];
+    let n = state.read_message(message, &mut buf)?;
+    if n != 0 {
+        return Err(snow::Error::Input);
+    }
+    Ok(())
+}
+
+/// Plaintext chunk size so that each sealed chunk fits one Noise message.
+const CHUNK_MAX: usize = NOISE_MESSAGE_MAX - NOISE_TAG_LEN;
+
+/// Encrypts a message as one or more Noise transport messages.
+pub fn seal(transport: &mut snow::TransportState, plaintext: &[u8]) -> Result<Vec<Vec<u8>>, snow::Error> {
+    let mut chunks = Vec::new();
+    let mut pieces: Vec<&[u8]> = plaintext.chunks(CHUNK_MAX).collect();
+    if pieces.is_empty() {
+        pieces.push(&[]);
+    }
+    for piece in pieces {
+        let mut buf = vec![0u8; piece.len() + NOISE_TAG_LEN];
+        let n = transport.write_message(piece, &mut buf)?;
+        buf.truncate(n);
+        chunks.push(buf);
+    }
+    Ok(chunks)
+}
+
+/// Decrypts the chunks of one message. A tampered, replayed, reordered or truncated chunk
+/// fails authentication.
+pub fn open(transport: &mut snow::TransportState, chunks: &[Vec<u8>]) -> Result<Vec<u8>, snow::Error> {
+    let mut out = Vec::new();
+    for chunk in chunks {
+        if chunk.len() < NOISE_TAG_LEN || chunk.len() > NOISE_MESSAGE_MAX {
+            return Err(snow::Error::Input);
+        }
+        let mut buf = vec![0u8; chunk.len()];
+        let n = transport.read_message(chunk, &mut buf)?;
+        out.extend_from_slice(&buf[..n]);
+    }
+    Ok(out)
+}

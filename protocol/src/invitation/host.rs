@@ -1,0 +1,767 @@
+//! The host's side of an invitation: one state machine per invitation, owning its attempt
+//! budget, flow lock and admitted guests, with one session per guest connection inside
+//! (quinn-proto's endpoint/connection split, at a smaller scale).
+//!
+//! Durability: every change to the budget, the admitted set or the outcome is emitted as
+//! `HostOutput::Persist` *before* any frame that depends on it, and the driver must store it
+//! before transmitting what follows. So a crash can only ever cost an attempt, never refund
+//! one, and a restart (`InvitationHost::restore`) resumes with the budget as it was.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::{CryptoRng, RngCore, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use super::code::InvitationCode;
+use super::handshake::{self, HandshakeHash};
+use super::pake::{self, PakeKey, Side};
+use super::pin::Pin;
+use super::wire::{AdmissionGrant, AdmissionRequest, Frame, FrameBody, Message};
+use super::{AuthMethod, Kind, Limits, Refusal, SessionId, State};
+use crate::client::JoinRequest;
+use crate::codec::{self, Canonical, DecodeError};
+use crate::credential::{CredentialId, Role};
+use crate::keys::{NoiseKey, NoiseKeypair, PublicKey};
+use crate::mutants::{Mutant, active};
+use crate::time::Timestamp;
+
+/// Guests one invitation admits at most, when its use limit is 0 (unlimited).
+pub const USES_MAX: usize = 1024;
+/// Concurrent sessions per invitation; more are refused as busy.
+pub const SESSIONS_MAX: usize = 16;
+
+/// Why a host invitation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Ended {
+    /// Its use limit was reached.
+    Completed,
+    Cancelled,
+    Expired,
+    /// Its attempt budget was spent.
+    Burned,
+}
+
+/// Everything about an invitation that must survive a restart of the host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostRecord {
+    pub version: u8,
+    /// The code's payload (kind, method, role, id, host key, expiry).
+    pub code: Vec<u8>,
+    pub space: Option<PublicKey>,
+    /// KEY method: the only guest key (identity for SPACE, device for DEVICE) admitted.
+    pub guest: Option<PublicKey>,
+    /// 0 = unlimited (bounded by `USES_MAX`).
+    pub use_limit: u32,
+    /// Set when hosting a delegated invitation: the DelegateInvitation credential.
+    pub delegation: Option<CredentialId>,
+    pub pin: Option<Pin>,
+    pub noise_secret: [u8; 32],
+    pub attempts_left: u8,
+    /// Guest keys admitted so far, sorted.
+    pub admitted: Vec<PublicKey>,
+    pub ended: Option<Ended>,
+}
+
+impl Canonical for HostRecord {
+    const ENCODED_SIZE_MAX: usize = 64 * 1024;
+
+    fn validate(&self) -> Result<(), DecodeError> {
+        codec::check_version(self.version)?;
+        InvitationCode::from_payload(&self.code).map_err(|_| DecodeError::Invalid("bad code payload"))?;
+        if !codec::strictly_ascending(&self.admitted) || self.admitted.len() > USES_MAX {
+            return Err(DecodeError::Invalid("admitted must be a sorted set"));
+        }
+        Ok(())
+    }
+}
+
+/// What the host needs from its space or identity to admit a guest; implemented by
+/// `Client`. Must be idempotent: a guest admitted before gets its existing credentials.
+pub trait Admitter {
+    fn admit_space(
+        &mut self,
+        space: PublicKey,
+        join: &JoinRequest,
+        role: Role,
+        delegation: Option<CredentialId>,
+        now: Timestamp,
+    ) -> Result<AdmissionGrant, Refusal>;
+
+    fn admit_device(
+        &mut self,
+        device: PublicKey,
+        noise_key: NoiseKey,
+        now: Timestamp,
+    ) -> Result<AdmissionGrant, Refusal>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostInput<'a> {
+    /// A frame arrived on a connection (a new connection starts with its first frame).
+    Frame { session: SessionId, bytes: &'a [u8] },
+    /// The connection is gone.
+    Closed { session: SessionId },
+    /// Time passed; check deadlines.
+    Timeout,
+    /// The user cancels the invitation.
+    Cancel,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostEvent {
+    State(State),
+    /// A guest completed admission (also sent again for an idempotent retry).
+    Admitted {
+        session: SessionId,
+        guest: PublicKey,
+        grant: AdmissionGrant,
+    },
+    /// A wrong PIN was confirmed; the budget shrank.
+    AttemptFailed {
+        attempts_left: u8,
+    },
+    /// A session ended without admission, and why.
+    SessionFailed {
+        session: SessionId,
+        reason: Refusal,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostOutput {
+    Transmit {
+        session: SessionId,
+        bytes: Vec<u8>,
+    },
+    /// The driver should close this connection (after sending what came before).
+    Close {
+        session: SessionId,
+    },
+    /// Store this before acting on any later output.
+    Persist(HostRecord),
+    Event(HostEvent),
+    /// Nothing else to do until this time (or an input).
+    Timeout(Timestamp),
+}
+
+enum Phase {
+    /// Sent Noise message 2, waiting for message 3.
+    Handshake(Box<snow::HandshakeState>),
+    /// Handshake done; waiting for a PAKE start or a request.
+    Ready(Channel),
+    /// Sent the SPAKE2 reply (attempt charged); waiting for the guest's confirmation.
+    Confirming(Channel, PakeKey, u8),
+}
+
+struct Channel {
+    transport: Box<snow::TransportState>,
+    h: HandshakeHash,
+    remote: NoiseKey,
+    /// The next PAKE run number this session accepts.
+    run: u8,
+}
+
+struct Session {
+    phase: Phase,
+    deadline: Timestamp,
+}
+
+/// The host side of one invitation.
+pub struct InvitationHost {
+    record: HostRecord,
+    code: InvitationCode,
+    noise: NoiseKeypair,
+    limits: Limits,
+    state: State,
+    sessions: BTreeMap<SessionId, Session>,
+    /// The session whose attempt is in flight: attempts are serialised per invitation.
+    lock: Option<SessionId>,
+    out: VecDeque<HostOutput>,
+    rng: ChaCha20Rng,
+}
+
+impl core::fmt::Debug for InvitationHost {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("InvitationHost")
+            .field("state", &self.state)
+            .field("attempts_left", &self.record.attempts_left)
+            .field("admitted", &self.record.admitted.len())
+            .field("sessions", &self.sessions.len())
+            .finish()
+    }
+}
+
+/// What a host needs to create an invitation.
+#[derive(Debug, Clone)]
+pub struct HostParams {
+    pub kind: Kind,
+    pub auth: AuthMethod,
+    /// Granted role for SPACE (default EDITOR: least privilege that can still write).
+    pub role: Role,
+    pub space: Option<PublicKey>,
+    pub guest: Option<PublicKey>,
+    pub expires_at: Timestamp,
+    /// 1 = single use; 0 = unlimited.
+    pub use_limit: u32,
+    pub delegation: Option<CredentialId>,
+}
+
+/// Why an invitation could not be created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamsError {
+    /// OWNER and REMOVED are never granted by invitation.
+    RoleNotGrantable,
+    /// SPACE needs a space; DEVICE must not name one.
+    SpaceMismatch,
+    /// KEY needs a guest key; other methods must not name one.
+    GuestMismatch,
+    /// Already expired, or beyond what the code can express.
+    BadExpiry,
+}
+
+impl InvitationHost {
+    /// Creates an invitation: id and PIN from the injected CSPRNG, the host's Noise key
+    /// pinned in the code. Returns the host and the code to hand out.
+    pub fn create<R: RngCore + CryptoRng>(
+        params: HostParams,
+        noise: &NoiseKeypair,
+        limits: Limits,
+        now: Timestamp,
+        rng: &mut R,
+    ) -> Result<(Self, InvitationCode), ParamsError> {
+        if params.kind == Kind::Space && !super::grantable(params.role) {
+            return Err(ParamsError::RoleNotGrantable);
+        }
+        if (params.kind == Kind::Space) != params.space.is_some() {
+            return Err(ParamsError::SpaceMismatch);
+        }
+        if (params.auth == AuthMethod::Key) != params.guest.is_some() {
+            return Err(ParamsError::GuestMismatch);
+        }
+        let expires_at_s = params.expires_at.as_millis() / 1000;
+        if params.expires_at <= now || expires_at_s > u64::from(u32::MAX) {
+            return Err(ParamsError::BadExpiry);
+        }
+        let mut id = [0u8; 16];
+        rng.fill_bytes(&mut id);
+        let code = InvitationCode {
+            kind: params.kind,
+            auth: params.auth,
+            role: (params.kind == Kind::Space).then_some(params.role),
+            id,
+            host: noise.public(),
+            expires_at_s: expires_at_s as u32,
+        };
+        let pin = (params.auth == AuthMethod::Pin).then(|| Pin::generate(rng));
+        let record = HostRecord {
+            version: codec::VERSION,
+            code: code.payload().to_vec(),
+            space: params.space,
+            guest: params.guest,
+            use_limit: params.use_limit,
+            delegation: params.delegation,
+            pin,
+            noise_secret: noise.secret_bytes(),
+            attempts_left: limits.attempts_max,
+            admitted: Vec::new(),
+            ended: None,
+        };
+        let mut host = Self::restore(record, limits, rng).expect("a fresh record is valid");
+        host.persist();
+        host.set_state(State::Connecting);
+        Ok((host, code))
+    }
+
+    /// Resumes from a persisted record (after a restart). Sessions do not survive.
+    pub fn restore<R: RngCore + CryptoRng>(
+        record: HostRecord,
+        limits: Limits,
+        rng: &mut R,
+    ) -> Result<Self, DecodeError> {
+        record.validate()?;
+        let code = InvitationCode::from_payload(&record.code).map_err(|_| DecodeError::Invalid("bad code payload"))?;
+        let mut seed = [0u8; 32];
+        rng.fill_bytes(&mut seed);
+        let state = match record.ended {
+            None => State::Connecting,
+            Some(Ended::Completed) => State::Success,
+            Some(Ended::Cancelled) => State::Cancelled,
+            Some(Ended::Expired) => State::Expired,
+            Some(Ended::Burned) => State::Error,
+        };
+        Ok(InvitationHost {
+            noise: NoiseKeypair::from_secret_bytes(record.noise_secret),
+            record,
+            code,
+            limits,
+            state,
+            sessions: BTreeMap::new(),
+            lock: None,
+            out: VecDeque::new(),
+            rng: ChaCha20Rng::from_seed(seed),
+        })
+    }
+
+    pub fn code(&self) -> InvitationCode {
+        self.code
+    }
+
+    /// The PIN to show the host's user (PIN method only).
+    pub fn pin(&self) -> Option<&Pin> {
+        self.record.pin.as_ref()
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    pub fn record(&self) -> &HostRecord {
+        &self.record
+    }
+
+    pub fn attempts_left(&self) -> u8 {
+        self.record.attempts_left
+    }
+
+    pub fn admitted(&self) -> &[PublicKey] {
+        &self.record.admitted
+    }
+
+    pub fn handle_input(&mut self, input: HostInput<'_>, now: Timestamp, admitter: &mut dyn Admitter) {
+        match input {
+            HostInput::Frame { session, bytes } => self.on_frame(session, bytes, now, admitter),
+            HostInput::Closed { session } => self.drop_session(session),
+            HostInput::Timeout => self.on_timeout(now),
+            HostInput::Cancel => self.end(Ended::Cancelled, Refusal::Cancelled),
+        }
+    }
+
+    pub fn poll_output(&mut self) -> Option<HostOutput> {
+        self.out.pop_front()
+    }
+
+    /// The next deadline: session idle timers and the invitation's expiry.
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        let sessions = self.sessions.values().map(|s| s.deadline).min();
+        let expiry = self.record.ended.is_none().then(|| self.code.expires_at());
+        match (sessions, expiry) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    // ----- transitions -----
+
+    fn on_frame(&mut self, session: SessionId, bytes: &[u8], now: Timestamp, admitter: &mut dyn Admitter) {
+        let frame = match Frame::from_bytes(bytes) {
+            Ok(f) => f,
+            Err(_) => return self.violation(session),
+        };
+        let Some(current) = self.sessions.remove(&session) else {
+            return self.open_session(session, frame, now);
+        };
+        let next = match current.phase {
+            Phase::Handshake(hs) => self.on_handshake3(session, *hs, frame),
+            Phase::Ready(channel) => self.on_ready(session, channel, frame, now, admitter),
+            Phase::Confirming(channel, key, run) => self.on_confirm(session, channel, key, run, frame, now, admitter),
+        };
+        if let Some(phase) = next {
+            self.sessions
+                .insert(session, Session { phase, deadline: now.saturating_add_millis(self.limits.session_idle_ms) });
+        }
+    }
+
+    fn open_session(&mut self, session: SessionId, frame: Frame, now: Timestamp) {
+        let FrameBody::Hello { topic, noise } = frame.body else {
+            return self.violation(session);
+        };
+        if topic != self.code.topic() {
+            self.transmit_plain(session, Refusal::UnknownInvitation);
+            return self.close(session);
+        }
+        if self.sessions.len() >= SESSIONS_MAX {
+            self.transmit_plain(session, Refusal::Busy);
+            return self.close(session);
+        }
+        if active(Mutant::PerSessionBudget) {
+            self.record.attempts_left = self.limits.attempts_max;
+        }
+        let Ok(mut hs) = handshake::responder(&self.code, &self.noise, &mut self.rng) else {
+            return self.violation(session);
+        };
+        if handshake::read(&mut hs, &noise).is_err() {
+            return self.violation(session);
+        }
+        let Ok(reply) = handshake::write(&mut hs) else {
+            return self.violation(session);
+        };
+        self.transmit(session, FrameBody::Handshake { noise: reply });
+        let deadline = now.saturating_add_millis(self.limits.session_idle_ms);
+        self.sessions.insert(session, Session { phase: Phase::Handshake(Box::new(hs)), deadline });
+    }
+
+    fn on_handshake3(&mut self, session: SessionId, mut hs: snow::HandshakeState, frame: Frame) -> Option<Phase> {
+        let FrameBody::Handshake { noise } = frame.body else {
+            self.violation(session);
+            return None;
+        };
+        if handshake::read(&mut hs, &noise).is_err() || !hs.is_handshake_finished() {
+            self.violation(session);
+            return None;
+        }
+        let h = handshake::handshake_hash(&hs);
+        let mut remote = [0u8; 32];
+        remote.copy_from_slice(hs.get_remote_static().expect("XK reveals the initiator's static key"));
+        let Ok(transport) = hs.into_transport_mode() else {
+            self.violation(session);
+            return None;
+        };
+        let mut channel = Channel { transport: Box::new(transport), h, remote: NoiseKey(remote), run: 0 };
+        if let Some(refusal) = self.ended_refusal() {
+            // Admitted guests may still retry to fetch their grant; everyone else is told.
+            if self.record.ended != Some(Ended::Completed) {
+                self.refuse(session, &mut channel, refusal);
+                return None;
+            }
+        }
+        if self.state == State::Connecting {
+            self.set_state(State::Connected);
+            self.set_state(State::ReadyForAuthentication);
+        }
+        Some(Phase::Ready(channel))
+    }
+
+    fn on_ready(
+        &mut self,
+        session: SessionId,
+        mut channel: Channel,
+        frame: Frame,
+        now: Timestamp,
+        admitter: &mut dyn Admitter,
+    ) -> Option<Phase> {
+        let message = self.open(session, &mut channel, frame)?;
+        match (message, self.code.auth) {
+            (Message::PakeStart { run, pake }, AuthMethod::Pin) if run == channel.run => {
+                self.start_pake(session, channel, run, &pake)
+            }
+            (Message::Request { request }, AuthMethod::None | AuthMethod::Key) => {
+                if !self.take_lock(session, &mut channel) {
+                    return Some(Phase::Ready(channel));
+                }
+                let keep = self.admit(session, &mut channel, request, None, now, admitter);
+                self.release_lock(session);
+                keep.then_some(Phase::Ready(channel))
+            }
+            _ => {
+                self.refuse(session, &mut channel, Refusal::ProtocolViolation);
+                None
+            }
+        }
+    }
+
+    /// Charges an attempt, persists, then answers with SPAKE2 message B.
+    fn start_pake(&mut self, session: SessionId, mut channel: Channel, run: u8, guest_msg: &[u8]) -> Option<Phase> {
+        // A completed invitation still serves its admitted guests' retries (`admit` tells
+        // the others); any other end refuses at once.
+        if let Some(refusal) = self.ended_refusal().filter(|_| self.record.ended != Some(Ended::Completed)) {
+            self.refuse(session, &mut channel, refusal);
+            return None;
+        }
+        if !self.take_lock(session, &mut channel) {
+            return Some(Phase::Ready(channel));
+        }
+        if self.record.attempts_left == 0 {
+            self.release_lock(session);
+            self.refuse(session, &mut channel, Refusal::AttemptsExhausted);
+            return None;
+        }
+        self.record.attempts_left -= 1;
+        self.persist();
+        let pin = self.record.pin.clone().expect("PIN invitations have a PIN");
+        let (pake, reply) = pake::start_host(&pin, &channel.h, run, &mut self.rng);
+        let key = match pake.finish(guest_msg) {
+            Ok(k) => k,
+            Err(_) => {
+                self.release_lock(session);
+                self.refuse(session, &mut channel, Refusal::ProtocolViolation);
+                return None;
+            }
+        };
+        self.set_state(State::Authenticating);
+        self.send(session, &mut channel, &Message::PakeReply { run, pake: reply });
+        Some(Phase::Confirming(channel, key, run))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_confirm(
+        &mut self,
+        session: SessionId,
+        mut channel: Channel,
+        key: PakeKey,
+        run: u8,
+        frame: Frame,
+        now: Timestamp,
+        admitter: &mut dyn Admitter,
+    ) -> Option<Phase> {
+        let Some(message) = self.open(session, &mut channel, frame) else {
+            self.release_lock(session);
+            return None;
+        };
+        let Message::Confirm { run: r, mac, request } = message else {
+            self.release_lock(session);
+            self.refuse(session, &mut channel, Refusal::ProtocolViolation);
+            return None;
+        };
+        let ok = r == run && pake::verify_confirmation(&key, Side::Guest, &channel.h, run, &mac);
+        if !ok && !active(Mutant::AcceptAnyPin) {
+            return self.wrong_pin(session, channel);
+        }
+        // Success: the attempt is refunded, since the budget counts wrong PINs.
+        self.record.attempts_left = (self.record.attempts_left + 1).min(self.limits.attempts_max);
+        self.persist();
+        let host_mac = pake::confirmation(&key, Side::Host, &channel.h, run);
+        let keep = self.admit(session, &mut channel, request, Some(host_mac), now, admitter);
+        self.release_lock(session);
+        channel.run = run.wrapping_add(1);
+        keep.then_some(Phase::Ready(channel))
+    }
+
+    fn wrong_pin(&mut self, session: SessionId, mut channel: Channel) -> Option<Phase> {
+        self.release_lock(session);
+        let left = self.record.attempts_left;
+        self.event(HostEvent::AttemptFailed { attempts_left: left });
+        if left == 0 {
+            self.refuse(session, &mut channel, Refusal::AttemptsExhausted);
+            self.end(Ended::Burned, Refusal::AttemptsExhausted);
+            return None;
+        }
+        self.send(session, &mut channel, &Message::Refused { refusal: Refusal::WrongPin, attempts_left: left });
+        self.set_state(State::ReadyForAuthentication);
+        channel.run = channel.run.wrapping_add(1);
+        Some(Phase::Ready(channel))
+    }
+
+    /// Verifies the request, applies the use limit, and asks the admitter. Returns whether
+    /// the session stays open.
+    fn admit(
+        &mut self,
+        session: SessionId,
+        channel: &mut Channel,
+        request: AdmissionRequest,
+        host_mac: Option<[u8; 32]>,
+        now: Timestamp,
+        admitter: &mut dyn Admitter,
+    ) -> bool {
+        if request.verify(&channel.h, &channel.remote).is_err() {
+            return self.refuse(session, channel, Refusal::NotAuthorised);
+        }
+        let guest = request.guest_key();
+        if self.record.guest.is_some_and(|g| g != guest) {
+            return self.refuse(session, channel, Refusal::NotAuthorised);
+        }
+        let again = self.record.admitted.binary_search(&guest).is_ok();
+        if !again {
+            if let Some(refusal) = self.ended_refusal() {
+                return self.refuse(session, channel, refusal);
+            }
+            if now >= self.code.expires_at() && !active(Mutant::IgnoreExpiry) {
+                return self.refuse(session, channel, Refusal::Expired);
+            }
+            let limit = if self.record.use_limit == 0 { USES_MAX } else { self.record.use_limit as usize };
+            if self.record.admitted.len() >= limit {
+                return self.refuse(session, channel, Refusal::AlreadyUsed);
+            }
+        }
+        let result = match (&request, self.code.kind, self.record.space) {
+            (AdmissionRequest::Space { join, .. }, Kind::Space, Some(space)) => {
+                let role = self.code.role.expect("SPACE codes carry a role");
+                admitter.admit_space(space, join, role, self.record.delegation, now)
+            }
+            (AdmissionRequest::Device { device, noise_key, .. }, Kind::Device, None) => {
+                admitter.admit_device(*device, *noise_key, now)
+            }
+            _ => Err(Refusal::ProtocolViolation),
+        };
+        let grant = match result {
+            Ok(grant) => grant,
+            Err(refusal) => return self.refuse(session, channel, refusal),
+        };
+        if !again {
+            let at = self.record.admitted.binary_search(&guest).unwrap_err();
+            self.record.admitted.insert(at, guest);
+            let limit = if self.record.use_limit == 0 { USES_MAX } else { self.record.use_limit as usize };
+            if self.record.admitted.len() >= limit {
+                self.record.ended = Some(Ended::Completed);
+            }
+            self.persist();
+        }
+        self.send(session, channel, &Message::Admitted { mac: host_mac, grant: grant.clone() });
+        self.event(HostEvent::Admitted { session, guest, grant });
+        let next = if self.record.ended == Some(Ended::Completed) { State::Success } else { State::Connecting };
+        if self.state != next && !self.state.is_terminal() {
+            if next == State::Connecting {
+                self.set_state(State::Success);
+            }
+            self.set_state(next);
+        }
+        true
+    }
+
+    fn on_timeout(&mut self, now: Timestamp) {
+        if self.record.ended.is_none() && now >= self.code.expires_at() && !active(Mutant::IgnoreExpiry) {
+            self.end(Ended::Expired, Refusal::Expired);
+        }
+        let stale: Vec<SessionId> =
+            self.sessions.iter().filter(|(_, s)| s.deadline <= now).map(|(id, _)| *id).collect();
+        for session in stale {
+            self.event(HostEvent::SessionFailed { session, reason: Refusal::ProtocolViolation });
+            self.drop_session(session);
+            self.close(session);
+        }
+    }
+
+    /// Ends the invitation: persisted, every live session told (sealed) and closed.
+    fn end(&mut self, ended: Ended, refusal: Refusal) {
+        if self.record.ended.is_some_and(|e| e != Ended::Completed) {
+            return;
+        }
+        self.record.ended = Some(ended);
+        self.persist();
+        let sessions = std::mem::take(&mut self.sessions);
+        self.lock = None;
+        for (session, s) in sessions {
+            if let Phase::Ready(mut channel) | Phase::Confirming(mut channel, ..) = s.phase {
+                self.refuse(session, &mut channel, refusal);
+            } else {
+                self.close(session);
+            }
+        }
+        let state = match ended {
+            Ended::Completed => State::Success,
+            Ended::Cancelled => State::Cancelled,
+            Ended::Expired => State::Expired,
+            Ended::Burned => State::Error,
+        };
+        self.set_state(state);
+    }
+
+    // ----- helpers -----
+
+    fn ended_refusal(&self) -> Option<Refusal> {
+        if active(Mutant::AdmitAfterCancel) && self.record.ended == Some(Ended::Cancelled) {
+            return None;
+        }
+        self.record.ended.map(|e| match e {
+            Ended::Completed => Refusal::AlreadyUsed,
+            Ended::Cancelled => Refusal::Cancelled,
+            Ended::Expired => Refusal::Expired,
+            Ended::Burned => Refusal::AttemptsExhausted,
+        })
+    }
+
+    /// One attempt at a time per invitation; others are told to come back.
+    fn take_lock(&mut self, session: SessionId, channel: &mut Channel) -> bool {
+        match self.lock {
+            Some(holder) if holder != session => {
+                let left = self.record.attempts_left;
+                self.send(session, channel, &Message::Refused { refusal: Refusal::Busy, attempts_left: left });
+                false
+            }
+            _ => {
+                self.lock = Some(session);
+                true
+            }
+        }
+    }
+
+    fn release_lock(&mut self, session: SessionId) {
+        if self.lock == Some(session) {
+            self.lock = None;
+        }
+    }
+
+    fn drop_session(&mut self, session: SessionId) {
+        self.sessions.remove(&session);
+        self.release_lock(session);
+        if self.sessions.is_empty()
+            && matches!(self.state, State::Connected | State::ReadyForAuthentication | State::Authenticating)
+        {
+            self.set_state(State::Connecting);
+        }
+    }
+
+    fn open(&mut self, session: SessionId, channel: &mut Channel, frame: Frame) -> Option<Message> {
+        let FrameBody::Sealed { chunks } = frame.body else {
+            self.violation(session);
+            return None;
+        };
+        let message = handshake::open(&mut channel.transport, &chunks).ok().and_then(|p| Message::from_bytes(&p).ok());
+        if message.is_none() {
+            // A frame that fails authentication may be an attacker's: the channel's nonces
+            // are now out of step, so the session ends; the invitation is untouched.
+            self.violation(session);
+        }
+        message
+    }
+
+    fn send(&mut self, session: SessionId, channel: &mut Channel, message: &Message) {
+        match handshake::seal(&mut channel.transport, &message.to_bytes()) {
+            Ok(chunks) => self.transmit(session, FrameBody::Sealed { chunks }),
+            Err(_) => self.close(session),
+        }
+    }
+
+    /// Tells the guest (sealed, so it can trust it); a final refusal closes the session.
+    /// Returns whether the session stays open.
+    fn refuse(&mut self, session: SessionId, channel: &mut Channel, refusal: Refusal) -> bool {
+        let left = self.record.attempts_left;
+        self.send(session, channel, &Message::Refused { refusal, attempts_left: left });
+        if refusal.is_final() {
+            self.event(HostEvent::SessionFailed { session, reason: refusal });
+            self.drop_session(session);
+            self.close(session);
+            return false;
+        }
+        true
+    }
+
+    fn violation(&mut self, session: SessionId) {
+        self.event(HostEvent::SessionFailed { session, reason: Refusal::ProtocolViolation });
+        self.drop_session(session);
+        self.close(session);
+    }
+
+    fn transmit(&mut self, session: SessionId, body: FrameBody) {
+        self.out.push_back(HostOutput::Transmit { session, bytes: Frame::new(body).to_bytes() });
+    }
+
+    fn transmit_plain(&mut self, session: SessionId, refusal: Refusal) {
+        self.transmit(session, FrameBody::Reject { refusal });
+    }
+
+    fn close(&mut self, session: SessionId) {
+        self.out.push_back(HostOutput::Close { session });
+    }
+
+    fn persist(&mut self) {
+        if active(Mutant::ForgetBudgetOnRestart) {
+            let mut r = self.record.clone();
+            r.attempts_left = self.limits.attempts_max;
+            self.out.push_back(HostOutput::Persist(r));
+            return;
+        }
+        self.out.push_back(HostOutput::Persist(self.record.clone()));
+    }
+
+    fn event(&mut self, e: HostEvent) {
+        self.out.push_back(HostOutput::Event(e));
+    }
+
+    fn set_state(&mut self, state: State) {
+        if self.state != state {
+            self.state = state;
+            self.event(HostEvent::State(state));
+        }
+    }
+}
