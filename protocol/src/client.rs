@@ -12,11 +12,13 @@ use crate::credential::CredentialId;
 use crate::credential::{Assertion, Credential, Designation, FRONTIER_MAX, FeedPosition, Role};
 use crate::feed::FeedEntry;
 use crate::identity::{Halo, Identity};
-use crate::invitation::Refusal;
-use crate::invitation::host::Admitter;
+use crate::invitation::delegation::{self, DelegatedSecret};
+use crate::invitation::host::{Admitter, InvitationHost};
 use crate::invitation::wire::{AdmissionGrant, GRANT_CREDENTIALS_MAX};
+use crate::invitation::{AuthMethod, InvitationCode, Kind, Limits, Pin, Refusal};
 use crate::item::{Item, ItemId, Mutation, Op, Value};
 use crate::keys::NoiseKey;
+use crate::keys::NoiseKeypair;
 use crate::keys::{Keypair, PublicKey};
 use crate::membership::{InsertError, Member};
 use crate::space::{IngestError, Ingested, Space, SpaceSummary, WriteVerdict};
@@ -159,15 +161,14 @@ impl Client {
         now: Timestamp,
         after: crate::credential::CredentialId,
     ) -> Vec<Credential> {
-        self.feed_admissions_for(space, identity, device, control.public(), data.public(), now, after)
+        let noise = self.identity.noise_key();
+        self.feed_admissions_for(space, (identity, device, noise), control.public(), data.public(), now, after)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn feed_admissions_for(
         &self,
         space: PublicKey,
-        identity: PublicKey,
-        device: PublicKey,
+        (identity, device, noise_key): (PublicKey, PublicKey, NoiseKey),
         control: PublicKey,
         data: PublicKey,
         now: Timestamp,
@@ -175,7 +176,8 @@ impl Client {
     ) -> Vec<Credential> {
         let signer = self.identity.signer();
         let admit = |feed: PublicKey, designation, parent| {
-            signer.issue(feed, Assertion::AdmittedFeed { space, identity, device, designation }, now, vec![parent])
+            let assertion = Assertion::AdmittedFeed { space, identity, device, noise_key, designation };
+            signer.issue(feed, assertion, now, vec![parent])
         };
         let c = admit(control, Designation::Control, after);
         let d = admit(data, Designation::Data, c.id());
@@ -364,8 +366,10 @@ impl Client {
                 Some(p) => p,
                 None => *self.local(key)?.space.membership().heads().last().expect("heads are never empty"),
             };
-            let (i, d, c, dt) = (request.identity, request.device, request.control_feed, request.data_feed);
-            for cred in self.feed_admissions_for(*key, i, d, c, dt, now, after) {
+            let noise =
+                request.device_credential.authorized_device().map(|(_, _, n)| n).ok_or(ClientError::NotAllowed)?;
+            let who = (request.identity, request.device, noise);
+            for cred in self.feed_admissions_for(*key, who, request.control_feed, request.data_feed, now, after) {
                 self.publish(key, cred)?;
             }
         }
@@ -425,6 +429,129 @@ impl Client {
         Ok(client)
     }
 
+    /// Creates a delegated invitation: a DelegateInvitation credential that lets up to
+    /// `limits.attempts_max` admin devices (ours first) host it while we are offline. Returns
+    /// the credential (replicate it to the hosts), the code, and the PIN to show.
+    #[allow(clippy::too_many_arguments)]
+    pub fn delegate_invitation<R: RngCore + CryptoRng>(
+        &mut self,
+        space: &PublicKey,
+        auth: AuthMethod,
+        role: Role,
+        expires_at: Timestamp,
+        use_limit: u32,
+        guest: Option<PublicKey>,
+        limits: Limits,
+        now: Timestamp,
+        rng: &mut R,
+    ) -> Result<(Credential, InvitationCode, Option<Pin>), ClientError> {
+        let me = (self.identity.identity_key(), self.identity.device_key(), self.identity.noise_key());
+        let local = self.local(space)?;
+        let membership = local.space.membership();
+        if !membership.role(&me.0).is_some_and(Role::can_manage_members) || !crate::invitation::grantable(role) {
+            return Err(ClientError::NotAllowed);
+        }
+        if (auth == AuthMethod::Key) != guest.is_some() || expires_at <= now {
+            return Err(ClientError::NotAllowed);
+        }
+        let mut hosts = vec![me];
+        hosts.extend(membership.admin_devices().into_iter().filter(|h| *h != me));
+        let shares = delegation::shares(limits.attempts_max, hosts.len());
+        let keypair = delegation::invitation_keypair(rng);
+        let mut invitation_id = [0u8; 16];
+        rng.fill_bytes(&mut invitation_id);
+        let pin = (auth == AuthMethod::Pin).then(|| Pin::generate(rng));
+        let expires_at_s = u32::try_from(expires_at.as_millis() / 1000).map_err(|_| ClientError::NotAllowed)?;
+        let code = InvitationCode {
+            kind: Kind::Space,
+            auth,
+            role: Some(role),
+            id: invitation_id,
+            host: keypair.public(),
+            expires_at_s,
+        };
+        let mut sealed = Vec::new();
+        for ((_, _, noise), attempts) in hosts.iter().zip(shares) {
+            let secret = DelegatedSecret { noise_secret: keypair.secret_bytes(), pin: pin.clone(), attempts };
+            sealed.extend(delegation::seal(space, &invitation_id, *noise, &secret, rng));
+        }
+        let assertion = Assertion::DelegateInvitation {
+            space: *space,
+            invitation_id,
+            auth_method: auth,
+            role,
+            expires_at: code.expires_at(),
+            use_limit,
+            guest,
+            host_key: keypair.public(),
+            shares: sealed,
+        };
+        let credential = self.identity.signer().issue(*space, assertion, now, membership.next_parents());
+        let credential = self.publish(space, credential)?;
+        Ok((credential, code, pin))
+    }
+
+    /// Hosts a delegated invitation with our sealed share, if the invitation names us.
+    pub fn host_delegated<R: RngCore + CryptoRng>(
+        &self,
+        space: &PublicKey,
+        delegation_id: &CredentialId,
+        limits: Limits,
+        rng: &mut R,
+    ) -> Result<InvitationHost, ClientError> {
+        let membership = self.local(space)?.space.membership();
+        let state = membership.delegation(delegation_id).ok_or(ClientError::NotAllowed)?;
+        let Assertion::DelegateInvitation {
+            invitation_id,
+            auth_method,
+            role,
+            expires_at,
+            use_limit,
+            guest,
+            host_key,
+            shares,
+            ..
+        } = state.assertion
+        else {
+            return Err(ClientError::NotAllowed);
+        };
+        let ours = self.identity.noise_keypair();
+        let share = shares.iter().find(|s| s.recipient == ours.public()).ok_or(ClientError::NotAllowed)?;
+        let secret = delegation::open(space, &invitation_id, share, ours).map_err(|_| ClientError::NotAllowed)?;
+        let code = InvitationCode {
+            kind: Kind::Space,
+            auth: auth_method,
+            role: Some(role),
+            id: invitation_id,
+            host: host_key,
+            expires_at_s: u32::try_from(expires_at.as_millis() / 1000).map_err(|_| ClientError::NotAllowed)?,
+        };
+        if code.host != NoiseKeypair::from_secret_bytes(secret.noise_secret).public() {
+            return Err(ClientError::NotAllowed);
+        }
+        InvitationHost::delegated(code, *space, guest, use_limit, *delegation_id, secret, limits, rng)
+            .map_err(|_| ClientError::NotAllowed)
+    }
+
+    /// Ends a delegated invitation everywhere.
+    pub fn cancel_delegation(
+        &mut self,
+        space: &PublicKey,
+        delegation: CredentialId,
+        now: Timestamp,
+    ) -> Result<Credential, ClientError> {
+        let membership = self.local(space)?.space.membership();
+        let assertion = Assertion::CancelInvitation { space: *space, delegation };
+        let credential = self.identity.signer().issue(*space, assertion, now, membership.next_parents());
+        self.publish(space, credential)
+    }
+
+    /// Inserts credentials another replica sent (replication stands in for issue 4's swarm).
+    pub fn receive_credentials(&mut self, space: &PublicKey, credentials: Vec<Credential>) -> Result<(), ClientError> {
+        self.local_mut(space)?.space.insert_credentials(credentials);
+        Ok(())
+    }
+
     /// Drops our replica of a space (our membership is unchanged for the others).
     pub fn leave(&mut self, key: &PublicKey) -> Result<(), ClientError> {
         self.spaces.remove(key).map(|_| ()).ok_or(ClientError::UnknownSpace)
@@ -466,6 +593,17 @@ impl Admitter for Client {
         delegation: Option<CredentialId>,
         now: Timestamp,
     ) -> Result<AdmissionGrant, Refusal> {
+        let already = self.space(&space).is_some_and(|s| s.membership().is_member(&join.identity));
+        if let (Some(d), false) = (delegation, already) {
+            let state = self.space(&space).and_then(|s| s.membership().delegation(&d)).ok_or(Refusal::NotAuthorised)?;
+            if state.cancelled {
+                return Err(Refusal::Cancelled);
+            }
+            if !state.active {
+                let used_up = matches!(state.assertion, Assertion::DelegateInvitation { use_limit, .. } if use_limit != 0 && state.uses >= use_limit);
+                return Err(if used_up { Refusal::AlreadyUsed } else { Refusal::NotAuthorised });
+            }
+        }
         let credentials = self.admit(&space, join, role, delegation, now).map_err(|_| Refusal::NotAuthorised)?;
         if credentials.len() > GRANT_CREDENTIALS_MAX {
             return Err(Refusal::NotAuthorised);

@@ -104,6 +104,14 @@ pub struct FeedPosition {
     pub length: u64,
 }
 
+/// One host's sealed part of a delegated invitation (HPKE to the host device's Noise key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedShare {
+    pub recipient: NoiseKey,
+    pub encapsulated: [u8; 32],
+    pub ciphertext: Vec<u8>,
+}
+
 /// What a credential states. Wire discriminants are the variant indices in this order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Assertion {
@@ -113,11 +121,20 @@ pub enum Assertion {
     /// as the issuer had seen them; when the role takes write access away, later entries are
     /// void (strong removal, SPEC.md §4.5).
     SpaceMember { space: PublicKey, role: Role, invitation: Option<CredentialId>, data_frontier: Vec<FeedPosition> },
-    /// Admits the subject feed key as a feed of `identity`'s `device` in the space.
-    AdmittedFeed { space: PublicKey, identity: PublicKey, device: PublicKey, designation: Designation },
+    /// Admits the subject feed key as a feed of `identity`'s `device` in the space, and
+    /// records the device's Noise key, by which other members recognise it on connections.
+    AdmittedFeed {
+        space: PublicKey,
+        identity: PublicKey,
+        device: PublicKey,
+        noise_key: NoiseKey,
+        designation: Designation,
+    },
     /// Binds the subject device (and its Noise key) to the issuer identity (HALO).
     AuthorizedDevice { identity: PublicKey, device: PublicKey, noise_key: NoiseKey },
-    /// Lets any admin device host an invitation while its creator is offline.
+    /// Lets admin devices host an invitation while its creator is offline. `host_key` is the
+    /// Noise key the code pins; its secret, the PIN and each host's share of the attempt budget
+    /// are sealed to the hosts (SPEC.md §7.8).
     DelegateInvitation {
         space: PublicKey,
         invitation_id: [u8; 16],
@@ -127,6 +144,8 @@ pub enum Assertion {
         /// 0 means unlimited.
         use_limit: u32,
         guest: Option<PublicKey>,
+        host_key: NoiseKey,
+        shares: Vec<SealedShare>,
     },
     /// Ends a delegated invitation everywhere.
     CancelInvitation { space: PublicKey, delegation: CredentialId },

@@ -116,6 +116,7 @@ impl SpaceFixture {
                 space: self.space(),
                 identity: member.key(),
                 device: member.identity.device_key(),
+                noise_key: member.identity.noise_key(),
                 designation,
             };
             by.identity.signer().issue(feed, assertion, self.now, parents)

@@ -54,6 +54,7 @@ pub enum IgnoreReason {
 pub struct FeedAdmission {
     pub identity: PublicKey,
     pub device: PublicKey,
+    pub noise_key: crate::keys::NoiseKey,
     pub designation: Designation,
     pub credential: CredentialId,
 }
@@ -384,6 +385,11 @@ impl Membership {
         if self.res.effects[d as usize] != Effect::Applied || !self.graph.is_ancestor(d, n) {
             return false;
         }
+        // An invitation dies with its issuer's right to admit.
+        let issuer = self.credentials[d as usize].issuer();
+        if issuer != self.space && !self.role_at(issuer, n).is_some_and(Role::can_manage_members) {
+            return false;
+        }
         let cancels = self.res.cancels.get(&d).map_or(&[][..], Vec::as_slice);
         if cancels.iter().any(|c| self.graph.is_ancestor(*c, n)) {
             return false;
@@ -409,10 +415,11 @@ impl Membership {
                 let current = self.current_role(subject).expect("just granted");
                 self.res.roles.insert(subject, current);
             }
-            Assertion::AdmittedFeed { identity, device, designation, .. } => {
+            Assertion::AdmittedFeed { identity, device, noise_key, designation, .. } => {
                 let admission = FeedAdmission {
                     identity: *identity,
                     device: *device,
+                    noise_key: *noise_key,
                     designation: *designation,
                     credential: self.graph.id(n),
                 };
@@ -606,6 +613,19 @@ impl Membership {
                 }
             })
             .collect()
+    }
+
+    /// One delegated invitation, by its credential id.
+    pub fn delegation(&self, id: &CredentialId) -> Option<Delegation> {
+        self.delegations().into_iter().find(|d| d.credential == *id)
+    }
+
+    /// Devices (with admitted feeds) of members who may manage members now: (identity,
+    /// device, Noise key), sorted. Delegated invitations are sealed to these.
+    pub fn admin_devices(&self) -> Vec<(PublicKey, PublicKey, crate::keys::NoiseKey)> {
+        let admins = self.res.feeds.values().filter(|a| self.role(&a.identity).is_some_and(Role::can_manage_members));
+        let set: BTreeSet<_> = admins.map(|a| (a.identity, a.device, a.noise_key)).collect();
+        set.into_iter().collect()
     }
 
     /// `member`'s role as seen from a causal point given by credential ids (e.g. the control

@@ -10,6 +10,7 @@
 //! - [`host`] and [`guest`]: the two sans-IO state machines.
 
 pub mod code;
+pub mod delegation;
 pub mod guest;
 pub mod handshake;
 pub mod host;
