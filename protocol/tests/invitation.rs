@@ -282,7 +282,7 @@ fn relay_without_the_host_key_cannot_complete_the_handshake() {
     let g = w.space_guest(c, real.code);
     assert!(w.settle());
     assert_eq!(w.guests[g].guest.state(), State::Timeout);
-    assert!(!w.guests[g].events.iter().any(|e| *e == GuestEvent::State(State::Connected)));
+    assert!(!w.guests[g].events.contains(&GuestEvent::State(State::Connected)));
     assert_eq!(w.hosts[real.host].host.attempts_left(), 3);
 }
 
@@ -311,7 +311,7 @@ fn a_relay_that_rewrites_the_role_breaks_the_handshake() {
     assert!(w.settle());
     // The guest retried until its deadline and never got a handshake through.
     assert_eq!(w.guests[g].guest.state(), State::Timeout);
-    assert!(!w.guests[g].events.iter().any(|e| *e == GuestEvent::State(State::Connected)));
+    assert!(!w.guests[g].events.contains(&GuestEvent::State(State::Connected)));
     assert_eq!(w.hosts[real.host].host.attempts_left(), 3, "no PIN attempt was possible");
 }
 

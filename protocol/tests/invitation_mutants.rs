@@ -98,7 +98,7 @@ fn role_rewrite_breaks_the_handshake() -> bool {
     let g = w.space_guest(c, forged);
     w.run_until(60_000, |w| w.guest_waits_for_pin(g) || w.guests[g].guest.state().is_terminal());
     // The handshake never completes: the guest never becomes CONNECTED.
-    !w.guests[g].events.iter().any(|e| *e == GuestEvent::State(State::Connected))
+    !w.guests[g].events.contains(&GuestEvent::State(State::Connected))
 }
 
 fn cancel_is_final() -> bool {
