@@ -450,5 +450,5 @@ fn a_second_guest_is_told_busy_while_an_attempt_is_in_flight() {
     // One of them got the single use; the other was told it is used.
     let outcomes: Vec<_> = [g1, g2].iter().map(|g| w.guests[*g].guest.outcome().cloned().unwrap()).collect();
     assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 1, "{outcomes:?}");
-    assert!(outcomes.iter().any(|o| *o == Err(Refusal::AlreadyUsed)), "{outcomes:?}");
+    assert!(outcomes.contains(&Err(Refusal::AlreadyUsed)), "{outcomes:?}");
 }
