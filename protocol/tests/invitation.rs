@@ -452,3 +452,20 @@ fn a_second_guest_is_told_busy_while_an_attempt_is_in_flight() {
     assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 1, "{outcomes:?}");
     assert!(outcomes.contains(&Err(Refusal::AlreadyUsed)), "{outcomes:?}");
 }
+
+#[test]
+fn aborting_after_the_pake_still_costs_the_attempt() {
+    let mut w = World::new(14);
+    let h = host_space(&mut w, AuthMethod::Pin, None);
+    let c = w.client();
+    let g = w.space_guest(c, h.code);
+    // The guest sees the host's SPAKE2 reply, then vanishes instead of confirming: the frame
+    // after PakeStart (the Confirm, third to the host) never arrives.
+    w.tap = Some(Box::new(|dir, i, bytes| if dir == Dir::ToHost && i >= 3 { vec![] } else { vec![bytes] }));
+    type_pin(&mut w, g, "123456");
+    assert!(w.run_until(1_000, |w| w.guests[0].guest.in_doubt()));
+    w.input_guest(g, GuestInput::Cancel);
+    w.run_until(120_000, |_| false);
+    assert_eq!(w.hosts[h.host].host.attempts_left(), 2, "the charge stands without a valid confirmation");
+    assert!(w.hosts[h.host].host.admitted().is_empty());
+}
