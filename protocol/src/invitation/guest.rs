@@ -510,12 +510,9 @@ impl InvitationGuest {
             if let Some(s) = self.session.take() {
                 self.close(s.id);
             }
-            let refusal = if now >= self.code.expires_at() && !self.in_doubt {
-                Refusal::Expired
-            } else {
-                Refusal::ProtocolViolation
-            };
-            return self.finish_timeout(refusal);
+            let refusal =
+                if now >= self.code.expires_at() && !self.in_doubt { Refusal::Expired } else { Refusal::Timeout };
+            return self.finish(Err(refusal));
         }
         if let Some(s) = self.session.take_if(|s| s.deadline.is_some_and(|d| d <= now)) {
             self.close(s.id);
@@ -545,16 +542,6 @@ impl InvitationGuest {
         } else {
             self.finish(Err(Refusal::ProtocolViolation));
         }
-    }
-
-    fn finish_timeout(&mut self, refusal: Refusal) {
-        self.outcome = Some(Err(refusal));
-        if refusal == Refusal::Expired {
-            self.set_state(State::Expired);
-        } else {
-            self.set_state(State::Timeout);
-        }
-        self.event(GuestEvent::Failed(refusal));
     }
 
     fn finish(&mut self, outcome: Result<AdmissionGrant, Refusal>) {

@@ -81,6 +81,9 @@ pub enum Refusal {
     ProtocolViolation,
     /// The host has no invitation for this topic.
     UnknownInvitation,
+    /// Local only, never sent: the guest's deadline passed without an outcome. Reached after
+    /// sending its proof ("in doubt"), it means *unknown*: the host may have admitted it.
+    Timeout,
 }
 
 impl Refusal {
@@ -94,6 +97,7 @@ impl Refusal {
         match self {
             Refusal::Expired => State::Expired,
             Refusal::Cancelled => State::Cancelled,
+            Refusal::Timeout => State::Timeout,
             _ => State::Error,
         }
     }
