@@ -193,6 +193,11 @@ impl Client {
         self.spaces.get(key).map(|l| &l.space)
     }
 
+    /// For replication: entries from other members go straight to the space replica.
+    pub fn space_mut(&mut self, key: &PublicKey) -> Option<&mut Space> {
+        self.spaces.get_mut(key).map(|l| &mut l.space)
+    }
+
     fn local(&self, key: &PublicKey) -> Result<&LocalSpace, ClientError> {
         self.spaces.get(key).ok_or(ClientError::UnknownSpace)
     }

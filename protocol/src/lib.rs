@@ -34,8 +34,10 @@ pub mod item;
 pub mod keys;
 pub mod membership;
 pub mod mutants;
+pub mod replication;
 pub mod signal;
 pub mod space;
+pub mod swarm;
 pub mod time;
 
 pub use client::{Client, ClientError, JoinRequest};

@@ -56,11 +56,16 @@ impl CryptoResolver for SeededResolver {
 }
 
 fn builder<'a, R: RngCore + CryptoRng>(rng: &mut R) -> snow::Builder<'a> {
+    builder_for(NOISE_PARAMS, rng)
+}
+
+/// A snow builder for `params` whose randomness comes from the caller's RNG only.
+pub fn builder_for<'a, R: RngCore + CryptoRng>(params: &str, rng: &mut R) -> snow::Builder<'a> {
     let mut seed = [0u8; 32];
     rng.fill_bytes(&mut seed);
     let resolver =
         FallbackResolver::new(Box::new(SeededResolver { seed: Cell::new(Some(seed)) }), Box::new(DefaultResolver));
-    let params = NOISE_PARAMS.parse().expect("constant Noise parameters parse");
+    let params = params.parse().expect("constant Noise parameters parse");
     snow::Builder::with_resolver(params, Box::new(resolver))
 }
 
