@@ -44,6 +44,28 @@ impl Identity {
         Identity { identity_key: identity.public(), identity_secret: Some(identity), device, noise, device_credential }
     }
 
+    /// Rebuilds an identity from durable storage (see `Client::snapshot`).
+    pub fn from_parts(
+        identity_secret: Option<Keypair>,
+        device: Keypair,
+        noise: NoiseKeypair,
+        device_credential: Credential,
+    ) -> Result<Self, DeviceError> {
+        device_credential.verify().map_err(DeviceError::Invalid)?;
+        let Some((identity, dev, nk)) = device_credential.authorized_device() else {
+            return Err(DeviceError::NotForThisDevice);
+        };
+        let secret_ok = identity_secret.as_ref().is_none_or(|s| s.public() == identity);
+        if dev != device.public() || nk != noise.public() || !secret_ok {
+            return Err(DeviceError::NotForThisDevice);
+        }
+        Ok(Identity { identity_key: identity, identity_secret, device, noise, device_credential })
+    }
+
+    pub fn identity_secret(&self) -> Option<&Keypair> {
+        self.identity_secret.as_ref()
+    }
+
     /// Keys for a device that is about to be linked to an existing identity.
     pub fn new_device_keys<R: RngCore + CryptoRng>(rng: &mut R) -> (Keypair, NoiseKeypair) {
         (Keypair::generate(rng), NoiseKeypair::generate(rng))

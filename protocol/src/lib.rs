@@ -34,6 +34,7 @@ pub mod item;
 pub mod keys;
 pub mod membership;
 pub mod mutants;
+pub mod peer;
 pub mod replication;
 pub mod signal;
 pub mod space;

@@ -232,10 +232,8 @@ impl SignalServer {
 
     fn join(&mut self, client: ClientId, topic: Digest, info: PeerInfo) {
         let conn = self.clients.get(&client).expect("caller checked the connection");
-        if !conn.topics.contains(&topic) {
-            if let Some(kind) = self.join_refusal(conn, &topic) {
-                return self.send(client, ServerMessage::Error { kind, topic: Some(topic) });
-            }
+        if let Some(kind) = self.join_refusal(conn, &topic) {
+            return self.send(client, ServerMessage::Error { kind, topic: Some(topic) });
         }
         let members = self.topics.entry(topic).or_default();
         let previous = members.insert(client, info.clone());
@@ -253,8 +251,12 @@ impl SignalServer {
         }
     }
 
-    /// Why a new registration cannot be made, if it cannot.
+    /// Why a join cannot be made, if it cannot. Re-joining a held topic is no new
+    /// registration, so it always can.
     fn join_refusal(&self, conn: &Connection, topic: &Digest) -> Option<SignalError> {
+        if conn.topics.contains(topic) {
+            return None;
+        }
         if conn.topics.len() >= self.limits.topics_per_client_max {
             return Some(SignalError::TooManyTopics);
         }
@@ -318,7 +320,8 @@ impl SignalServer {
         let Some(conn) = self.clients.remove(&client) else {
             return;
         };
-        assert!(self.expiries.remove(&(conn.expires_at, client)));
+        let indexed = self.expiries.remove(&(conn.expires_at, client));
+        assert!(indexed, "every connection has its expiry indexed");
         for topic in conn.topics {
             self.unregister(topic, client);
         }
@@ -375,7 +378,8 @@ impl SignalServer {
 
     fn refresh(&mut self, client: ClientId, now: Timestamp) {
         let conn = self.clients.get_mut(&client).expect("caller checked the connection");
-        assert!(self.expiries.remove(&(conn.expires_at, client)));
+        let indexed = self.expiries.remove(&(conn.expires_at, client));
+        assert!(indexed, "every connection has its expiry indexed");
         conn.expires_at = now.saturating_add_millis(self.limits.registration_ttl_ms);
         self.expiries.insert((conn.expires_at, client));
     }
