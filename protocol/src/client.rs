@@ -34,6 +34,9 @@ pub enum ClientError {
     NoEffect,
     Credential(InsertError),
     Ingest(IngestError),
+    /// The write breaks a bound of SPEC.md §6.3 (too many ops, a name or value too large, the
+    /// whole mutation over the feed payload limit); nothing was written.
+    InvalidWrite(crate::codec::DecodeError),
 }
 
 impl core::fmt::Display for ClientError {
@@ -44,6 +47,7 @@ impl core::fmt::Display for ClientError {
             ClientError::NoEffect => f.write_str("the change would have no effect under the membership rules"),
             ClientError::Credential(e) => write!(f, "credential refused: {e:?}"),
             ClientError::Ingest(e) => write!(f, "entry refused: {e}"),
+            ClientError::InvalidWrite(e) => write!(f, "write refused: {e}"),
         }
     }
 }
@@ -278,8 +282,13 @@ impl Client {
             lamport: local.space.next_lamport(),
             ops,
         };
-        let (entry, ingested) =
-            local.space.append_own(&local.data, mutation.to_bytes()).map_err(ClientError::Ingest)?;
+        mutation.validate().map_err(ClientError::InvalidWrite)?;
+        let payload = mutation.to_bytes();
+        if payload.len() > crate::feed::PAYLOAD_SIZE_MAX {
+            let e = crate::codec::DecodeError::TooLarge { len: payload.len(), max: crate::feed::PAYLOAD_SIZE_MAX };
+            return Err(ClientError::InvalidWrite(e));
+        }
+        let (entry, ingested) = local.space.append_own(&local.data, payload).map_err(ClientError::Ingest)?;
         debug_assert_eq!(ingested, Ingested::Data(WriteVerdict::Applied), "we checked our right to write");
         Ok(entry)
     }

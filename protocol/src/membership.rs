@@ -119,7 +119,9 @@ struct Resolution {
     feeds: BTreeMap<PublicKey, FeedAdmission>,
     delegations: BTreeMap<NodeIx, u32>,
     /// Applied CancelInvitation credentials, by the delegation they cancel.
-    cancels: BTreeMap<NodeIx, Vec<NodeIx>>,
+    /// Keyed by the delegation's *id*: a cancellation may arrive before the delegation it
+    /// names (nothing requires the delegation in its past), and must count when it does.
+    cancels: BTreeMap<CredentialId, Vec<NodeIx>>,
     genesis: Option<NodeIx>,
     last: Option<(u32, CredentialId)>,
 }
@@ -390,7 +392,7 @@ impl Membership {
         if issuer != self.space && !self.role_at(issuer, n).is_some_and(Role::can_manage_members) {
             return false;
         }
-        let cancels = self.res.cancels.get(&d).map_or(&[][..], Vec::as_slice);
+        let cancels = self.res.cancels.get(delegation).map_or(&[][..], Vec::as_slice);
         if cancels.iter().any(|c| self.graph.is_ancestor(*c, n)) {
             return false;
         }
@@ -429,9 +431,7 @@ impl Membership {
                 self.res.delegations.entry(n).or_default();
             }
             Assertion::CancelInvitation { delegation, .. } => {
-                if let Some(d) = self.graph.get(delegation) {
-                    self.res.cancels.entry(d).or_default().push(n);
-                }
+                self.res.cancels.entry(*delegation).or_default().push(n);
             }
             Assertion::AuthorizedDevice { .. } => unreachable!("refused at insert"),
         }
@@ -593,14 +593,15 @@ impl Membership {
 
     /// Delegated invitations, with their use counts and whether they can still admit.
     pub fn delegations(&self) -> Vec<Delegation> {
-        self.res
+        let mut out = self
+            .res
             .delegations
             .iter()
             .filter(|(d, _)| matches!(self.credentials[**d as usize].assertion(), Assertion::DelegateInvitation { .. }))
             .map(|(d, uses)| {
                 let c = &self.credentials[*d as usize];
                 let Assertion::DelegateInvitation { use_limit, .. } = c.assertion() else { unreachable!() };
-                let cancelled = self.res.cancels.contains_key(d);
+                let cancelled = self.res.cancels.contains_key(&self.graph.id(*d));
                 let issuer_ok = self.role(&c.issuer()).is_some_and(Role::can_manage_members);
                 let left = *use_limit == 0 || uses < use_limit;
                 Delegation {
@@ -612,7 +613,10 @@ impl Membership {
                     active: !cancelled && issuer_ok && left,
                 }
             })
-            .collect()
+            .collect::<Vec<_>>();
+        // Sorted by id: insertion order differs between replicas.
+        out.sort_by_key(|d| d.credential);
+        out
     }
 
     /// One delegated invitation, by its credential id.
