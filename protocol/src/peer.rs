@@ -157,6 +157,10 @@ pub enum Event {
     Joined {
         space: PublicKey,
     },
+    /// This device now belongs to `identity` (a DEVICE invitation succeeded).
+    Linked {
+        identity: PublicKey,
+    },
     /// New credentials or entries arrived for a space.
     Changed {
         space: PublicKey,
@@ -448,14 +452,14 @@ impl Peer {
     }
 
     fn accept(&mut self, code: InvitationCode, now: Timestamp) -> Result<(), ClientError> {
-        if code.kind != Kind::Space {
-            // Linking this device to another identity needs a device without one (future work).
-            return Err(ClientError::NotAllowed);
-        }
-        let joiner = Joiner::Space {
-            join: self.client.join_request(&mut self.rng),
-            device: self.client.device_keypair().clone(),
-            noise: self.client.identity().noise_keypair().clone(),
+        let device = self.client.device_keypair().clone();
+        let noise = self.client.identity().noise_keypair().clone();
+        let joiner = match code.kind {
+            Kind::Space => Joiner::Space { join: self.client.join_request(&mut self.rng), device, noise },
+            // Linking gives this device another identity: only a device with no spaces yet
+            // (as DXOS requires a fresh device), which keeps its keys and gets a new chain.
+            Kind::Device if self.client.spaces().is_empty() => Joiner::Device { device, noise },
+            Kind::Device => return Err(ClientError::NotAllowed),
         };
         let guest =
             InvitationGuest::new(code, joiner, self.limits, now, &mut self.rng).map_err(|_| ClientError::NotAllowed)?;
@@ -843,10 +847,7 @@ impl Peer {
                     GuestOutput::Close { session } => self.close(session, now),
                     GuestOutput::Event(event) => {
                         if let GuestEvent::Admitted(grant) = &event {
-                            if let Ok(space) = self.client.accept_grant(grant) {
-                                let _ = self.signal.join(space_topic(&space));
-                                self.event(Event::Joined { space });
-                            }
+                            self.on_admitted(grant);
                             if let Some(g) = self.joining.get(&id) {
                                 let _ = self.signal.leave(g.code().topic());
                             }
@@ -858,6 +859,27 @@ impl Peer {
             }
         }
         moved
+    }
+
+    fn on_admitted(&mut self, grant: &crate::invitation::wire::AdmissionGrant) {
+        use crate::invitation::wire::AdmissionGrant;
+        match grant {
+            AdmissionGrant::Space { .. } => {
+                if let Ok(space) = self.client.accept_grant(grant) {
+                    let _ = self.signal.join(space_topic(&space));
+                    self.event(Event::Joined { space });
+                }
+            }
+            AdmissionGrant::Device { .. } => {
+                let device = self.client.device_keypair().clone();
+                let noise = self.client.identity().noise_keypair().clone();
+                if let Ok(linked) = Client::from_device_grant(device, noise, grant) {
+                    let identity = linked.identity_key();
+                    self.client = linked;
+                    self.event(Event::Linked { identity });
+                }
+            }
+        }
     }
 
     fn transmit(&mut self, conn: ConnId, body: PeerBody) {

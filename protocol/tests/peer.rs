@@ -31,6 +31,9 @@ struct Net {
     rng: ChaCha20Rng,
     /// A malicious signaling network: connections to these addresses go elsewhere.
     redirect: BTreeMap<u8, u8>,
+    /// Transport faults: per frame, the chance (in 1/1000) of a connection reset and of a
+    /// duplicate delivery.
+    chaos: Option<(u32, u32)>,
     server: SignalServer,
     peers: Vec<Peer>,
     events: Vec<Vec<Event>>,
@@ -56,6 +59,7 @@ impl Net {
             now,
             rng,
             redirect: BTreeMap::new(),
+            chaos: None,
             server,
             peers,
             events: vec![Vec::new(); n],
@@ -100,6 +104,19 @@ impl Net {
                 }
                 Output::Transmit { conn, bytes } => {
                     if let Some(&(j, c)) = self.links.get(&(i, conn)) {
+                        if let Some((reset, dup)) = self.chaos {
+                            use rand_core::RngCore;
+                            if self.rng.next_u32() % 1000 < reset {
+                                self.links.remove(&(i, conn));
+                                self.links.remove(&(j, c));
+                                self.push(Msg::Closed { peer: j, conn: c });
+                                self.push(Msg::Closed { peer: i, conn });
+                                continue;
+                            }
+                            if self.rng.next_u32() % 1000 < dup {
+                                self.push(Msg::Frame { peer: j, conn: c, bytes: bytes.clone() });
+                            }
+                        }
                         self.push(Msg::Frame { peer: j, conn: c, bytes });
                     }
                 }
@@ -385,4 +402,62 @@ fn a_signaling_server_that_redirects_a_guest_admits_no_one() {
     assert!(net.peers[2].client().spaces().is_empty(), "the attacker gained nothing");
     let outcome = net.peers[1].joining().next().unwrap().state();
     assert!(outcome.is_terminal() && outcome != State::Success, "{outcome:?}");
+}
+
+#[test]
+fn a_fresh_device_links_to_an_identity_through_a_device_invitation() {
+    let mut net = Net::new(2, 5);
+    let identity = net.key(0);
+    net.command(
+        0,
+        Command::CreateInvitation {
+            space: None,
+            auth: AuthMethod::Pin,
+            role: Role::Editor,
+            guest: None,
+            lifetime_ms: 600_000,
+            use_limit: 1,
+        },
+    );
+    let (code, pin) = net.events[0]
+        .iter()
+        .find_map(|e| {
+            if let Event::InvitationCreated { code, pin, .. } = e { Some((*code, pin.clone().unwrap())) } else { None }
+        })
+        .unwrap();
+    net.command(1, Command::AcceptInvitation { code });
+    let ready = |n: &Net| {
+        n.events[1]
+            .iter()
+            .any(|e| matches!(e, Event::Joining { event: GuestEvent::State(State::ReadyForAuthentication), .. }))
+    };
+    assert!(net.run(60_000, ready));
+    net.command(1, Command::Authenticate { id: code.id, pin });
+    assert!(net.run(60_000, |n| n.events[1].contains(&Event::Linked { identity })));
+    assert_eq!(net.key(1), identity);
+    let device = net.peers[1].client().identity().device_key();
+    assert!(net.peers[0].client().halo().contains(&device));
+}
+
+#[test]
+fn replication_recovers_from_connection_resets_and_duplicated_frames() {
+    let mut net = Net::new(3, 6);
+    net.command(0, Command::CreateSpace);
+    let space = space_of(&net, 0);
+    net.invite(0, 1, space);
+    net.invite(0, 2, space);
+    // Faults: 5% of frames reset their connection, 5% arrive twice.
+    net.chaos = Some((50, 50));
+    for round in 0..5u8 {
+        for i in 0..3 {
+            let item = ItemId([round * 3 + i as u8 + 1; 16]);
+            net.command(i, Command::Write { space, ops: vec![Op::Create { item, type_name: "n".into() }] });
+        }
+        net.run(2_000, |_| false);
+    }
+    // The network heals; everyone converges on all fifteen items.
+    net.chaos = None;
+    assert!(
+        net.run(120_000, |n| n.converged(&space, &[0, 1, 2]) && n.peers[0].client().items(&space).unwrap().len() == 15)
+    );
 }
