@@ -618,10 +618,12 @@ impl Admitter for Client {
                 return Err(if used_up { Refusal::AlreadyUsed } else { Refusal::NotAuthorised });
             }
         }
-        let credentials = self.admit(&space, join, role, delegation, now).map_err(|_| Refusal::NotAuthorised)?;
-        if credentials.len() > GRANT_CREDENTIALS_MAX {
+        // Checked before issuing anything: a refused guest must not become a member.
+        let held = self.space(&space).map_or(0, |s| s.membership().len());
+        if held + 3 > GRANT_CREDENTIALS_MAX {
             return Err(Refusal::NotAuthorised);
         }
+        let credentials = self.admit(&space, join, role, delegation, now).map_err(|_| Refusal::NotAuthorised)?;
         let role =
             self.space(&space).and_then(|s| s.membership().role(&join.identity)).ok_or(Refusal::NotAuthorised)?;
         Ok(AdmissionGrant::Space { space, role, credentials, host_device: self.identity.device_credential().clone() })

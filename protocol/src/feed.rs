@@ -94,7 +94,7 @@ impl Equivocation {
     pub fn verify(&self) -> bool {
         self.first.body.feed == self.second.body.feed
             && self.first.body.seq == self.second.body.seq
-            && self.first.hash() != self.second.hash()
+            && self.first.body != self.second.body
             && self.first.verify_signature().is_ok()
             && self.second.verify_signature().is_ok()
     }

@@ -602,7 +602,8 @@ impl Membership {
                 let c = &self.credentials[*d as usize];
                 let Assertion::DelegateInvitation { use_limit, .. } = c.assertion() else { unreachable!() };
                 let cancelled = self.res.cancels.contains_key(&self.graph.id(*d));
-                let issuer_ok = self.role(&c.issuer()).is_some_and(Role::can_manage_members);
+                let issuer_ok =
+                    c.issuer() == self.space || self.role(&c.issuer()).is_some_and(Role::can_manage_members);
                 let left = *use_limit == 0 || uses < use_limit;
                 Delegation {
                     credential: self.graph.id(*d),

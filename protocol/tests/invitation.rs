@@ -116,8 +116,15 @@ fn space_invitation_succeeds_for_every_method() {
 }
 
 #[test]
-fn device_invitation_links_a_new_device_for_every_method() {
-    for auth in [AuthMethod::None, AuthMethod::Pin, AuthMethod::Key] {
+fn device_invitation_links_a_new_device_with_a_pin_or_a_key() {
+    // A bare code (method NONE) would hand out the identity: refused at creation.
+    let mut w = World::new(2);
+    let c = w.client();
+    let p = params(Kind::Device, AuthMethod::None, None, None, w.now);
+    let noise = c.identity().noise_keypair().clone();
+    let refused = InvitationHost::create(p, &noise, Limits::default(), w.now, &mut w.rng).err();
+    assert_eq!(refused, Some(spaces_protocol::invitation::host::ParamsError::UnsafeDeviceInvitation));
+    for auth in [AuthMethod::Pin, AuthMethod::Key] {
         let mut w = World::new(2);
         let host_client = w.client();
         let identity = host_client.identity_key();
@@ -468,4 +475,56 @@ fn aborting_after_the_pake_still_costs_the_attempt() {
     w.run_until(120_000, |_| false);
     assert_eq!(w.hosts[h.host].host.attempts_left(), 2, "the charge stands without a valid confirmation");
     assert!(w.hosts[h.host].host.admitted().is_empty());
+}
+
+#[test]
+fn wrong_pin_then_reconnect_then_right_pin() {
+    let mut w = World::new(15);
+    let h = host_space(&mut w, AuthMethod::Pin, None);
+    let c = w.client();
+    let g = w.space_guest(c, h.code);
+    let wrong = if pin_of(&h).reveal() == "000000" { "000001" } else { "000000" };
+    type_pin(&mut w, g, wrong);
+    assert!(w.run_until(60_000, |w| w.guests[0].guest.attempts_left() == Some(2)));
+    // The user takes two minutes to retype: the host closes the idle session, the guest
+    // reconnects, and the next PAKE run on the new session still works.
+    w.run_until(120_000, |_| false);
+    assert!(w.run_until(60_000, |w| w.guest_waits_for_pin(0)));
+    w.input_guest(g, GuestInput::Authenticate(pin_of(&h)));
+    assert!(w.settle());
+    grant(&w, g);
+}
+
+#[test]
+fn cancel_while_the_guest_types_is_cancelled_on_both_sides() {
+    let mut w = World::new(16);
+    let h = host_space(&mut w, AuthMethod::Pin, None);
+    let c = w.client();
+    let g = w.space_guest(c, h.code);
+    assert!(w.run_until(60_000, |w| w.guest_waits_for_pin(0)));
+    w.input_host(h.host, HostInput::Cancel);
+    assert!(w.settle());
+    assert_eq!(w.guests[g].guest.state(), State::Cancelled);
+    assert_eq!(w.hosts[h.host].host.state(), State::Cancelled);
+}
+
+#[test]
+fn guesses_after_completion_neither_burn_nor_block_the_admitted_guest() {
+    let mut w = World::new(17);
+    let guest_client = w.client();
+    let h = host_space(&mut w, AuthMethod::Pin, None);
+    let g = w.space_guest(guest_client, h.code);
+    type_pin(&mut w, g, pin_of(&h).reveal());
+    assert!(w.settle());
+    grant(&w, g);
+    let wrong = if pin_of(&h).reveal() == "000000" { "000001" } else { "000000" };
+    for _ in 0..4 {
+        let c = w.client();
+        let a = w.space_guest(c, h.code);
+        type_pin(&mut w, a, wrong);
+        w.run_until(60_000, |w| w.guests[a].guest.attempts_left().is_some() || w.guests[a].guest.state().is_terminal());
+        w.input_guest(a, GuestInput::Cancel);
+    }
+    assert_eq!(w.hosts[h.host].host.state(), State::Success);
+    assert_eq!(w.hosts[h.host].host.attempts_left(), 3);
 }

@@ -283,6 +283,8 @@ impl InvitationGuest {
             return;
         }
         self.connecting = false;
+        // PAKE runs are numbered per session, on both sides.
+        self.run = 0;
         let hs = handshake::initiator(&self.code, self.joiner.noise(), &mut self.rng);
         let Ok(mut hs) = hs else { return self.finish(Err(Refusal::ProtocolViolation)) };
         let Ok(noise) = handshake::write(&mut hs) else { return self.finish(Err(Refusal::ProtocolViolation)) };
@@ -304,10 +306,16 @@ impl InvitationGuest {
         }
         let next = match current.phase {
             Phase::Handshake(hs) => self.on_handshake2(session, *hs, frame, now),
-            Phase::Ready(channel) => {
-                // Nothing is expected while the user types the PIN.
-                drop(channel);
-                self.violation(session, now);
+            Phase::Ready(mut channel) => {
+                // While the user types the PIN only a refusal may come (the host cancelled,
+                // expired or burned the invitation); anything else breaks the protocol.
+                match self.open(&mut channel, frame) {
+                    Some(Message::Refused { refusal, attempts_left }) => {
+                        self.attempts_left = Some(attempts_left);
+                        self.refused(session, refusal, now);
+                    }
+                    _ => self.violation(session, now),
+                }
                 None
             }
             Phase::AwaitPake(channel, pake, run) => self.on_pake_reply(session, channel, pake, run, frame, now),
@@ -475,6 +483,10 @@ impl InvitationGuest {
     /// A sealed refusal: authentic, so final ones end the invitation.
     fn refused(&mut self, session: SessionId, refusal: Refusal, now: Timestamp) {
         self.close(session);
+        if refusal == Refusal::Busy {
+            // Nothing was decided about us: not in doubt.
+            self.in_doubt = false;
+        }
         if refusal.is_final() {
             self.finish(Err(refusal));
         } else {
@@ -487,7 +499,9 @@ impl InvitationGuest {
     fn grant_ok(&self, grant: &AdmissionGrant) -> bool {
         match (&self.joiner, grant) {
             (Joiner::Space { join, .. }, AdmissionGrant::Space { space, role, credentials, .. }) => {
-                if Some(*role) != self.code.role {
+                // A guest who was a member already keeps its role (an invitation never changes
+                // an existing member's role); otherwise the role is the code's.
+                if !role.is_member() {
                     return false;
                 }
                 let mut m = Membership::new(*space);

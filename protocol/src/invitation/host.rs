@@ -150,8 +150,9 @@ enum Phase {
     Handshake(Box<snow::HandshakeState>),
     /// Handshake done; waiting for a PAKE start or a request.
     Ready(Channel),
-    /// Sent the SPAKE2 reply (attempt charged); waiting for the guest's confirmation.
-    Confirming(Channel, PakeKey, u8),
+    /// Sent the SPAKE2 reply; waiting for the guest's confirmation. The flag says whether an
+    /// attempt was charged (not after completion, when only admitted guests' retries remain).
+    Confirming(Channel, PakeKey, u8, bool),
 }
 
 struct Channel {
@@ -218,6 +219,8 @@ pub enum ParamsError {
     GuestMismatch,
     /// Already expired, or beyond what the code can express.
     BadExpiry,
+    /// DEVICE invitations need a PIN or a key: a bare code would be the whole identity.
+    UnsafeDeviceInvitation,
 }
 
 impl InvitationHost {
@@ -238,6 +241,10 @@ impl InvitationHost {
         }
         if (params.auth == AuthMethod::Key) != params.guest.is_some() {
             return Err(ParamsError::GuestMismatch);
+        }
+        if params.kind == Kind::Device && params.auth == AuthMethod::None {
+            // A code that links a device with no second factor is the whole identity.
+            return Err(ParamsError::UnsafeDeviceInvitation);
         }
         let expires_at_s = params.expires_at.as_millis() / 1000;
         if params.expires_at <= now || expires_at_s > u64::from(u32::MAX) {
@@ -396,7 +403,9 @@ impl InvitationHost {
         let next = match current.phase {
             Phase::Handshake(hs) => self.on_handshake3(session, *hs, frame),
             Phase::Ready(channel) => self.on_ready(session, channel, frame, now, admitter),
-            Phase::Confirming(channel, key, run) => self.on_confirm(session, channel, key, run, frame, now, admitter),
+            Phase::Confirming(channel, key, run, charged) => {
+                self.on_confirm(session, channel, (key, run, charged), frame, now, admitter)
+            }
         };
         if let Some(phase) = next {
             self.sessions
@@ -475,7 +484,7 @@ impl InvitationHost {
         let message = self.open(session, &mut channel, frame)?;
         match (message, self.code.auth) {
             (Message::PakeStart { run, pake }, AuthMethod::Pin) if run == channel.run => {
-                self.start_pake(session, channel, run, &pake)
+                self.start_pake(session, channel, run, &pake, now)
             }
             (Message::Request { request }, AuthMethod::None | AuthMethod::Key) => {
                 if !self.take_lock(session, &mut channel) {
@@ -493,23 +502,38 @@ impl InvitationHost {
     }
 
     /// Charges an attempt, persists, then answers with SPAKE2 message B.
-    fn start_pake(&mut self, session: SessionId, mut channel: Channel, run: u8, guest_msg: &[u8]) -> Option<Phase> {
+    fn start_pake(
+        &mut self,
+        session: SessionId,
+        mut channel: Channel,
+        run: u8,
+        guest_msg: &[u8],
+        now: Timestamp,
+    ) -> Option<Phase> {
+        if self.record.ended.is_none() && now >= self.code.expires_at() && !active(Mutant::IgnoreExpiry) {
+            self.end(Ended::Expired, Refusal::Expired);
+            self.refuse(session, &mut channel, Refusal::Expired);
+            return None;
+        }
         // A completed invitation still serves its admitted guests' retries (`admit` tells
-        // the others); any other end refuses at once.
-        if let Some(refusal) = self.ended_refusal().filter(|_| self.record.ended != Some(Ended::Completed)) {
+        // the others), without charging or changing state; any other end refuses at once.
+        let completed = self.record.ended == Some(Ended::Completed);
+        if let Some(refusal) = self.ended_refusal().filter(|_| !completed) {
             self.refuse(session, &mut channel, refusal);
             return None;
         }
         if !self.take_lock(session, &mut channel) {
             return Some(Phase::Ready(channel));
         }
-        if self.record.attempts_left == 0 {
+        if self.record.attempts_left == 0 && !completed {
             self.release_lock(session);
             self.refuse(session, &mut channel, Refusal::AttemptsExhausted);
             return None;
         }
-        self.record.attempts_left -= 1;
-        self.persist();
+        if !completed {
+            self.record.attempts_left -= 1;
+            self.persist();
+        }
         let pin = self.record.pin.clone().expect("PIN invitations have a PIN");
         let (pake, reply) = pake::start_host(&pin, &channel.h, run, &mut self.rng);
         let key = match pake.finish(guest_msg) {
@@ -520,9 +544,11 @@ impl InvitationHost {
                 return None;
             }
         };
-        self.set_state(State::Authenticating);
+        if !completed {
+            self.set_state(State::Authenticating);
+        }
         self.send(session, &mut channel, &Message::PakeReply { run, pake: reply });
-        Some(Phase::Confirming(channel, key, run))
+        Some(Phase::Confirming(channel, key, run, !completed))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -530,8 +556,7 @@ impl InvitationHost {
         &mut self,
         session: SessionId,
         mut channel: Channel,
-        key: PakeKey,
-        run: u8,
+        (key, run, charged): (PakeKey, u8, bool),
         frame: Frame,
         now: Timestamp,
         admitter: &mut dyn Admitter,
@@ -547,11 +572,13 @@ impl InvitationHost {
         };
         let ok = r == run && pake::verify_confirmation(&key, Side::Guest, &channel.h, run, &mac);
         if !ok && !active(Mutant::AcceptAnyPin) {
-            return self.wrong_pin(session, channel);
+            return self.wrong_pin(session, channel, charged);
         }
         // Success: the attempt is refunded, since the budget counts wrong PINs.
-        self.record.attempts_left = (self.record.attempts_left + 1).min(self.limits.attempts_max);
-        self.persist();
+        if charged {
+            self.record.attempts_left = (self.record.attempts_left + 1).min(self.limits.attempts_max);
+            self.persist();
+        }
         let host_mac = pake::confirmation(&key, Side::Host, &channel.h, run);
         let keep = self.admit(session, &mut channel, request, Some(host_mac), now, admitter);
         self.release_lock(session);
@@ -559,9 +586,14 @@ impl InvitationHost {
         keep.then_some(Phase::Ready(channel))
     }
 
-    fn wrong_pin(&mut self, session: SessionId, mut channel: Channel) -> Option<Phase> {
+    fn wrong_pin(&mut self, session: SessionId, mut channel: Channel, charged: bool) -> Option<Phase> {
         self.release_lock(session);
         let left = self.record.attempts_left;
+        if !charged {
+            self.send(session, &mut channel, &Message::Refused { refusal: Refusal::WrongPin, attempts_left: left });
+            channel.run = channel.run.wrapping_add(1);
+            return Some(Phase::Ready(channel));
+        }
         self.event(HostEvent::AttemptFailed { attempts_left: left });
         if left == 0 {
             self.refuse(session, &mut channel, Refusal::AttemptsExhausted);
@@ -617,6 +649,12 @@ impl InvitationHost {
         };
         let grant = match result {
             Ok(grant) => grant,
+            Err(Refusal::Cancelled) => {
+                // The delegation was cancelled in the space: the invitation ends here too.
+                self.refuse(session, channel, Refusal::Cancelled);
+                self.end(Ended::Cancelled, Refusal::Cancelled);
+                return false;
+            }
             Err(refusal) => return self.refuse(session, channel, refusal),
         };
         if !again {

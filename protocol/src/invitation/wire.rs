@@ -13,8 +13,9 @@ use crate::keys::{Keypair, NoiseKey, PublicKey, Signature};
 
 /// No frame is longer: a grant carries at most this much of the space's credentials.
 pub const FRAME_SIZE_MAX: usize = 1024 * 1024;
-/// Credentials a grant carries at most.
-pub const GRANT_CREDENTIALS_MAX: usize = 2048;
+/// Credentials a grant carries at most: 1024 credentials of at most ~900 bytes (with device
+/// chain) stay under `FRAME_SIZE_MAX`.
+pub const GRANT_CREDENTIALS_MAX: usize = 1024;
 
 const ADMISSION_DOMAIN: &str = "spaces/1 admission-request";
 
