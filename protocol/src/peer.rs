@@ -620,7 +620,9 @@ impl Peer {
                     self.send(conn, &SwarmMessage::Entries { space, entries: missing });
                 }
                 if behind {
-                    self.send_have(conn, space, false);
+                    // Pull: tell the sender what we hold even if we said so before, or a
+                    // device already in sync would wait for the next anti-entropy round.
+                    self.send_have(conn, space, true);
                 }
             }
             SwarmMessage::Entries { entries, .. } => {
