@@ -55,6 +55,16 @@ fn main() {
         ("invitation/complete_pin", "invitation/bare_snow_xk"),
         ("invitation/complete_none", "invitation/bare_snow_xk"),
         ("invitation/complete_pin", "invitation/complete_none"),
+        ("replication/many_spaces/1000", "replication/many_spaces/10"),
+        ("replication/items_100k", "replication/items_100k_batched"),
+        // Criterion names the directory of group "membership/rebuild" `membership_rebuild`.
+        ("membership_rebuild/10k", "membership_rebuild/1k"),
+        ("membership_rebuild/100k", "membership_rebuild/10k"),
+        ("membership_resolve/10k", "membership_resolve/1k"),
+        ("membership_resolve/100k", "membership_resolve/10k"),
+        ("membership_insert_one_by_one/10k", "membership_insert_one_by_one/1k"),
+        ("membership_insert_one_by_one/10k", "membership_rebuild/10k"),
+        ("credential_verify/single", "credential_verify/single_direct"),
     ];
     println!();
     for (a, b) in ratios {
