@@ -330,7 +330,16 @@ impl Peer {
             Input::Command(c) => self.command(c, now),
             Input::Signal(i) => self.signal.handle_input(i, now),
             Input::Connected { conn } => self.on_connected(conn, now),
-            Input::ConnectFailed { conn } => self.on_closed(conn, now),
+            Input::ConnectFailed { conn } => {
+                // A guest never had this session: tell it the dial failed, so it retries.
+                if let Some(Conn::Guest { id }) = self.conns.remove(&conn) {
+                    if let Some(g) = self.joining.get_mut(&id) {
+                        g.handle_input(GuestInput::ConnectFailed, now);
+                    }
+                } else {
+                    self.on_closed(conn, now);
+                }
+            }
             Input::Accepted { conn } => {
                 if self.conns.len() >= CONNECTIONS_MAX {
                     self.out.push_back(Output::Close { conn });
@@ -602,6 +611,17 @@ impl Peer {
             | SwarmMessage::Entries { space, .. }
             | SwarmMessage::Refused { space } => *space,
         };
+        let remote = s.session.remote();
+        // Membership may have changed since the link was authorised (we joined the space
+        // since, or learned the remote's admission): judge again before refusing.
+        let now_member =
+            remote.is_some_and(|r| self.client.space(&space).is_some_and(|sp| replication::is_member_device(sp, &r)));
+        if !s.spaces.contains(&space) && now_member && !matches!(m, SwarmMessage::Refused { .. }) {
+            if let Some(Conn::Swarm(s)) = self.conns.get_mut(&conn) {
+                s.spaces.insert(space);
+            }
+        }
+        let Some(Conn::Swarm(s)) = self.conns.get(&conn) else { return };
         if !s.spaces.contains(&space) {
             // A space we never authorised on this link (or no longer hold): say so, once.
             if !matches!(m, SwarmMessage::Refused { .. }) {
@@ -849,7 +869,7 @@ impl Peer {
                     GuestOutput::Close { session } => self.close(session, now),
                     GuestOutput::Event(event) => {
                         if let GuestEvent::Admitted(grant) = &event {
-                            self.on_admitted(grant);
+                            self.on_admitted(grant, now);
                             if let Some(g) = self.joining.get(&id) {
                                 let _ = self.signal.leave(g.code().topic());
                             }
@@ -863,13 +883,15 @@ impl Peer {
         moved
     }
 
-    fn on_admitted(&mut self, grant: &crate::invitation::wire::AdmissionGrant) {
+    fn on_admitted(&mut self, grant: &crate::invitation::wire::AdmissionGrant, now: Timestamp) {
         use crate::invitation::wire::AdmissionGrant;
         match grant {
             AdmissionGrant::Space { .. } => {
                 if let Ok(space) = self.client.accept_grant(grant) {
                     let _ = self.signal.join(space_topic(&space));
                     self.event(Event::Joined { space });
+                    // Links we already have to other members may now carry this space.
+                    self.space_changed(space, now);
                 }
             }
             AdmissionGrant::Device { .. } => {

@@ -26,7 +26,14 @@ pub fn have(space: &Space) -> Vec<FeedPosition> {
 pub fn missing(space: &Space, theirs: &[FeedPosition]) -> Vec<FeedEntry> {
     let mut out = Vec::new();
     let mut bytes = 0;
-    for feed in space.feeds() {
+    // Control feeds first: they carry the admissions that make data feeds acceptable, so a
+    // batch full of a not-yet-admitted feed's entries cannot stall the receiver.
+    let mut feeds: Vec<&crate::feed::Feed> = space.feeds().collect();
+    let m = space.membership();
+    feeds.sort_by_key(|f| {
+        (m.feed(&f.key()).is_none_or(|a| a.designation != crate::credential::Designation::Control), f.key())
+    });
+    for feed in feeds {
         let from = theirs.iter().find(|p| p.feed == feed.key()).map_or(0, |p| p.length);
         for entry in feed.entries().iter().skip(usize::try_from(from).unwrap_or(usize::MAX)) {
             let size = entry.body.payload.len() + 160;
