@@ -616,10 +616,12 @@ impl Peer {
         // since, or learned the remote's admission): judge again before refusing.
         let now_member =
             remote.is_some_and(|r| self.client.space(&space).is_some_and(|sp| replication::is_member_device(sp, &r)));
-        if !s.spaces.contains(&space) && now_member && !matches!(m, SwarmMessage::Refused { .. }) {
-            if let Some(Conn::Swarm(s)) = self.conns.get_mut(&conn) {
-                s.spaces.insert(space);
-            }
+        if !s.spaces.contains(&space)
+            && now_member
+            && !matches!(m, SwarmMessage::Refused { .. })
+            && let Some(Conn::Swarm(s)) = self.conns.get_mut(&conn)
+        {
+            s.spaces.insert(space);
         }
         let Some(Conn::Swarm(s)) = self.conns.get(&conn) else { return };
         if !s.spaces.contains(&space) {
