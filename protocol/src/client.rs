@@ -269,6 +269,30 @@ impl Client {
         Ok(credential)
     }
 
+    /// Appends `payload` to our own control (or data) feed of space `key` with no check at
+    /// all, as a malicious member would: the simulator's insider adversary. Only with the
+    /// `adversary` feature, never in a real node.
+    #[cfg(feature = "adversary")]
+    pub fn append_raw(&mut self, key: &PublicKey, control: bool, payload: Vec<u8>) -> Result<FeedEntry, ClientError> {
+        let local = self.local_mut(key)?;
+        let feed = if control { &local.control } else { &local.data };
+        local.space.append_own(feed, payload).map(|(entry, _)| entry).map_err(ClientError::Ingest)
+    }
+
+    /// The next data-feed payload a write of `ops` would carry, whatever our role: lets the
+    /// insider adversary write as a reader. Only with the `adversary` feature.
+    #[cfg(feature = "adversary")]
+    pub fn mutation_raw(&self, key: &PublicKey, ops: Vec<Op>) -> Result<Vec<u8>, ClientError> {
+        let local = self.local(key)?;
+        let mutation = Mutation {
+            version: codec::VERSION,
+            control: local.space.membership().next_parents(),
+            lamport: local.space.next_lamport(),
+            ops,
+        };
+        Ok(mutation.to_bytes())
+    }
+
     /// Writes ops as one mutation on our data feed. Refused unless we may write now.
     pub fn write(&mut self, key: &PublicKey, ops: Vec<Op>) -> Result<FeedEntry, ClientError> {
         let me = self.identity.identity_key();

@@ -306,6 +306,13 @@ impl Peer {
         &self.client
     }
 
+    /// The client, mutably: how the simulator's insider adversary tampers with its own
+    /// replica. Only with the `adversary` feature, never in a real node.
+    #[cfg(feature = "adversary")]
+    pub fn client_mut(&mut self) -> &mut Client {
+        &mut self.client
+    }
+
     pub fn hosting(&self) -> impl Iterator<Item = &InvitationHost> {
         self.hosting.values()
     }

@@ -1,0 +1,242 @@
+//! `spaces-sim`: run seeded worlds, replay one, shrink a failure, list the planted bugs.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use spaces_sim::config::{Config, Profile, draw};
+use spaces_sim::runner::{Plan, run_plan, shard};
+use spaces_sim::{mutant, report};
+
+#[derive(Parser)]
+#[command(name = "spaces-sim", version, about = "Deterministic simulation of spaces peers under faults and attacks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run many seeds; exit 0 only if every one passes.
+    Run {
+        /// Seeds as START..END (end exclusive) or a single seed.
+        #[arg(long, default_value = "0..1000")]
+        seeds: String,
+        #[arg(long, value_enum, default_value_t = Profile::Swarm)]
+        profile: Profile,
+        /// Worker threads (default: the machine's cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Only seeds s with s % N == K, given as K/N: spreads a sweep over machines.
+        #[arg(long)]
+        shard: Option<String>,
+        /// Plant a bug from the catalogue (needs `--features mutants`).
+        #[arg(long)]
+        mutant: Option<String>,
+        /// Write the whole report as JSON.
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Stop at the first failure (mutant hunts).
+        #[arg(long)]
+        fail_fast: bool,
+    },
+    /// Run one seed, optionally writing its trace (JSON lines) and a sequence chart (SVG).
+    Replay {
+        seed: u64,
+        #[arg(long, value_enum, default_value_t = Profile::Swarm)]
+        profile: Profile,
+        #[arg(long)]
+        mutant: Option<String>,
+        /// A scenario file (a Config as JSON, as `shrink` writes) instead of the seed's world.
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+        #[arg(long)]
+        trace: Option<PathBuf>,
+        #[arg(long)]
+        svg: Option<PathBuf>,
+        /// Run twice and compare the trace hashes.
+        #[arg(long)]
+        check_determinism: bool,
+        /// Print every event as a tracing log line on stderr.
+        #[arg(long)]
+        log: bool,
+    },
+    /// Minimise a failing seed to a small scenario that still fails the same way.
+    Shrink {
+        seed: u64,
+        #[arg(long, value_enum, default_value_t = Profile::Swarm)]
+        profile: Profile,
+        #[arg(long)]
+        mutant: Option<String>,
+        /// Where to write the scenario (default: shrunk-SEED.json).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// List the planted bugs and the profile that catches each.
+    Mutants,
+    /// Run seeds twice each and compare trace hashes.
+    Determinism {
+        #[arg(long, default_value = "0..100")]
+        seeds: String,
+        #[arg(long, value_enum, default_value_t = Profile::Swarm)]
+        profile: Profile,
+    },
+}
+
+fn parse_seeds(s: &str) -> Result<std::ops::Range<u64>, String> {
+    match s.split_once("..") {
+        Some((a, b)) => {
+            let a: u64 = a.parse().map_err(|_| format!("bad seed range {s}"))?;
+            let b: u64 = b.parse().map_err(|_| format!("bad seed range {s}"))?;
+            Ok(a..b)
+        }
+        None => {
+            let a: u64 = s.parse().map_err(|_| format!("bad seed {s}"))?;
+            Ok(a..a + 1)
+        }
+    }
+}
+
+fn parse_mutant(name: Option<&str>) -> Result<Option<spaces_protocol::mutants::Mutant>, String> {
+    let Some(name) = name else { return Ok(None) };
+    if !mutant::enabled() {
+        return Err("planting a mutant needs a build with `--features mutants`".into());
+    }
+    mutant::parse(name).map(Some)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode, String> {
+    match cli.command {
+        Cmd::Run { seeds, profile, jobs, shard: sh, mutant: m, report: out, fail_fast } => {
+            let range = parse_seeds(&seeds)?;
+            let seeds = match sh {
+                Some(s) => {
+                    let (k, n) = s.split_once('/').ok_or("shard is K/N")?;
+                    let (k, n) = (k.parse().map_err(|_| "bad K")?, n.parse().map_err(|_| "bad N")?);
+                    if n == 0 || k >= n {
+                        return Err("shard K/N needs K < N".into());
+                    }
+                    shard(range, k, n)
+                }
+                None => range.collect(),
+            };
+            let planted = parse_mutant(m.as_deref())?;
+            let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let plan = Plan { seeds, profile, jobs, mutant: planted, stop_on_failure: fail_fast, progress: true };
+            let started = std::time::Instant::now();
+            let outcomes = run_plan(&plan);
+            let r = report::build(profile, m.as_deref(), &outcomes, started.elapsed().as_millis() as u64);
+            print!("{}", report::table(&r));
+            if let Some(path) = out {
+                let json = serde_json::to_string_pretty(&r).map_err(|e| e.to_string())?;
+                std::fs::write(&path, json + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
+            }
+            Ok(if r.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Cmd::Replay { seed, profile, mutant: m, scenario, trace, svg, check_determinism, log } => {
+            if log {
+                tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(tracing::Level::DEBUG).init();
+            }
+            let planted = parse_mutant(m.as_deref())?;
+            mutant::set_for_run(planted);
+            spaces_sim::runner::quiet_panics();
+            let mut cfg: Config = match scenario {
+                Some(p) => {
+                    let text = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+                    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?
+                }
+                None => draw(seed, profile),
+            };
+            if planted.is_some() {
+                cfg.mutant = m.clone();
+            }
+            let nodes = cfg.peers + if cfg.adversaries.any() { 2 } else { 0 };
+            let keep = trace.is_some() || svg.is_some();
+            let (outcome, lines) = spaces_sim::run_traced(cfg.clone(), keep);
+            if let Some(p) = &trace {
+                std::fs::write(p, lines.join("\n") + "\n").map_err(|e| format!("{}: {e}", p.display()))?;
+            }
+            if let Some(p) = &svg {
+                std::fs::write(p, spaces_sim::svg::render(&lines, nodes)).map_err(|e| format!("{}: {e}", p.display()))?;
+            }
+            println!("seed {} ({}): {} events, {:.1} min virtual, {} ms wall, trace {}", outcome.seed, outcome.profile.name(),
+                outcome.stats.events, outcome.stats.virtual_ms as f64 / 60_000.0, outcome.wall_ms, &outcome.trace_hash[..16]);
+            let mut ok = outcome.violation.is_none();
+            if let Some(v) = &outcome.violation {
+                println!("FAILED {} at {} ms: {}", v.invariant, v.at_ms, v.detail);
+                for l in &v.last_events {
+                    println!("    {l}");
+                }
+            }
+            if check_determinism {
+                let again = spaces_sim::run(cfg);
+                let same = again.trace_hash == outcome.trace_hash;
+                println!("determinism: {}", if same { "same trace hash twice" } else { "TRACES DIFFER" });
+                ok &= same;
+            }
+            println!("{} passed, {} failed", u8::from(ok), u8::from(!ok));
+            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Cmd::Shrink { seed, profile, mutant: m, out } => {
+            let planted = parse_mutant(m.as_deref())?;
+            mutant::set_for_run(planted);
+            spaces_sim::runner::quiet_panics();
+            let mut cfg = draw(seed, profile);
+            cfg.mutant = m.clone();
+            let Some((small, invariant)) = spaces_sim::shrink::shrink(cfg, |c| {
+                eprintln!("  still fails with {} peers, {} s of workload", c.peers, c.safety_ms / 1000);
+            }) else {
+                println!("seed {seed} passes: nothing to shrink");
+                return Ok(ExitCode::SUCCESS);
+            };
+            let path = out.unwrap_or_else(|| PathBuf::from(format!("shrunk-{seed}.json")));
+            let json = serde_json::to_string_pretty(&small).map_err(|e| e.to_string())?;
+            std::fs::write(&path, json + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
+            let features = if m.is_some() { " --features mutants" } else { "" };
+            let mflag = m.map(|m| format!(" --mutant {m}")).unwrap_or_default();
+            println!("shrunk to {} peers, {} s of workload; still fails {invariant}", small.peers, small.safety_ms / 1000);
+            println!("replay: cargo run --release -p spaces-sim{features} -- replay {seed} --scenario {}{mflag}", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Mutants => {
+            println!("{:<28} {:<10} caught by", "mutant", "profile");
+            for m in spaces_protocol::mutants::Mutant::ALL {
+                match mutant::CAUGHT.iter().find(|(c, _)| *c == m) {
+                    Some((_, p)) => println!("{:<28} {:<10} spaces-sim run --profile {} --mutant {}", m.name(), p.name(), p.name(), m.name()),
+                    None => println!("{:<28} {:<10} {}", m.name(), "-", mutant::not_simulated(m).unwrap_or("?")),
+                }
+            }
+            if !mutant::enabled() {
+                println!("\n(this build has no planted bugs: rebuild with --features mutants to run them)");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Determinism { seeds, profile } => {
+            let range = parse_seeds(&seeds)?;
+            spaces_sim::runner::quiet_panics();
+            let mut differ = 0;
+            let n = range.end - range.start;
+            for seed in range {
+                let a = spaces_sim::run(draw(seed, profile));
+                let b = spaces_sim::run(draw(seed, profile));
+                if a.trace_hash != b.trace_hash {
+                    println!("seed {seed}: traces differ");
+                    differ += 1;
+                }
+            }
+            println!("{} passed, {} failed", n - differ, differ);
+            Ok(if differ == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+    }
+}

@@ -1,0 +1,331 @@
+//! The oracle: what must hold, checked as the world runs (safety) and after it heals
+//! (liveness). It trusts only what the simulator itself knows (who was given which code and
+//! PIN, who is honest) and what honest devices report; never what the adversary says.
+//!
+//! - S1 no admission without the secret or the authority: every member of a space an honest
+//!   replica lists was its creator or was handed a code for it; no host admits after its
+//!   invitation was cancelled or expired (by its own clock), nor a guest never offered it.
+//! - S2 secrecy: no PIN and no item plaintext appears in any byte on the wire.
+//! - S3 agreement: a guest that succeeds was admitted by the host, to the space and role its
+//!   code names; a host never admits a guest whose flow ended in a definite refusal.
+//! - S4 access control and strictness: a replica rebuilt from its own state by the
+//!   unmodified rules holds exactly the same members and items (so nothing the rules reject
+//!   was accepted), and a malformed or non-canonical frame closes its connection.
+//! - S5 durability: a restarted device holds everything it had acknowledged.
+//! - S6 the attempt budget: no invitation sees more wrong PINs than `attempts_max`.
+//! - L1 after healing: every invitation is terminal on both sides, and the honest replicas
+//!   of each space that are still members agree on members and items.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use spaces_protocol::client::ClientSnapshot;
+use spaces_protocol::invitation::guest::GuestEvent;
+use spaces_protocol::invitation::host::HostEvent;
+use spaces_protocol::invitation::{Limits, Refusal};
+use spaces_protocol::item::Item;
+use spaces_protocol::membership::Member;
+use spaces_protocol::peer::{ConnId, Event, Output};
+use spaces_protocol::{Canonical, Client, PublicKey, Role};
+
+use crate::world::{Ev, Mark, Phase, World};
+
+/// How often, in virtual time, the liveness phase looks for convergence.
+pub const CHECK_INTERVAL_MS: u64 = 5_000;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Violation {
+    pub invariant: &'static str,
+    pub detail: String,
+    /// Virtual time since the world's epoch.
+    pub at_ms: u64,
+    pub last_events: Vec<String>,
+}
+
+/// What the oracle knows of one invitation.
+#[derive(Debug, Default)]
+struct Invitation {
+    /// Keys the simulator handed the code to: identities (SPACE) or device keys (DEVICE).
+    offered: BTreeSet<PublicKey>,
+    admitted: BTreeSet<PublicKey>,
+    cancelled: bool,
+    wrong_pins: u32,
+    /// Guests whose flow ended in a definite refusal (not a timeout, which may be in doubt).
+    refused: BTreeSet<PublicKey>,
+}
+
+#[derive(Default)]
+pub struct Oracle {
+    pub violation: Option<Violation>,
+    /// Identities that may legitimately be members, per space.
+    allowed: BTreeMap<PublicKey, BTreeSet<PublicKey>>,
+    invitations: BTreeMap<[u8; 16], Invitation>,
+    /// Every PIN issued so far, as the digits a user types.
+    pins: Vec<Vec<u8>>,
+    pub deep_checks: u64,
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && hay.len() >= needle.len() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// S2: bytes the adversary could see.
+pub fn observed(w: &mut World, bytes: &[u8]) {
+    if contains(bytes, crate::workload::PLAINTEXT_MARK) {
+        return w.fail("S2", "item plaintext on the wire".into());
+    }
+    if let Some(pin) = w.oracle.pins.iter().find(|p| contains(bytes, p)) {
+        let pin = String::from_utf8_lossy(pin).into_owned();
+        w.fail("S2", format!("PIN {pin} on the wire"));
+    }
+}
+
+/// A code was handed to a guest: its identity (or device) may now be admitted.
+pub fn offered(w: &mut World, offer: usize) {
+    let o = w.work.offers[offer].clone();
+    let Some(peer) = w.nodes[o.guest].peer.as_ref() else { return };
+    let (identity, device) = (peer.client().identity_key(), peer.client().identity().device_key());
+    let inv = w.oracle.invitations.entry(o.issued.id).or_default();
+    if crate::workload::is_space(&o) {
+        inv.offered.insert(identity);
+        if let Some(space) = space_of(w, o.host, &o.issued) {
+            w.oracle.allowed.entry(space).or_default().insert(identity);
+        }
+    } else {
+        inv.offered.insert(device);
+    }
+}
+
+fn space_of(w: &World, host: usize, code: &spaces_protocol::invitation::InvitationCode) -> Option<PublicKey> {
+    let peer = w.nodes[host].peer.as_ref()?;
+    peer.hosting().find(|h| h.code().id == code.id)?.record().space
+}
+
+/// Every event an honest (or adversarial) device reports, as it happens.
+pub fn event(w: &mut World, i: usize, e: &Event) {
+    match e {
+        Event::SpaceCreated { space } => {
+            if let Some(me) = w.nodes[i].peer.as_ref().map(|p| p.client().identity_key()) {
+                w.oracle.allowed.entry(*space).or_default().insert(me);
+            }
+        }
+        Event::InvitationCreated { id, pin, .. } => {
+            w.oracle.invitations.entry(*id).or_default();
+            if let Some(pin) = pin {
+                w.oracle.pins.push(pin.reveal().as_bytes().to_vec());
+            }
+        }
+        Event::Hosting { id, event } if w.trusted(i) => hosting(w, i, *id, event),
+        Event::Joining { id, event } if w.trusted(i) => joining(w, i, *id, event),
+        Event::Changed { space } | Event::Joined { space } if w.trusted(i) => members_allowed(w, i, *space),
+        _ => {}
+    }
+}
+
+fn hosting(w: &mut World, i: usize, id: [u8; 16], e: &HostEvent) {
+    let attempts_max = u32::from(Limits::default().attempts_max);
+    let now = w.local(i, w.now);
+    let expires = w.nodes[i].peer.as_ref().and_then(|p| p.hosting().find(|h| h.code().id == id).map(|h| h.code().expires_at()));
+    let inv = w.oracle.invitations.entry(id).or_default();
+    match e {
+        HostEvent::Admitted { guest, .. } => {
+            let again = inv.admitted.contains(guest);
+            let problem = if !inv.offered.contains(guest) {
+                Some(("S1", "admitted a guest who was never given the code"))
+            } else if inv.cancelled && !again {
+                Some(("S1", "admitted after the invitation was cancelled"))
+            } else if expires.is_some_and(|x| now > x) && !again {
+                Some(("S1", "admitted after the invitation expired (host clock)"))
+            } else if inv.refused.contains(guest) {
+                Some(("S3", "admitted a guest whose flow had ended in a refusal"))
+            } else {
+                None
+            };
+            inv.admitted.insert(*guest);
+            if let Some((s, what)) = problem {
+                w.fail(s, format!("node {i}, invitation {}: {what}", hex::encode(id)));
+            }
+        }
+        HostEvent::AttemptFailed { .. } => {
+            inv.wrong_pins += 1;
+            if inv.wrong_pins > attempts_max {
+                let n = inv.wrong_pins;
+                w.fail("S6", format!("invitation {} took {n} wrong PINs (budget {attempts_max})", hex::encode(id)));
+            }
+        }
+        _ => {}
+    }
+}
+
+fn joining(w: &mut World, i: usize, id: [u8; 16], e: &GuestEvent) {
+    let Some(peer) = w.nodes[i].peer.as_ref() else { return };
+    let key = match w.work.offer_of(i, &id) {
+        Some((_, o)) if crate::workload::is_space(o) => peer.client().identity_key(),
+        Some(_) => peer.client().identity().device_key(),
+        None => return,
+    };
+    let (code, issued) = w.work.offer_of(i, &id).map(|(_, o)| (o.code, o.issued)).expect("checked above");
+    let inv = w.oracle.invitations.entry(id).or_default();
+    match e {
+        GuestEvent::Admitted(_) => {
+            // A guest already a member keeps its role (admission is idempotent), so the
+            // grant's role may differ from the code's; a code that was tampered with on its
+            // way must never complete, since its parameters are bound into the handshake.
+            let detail = if !inv.admitted.contains(&key) {
+                Some("the guest succeeded but the host never admitted it".to_string())
+            } else if code != issued {
+                Some(format!("the guest succeeded with a rewritten code (role {:?}, issued {:?})", code.role, issued.role))
+            } else {
+                None
+            };
+            if let Some(d) = detail {
+                w.fail("S3", format!("node {i}, invitation {}: {d}", hex::encode(id)));
+            }
+        }
+        GuestEvent::Failed(r) if *r != Refusal::Timeout => {
+            inv.refused.insert(key);
+            if inv.admitted.contains(&key) {
+                w.fail("S3", format!("node {i}, invitation {}: refused ({r:?}) yet admitted", hex::encode(id)));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// S1 on a replica that just changed.
+fn members_allowed(w: &mut World, i: usize, space: PublicKey) {
+    let Some(peer) = w.nodes[i].peer.as_ref() else { return };
+    let Ok(members) = peer.client().members(&space) else { return };
+    w.stats.members_max = w.stats.members_max.max(members.len() as u64);
+    let allowed = w.oracle.allowed.get(&space);
+    let intruder = members.iter().find(|m| m.role != Role::Removed && !allowed.is_some_and(|a| a.contains(&m.identity)));
+    if let Some(m) = intruder {
+        let detail = format!("node {i} lists {} as {:?} of a space it was never invited to", short(&m.identity), m.role);
+        w.fail("S1", detail);
+    }
+}
+
+/// S4 (strictness) and the refused-attack count, right after a frame was handled.
+pub fn frame_handled(w: &mut World, i: usize, conn: ConnId, mark: Mark, outs: &[Output]) {
+    let closed = outs.iter().any(|o| matches!(o, Output::Close { conn: c } if *c == conn));
+    match mark {
+        Mark::Clean => {}
+        Mark::Attacked => w.stats.refused += u64::from(closed),
+        Mark::Malformed if closed => w.stats.refused += 1,
+        Mark::Malformed => w.fail("S4", format!("node {i} accepted a malformed or non-canonical frame on conn {conn}")),
+    }
+}
+
+/// S5: a restarted device holds everything it acknowledged.
+pub fn restored(w: &mut World, i: usize, client: &Client) {
+    let have: BTreeMap<PublicKey, u64> = client.spaces().iter().map(|s| (s.key, s.entries)).collect();
+    let lost = w.nodes[i].acked.iter().find(|(space, n)| have.get(*space).is_none_or(|h| h < *n)).map(|(s, n)| (*s, *n));
+    if let Some((space, n)) = lost {
+        let h = have.get(&space).copied().unwrap_or(0);
+        w.fail("S5", format!("node {i} restarted with {h} entries of space {} after acknowledging {n}", short(&space)));
+    }
+}
+
+/// The periodic check: during liveness, done once everything converged.
+pub fn check(w: &mut World) {
+    if w.phase == Phase::Liveness && converged(w).is_ok() {
+        deep(w);
+        if w.oracle.violation.is_none() {
+            w.phase = Phase::Done;
+        }
+        return;
+    }
+    w.after(CHECK_INTERVAL_MS, Ev::Check);
+}
+
+/// L1: the deadline passed.
+pub fn liveness_deadline(w: &mut World) {
+    match converged(w) {
+        Ok(()) => {
+            deep(w);
+            if w.oracle.violation.is_none() {
+                w.phase = crate::world::Phase::Done;
+            }
+        }
+        Err(why) => w.fail("L1", why),
+    }
+}
+
+type View = (Vec<Member>, Vec<Item>);
+
+fn view(w: &World, i: usize, space: &PublicKey) -> Option<View> {
+    let c = w.nodes[i].peer.as_ref()?.client();
+    Some((c.members(space).ok()?, c.items(space).ok()?))
+}
+
+/// Whether every invitation ended and every space's honest member replicas agree.
+fn converged(w: &World) -> Result<(), String> {
+    for i in w.honest().filter(|i| w.trusted(*i)) {
+        let Some(peer) = w.nodes[i].peer.as_ref() else { return Err(format!("node {i} is down")) };
+        if let Some(h) = peer.hosting().find(|h| !h.state().is_terminal()) {
+            return Err(format!("node {i} still hosts invitation {} in {:?}", crate::trace::short(&h.code().id), h.state()));
+        }
+        if let Some(g) = peer.joining().find(|g| !g.state().is_terminal()) {
+            return Err(format!("node {i} still joins {} in {:?}", crate::trace::short(&g.code().id), g.state()));
+        }
+    }
+    let spaces: BTreeSet<PublicKey> = w.work.spaces.iter().map(|(s, _)| *s).collect();
+    for space in spaces {
+        let views: Vec<(usize, View)> =
+            w.honest().filter(|i| w.trusted(*i)).filter_map(|i| view(w, i, &space).map(|v| (i, v))).collect();
+        let Some(mode) = mode(&views) else { continue };
+        let members: BTreeSet<PublicKey> =
+            mode.0.iter().filter(|m| m.role != Role::Removed).map(|m| m.identity).collect();
+        for (i, v) in &views {
+            let me = w.nodes[*i].peer.as_ref().map(|p| p.client().identity_key());
+            if me.is_some_and(|k| members.contains(&k)) && v != mode {
+                let what = if v.0 != mode.0 { "members" } else { "items" };
+                return Err(format!("node {i} disagrees on the {what} of space {}", short(&space)));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The view most replicas hold (ties: the first).
+fn mode(views: &[(usize, View)]) -> Option<&View> {
+    let mut best: Option<(&View, usize)> = None;
+    for (_, v) in views {
+        let n = views.iter().filter(|(_, u)| u == v).count();
+        if best.is_none_or(|(_, m)| n > m) {
+            best = Some((v, n));
+        }
+    }
+    best.map(|(v, _)| v)
+}
+
+/// S4: each honest replica, rebuilt by the unmodified rules from its own durable form,
+/// must equal the live one.
+fn deep(w: &mut World) {
+    w.oracle.deep_checks += 1;
+    let nodes: Vec<usize> = w.honest().filter(|i| w.trusted(*i)).collect();
+    for i in nodes {
+        let Some(peer) = w.nodes[i].peer.as_ref() else { continue };
+        let live = peer.client();
+        let bytes = live.snapshot().to_bytes();
+        let rebuilt = crate::mutant::suspended(|| {
+            ClientSnapshot::from_bytes(&bytes).map_err(|e| format!("{e:?}")).and_then(|s| Client::restore(s).map_err(|e| format!("{e:?}")))
+        });
+        let rebuilt = match rebuilt {
+            Ok(c) => c,
+            Err(e) => return w.fail("S4", format!("node {i}'s state is rejected by the rules: {e}")),
+        };
+        for s in live.spaces() {
+            let a = (live.members(&s.key).ok(), live.items(&s.key).ok());
+            let b = crate::mutant::suspended(|| (rebuilt.members(&s.key).ok(), rebuilt.items(&s.key).ok()));
+            if a != b {
+                let what = if a.0 != b.0 { "members" } else { "items" };
+                return w.fail("S4", format!("node {i} holds {what} of space {} that the rules reject", short(&s.key)));
+            }
+        }
+    }
+}
+
+fn short(k: &PublicKey) -> String {
+    crate::trace::short(&k.0)
+}

@@ -1,0 +1,81 @@
+//! Many seeds at once: a work queue over `--jobs` threads, each world single-threaded and
+//! deterministic on its own. Results are sorted by seed, so the report does not depend on
+//! scheduling.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::config::{Profile, draw};
+use crate::{Outcome, run};
+
+/// Which seeds, how, and with which planted bug.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub seeds: Vec<u64>,
+    pub profile: Profile,
+    pub jobs: usize,
+    pub mutant: Option<spaces_protocol::mutants::Mutant>,
+    /// Stop handing out seeds after the first failure (mutant hunts).
+    pub stop_on_failure: bool,
+    pub progress: bool,
+}
+
+/// Seeds `range` restricted to shard `k` of `n` (every n-th seed, starting at k).
+pub fn shard(range: std::ops::Range<u64>, k: u64, n: u64) -> Vec<u64> {
+    assert!(n > 0 && k < n, "shard k/n needs k < n");
+    range.filter(|s| s % n == k).collect()
+}
+
+pub fn run_plan(plan: &Plan) -> Vec<Outcome> {
+    let next = AtomicUsize::new(0);
+    let results = Mutex::new(Vec::with_capacity(plan.seeds.len()));
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    let bar = plan.progress.then(|| {
+        let bar = indicatif::ProgressBar::new(plan.seeds.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} seeds {msg}")
+                .expect("a valid template"),
+        );
+        bar
+    });
+    std::thread::scope(|s| {
+        for _ in 0..plan.jobs.max(1) {
+            s.spawn(|| {
+                crate::mutant::set_for_run(plan.mutant);
+                quiet_panics();
+                loop {
+                    if plan.stop_on_failure && failed.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&seed) = plan.seeds.get(k) else { break };
+                    let mut cfg = draw(seed, plan.profile);
+                    cfg.mutant = plan.mutant.map(|m| m.name().to_string());
+                    let outcome = run(cfg);
+                    if outcome.violation.is_some() {
+                        failed.store(true, Ordering::Relaxed);
+                    }
+                    if let Some(bar) = &bar {
+                        bar.inc(1);
+                        if outcome.violation.is_some() {
+                            bar.set_message(format!("(seed {seed} failed)"));
+                        }
+                    }
+                    results.lock().expect("no worker panics holding the lock").push(outcome);
+                }
+            });
+        }
+    });
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let mut results = results.into_inner().expect("workers are done");
+    results.sort_by_key(|o| o.seed);
+    results
+}
+
+/// Panics inside a world are caught and reported as violations; keep stderr clean.
+pub fn quiet_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| std::panic::set_hook(Box::new(|_| {})));
+}
