@@ -273,30 +273,37 @@ fn converged(w: &World) -> Result<(), String> {
     for space in spaces {
         let views: Vec<(usize, View)> =
             w.honest().filter(|i| w.trusted(*i)).filter_map(|i| view(w, i, &space).map(|v| (i, v))).collect();
-        let Some(mode) = mode(&views) else { continue };
-        let members: BTreeSet<PublicKey> =
-            mode.0.iter().filter(|m| m.role != Role::Removed).map(|m| m.identity).collect();
-        for (i, v) in &views {
-            let me = w.nodes[*i].peer.as_ref().map(|p| p.client().identity_key());
-            if me.is_some_and(|k| members.contains(&k)) && v != mode {
-                let what = if v.0 != mode.0 { "members" } else { "items" };
-                return Err(format!("node {i} disagrees on the {what} of space {}", short(&space)));
+        // A replica that most others do not list as a current member is stale by design:
+        // removed, or admitted by a grant the rules later voided (a concurrent demotion of
+        // its host). It is refused everywhere, so it never learns why. The rest must agree.
+        let key = |i: usize| w.nodes[i].peer.as_ref().map(|p| p.client().identity_key());
+        let lists = |v: &View, k: PublicKey| v.0.iter().any(|m| m.identity == k && m.role != Role::Removed);
+        let current: Vec<&(usize, View)> = views
+            .iter()
+            .filter(|(i, _)| {
+                let Some(k) = key(*i) else { return false };
+                let unlisted = views.iter().filter(|(j, v)| j != i && !lists(v, k)).count();
+                2 * unlisted <= views.len() - 1
+            })
+            .collect();
+        let Some((first, reference)) = current.first().map(|(i, v)| (*i, v)) else { continue };
+        if let Some((i, v)) = current.iter().find(|(_, v)| v != reference) {
+            let detail = if v.0 != reference.0 {
+                format!("members: node {first} has {}, node {i} has {}", roster(w, &reference.0), roster(w, &v.0))
+            } else {
+                format!("items: node {first} has {}, node {i} has {}", reference.1.len(), v.1.len())
+            };
+            let mut links = format!("; links: node {first} {}, node {i} {}", links(w, first), links(w, *i));
+            for (j, _) in &views {
+                let sum = w.nodes[*j].peer.as_ref().and_then(|p| p.client().summary(&space).ok());
+                if let Some(sum) = sum {
+                    links.push_str(&format!("; n{j}: {} credentials {} entries {} feeds", sum.credentials, sum.entries, sum.feeds));
+                }
             }
+            return Err(format!("nodes {first} and {i} disagree on space {}: {detail}{links}", short(&space)));
         }
     }
     Ok(())
-}
-
-/// The view most replicas hold (ties: the first).
-fn mode(views: &[(usize, View)]) -> Option<&View> {
-    let mut best: Option<(&View, usize)> = None;
-    for (_, v) in views {
-        let n = views.iter().filter(|(_, u)| u == v).count();
-        if best.is_none_or(|(_, m)| n > m) {
-            best = Some((v, n));
-        }
-    }
-    best.map(|(v, _)| v)
 }
 
 /// S4: each honest replica, rebuilt by the unmodified rules from its own durable form,
@@ -324,6 +331,30 @@ fn deep(w: &mut World) {
             }
         }
     }
+}
+
+/// A node's open swarm links, by remote node and number of spaces carried.
+fn links(w: &World, i: usize) -> String {
+    let Some(p) = w.nodes[i].peer.as_ref() else { return "down".into() };
+    let parts: Vec<String> = p
+        .swarm_links()
+        .iter()
+        .map(|(remote, spaces)| {
+            let n = w.nodes.iter().position(|n| n.peer.as_ref().is_some_and(|p| p.client().identity().noise_keypair().public() == *remote));
+            format!("n{}({})", n.map_or("?".into(), |n| n.to_string()), spaces.len())
+        })
+        .collect();
+    format!("[{}]", parts.join(" "))
+}
+
+/// Members as `node:role`, naming nodes by index where the identity is a node's.
+fn roster(w: &World, members: &[Member]) -> String {
+    let name = |k: &PublicKey| {
+        let node = w.nodes.iter().position(|n| n.peer.as_ref().is_some_and(|p| p.client().identity_key() == *k));
+        node.map_or_else(|| short(k), |n| format!("n{n}"))
+    };
+    let parts: Vec<String> = members.iter().map(|m| format!("{}:{:?}", name(&m.identity), m.role)).collect();
+    format!("[{}]", parts.join(" "))
 }
 
 fn short(k: &PublicKey) -> String {
