@@ -339,7 +339,11 @@ impl Peer {
             Input::Connected { conn } => self.on_connected(conn, now),
             Input::ConnectFailed { conn } => {
                 // A guest never had this session: tell it the dial failed, so it retries.
-                if let Some(Conn::Guest { id }) = self.conns.remove(&conn) {
+                // Anything else (a swarm dial) goes through the usual close path, which
+                // schedules the redial.
+                if let Some(Conn::Guest { id }) = self.conns.get(&conn) {
+                    let id = *id;
+                    self.conns.remove(&conn);
                     if let Some(g) = self.joining.get_mut(&id) {
                         g.handle_input(GuestInput::ConnectFailed, now);
                     }

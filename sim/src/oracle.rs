@@ -282,8 +282,9 @@ fn converged(w: &World) -> Result<(), String> {
             .iter()
             .filter(|(i, _)| {
                 let Some(k) = key(*i) else { return false };
+                let removed = views.iter().any(|(_, v)| v.0.iter().any(|m| m.identity == k && m.role == Role::Removed));
                 let unlisted = views.iter().filter(|(j, v)| j != i && !lists(v, k)).count();
-                2 * unlisted <= views.len() - 1
+                !removed && 2 * unlisted <= views.len() - 1
             })
             .collect();
         let Some((first, reference)) = current.first().map(|(i, v)| (*i, v)) else { continue };

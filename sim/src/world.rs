@@ -73,7 +73,15 @@ pub struct Node {
     pub up: bool,
     /// Entries per space the user was told are written (released outputs): what S5 holds us to.
     pub acked: BTreeMap<spaces_protocol::PublicKey, u64>,
+    /// Timer wake-ups in a row that left the timer due (a busy loop, if it grows).
+    pub spins: u32,
 }
+
+/// Events one world may take: far above any healthy run, a bound on a runaway one.
+const EVENTS_MAX: u64 = 3_000_000;
+
+/// Wake-ups in a row at one instant before a node counts as busy-looping.
+const SPINS_MAX: u32 = 1_000;
 
 impl Node {
     pub fn is_honest(&self) -> bool {
@@ -256,6 +264,7 @@ impl World {
             signal: None,
             up: true,
             acked: BTreeMap::new(),
+            spins: 0,
         });
     }
 
@@ -280,6 +289,10 @@ impl World {
             debug_assert!(t >= self.now, "time never runs backwards");
             self.now = t;
             self.stats.events += 1;
+            if self.stats.events > EVENTS_MAX {
+                self.fail("L1", format!("the world did not settle within {EVENTS_MAX} events"));
+                break;
+            }
             self.handle(ev);
         }
         self.stats.virtual_ms = self.now - EPOCH_MS;
@@ -436,12 +449,10 @@ impl World {
             }
         }
         let outs = std::mem::take(&mut node.pending.outputs);
+        // What the released outputs acknowledge: the state as of this commit (a space left
+        // is no longer owed).
         if let Some(p) = &node.peer {
-            let c = p.client();
-            for s in c.spaces() {
-                let total = c.feed_lengths(&s.key).map(|m| m.values().sum()).unwrap_or(0);
-                node.acked.insert(s.key, total);
-            }
+            node.acked = p.client().spaces().iter().map(|s| (s.key, s.entries)).collect();
         }
         for o in outs {
             self.release(i, o);
@@ -467,6 +478,21 @@ impl World {
     fn reschedule_timer(&mut self, i: usize) {
         let Some(local) = self.nodes[i].peer.as_ref().and_then(Peer::poll_timeout) else { return };
         let t = self.nodes[i].clock.global(local.as_millis(), self.now);
+        // A timer due now, right after a timeout input, means the peer asks to be woken
+        // for something it does not do: a busy loop that would stall the world.
+        if t <= self.now && self.nodes[i].timer_at.is_none() {
+            self.nodes[i].spins += 1;
+            if self.nodes[i].spins > SPINS_MAX {
+                let now = self.local(i, self.now).as_millis();
+                let p = self.nodes[i].peer.as_ref().expect("a peer has a timer");
+                let hosts: Vec<String> = p.hosting().map(|h| format!("{:?}@{:?}", h.state(), h.poll_timeout())).collect();
+                let guests: Vec<String> = p.joining().map(|g| format!("{:?}@{:?}", g.state(), g.poll_timeout())).collect();
+                let local = format!("{} (hosts {hosts:?}, guests {guests:?})", local.as_millis());
+                return self.fail("L1", format!("node {i} busy-loops: timeout {local} is due at local {now} yet handling it changes nothing"));
+            }
+        } else {
+            self.nodes[i].spins = 0;
+        }
         if self.nodes[i].timer_at == Some(t) {
             return;
         }

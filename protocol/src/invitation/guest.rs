@@ -532,8 +532,14 @@ impl InvitationGuest {
             self.close(s.id);
             self.retry_later(now);
         }
-        if self.reconnect_at.is_some_and(|r| r <= now) && self.session.is_none() && !self.connecting {
-            self.connect();
+        if self.reconnect_at.is_some_and(|r| r <= now) {
+            // A connection the driver opened meanwhile (a host appeared on the topic)
+            // already did what the retry would: drop the timer rather than spin on it.
+            if self.session.is_none() && !self.connecting {
+                self.connect();
+            } else {
+                self.reconnect_at = None;
+            }
         }
     }
 
