@@ -115,8 +115,8 @@ pub fn event(w: &mut World, i: usize, e: &Event) {
                 w.oracle.pins.push(pin.reveal().as_bytes().to_vec());
             }
         }
-        Event::Hosting { id, event } if w.trusted(i) => hosting(w, i, *id, event),
-        Event::Joining { id, event } if w.trusted(i) => joining(w, i, *id, event),
+        Event::Hosting { id, event } if w.nodes[i].is_honest() => hosting(w, i, *id, event),
+        Event::Joining { id, event } if w.nodes[i].is_honest() => joining(w, i, *id, event),
         Event::Changed { space } | Event::Joined { space } if w.trusted(i) => members_allowed(w, i, *space),
         _ => {}
     }
