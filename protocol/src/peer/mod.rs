@@ -6,6 +6,17 @@
 //! Connections are the driver's: it opens them when asked (`Output::Connect`), reports them
 //! (`Connected`, `Accepted`, `Closed`), and moves frames. Every frame on a peer connection is a
 //! `PeerFrame`, which says whether it belongs to an invitation or to a space swarm.
+//!
+//! - [`redial`]: the devices we dial, with exponential backoff.
+//! - `conns`: connection lifecycle: dials, dispatch of inbound connections, idle deadlines,
+//!   duplicate links.
+//! - `links`: swarm links: authorisation per space and replication.
+//! - `topics`: the signaling topics the Peer holds, and what it does with signaling events.
+
+mod conns;
+mod links;
+pub mod redial;
+mod topics;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -19,8 +30,8 @@ use crate::credential::Role;
 use crate::hash::Digest;
 use crate::invitation::guest::{GuestEvent, GuestInput, GuestOutput, InvitationGuest, Joiner};
 use crate::invitation::host::{HostEvent, HostInput, HostOutput, HostParams, HostRecord, InvitationHost};
-use crate::invitation::wire::{Frame as InvitationFrame, FrameBody};
-use crate::invitation::{AuthMethod, InvitationCode, Kind, Limits, Pin, State};
+use crate::invitation::wire::AdmissionGrant;
+use crate::invitation::{AuthMethod, InvitationCode, Kind, Limits, Pin};
 use crate::item::Op;
 use crate::keys::{NoiseKey, PublicKey};
 use crate::replication;
@@ -32,12 +43,31 @@ use crate::time::Timestamp;
 /// A connection as the driver names it.
 pub type ConnId = u64;
 
-/// Connections a peer keeps at most; beyond it, inbound ones are closed at once.
+/// Connections a peer keeps at most, inbound and outbound together; beyond it, inbound ones
+/// are closed at once and dials wait. Bounds the per-connection state (Noise sessions,
+/// summaries) that others can make us hold.
 pub const CONNECTIONS_MAX: usize = 256;
 /// How often every swarm connection re-announces what it holds (anti-entropy).
 pub const SYNC_INTERVAL_MS: u64 = 10_000;
-/// Wait before reconnecting to a member whose connection dropped.
-pub const RECONNECT_MS: u64 = 1_000;
+/// First wait before redialling a device whose connection (dialled by us) dropped; the wait
+/// then doubles up to `RECONNECT_MAX_MS` (see [`redial`]).
+pub const RECONNECT_MS: u64 = redial::RECONNECT_MIN_MS;
+pub use redial::{RECONNECT_MAX_MS, WANTED_MAX};
+/// An outbound connection the driver has not reported `Connected` by then counts as failed:
+/// a driver whose transport never answers must not hold a slot or a guest forever.
+pub const CONNECT_TIMEOUT_MS: u64 = 10_000;
+/// An inbound connection must send its first frame within this, or it is closed: silent
+/// connections would otherwise fill `CONNECTIONS_MAX` for good.
+pub const FIRST_FRAME_TIMEOUT_MS: u64 = 10_000;
+/// A swarm handshake (three messages) must complete within this after the connection opens.
+pub const HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
+/// A swarm link that receives nothing for this long is closed: an honest peer sends a `Have`
+/// per space every `SYNC_INTERVAL_MS`, so three missed rounds mean a dead or useless link.
+pub const LINK_IDLE_MS: u64 = 3 * SYNC_INTERVAL_MS;
+/// An invitation connection that receives nothing for this long is closed. Twice the
+/// invitation's own session idle limit (60 s, SPEC.md §7.6.1), which the host enforces; this
+/// is the backstop for a guest waiting on a host that stalls.
+pub const INVITATION_IDLE_MS: u64 = 120_000;
 
 /// Every frame on a peer connection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -233,9 +263,23 @@ pub struct Peer {
     hosting: BTreeMap<[u8; 16], InvitationHost>,
     joining: BTreeMap<[u8; 16], InvitationGuest>,
     conns: BTreeMap<ConnId, Conn>,
+    /// Outbound connections the driver has not reported `Connected` yet.
+    pending: BTreeSet<ConnId>,
+    /// When each connection is closed unless something arrives (see the `_TIMEOUT_MS` and
+    /// `_IDLE_MS` limits); every connection has one.
+    deadlines: BTreeMap<ConnId, Timestamp>,
     next_conn: ConnId,
-    /// Devices we want a swarm connection to, with when to try next.
-    wanted: BTreeMap<PublicKey, (PeerInfo, Timestamp)>,
+    /// Devices we want a swarm connection to, and when to dial them.
+    redial: redial::Redial,
+    /// The last host dialled per accepted invitation: the next attempt tries the next one on
+    /// the topic, so a stale or hostile first peer cannot hold a guest.
+    guest_dialled: BTreeMap<[u8; 16], PublicKey>,
+    /// Accepted invitations waiting for a peer to appear on their topic.
+    guest_waiting: BTreeSet<[u8; 16]>,
+    /// Credentials per space at the last change, to tell membership changes from writes.
+    credentials_seen: BTreeMap<PublicKey, usize>,
+    /// The set of topics to hold may have changed since it was last reconciled.
+    topics_dirty: bool,
     next_sync: Timestamp,
     out: VecDeque<Output>,
     rng: ChaCha20Rng,
@@ -245,19 +289,34 @@ impl core::fmt::Debug for Peer {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Peer")
             .field("identity", &self.client.identity_key())
-            .field("spaces", &self.client.spaces().len())
+            .field("spaces", &self.client.space_keys().count())
             .field("connections", &self.conns.len())
             .finish()
     }
 }
 
 impl Peer {
-    /// A peer for `client`, announcing `addr` (a transport address its driver understands).
-    /// Connection ids it picks are odd/even by `conn_parity` so they never collide with the
-    /// driver's ids for inbound connections (the driver passes its own ids in `Accepted`).
+    /// A peer for `client`, announcing `addr` (a transport address its driver understands),
+    /// with the default signaling limits. Connection ids it picks count up from 2^62 + 1, so
+    /// a driver names inbound connections (in `Accepted`) below 2^62.
     pub fn new<R: RngCore + CryptoRng>(client: Client, addr: Vec<u8>, now: Timestamp, rng: &mut R) -> Self {
+        Peer::with_signal_limits(client, addr, SignalLimits::default(), now, rng)
+    }
+
+    /// `new` with the signaling limits of the server the driver uses: the client holds at
+    /// most `topics_per_client_max` topics (SPEC.md §8.5), so a device in more spaces than
+    /// that needs a server configured for more. An address over 64 bytes is cut to 64.
+    pub fn with_signal_limits<R: RngCore + CryptoRng>(
+        client: Client,
+        addr: Vec<u8>,
+        signal_limits: SignalLimits,
+        now: Timestamp,
+        rng: &mut R,
+    ) -> Self {
+        let mut addr = addr;
+        addr.truncate(crate::signal::wire::ADDR_SIZE_MAX);
         let info = PeerInfo { peer: client.identity().device_key(), addr };
-        let signal = SignalClient::new(info, SignalLimits::default()).expect("a short address");
+        let signal = SignalClient::new(info, signal_limits).expect("the address was cut to its maximum");
         let mut seed = [0u8; 32];
         rng.fill_bytes(&mut seed);
         let mut peer = Peer {
@@ -267,16 +326,19 @@ impl Peer {
             hosting: BTreeMap::new(),
             joining: BTreeMap::new(),
             conns: BTreeMap::new(),
+            pending: BTreeSet::new(),
+            deadlines: BTreeMap::new(),
             next_conn: 1 << 62,
-            wanted: BTreeMap::new(),
+            redial: redial::Redial::default(),
+            guest_dialled: BTreeMap::new(),
+            guest_waiting: BTreeSet::new(),
+            credentials_seen: BTreeMap::new(),
+            topics_dirty: false,
             next_sync: now.saturating_add_millis(SYNC_INTERVAL_MS),
             out: VecDeque::new(),
             rng: ChaCha20Rng::from_seed(seed),
         };
-        let topics: Vec<Digest> = peer.client.spaces().iter().map(|s| space_topic(&s.key)).collect();
-        for t in topics {
-            let _ = peer.signal.join(t);
-        }
+        peer.sync_topics(now);
         peer
     }
 
@@ -289,16 +351,28 @@ impl Peer {
         now: Timestamp,
         rng: &mut R,
     ) -> Self {
-        let mut peer = Peer::new(client, addr, now, rng);
+        Peer::restore_with_signal_limits(client, records, addr, SignalLimits::default(), now, rng)
+    }
+
+    /// `restore` with the signaling limits of the server the driver uses (see
+    /// `with_signal_limits`).
+    pub fn restore_with_signal_limits<R: RngCore + CryptoRng>(
+        client: Client,
+        records: Vec<HostRecord>,
+        addr: Vec<u8>,
+        signal_limits: SignalLimits,
+        now: Timestamp,
+        rng: &mut R,
+    ) -> Self {
+        let mut peer = Peer::with_signal_limits(client, addr, signal_limits, now, rng);
         for r in records {
             if let Ok(host) = InvitationHost::restore(r, peer.limits, &mut peer.rng) {
-                let code = host.code();
-                if !host.state().is_terminal() || host.state() == State::Success {
-                    let _ = peer.signal.join(code.topic());
-                }
-                peer.hosting.insert(code.id, host);
+                peer.hosting.insert(host.code().id, host);
             }
         }
+        // Open invitations, and completed ones until they expire (admitted guests in doubt
+        // retry until then), are found on their topics again.
+        peer.sync_topics(now);
         peer
     }
 
@@ -325,33 +399,32 @@ impl Peer {
             .collect()
     }
 
+    /// Connections held, inbound and outbound, of every kind (at most `CONNECTIONS_MAX`).
+    pub fn connection_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// The signaling topics this device holds (joined, or waiting to be), ascending.
+    pub fn signal_topics(&self) -> Vec<Digest> {
+        self.signal.topics().copied().collect()
+    }
+
     pub fn handle_input(&mut self, input: Input<'_>, now: Timestamp) {
         match input {
             Input::Command(c) => self.command(c, now),
             Input::Signal(i) => self.signal.handle_input(i, now),
             Input::Connected { conn } => self.on_connected(conn, now),
-            Input::ConnectFailed { conn } => {
-                // A guest never had this session: tell it the dial failed, so it retries.
-                if let Some(Conn::Guest { id }) = self.conns.remove(&conn) {
-                    if let Some(g) = self.joining.get_mut(&id) {
-                        g.handle_input(GuestInput::ConnectFailed, now);
-                    }
-                } else {
-                    self.on_closed(conn, now);
-                }
-            }
-            Input::Accepted { conn } => {
-                if self.conns.len() >= CONNECTIONS_MAX {
-                    self.out.push_back(Output::Close { conn });
-                } else {
-                    self.conns.insert(conn, Conn::Fresh);
-                }
-            }
+            // The dial failed: for the connection's owner (a guest, or the redial table)
+            // this is the end of a connection that never opened.
+            Input::ConnectFailed { conn } => self.on_closed(conn, now),
+            Input::Accepted { conn } => self.on_accepted(conn, now),
             Input::Frame { conn, bytes } => self.on_frame(conn, bytes, now),
             Input::Closed { conn } => self.on_closed(conn, now),
             Input::Timeout => self.on_timeout(now),
         }
         self.pump(now);
+        assert!(self.conns.len() <= CONNECTIONS_MAX, "connections are bounded");
+        assert!(self.deadlines.len() == self.conns.len(), "every connection has a deadline");
     }
 
     /// Outputs in order; `Timeout` last, when nothing else is pending.
@@ -360,32 +433,32 @@ impl Peer {
     }
 
     pub fn poll_timeout(&self) -> Option<Timestamp> {
-        let mut at = Some(self.next_sync);
+        let mut at = self.next_sync;
         let mut consider = |t: Option<Timestamp>| {
             if let Some(t) = t {
-                at = Some(at.map_or(t, |a| a.min(t)));
+                at = at.min(t);
             }
         };
         consider(self.signal.poll_timeout());
         for h in self.hosting.values() {
             consider(h.poll_timeout());
+            consider(self.completed_expiry(h));
         }
         for g in self.joining.values() {
             consider(g.poll_timeout());
         }
-        for (_, t) in self.wanted.values() {
-            consider(Some(*t));
-        }
-        at
+        consider(self.redial.next_due());
+        consider(self.deadlines.values().min().copied());
+        Some(at)
     }
 
     // ----- commands -----
 
     fn command(&mut self, c: &Command, now: Timestamp) {
+        self.topics_dirty = true;
         let result = match c {
             Command::CreateSpace => {
                 let space = self.client.create_space(&mut self.rng, now);
-                let _ = self.signal.join(space_topic(&space));
                 self.event(Event::SpaceCreated { space });
                 Ok(())
             }
@@ -418,9 +491,8 @@ impl Peer {
                 self.client.write(space, ops.clone()).map(|_| self.space_changed(*space, now))
             }
             Command::Leave { space } => {
-                let r = self.client.leave(space);
-                let _ = self.signal.leave(space_topic(space));
-                r
+                self.credentials_seen.remove(space);
+                self.client.leave(space)
             }
         };
         if let Err(error) = result {
@@ -454,7 +526,6 @@ impl Peer {
         let (host, code) = InvitationHost::create(params, &noise, self.limits, now, &mut self.rng)
             .map_err(|_| ClientError::NotAllowed)?;
         let pin = host.pin().cloned();
-        let _ = self.signal.join(code.topic());
         self.hosting.insert(code.id, host);
         self.event(Event::InvitationCreated { id: code.id, code, pin });
         Ok(())
@@ -467,246 +538,20 @@ impl Peer {
             Kind::Space => Joiner::Space { join: self.client.join_request(&mut self.rng), device, noise },
             // Linking gives this device another identity: only a device with no spaces yet
             // (as DXOS requires a fresh device), which keeps its keys and gets a new chain.
-            Kind::Device if self.client.spaces().is_empty() => Joiner::Device { device, noise },
+            Kind::Device if self.client.space_keys().next().is_none() => Joiner::Device { device, noise },
             Kind::Device => return Err(ClientError::NotAllowed),
         };
         let guest =
             InvitationGuest::new(code, joiner, self.limits, now, &mut self.rng).map_err(|_| ClientError::NotAllowed)?;
-        let _ = self.signal.join(code.topic());
         self.joining.insert(code.id, guest);
+        // Its topic is joined before the guest's first `Connect` is handled (in `pump`), so
+        // peers already known there are found at once.
+        self.sync_topics(now);
         Ok(())
     }
 
-    // ----- connections -----
-
-    fn on_connected(&mut self, conn: ConnId, now: Timestamp) {
-        match self.conns.get(&conn) {
-            Some(Conn::Guest { id }) => {
-                let id = *id;
-                if let Some(g) = self.joining.get_mut(&id) {
-                    g.handle_input(GuestInput::Connected { session: conn }, now);
-                }
-            }
-            Some(Conn::Swarm(_)) => {
-                let noise = self.client.identity().noise_keypair().clone();
-                match SwarmSession::initiate(&noise, &mut self.rng) {
-                    Ok((session, first)) => {
-                        if let Some(Conn::Swarm(s)) = self.conns.get_mut(&conn) {
-                            s.session = session;
-                        }
-                        self.transmit(conn, PeerBody::Swarm(first));
-                    }
-                    Err(_) => self.close(conn, now),
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn on_closed(&mut self, conn: ConnId, now: Timestamp) {
-        match self.conns.remove(&conn) {
-            Some(Conn::Guest { id }) => {
-                if let Some(g) = self.joining.get_mut(&id) {
-                    g.handle_input(GuestInput::Closed { session: conn }, now);
-                }
-            }
-            Some(Conn::Host { id }) => {
-                if let Some(h) = self.hosting.get_mut(&id) {
-                    h.handle_input(HostInput::Closed { session: conn }, now, &mut self.client);
-                }
-            }
-            Some(Conn::Swarm(s)) => {
-                if let Some(info) = s.dialled {
-                    self.wanted.insert(info.peer, (info, now.saturating_add_millis(RECONNECT_MS)));
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn on_frame(&mut self, conn: ConnId, bytes: &[u8], now: Timestamp) {
-        let Ok(frame) = PeerFrame::from_bytes(bytes) else { return self.close(conn, now) };
-        match (self.conns.get(&conn), frame.body) {
-            (Some(Conn::Fresh), PeerBody::Invitation(inner)) => {
-                let topic = match InvitationFrame::from_bytes(&inner) {
-                    Ok(InvitationFrame { body: FrameBody::Hello { topic, .. }, .. }) => topic,
-                    _ => return self.close(conn, now),
-                };
-                let Some(id) = self.hosting.values().find(|h| h.code().topic() == topic).map(|h| h.code().id) else {
-                    return self.close(conn, now);
-                };
-                self.conns.insert(conn, Conn::Host { id });
-                self.host_frame(id, conn, &inner, now);
-            }
-            (Some(Conn::Host { id }), PeerBody::Invitation(inner)) => {
-                let id = *id;
-                self.host_frame(id, conn, &inner, now);
-            }
-            (Some(Conn::Guest { id }), PeerBody::Invitation(inner)) => {
-                let id = *id;
-                if let Some(g) = self.joining.get_mut(&id) {
-                    g.handle_input(GuestInput::Frame { session: conn, bytes: &inner }, now);
-                }
-            }
-            (Some(Conn::Fresh), PeerBody::Swarm(inner)) => {
-                let noise = self.client.identity().noise_keypair().clone();
-                let Ok(session) = SwarmSession::respond(&noise, &mut self.rng) else { return self.close(conn, now) };
-                let swarm = Swarm { session, dialled: None, spaces: BTreeSet::new(), sent: BTreeMap::new() };
-                self.conns.insert(conn, Conn::Swarm(swarm));
-                self.swarm_frame(conn, &inner, now);
-            }
-            (Some(Conn::Swarm(_)), PeerBody::Swarm(inner)) => self.swarm_frame(conn, &inner, now),
-            _ => self.close(conn, now),
-        }
-    }
-
-    fn host_frame(&mut self, id: [u8; 16], conn: ConnId, bytes: &[u8], now: Timestamp) {
-        if let Some(h) = self.hosting.get_mut(&id) {
-            h.handle_input(HostInput::Frame { session: conn, bytes }, now, &mut self.client);
-        }
-    }
-
-    fn swarm_frame(&mut self, conn: ConnId, bytes: &[u8], now: Timestamp) {
-        let Some(Conn::Swarm(s)) = self.conns.get_mut(&conn) else { return };
-        match s.session.on_frame(bytes) {
-            Ok(SwarmEvent::Reply { frame, established }) => {
-                self.transmit(conn, PeerBody::Swarm(frame));
-                if established.is_some() {
-                    self.authorise(conn, now);
-                }
-            }
-            Ok(SwarmEvent::Established { .. }) => self.authorise(conn, now),
-            Ok(SwarmEvent::Message(m)) => self.swarm_message(conn, m, now),
-            Err(SwarmError::Malformed(_) | SwarmError::Crypto | SwarmError::Unexpected) => self.close(conn, now),
-        }
-    }
-
-    /// Decides which spaces a freshly authenticated device may replicate, and announces ours.
-    fn authorise(&mut self, conn: ConnId, now: Timestamp) {
-        let Some(Conn::Swarm(s)) = self.conns.get(&conn) else { return };
-        let Some(remote) = s.session.remote() else { return };
-        let shared: BTreeSet<PublicKey> = self
-            .client
-            .spaces()
-            .iter()
-            .map(|sp| sp.key)
-            .filter(|k| self.client.space(k).is_some_and(|sp| replication::is_member_device(sp, &remote)))
-            .collect();
-        if shared.is_empty() {
-            self.event(Event::Refused { conn, remote: Some(remote) });
-            return self.close(conn, now);
-        }
-        if let Some(Conn::Swarm(s)) = self.conns.get_mut(&conn) {
-            s.spaces = shared.clone();
-        }
-        for space in shared {
-            self.send_have(conn, space, true);
-        }
-    }
-
-    fn swarm_message(&mut self, conn: ConnId, m: SwarmMessage, now: Timestamp) {
-        let Some(Conn::Swarm(s)) = self.conns.get(&conn) else { return };
-        let space = match &m {
-            SwarmMessage::Have { space, .. }
-            | SwarmMessage::Entries { space, .. }
-            | SwarmMessage::Refused { space } => *space,
-        };
-        let remote = s.session.remote();
-        // Membership may have changed since the link was authorised (we joined the space
-        // since, or learned the remote's admission): judge again before refusing.
-        let now_member =
-            remote.is_some_and(|r| self.client.space(&space).is_some_and(|sp| replication::is_member_device(sp, &r)));
-        if !s.spaces.contains(&space)
-            && now_member
-            && !matches!(m, SwarmMessage::Refused { .. })
-            && let Some(Conn::Swarm(s)) = self.conns.get_mut(&conn)
-        {
-            s.spaces.insert(space);
-        }
-        let Some(Conn::Swarm(s)) = self.conns.get(&conn) else { return };
-        if !s.spaces.contains(&space) {
-            // A space we never authorised on this link (or no longer hold): say so, once.
-            if !matches!(m, SwarmMessage::Refused { .. }) {
-                self.send(conn, &SwarmMessage::Refused { space });
-            }
-            return;
-        }
-        match m {
-            SwarmMessage::Have { feeds, .. } => {
-                let Some(sp) = self.client.space(&space) else { return };
-                let missing = replication::missing(sp, &feeds);
-                let mine = replication::have(sp);
-                let behind =
-                    feeds.iter().any(|p| mine.iter().find(|q| q.feed == p.feed).is_none_or(|q| q.length < p.length));
-                if !missing.is_empty() {
-                    self.send(conn, &SwarmMessage::Entries { space, entries: missing });
-                }
-                if behind {
-                    // Pull: tell the sender what we hold even if we said so before, or a
-                    // device already in sync would wait for the next anti-entropy round.
-                    self.send_have(conn, space, true);
-                }
-            }
-            SwarmMessage::Entries { entries, .. } => {
-                let Some(sp) = self.client.space_mut(&space) else { return };
-                let report = replication::ingest_batch(sp, entries);
-                if report.new > 0 {
-                    self.space_changed(space, now);
-                }
-            }
-            SwarmMessage::Refused { .. } => {
-                if let Some(Conn::Swarm(s)) = self.conns.get_mut(&conn) {
-                    s.spaces.remove(&space);
-                }
-            }
-        }
-    }
-
-    /// After our replica of `space` changed: re-check who may replicate it, close links to
-    /// devices no longer members, and tell the others what we now hold.
-    fn space_changed(&mut self, space: PublicKey, now: Timestamp) {
-        self.event(Event::Changed { space });
-        let links: Vec<(ConnId, NoiseKey)> = self
-            .conns
-            .iter()
-            .filter_map(|(c, conn)| match conn {
-                Conn::Swarm(s) => s.session.remote().map(|r| (*c, r)),
-                _ => None,
-            })
-            .collect();
-        for (conn, remote) in links {
-            let member = self.client.space(&space).is_some_and(|sp| replication::is_member_device(sp, &remote));
-            let Some(Conn::Swarm(s)) = self.conns.get_mut(&conn) else { continue };
-            if member {
-                s.spaces.insert(space);
-                self.send_have(conn, space, false);
-            } else if s.spaces.remove(&space) && s.spaces.is_empty() {
-                self.event(Event::Refused { conn, remote: Some(remote) });
-                self.close(conn, now);
-            }
-        }
-    }
-
-    fn send_have(&mut self, conn: ConnId, space: PublicKey, force: bool) {
-        let Some(sp) = self.client.space(&space) else { return };
-        let feeds = replication::have(sp);
-        let Some(Conn::Swarm(s)) = self.conns.get_mut(&conn) else { return };
-        if !force && s.sent.get(&space) == Some(&feeds) {
-            return;
-        }
-        s.sent.insert(space, feeds.clone());
-        self.send(conn, &SwarmMessage::Have { space, feeds });
-    }
-
-    fn send(&mut self, conn: ConnId, m: &SwarmMessage) {
-        let Some(Conn::Swarm(s)) = self.conns.get_mut(&conn) else { return };
-        match s.session.seal(m) {
-            Ok(frame) => self.transmit(conn, PeerBody::Swarm(frame)),
-            Err(_) => self.out.push_back(Output::Close { conn }),
-        }
-    }
-
     fn on_timeout(&mut self, now: Timestamp) {
+        self.topics_dirty = true;
         self.signal.handle_input(ClientInput::Timeout, now);
         let ids: Vec<[u8; 16]> = self.hosting.keys().copied().collect();
         for id in ids {
@@ -721,38 +566,28 @@ impl Peer {
                 g.handle_input(GuestInput::Timeout, now);
             }
         }
-        let due: Vec<PeerInfo> = self.wanted.values().filter(|(_, t)| *t <= now).map(|(i, _)| i.clone()).collect();
-        for info in due {
-            self.wanted.remove(&info.peer);
-            self.dial(info);
-        }
+        self.expire_connections(now);
         if now >= self.next_sync {
             self.next_sync = now.saturating_add_millis(SYNC_INTERVAL_MS);
-            let links: Vec<(ConnId, Vec<PublicKey>)> = self
-                .conns
-                .iter()
-                .filter_map(|(c, conn)| match conn {
-                    Conn::Swarm(s) if s.session.is_open() => Some((*c, s.spaces.iter().copied().collect())),
-                    _ => None,
-                })
-                .collect();
-            for (conn, spaces) in links {
-                for space in spaces {
-                    self.send_have(conn, space, true);
-                }
-            }
+            self.anti_entropy();
         }
     }
 
     // ----- moving outputs of the inner machines -----
 
-    /// Drains the signal client, hosted and accepted invitations into our outputs.
+    /// Drains the signal client, hosted and accepted invitations into our outputs, keeps the
+    /// topics and dials in step with them, then announces the next deadline.
     fn pump(&mut self, now: Timestamp) {
         for _ in 0..64 {
-            let mut moved = self.pump_signal(now);
+            let mut moved = false;
+            if std::mem::take(&mut self.topics_dirty) {
+                self.sync_topics(now);
+            }
+            moved |= self.pump_signal(now);
             moved |= self.pump_hosts(now);
             moved |= self.pump_guests(now);
-            if !moved {
+            moved |= self.dial_due(now);
+            if !moved && !self.topics_dirty {
                 break;
             }
         }
@@ -774,58 +609,6 @@ impl Peer {
         moved
     }
 
-    fn on_signal_event(&mut self, e: SignalEvent, now: Timestamp) {
-        if let SignalEvent::PeerAppeared { topic, info } = &e {
-            let me = self.client.identity().device_key();
-            let on_space = self.client.spaces().iter().any(|s| space_topic(&s.key) == *topic);
-            let linked = self
-                .conns
-                .values()
-                .any(|c| matches!(c, Conn::Swarm(s) if s.dialled.as_ref().is_some_and(|d| d.peer == info.peer)));
-            // One connection per pair of devices: the smaller key dials.
-            if on_space && me < info.peer && !linked {
-                self.dial(info.clone());
-            }
-            // An invitation we accept, waiting for a host on this topic.
-            let waiting: Vec<[u8; 16]> = self
-                .joining
-                .iter()
-                .filter(|(id, g)| g.code().topic() == *topic && !g.state().is_terminal() && !self.has_guest_conn(id))
-                .map(|(id, _)| *id)
-                .collect();
-            for id in waiting {
-                self.open_guest_conn(id, info.addr.clone());
-            }
-        }
-        let _ = now;
-        self.event(Event::Signal(e));
-    }
-
-    fn has_guest_conn(&self, id: &[u8; 16]) -> bool {
-        self.conns.values().any(|c| matches!(c, Conn::Guest { id: i } if i == id))
-    }
-
-    fn dial(&mut self, info: PeerInfo) {
-        let conn = self.fresh_conn();
-        let placeholder = SwarmSession::respond(self.client.identity().noise_keypair(), &mut self.rng)
-            .expect("building a Noise responder cannot fail with valid keys");
-        let swarm =
-            Swarm { session: placeholder, dialled: Some(info.clone()), spaces: BTreeSet::new(), sent: BTreeMap::new() };
-        self.conns.insert(conn, Conn::Swarm(swarm));
-        self.out.push_back(Output::Connect { conn, addr: info.addr });
-    }
-
-    fn open_guest_conn(&mut self, id: [u8; 16], addr: Vec<u8>) {
-        let conn = self.fresh_conn();
-        self.conns.insert(conn, Conn::Guest { id });
-        self.out.push_back(Output::Connect { conn, addr });
-    }
-
-    fn fresh_conn(&mut self) -> ConnId {
-        self.next_conn += 1;
-        self.next_conn
-    }
-
     fn pump_hosts(&mut self, now: Timestamp) -> bool {
         let mut moved = false;
         let ids: Vec<[u8; 16]> = self.hosting.keys().copied().collect();
@@ -837,13 +620,11 @@ impl Peer {
                     HostOutput::Close { session } => self.close(session, now),
                     HostOutput::Persist(r) => self.out.push_back(Output::Persist(r)),
                     HostOutput::Event(event) => {
-                        if let HostEvent::Admitted {
-                            grant: crate::invitation::wire::AdmissionGrant::Space { space, .. },
-                            ..
-                        } = &event
-                        {
+                        if let HostEvent::Admitted { grant: AdmissionGrant::Space { space, .. }, .. } = &event {
                             self.space_changed(*space, now);
                         }
+                        // A state change may end the invitation, and with it its topic.
+                        self.topics_dirty = true;
                         self.event(Event::Hosting { id, event });
                     }
                     HostOutput::Timeout(_) => {}
@@ -860,22 +641,15 @@ impl Peer {
             while let Some(o) = self.joining.get_mut(&id).and_then(InvitationGuest::poll_output) {
                 moved = true;
                 match o {
-                    GuestOutput::Connect { topic } => {
-                        let host = self.signal.peers(&topic).next().map(|i| i.addr.clone());
-                        if let Some(addr) = host {
-                            self.open_guest_conn(id, addr);
-                        }
-                        // Otherwise we wait for PeerAppeared on the topic.
-                    }
+                    GuestOutput::Connect { .. } => self.guest_connect(id, now),
                     GuestOutput::Transmit { session, bytes } => self.transmit(session, PeerBody::Invitation(bytes)),
                     GuestOutput::Close { session } => self.close(session, now),
                     GuestOutput::Event(event) => {
                         if let GuestEvent::Admitted(grant) = &event {
                             self.on_admitted(grant, now);
-                            if let Some(g) = self.joining.get(&id) {
-                                let _ = self.signal.leave(g.code().topic());
-                            }
                         }
+                        // A terminal state ends the guest, and with it its topic.
+                        self.topics_dirty = true;
                         self.event(Event::Joining { id, event });
                     }
                     GuestOutput::Timeout(_) => {}
@@ -885,12 +659,10 @@ impl Peer {
         moved
     }
 
-    fn on_admitted(&mut self, grant: &crate::invitation::wire::AdmissionGrant, now: Timestamp) {
-        use crate::invitation::wire::AdmissionGrant;
+    fn on_admitted(&mut self, grant: &AdmissionGrant, now: Timestamp) {
         match grant {
             AdmissionGrant::Space { .. } => {
                 if let Ok(space) = self.client.accept_grant(grant) {
-                    let _ = self.signal.join(space_topic(&space));
                     self.event(Event::Joined { space });
                     // Links we already have to other members may now carry this space.
                     self.space_changed(space, now);
@@ -906,6 +678,7 @@ impl Peer {
                 }
             }
         }
+        self.topics_dirty = true;
     }
 
     fn transmit(&mut self, conn: ConnId, body: PeerBody) {
