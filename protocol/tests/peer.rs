@@ -808,21 +808,18 @@ fn a_hello_for_an_unknown_invitation_is_rejected_with_its_reason() {
 /// Before, it dialled the smallest key again and again until its deadline.
 #[test]
 fn a_guest_tries_the_next_peer_on_its_topic() {
-    for seed in 19..40 {
-        let mut net = Net::new(3, seed);
-        let mut order: Vec<usize> = (0..3).collect();
-        order.sort_by_key(|i| net.device(*i));
-        // The decoy has the smallest key and the host the largest: the guest meets the decoy first.
-        let (decoy, guest, host) = (order[0], order[1], order[2]);
-        net.command(host, Command::CreateSpace);
-        let space = space_of(&net, host);
-        let (code, pin) = open_invitation(&mut net, host, space, 600_000);
-        net.command(decoy, Command::AcceptInvitation { code });
-        net.run(1_000, |_| false);
-        assert!(join_with(&mut net, guest, space, code, pin, 60_000), "seed {seed}: the guest joined");
-        assert!(net.dials(guest, decoy) >= 1, "the decoy was tried first");
-        return;
-    }
+    let mut net = Net::new(3, 19);
+    let mut order: Vec<usize> = (0..3).collect();
+    order.sort_by_key(|i| net.device(*i));
+    // The decoy has the smallest key and the host the largest: the guest meets the decoy first.
+    let (decoy, guest, host) = (order[0], order[1], order[2]);
+    net.command(host, Command::CreateSpace);
+    let space = space_of(&net, host);
+    let (code, pin) = open_invitation(&mut net, host, space, 600_000);
+    net.command(decoy, Command::AcceptInvitation { code });
+    net.run(1_000, |_| false);
+    assert!(join_with(&mut net, guest, space, code, pin, 60_000), "the guest joined");
+    assert!(net.dials(guest, decoy) >= 1, "the decoy was tried first");
 }
 
 /// Fix 7(b), SPEC §9.7 item 2 before: device 0 creates S1 and S2, invites 1 and 2 to S2, then
@@ -847,7 +844,10 @@ fn a_space_joined_over_an_existing_link_replicates_on_it() {
     // Within one anti-entropy round every link carries S1 on both ends.
     net.run(spaces_protocol::peer::SYNC_INTERVAL_MS + 1_000, |_| false);
     for i in 0..3 {
-        assert!(net.peers[i].swarm_links().iter().all(|(_, spaces)| spaces.contains(&s1)), "peer {i}: S1 on every link");
+        assert!(
+            net.peers[i].swarm_links().iter().all(|(_, spaces)| spaces.contains(&s1)),
+            "peer {i}: S1 on every link"
+        );
     }
 }
 

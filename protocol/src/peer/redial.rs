@@ -185,7 +185,7 @@ fn next_wait(backoff_ms: &mut u64, rng: &mut impl RngCore) -> u64 {
     let jitter = u64::from(rng.next_u32()) % (base / 4 + 1);
     *backoff_ms = (base * 2).min(RECONNECT_MAX_MS);
     let wait = base - jitter;
-    assert!(wait >= RECONNECT_MIN_MS * 3 / 4 && wait <= RECONNECT_MAX_MS);
+    assert!((RECONNECT_MIN_MS * 3 / 4..=RECONNECT_MAX_MS).contains(&wait));
     wait
 }
 
