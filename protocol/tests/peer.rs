@@ -17,6 +17,17 @@ use spaces_protocol::{Client, PublicKey, Role, Timestamp};
 const LATENCY_MS: u64 = 10;
 /// The other end of a raw connection a test drives by hand.
 const RAW: usize = usize::MAX;
+/// The connection id of a raw end that is an impostor (see `Net::impostor`).
+const IMPOSTOR: ConnId = 1;
+
+/// A Noise message 2 that no host would send: what an impostor answers.
+fn impostor_answer() -> Vec<u8> {
+    use spaces_protocol::Canonical;
+    use spaces_protocol::invitation::wire::{Frame, FrameBody};
+    use spaces_protocol::peer::{PeerBody, PeerFrame};
+    let frame = Frame::new(FrameBody::Handshake { noise: vec![0x5a; 48] });
+    PeerFrame { version: 1, body: PeerBody::Invitation(frame.to_bytes()) }.to_bytes()
+}
 
 #[derive(Debug)]
 enum Msg {
@@ -55,6 +66,9 @@ struct Net {
     unanswered_max: usize,
     /// Frames a peer sent on connections with no other end (raw connections of a test).
     raw_out: Vec<(usize, ConnId, Vec<u8>)>,
+    /// Connections to this address reach an impostor, which answers every invitation frame
+    /// with a garbage handshake message.
+    impostor: Option<u8>,
 }
 
 impl Net {
@@ -85,6 +99,7 @@ impl Net {
             unanswered: BTreeMap::new(),
             unanswered_max: 0,
             raw_out: Vec::new(),
+            impostor: None,
         };
         for i in 0..n {
             net.input(i, Input::Signal(ClientInput::Connected));
@@ -112,6 +127,11 @@ impl Net {
             match o {
                 Output::SignalTransmit { bytes } => self.push(Msg::ToServer { from: i, bytes }),
                 Output::Connect { conn, addr } => {
+                    if self.impostor == Some(addr[0]) {
+                        self.links.insert((i, conn), (RAW, IMPOSTOR));
+                        self.push(Msg::Connected { peer: i, conn });
+                        continue;
+                    }
                     let j = *self.redirect.get(&addr[0]).unwrap_or(&addr[0]) as usize;
                     if j >= self.peers.len() {
                         *self.dials.entry((i, usize::MAX)).or_default() += 1;
@@ -138,6 +158,9 @@ impl Net {
                 Output::Transmit { conn, bytes } => {
                     if let Some(&(j, c)) = self.links.get(&(i, conn)) {
                         if j == RAW {
+                            if c == IMPOSTOR {
+                                self.push(Msg::Frame { peer: i, conn, bytes: impostor_answer() });
+                            }
                             self.raw_out.push((i, conn, bytes));
                             continue;
                         }
@@ -820,6 +843,25 @@ fn a_guest_tries_the_next_peer_on_its_topic() {
     net.run(1_000, |_| false);
     assert!(join_with(&mut net, guest, space, code, pin, 60_000), "the guest joined");
     assert!(net.dials(guest, decoy) >= 1, "the decoy was tried first");
+}
+
+/// Defect 6 with a hostile first peer: it answers `Hello` with a garbage Noise message 2.
+/// Nothing authenticated it, so the guest counts it a failed connection (not an `ERROR` of
+/// the invitation, as before) and tries the next peer.
+#[test]
+fn a_guest_survives_an_impostor_first_on_its_topic() {
+    let mut net = Net::new(3, 22);
+    let mut order: Vec<usize> = (0..3).collect();
+    order.sort_by_key(|i| net.device(*i));
+    let (decoy, guest, host) = (order[0], order[1], order[2]);
+    net.impostor = Some(decoy as u8);
+    net.command(host, Command::CreateSpace);
+    let space = space_of(&net, host);
+    let (code, pin) = open_invitation(&mut net, host, space, 600_000);
+    net.command(decoy, Command::AcceptInvitation { code });
+    net.run(1_000, |_| false);
+    assert!(join_with(&mut net, guest, space, code, pin, 60_000), "the guest joined");
+    assert!(net.raw_out.iter().any(|(p, _, _)| *p == guest), "the impostor was tried first");
 }
 
 /// Fix 7(b), SPEC §9.7 item 2 before: device 0 creates S1 and S2, invites 1 and 2 to S2, then
