@@ -171,6 +171,10 @@ impl Peer {
             self.redial.established(&info.peer, remote);
         }
         self.deadlines.insert(conn, now.saturating_add_millis(LINK_IDLE_MS));
+        if remote == self.client.identity().noise_key() {
+            // Signaling sent us to ourselves: both ends of this connection are ours.
+            return self.refuse_link(conn, remote, now);
+        }
         if self.keep_one_link(conn, remote, now) {
             self.authorise(conn, now);
         }

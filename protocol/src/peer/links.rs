@@ -31,7 +31,7 @@ impl Peer {
 
     /// Closes a link to a device that is a member of none of our spaces. If we dialled it, it
     /// is not dialled again until one of our memberships changes.
-    fn refuse_link(&mut self, conn: ConnId, remote: NoiseKey, now: Timestamp) {
+    pub(super) fn refuse_link(&mut self, conn: ConnId, remote: NoiseKey, now: Timestamp) {
         if let Some(Conn::Swarm(Swarm { dialled: Some(info), .. })) = self.conns.get(&conn) {
             let peer = info.peer;
             self.redial.set(&peer, DialState::Parked);

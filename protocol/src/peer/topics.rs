@@ -27,6 +27,10 @@ impl Peer {
             }
         }
         assert!(self.signal.topics().all(|t| keep.contains(t)), "no topic is held without a reason");
+        let joining = &self.joining;
+        let live = |id: &[u8; 16]| joining.get(id).is_some_and(|g| !g.state().is_terminal());
+        self.guest_dialled.retain(|id, _| live(id));
+        self.guest_waiting.retain(live);
     }
 
     /// When a completed invitation's topic is to be left (its expiry), while it is held.
