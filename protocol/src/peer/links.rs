@@ -25,7 +25,7 @@ impl Peer {
             s.spaces = shared.clone();
         }
         for space in shared {
-            self.send_have(conn, space, true);
+            self.send_have(conn, space, true, now);
         }
     }
 
@@ -64,7 +64,7 @@ impl Peer {
         if !s.spaces.contains(&space) {
             // A space we never authorised on this link (or no longer hold): say so, once.
             if !matches!(m, SwarmMessage::Refused { .. }) {
-                self.send(conn, &SwarmMessage::Refused { space });
+                self.send(conn, &SwarmMessage::Refused { space }, now);
             }
             return;
         }
@@ -76,9 +76,9 @@ impl Peer {
             self.redial.replicating(&peer);
         }
         match m {
-            SwarmMessage::Have { feeds, .. } => self.on_have(conn, space, &feeds, None, None),
+            SwarmMessage::Have { feeds, .. } => self.on_have(conn, space, &feeds, (None, None), now),
             SwarmMessage::HavePage { after, through, feeds, .. } => {
-                self.on_have(conn, space, &feeds, after.as_ref(), through.as_ref())
+                self.on_have(conn, space, &feeds, (after.as_ref(), through.as_ref()), now)
             }
             SwarmMessage::Entries { entries, .. } => {
                 let Some(sp) = self.client.space_mut(&space) else { return };
@@ -102,19 +102,19 @@ impl Peer {
         conn: ConnId,
         space: PublicKey,
         theirs: &[FeedPosition],
-        after: Option<&PublicKey>,
-        through: Option<&PublicKey>,
+        (after, through): (Option<&PublicKey>, Option<&PublicKey>),
+        now: Timestamp,
     ) {
         let Some(sp) = self.client.space(&space) else { return };
         let missing = replication::missing_in(sp, theirs, after, through);
         let behind = replication::behind(&replication::have(sp), theirs);
         if !missing.is_empty() {
-            self.send(conn, &SwarmMessage::Entries { space, entries: missing });
+            self.send(conn, &SwarmMessage::Entries { space, entries: missing }, now);
         }
         if behind {
             // Pull: tell the sender what we hold even if we said so before, or a device
             // already in sync would wait for the next anti-entropy round.
-            self.send_have(conn, space, true);
+            self.send_have(conn, space, true, now);
         }
     }
 
@@ -136,7 +136,7 @@ impl Peer {
             let Some(Conn::Swarm(s)) = self.conns.get_mut(&conn) else { continue };
             if member {
                 s.spaces.insert(space);
-                self.send_have(conn, space, false);
+                self.send_have(conn, space, false, now);
             } else if s.spaces.remove(&space) && s.spaces.is_empty() {
                 self.refuse_link(conn, remote, now);
             }
@@ -154,7 +154,7 @@ impl Peer {
 
     /// Announces our summary of `space` on `conn` (in pages if large), unless unchanged since
     /// the last one sent there and not `force`d.
-    pub(super) fn send_have(&mut self, conn: ConnId, space: PublicKey, force: bool) {
+    pub(super) fn send_have(&mut self, conn: ConnId, space: PublicKey, force: bool, now: Timestamp) {
         let Some(sp) = self.client.space(&space) else { return };
         let feeds = replication::have(sp);
         let Some(Conn::Swarm(s)) = self.conns.get_mut(&conn) else { return };
@@ -164,20 +164,22 @@ impl Peer {
         let messages = replication::summary_messages(space, &feeds);
         s.sent.insert(space, feeds);
         for m in &messages {
-            self.send(conn, m);
+            self.send(conn, m, now);
         }
     }
 
-    fn send(&mut self, conn: ConnId, m: &SwarmMessage) {
+    /// Seals and sends `m`; a session that cannot seal (failed, or a message over its bound) is
+    /// of no further use, so the connection is closed.
+    fn send(&mut self, conn: ConnId, m: &SwarmMessage, now: Timestamp) {
         let Some(Conn::Swarm(s)) = self.conns.get_mut(&conn) else { return };
         match s.session.seal(m) {
             Ok(frame) => self.transmit(conn, PeerBody::Swarm(frame)),
-            Err(_) => self.out.push_back(Output::Close { conn }),
+            Err(_) => self.close(conn, now),
         }
     }
 
     /// Every `SYNC_INTERVAL_MS`: every link re-announces every space in its set.
-    pub(super) fn anti_entropy(&mut self) {
+    pub(super) fn anti_entropy(&mut self, now: Timestamp) {
         let links: Vec<(ConnId, Vec<PublicKey>)> = self
             .conns
             .iter()
@@ -188,7 +190,7 @@ impl Peer {
             .collect();
         for (conn, spaces) in links {
             for space in spaces {
-                self.send_have(conn, space, true);
+                self.send_have(conn, space, true, now);
             }
         }
     }

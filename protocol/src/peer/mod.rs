@@ -569,7 +569,7 @@ impl Peer {
         self.expire_connections(now);
         if now >= self.next_sync {
             self.next_sync = now.saturating_add_millis(SYNC_INTERVAL_MS);
-            self.anti_entropy();
+            self.anti_entropy(now);
         }
     }
 
