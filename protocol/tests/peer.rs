@@ -963,13 +963,8 @@ fn many_seeds_of_faults_converge_with_one_link_per_pair() {
                     let durable = spaces_protocol::Canonical::to_bytes(&net.peers[2].client().snapshot());
                     net.restart(2, durable);
                 }
-                let space = if i == 3 {
-                    s1
-                } else if round % 2 == 0 {
-                    s1
-                } else {
-                    s2
-                };
+                // Device 3 is in S1 only.
+                let space = if i == 3 || round % 2 == 0 { s1 } else { s2 };
                 net.command(i, Command::Write { space, ops: vec![Op::Create { item, type_name: "n".into() }] });
             }
             net.run(3_000, |_| false);
