@@ -196,6 +196,7 @@ impl Link {
                 }
             }
             SwarmMessage::Refused { .. } => panic!("both devices are members"),
+            SwarmMessage::HavePage { .. } => panic!("the benchmarked spaces have far fewer than 4096 feeds"),
         }
     }
 

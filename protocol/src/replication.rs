@@ -5,36 +5,69 @@
 
 use crate::credential::FeedPosition;
 use crate::feed::FeedEntry;
-use crate::keys::NoiseKey;
+use crate::keys::{NoiseKey, PublicKey};
 use crate::space::{IngestError, Ingested, Space};
-use crate::swarm::{ENTRIES_PER_MESSAGE_MAX, HAVE_FEEDS_MAX};
+use crate::swarm::{ENTRIES_PER_MESSAGE_MAX, HAVE_FEEDS_MAX, SwarmMessage};
 
 /// Bytes of entries one batch carries at most (well under the swarm message limit).
 pub const BATCH_SIZE_MAX: usize = 512 * 1024;
 
-/// What we hold: one position per non-empty feed, sorted by feed key.
+/// What we hold: one position per non-empty feed, ascending by feed key, each feed once. Not
+/// bounded: `summary_messages` cuts it into messages.
 pub fn have(space: &Space) -> Vec<FeedPosition> {
-    let mut feeds: Vec<FeedPosition> =
+    // `feeds()` iterates a map by key, so the summary is ascending with no feed twice.
+    let feeds: Vec<FeedPosition> =
         space.feeds().filter(|f| !f.is_empty()).map(|f| FeedPosition { feed: f.key(), length: f.len() }).collect();
-    feeds.sort();
-    feeds.truncate(HAVE_FEEDS_MAX);
+    assert!(feeds.windows(2).all(|w| w[0].feed < w[1].feed), "one position per feed, ascending");
     feeds
+}
+
+/// The messages that carry a summary: one `Have` when it fits, otherwise consecutive
+/// `HavePage`s of at most `HAVE_FEEDS_MAX` feeds whose ranges cover every key, so a
+/// receiver learns exactly which feeds each page speaks for.
+pub fn summary_messages(space: PublicKey, feeds: &[FeedPosition]) -> Vec<SwarmMessage> {
+    if feeds.len() <= HAVE_FEEDS_MAX {
+        return vec![SwarmMessage::Have { space, feeds: feeds.to_vec() }];
+    }
+    let pages: Vec<&[FeedPosition]> = feeds.chunks(HAVE_FEEDS_MAX).collect();
+    let mut out = Vec::with_capacity(pages.len());
+    let mut after = None;
+    for (i, page) in pages.iter().enumerate() {
+        let last = page.last().expect("chunks are never empty").feed;
+        let through = (i + 1 < pages.len()).then_some(last);
+        out.push(SwarmMessage::HavePage { space, after, through, feeds: page.to_vec() });
+        after = Some(last);
+    }
+    assert!(out.len() >= 2);
+    out
 }
 
 /// The entries the other side lacks given its summary, oldest first per feed, bounded by
 /// `ENTRIES_PER_MESSAGE_MAX` and `BATCH_SIZE_MAX` (the rest goes after its next `Have`).
 pub fn missing(space: &Space, theirs: &[FeedPosition]) -> Vec<FeedEntry> {
+    missing_in(space, theirs, None, None)
+}
+
+/// `missing` for one page of a summary: only feeds with keys in `(after, through]` (`None`:
+/// unbounded), where an unlisted feed counts as not held. `theirs` is ascending by feed.
+pub fn missing_in(
+    space: &Space,
+    theirs: &[FeedPosition],
+    after: Option<&PublicKey>,
+    through: Option<&PublicKey>,
+) -> Vec<FeedEntry> {
     let mut out = Vec::new();
     let mut bytes = 0;
     // Control feeds first: they carry the admissions that make data feeds acceptable, so a
     // batch full of a not-yet-admitted feed's entries cannot stall the receiver.
-    let mut feeds: Vec<&crate::feed::Feed> = space.feeds().collect();
+    let in_range = |k: &PublicKey| after.is_none_or(|a| a < k) && through.is_none_or(|t| k <= t);
+    let mut feeds: Vec<&crate::feed::Feed> = space.feeds().filter(|f| in_range(&f.key())).collect();
     let m = space.membership();
     feeds.sort_by_key(|f| {
         (m.feed(&f.key()).is_none_or(|a| a.designation != crate::credential::Designation::Control), f.key())
     });
     for feed in feeds {
-        let from = theirs.iter().find(|p| p.feed == feed.key()).map_or(0, |p| p.length);
+        let from = position(theirs, &feed.key()).unwrap_or(0);
         for entry in feed.entries().iter().skip(usize::try_from(from).unwrap_or(usize::MAX)) {
             let size = entry.body.payload.len() + 160;
             if out.len() >= ENTRIES_PER_MESSAGE_MAX || bytes + size > BATCH_SIZE_MAX {
@@ -44,7 +77,18 @@ pub fn missing(space: &Space, theirs: &[FeedPosition]) -> Vec<FeedEntry> {
             out.push(entry.clone());
         }
     }
+    assert!(out.len() <= ENTRIES_PER_MESSAGE_MAX);
     out
+}
+
+/// Does `theirs` show a feed we lack or hold shorter (so we should ask for it)?
+pub fn behind(mine: &[FeedPosition], theirs: &[FeedPosition]) -> bool {
+    theirs.iter().any(|p| position(mine, &p.feed).is_none_or(|length| length < p.length))
+}
+
+/// The length a summary (ascending by feed, as decoding guarantees) lists for `feed`.
+fn position(summary: &[FeedPosition], feed: &PublicKey) -> Option<u64> {
+    summary.binary_search_by(|p| p.feed.cmp(feed)).ok().map(|i| summary[i].length)
 }
 
 /// What a batch did.

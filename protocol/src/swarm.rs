@@ -22,7 +22,8 @@ const PROLOGUE: &str = "spaces/1 swarm";
 pub const SWARM_MESSAGE_SIZE_MAX: usize = 1024 * 1024;
 /// Entries per `Entries` message at most.
 pub const ENTRIES_PER_MESSAGE_MAX: usize = 512;
-/// Feeds one `Have` lists at most (a space with more feeds sends several).
+/// Feeds one `Have` (or `HavePage`) lists at most; a space with more feeds sends its summary
+/// as several `HavePage`s.
 pub const HAVE_FEEDS_MAX: usize = 4096;
 
 /// Frames on a swarm connection.
@@ -56,6 +57,27 @@ pub enum SwarmMessage {
     Entries { space: PublicKey, entries: Vec<FeedEntry> },
     /// I will not replicate `space` with you (you are not a member as far as I know).
     Refused { space: PublicKey },
+    /// One page of a summary too large for one `Have` (more than `HAVE_FEEDS_MAX` feeds): what
+    /// I hold of each feed of `space` whose key `k` has `after < k ≤ through` (`None`: no
+    /// bound). A feed in that range that is not listed, I do not hold. The pages of one
+    /// summary cover all keys, so the receiver answers each like a `Have` over its range.
+    HavePage { space: PublicKey, after: Option<PublicKey>, through: Option<PublicKey>, feeds: Vec<FeedPosition> },
+}
+
+/// At most `HAVE_FEEDS_MAX` positions, one per feed, ascending by feed key: a feed listed
+/// twice would make the receiver's answer depend on which listing it reads.
+fn summary_ok(feeds: &[FeedPosition]) -> bool {
+    feeds.len() <= HAVE_FEEDS_MAX && feeds.windows(2).all(|w| w[0].feed < w[1].feed)
+}
+
+/// Every listed feed lies in the page's range, and the range is not empty.
+fn page_ok(after: Option<&PublicKey>, through: Option<&PublicKey>, feeds: &[FeedPosition]) -> bool {
+    let in_range = |k: &PublicKey| after.is_none_or(|a| a < k) && through.is_none_or(|t| k <= t);
+    let range_ok = match (after, through) {
+        (Some(a), Some(t)) => a < t,
+        _ => true,
+    };
+    range_ok && feeds.iter().all(|p| in_range(&p.feed))
 }
 
 impl Canonical for SwarmMessage {
@@ -63,8 +85,13 @@ impl Canonical for SwarmMessage {
 
     fn validate(&self) -> Result<(), DecodeError> {
         match self {
-            SwarmMessage::Have { feeds, .. } if feeds.len() > HAVE_FEEDS_MAX || !codec::strictly_ascending(feeds) => {
-                Err(DecodeError::Invalid("Have lists at most 4096 feeds, sorted"))
+            SwarmMessage::Have { feeds, .. } if !summary_ok(feeds) => {
+                Err(DecodeError::Invalid("Have lists at most 4096 feeds, each once, ascending"))
+            }
+            SwarmMessage::HavePage { after, through, feeds, .. }
+                if !summary_ok(feeds) || !page_ok(after.as_ref(), through.as_ref(), feeds) =>
+            {
+                Err(DecodeError::Invalid("HavePage lists at most 4096 feeds, each once, ascending, in its range"))
             }
             SwarmMessage::Entries { entries, .. } if entries.len() > ENTRIES_PER_MESSAGE_MAX => {
                 Err(DecodeError::Invalid("too many entries in one message"))

@@ -297,6 +297,7 @@ impl InvitationGuest {
         let Some(current) = self.session.take_if(|s| s.id == session) else { return };
         let frame = match Frame::from_bytes(bytes) {
             Ok(f) => f,
+            Err(_) if matches!(current.phase, Phase::Handshake(_)) => return self.unauthenticated(session, now),
             Err(_) => return self.violation(session, now),
         };
         if let FrameBody::Reject { .. } = frame.body {
@@ -335,20 +336,20 @@ impl InvitationGuest {
         now: Timestamp,
     ) -> Option<(Phase, bool)> {
         let FrameBody::Handshake { noise } = frame.body else {
-            self.violation(session, now);
+            self.unauthenticated(session, now);
             return None;
         };
         if handshake::read(&mut hs, &noise).is_err() {
-            self.violation(session, now);
+            self.unauthenticated(session, now);
             return None;
         }
         let Ok(msg3) = handshake::write(&mut hs) else {
-            self.violation(session, now);
+            self.unauthenticated(session, now);
             return None;
         };
         let h = handshake::handshake_hash(&hs);
         let Ok(transport) = hs.into_transport_mode() else {
-            self.violation(session, now);
+            self.unauthenticated(session, now);
             return None;
         };
         self.transmit(session, FrameBody::Handshake { noise: msg3 });
@@ -551,6 +552,14 @@ impl InvitationGuest {
         self.reconnect_at = Some(now.saturating_add_millis(self.backoff_ms));
         self.backoff_ms = (self.backoff_ms * 2).min(self.limits.reconnect_max_ms);
         self.set_state(State::Connecting);
+    }
+
+    /// A bad answer to `Hello`: nothing has shown the peer to hold the pinned key yet, so it
+    /// may be anyone the signaling server sent us to. Like a plaintext `Reject`, it is a
+    /// failed connection, never an outcome: an impostor cannot end the invitation.
+    fn unauthenticated(&mut self, session: SessionId, now: Timestamp) {
+        self.close(session);
+        self.retry_later(now);
     }
 
     /// A malformed or unauthentic frame. Before we are in doubt the flow ends in ERROR; once

@@ -107,8 +107,8 @@
 //!
 //! The server's limits are `SignalLimits` (defaults in brackets): connections
 //! `clients_max` [4096]; topics in total `topics_max` [16384]; topics per connection
-//! `topics_per_client_max` [64]; connections per topic `peers_per_topic_max` [256]; a token
-//! bucket per connection of `rate_per_s` [50] messages per second, `rate_burst_max` [100]
+//! `topics_per_client_max` [256]; connections per topic `peers_per_topic_max` [256]; a token
+//! bucket per connection of `rate_per_s` [50] messages per second, `rate_burst_max` [300]
 //! deep; registration TTL `registration_ttl_ms` [60 s]; `violations_max` [16] malformed or
 //! oversized frames before the connection is closed. A connection that sends nothing
 //! accepted for the TTL is closed and its registrations dropped (peers are told `PeerLeft`);
@@ -195,8 +195,10 @@ pub struct SignalLimits {
     /// Distinct topics at once; a join that would create one more gets `ServerFull`. Bounds
     /// the topic table independently of how registrations are spread.
     pub topics_max: usize,
-    /// Topics one connection may be on: a device in dozens of spaces plus a few invitations,
-    /// while one connection cannot fill the topic table.
+    /// Topics one connection may be on: a device in a couple of hundred spaces plus a few
+    /// invitations (a device is findable only on the topics it holds), while one connection
+    /// cannot fill the topic table. Registrations, at most `clients_max` times this, bound
+    /// the server's memory (about 1 M of at most ~250 bytes each by default).
     pub topics_per_client_max: usize,
     /// Connections on one topic. A space swarm larger than this needs more than a signaling
     /// server; it also caps the `PeerJoined`/`PeerLeft` fan-out of one message.
@@ -204,7 +206,8 @@ pub struct SignalLimits {
     /// Sustained messages per second per connection: far above what connection setup and
     /// keep-alive need, far below what would let one client load the server.
     pub rate_per_s: u64,
-    /// Burst depth of the token bucket: a reconnecting device re-joins all its topics at once.
+    /// Burst depth of the token bucket: a reconnecting device re-joins all its topics at once,
+    /// so it is above `topics_per_client_max`.
     pub rate_burst_max: u64,
     /// A connection that sends nothing accepted for this long is presumed dead (half-open
     /// sockets never say goodbye): it is closed and its peers are told it left. Clients ping
@@ -220,10 +223,10 @@ impl Default for SignalLimits {
         SignalLimits {
             clients_max: 4096,
             topics_max: 16_384,
-            topics_per_client_max: 64,
+            topics_per_client_max: 256,
             peers_per_topic_max: 256,
             rate_per_s: 50,
-            rate_burst_max: 100,
+            rate_burst_max: 300,
             registration_ttl_ms: 60_000,
             violations_max: 16,
         }

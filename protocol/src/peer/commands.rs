@@ -1,0 +1,102 @@
+//! User commands (SPEC.md §9.4.2): each changes the `Client` or an invitation, and marks the
+//! topics for reconciliation, since most commands change which topics the device needs.
+
+use super::*;
+
+impl Peer {
+    pub(super) fn command(&mut self, c: &Command, now: Timestamp) {
+        self.topics_dirty = true;
+        let result = match c {
+            Command::CreateSpace => {
+                let space = self.client.create_space(&mut self.rng, now);
+                self.event(Event::SpaceCreated { space });
+                Ok(())
+            }
+            Command::CreateInvitation { space, auth, role, guest, lifetime_ms, use_limit } => {
+                self.create_invitation(*space, *auth, *role, *guest, *lifetime_ms, *use_limit, now)
+            }
+            Command::CancelInvitation { id } => {
+                if let Some(h) = self.hosting.get_mut(id) {
+                    h.handle_input(HostInput::Cancel, now, &mut self.client);
+                }
+                Ok(())
+            }
+            Command::AcceptInvitation { code } => self.accept(*code, now),
+            Command::Authenticate { id, pin } => {
+                if let Some(g) = self.joining.get_mut(id) {
+                    g.handle_input(GuestInput::Authenticate(pin.clone()), now);
+                }
+                Ok(())
+            }
+            Command::CancelAccept { id } => {
+                if let Some(g) = self.joining.get_mut(id) {
+                    g.handle_input(GuestInput::Cancel, now);
+                }
+                Ok(())
+            }
+            Command::SetRole { space, member, role } => {
+                self.client.set_role(space, *member, *role, now).map(|_| self.space_changed(*space, now))
+            }
+            Command::Write { space, ops } => {
+                self.client.write(space, ops.clone()).map(|_| self.space_changed(*space, now))
+            }
+            Command::Leave { space } => {
+                self.credentials_seen.remove(space);
+                self.client.leave(space)
+            }
+        };
+        if let Err(error) = result {
+            self.event(Event::CommandFailed { command: c.clone(), error });
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn create_invitation(
+        &mut self,
+        space: Option<PublicKey>,
+        auth: AuthMethod,
+        role: Role,
+        guest: Option<PublicKey>,
+        lifetime_ms: u64,
+        use_limit: u32,
+        now: Timestamp,
+    ) -> Result<(), ClientError> {
+        let kind = if space.is_some() { Kind::Space } else { Kind::Device };
+        let params = HostParams {
+            kind,
+            auth,
+            role,
+            space,
+            guest,
+            expires_at: now.saturating_add_millis(lifetime_ms),
+            use_limit,
+            delegation: None,
+        };
+        let noise = self.client.identity().noise_keypair().clone();
+        let (host, code) = InvitationHost::create(params, &noise, self.limits, now, &mut self.rng)
+            .map_err(|_| ClientError::NotAllowed)?;
+        let pin = host.pin().cloned();
+        self.hosting.insert(code.id, host);
+        self.event(Event::InvitationCreated { id: code.id, code, pin });
+        Ok(())
+    }
+
+    fn accept(&mut self, code: InvitationCode, now: Timestamp) -> Result<(), ClientError> {
+        let device = self.client.device_keypair().clone();
+        let noise = self.client.identity().noise_keypair().clone();
+        let joiner = match code.kind {
+            Kind::Space => Joiner::Space { join: self.client.join_request(&mut self.rng), device, noise },
+            // Linking gives this device another identity: only a device with no spaces yet
+            // (as DXOS requires a fresh device), which keeps its keys and gets a new chain.
+            Kind::Device if self.client.space_keys().next().is_none() => Joiner::Device { device, noise },
+            Kind::Device => return Err(ClientError::NotAllowed),
+        };
+        let guest =
+            InvitationGuest::new(code, joiner, self.limits, now, &mut self.rng).map_err(|_| ClientError::NotAllowed)?;
+        self.joining.insert(code.id, guest);
+        // Its topic is joined before the guest's first `Connect` is handled (in `pump`), so
+        // peers already known there are found at once.
+        self.sync_topics(now);
+        Ok(())
+    }
+}

@@ -1,0 +1,197 @@
+//! Swarm links: which spaces each authenticated device may replicate with us (SPEC.md
+//! §9.2.2), and the replication rules over them (§9.3.3).
+
+use std::collections::BTreeSet;
+
+use super::redial::DialState;
+use super::*;
+use crate::credential::FeedPosition;
+
+impl Peer {
+    /// Decides which spaces a freshly authenticated device may replicate, and announces ours.
+    pub(super) fn authorise(&mut self, conn: ConnId, now: Timestamp) {
+        let Some(Conn::Swarm(s)) = self.conns.get(&conn) else { return };
+        let Some(remote) = s.session.remote() else { return };
+        let shared: BTreeSet<PublicKey> = self
+            .client
+            .space_keys()
+            .filter(|k| self.client.space(k).is_some_and(|sp| replication::is_member_device(sp, &remote)))
+            .copied()
+            .collect();
+        if shared.is_empty() {
+            return self.refuse_link(conn, remote, now);
+        }
+        if let Some(Conn::Swarm(s)) = self.conns.get_mut(&conn) {
+            s.spaces = shared.clone();
+        }
+        for space in shared {
+            self.send_have(conn, space, true, now);
+        }
+    }
+
+    /// Closes a link to a device that is a member of none of our spaces. If we dialled it, it
+    /// is not dialled again until one of our memberships changes.
+    pub(super) fn refuse_link(&mut self, conn: ConnId, remote: NoiseKey, now: Timestamp) {
+        if let Some(Conn::Swarm(Swarm { dialled: Some(info), .. })) = self.conns.get(&conn) {
+            let peer = info.peer;
+            self.redial.set(&peer, DialState::Parked);
+        }
+        self.event(Event::Refused { conn, remote: Some(remote) });
+        self.close(conn, now);
+    }
+
+    pub(super) fn swarm_message(&mut self, conn: ConnId, m: SwarmMessage, now: Timestamp) {
+        let Some(Conn::Swarm(s)) = self.conns.get(&conn) else { return };
+        let space = match &m {
+            SwarmMessage::Have { space, .. }
+            | SwarmMessage::HavePage { space, .. }
+            | SwarmMessage::Entries { space, .. }
+            | SwarmMessage::Refused { space } => *space,
+        };
+        let remote = s.session.remote();
+        // Membership may have changed since the link was authorised (we joined the space
+        // since, or learned the remote's admission): judge again before refusing.
+        let now_member =
+            remote.is_some_and(|r| self.client.space(&space).is_some_and(|sp| replication::is_member_device(sp, &r)));
+        if !s.spaces.contains(&space)
+            && now_member
+            && !matches!(m, SwarmMessage::Refused { .. })
+            && let Some(Conn::Swarm(s)) = self.conns.get_mut(&conn)
+        {
+            s.spaces.insert(space);
+        }
+        let Some(Conn::Swarm(s)) = self.conns.get(&conn) else { return };
+        if !s.spaces.contains(&space) {
+            // A space we never authorised on this link (or no longer hold): say so, once.
+            if !matches!(m, SwarmMessage::Refused { .. }) {
+                self.send(conn, &SwarmMessage::Refused { space }, now);
+            }
+            return;
+        }
+        if !matches!(m, SwarmMessage::Refused { .. })
+            && let Some(info) = &s.dialled
+        {
+            // The other side replicates with us: a later drop is worth a prompt redial.
+            let peer = info.peer;
+            self.redial.replicating(&peer);
+        }
+        match m {
+            SwarmMessage::Have { feeds, .. } => self.on_have(conn, space, &feeds, (None, None), now),
+            SwarmMessage::HavePage { after, through, feeds, .. } => {
+                self.on_have(conn, space, &feeds, (after.as_ref(), through.as_ref()), now)
+            }
+            SwarmMessage::Entries { entries, .. } => {
+                let Some(sp) = self.client.space_mut(&space) else { return };
+                let report = replication::ingest_batch(sp, entries);
+                if report.new > 0 {
+                    self.space_changed(space, now);
+                }
+            }
+            SwarmMessage::Refused { .. } => {
+                if let Some(Conn::Swarm(s)) = self.conns.get_mut(&conn) {
+                    s.spaces.remove(&space);
+                }
+            }
+        }
+    }
+
+    /// A summary (or one page of it, over `(after, through]`): send what it lacks, and pull
+    /// if it shows us behind.
+    fn on_have(
+        &mut self,
+        conn: ConnId,
+        space: PublicKey,
+        theirs: &[FeedPosition],
+        (after, through): (Option<&PublicKey>, Option<&PublicKey>),
+        now: Timestamp,
+    ) {
+        let Some(sp) = self.client.space(&space) else { return };
+        let missing = replication::missing_in(sp, theirs, after, through);
+        let behind = replication::behind(&replication::have(sp), theirs);
+        if !missing.is_empty() {
+            self.send(conn, &SwarmMessage::Entries { space, entries: missing }, now);
+        }
+        if behind {
+            // Pull: tell the sender what we hold even if we said so before, or a device
+            // already in sync would wait for the next anti-entropy round.
+            self.send_have(conn, space, true, now);
+        }
+    }
+
+    /// After our replica of `space` changed: re-check who may replicate it, close links to
+    /// devices no longer members, and tell the others what we now hold.
+    pub(super) fn space_changed(&mut self, space: PublicKey, now: Timestamp) {
+        self.event(Event::Changed { space });
+        self.note_membership(space, now);
+        let links: Vec<(ConnId, NoiseKey)> = self
+            .conns
+            .iter()
+            .filter_map(|(c, conn)| match conn {
+                Conn::Swarm(s) => s.session.remote().map(|r| (*c, r)),
+                _ => None,
+            })
+            .collect();
+        for (conn, remote) in links {
+            let member = self.client.space(&space).is_some_and(|sp| replication::is_member_device(sp, &remote));
+            let Some(Conn::Swarm(s)) = self.conns.get_mut(&conn) else { continue };
+            if member {
+                s.spaces.insert(space);
+                self.send_have(conn, space, false, now);
+            } else if s.spaces.remove(&space) && s.spaces.is_empty() {
+                self.refuse_link(conn, remote, now);
+            }
+        }
+    }
+
+    /// A membership change of `space` (not a mere write) may make devices we refused before
+    /// members: dial them again.
+    fn note_membership(&mut self, space: PublicKey, now: Timestamp) {
+        let Some(count) = self.client.space(&space).map(|sp| sp.membership().len()) else { return };
+        if self.credentials_seen.insert(space, count) != Some(count) {
+            self.redial.membership_changed(&space_topic(&space), now, &mut self.rng);
+        }
+    }
+
+    /// Announces our summary of `space` on `conn` (in pages if large), unless unchanged since
+    /// the last one sent there and not `force`d.
+    pub(super) fn send_have(&mut self, conn: ConnId, space: PublicKey, force: bool, now: Timestamp) {
+        let Some(sp) = self.client.space(&space) else { return };
+        let feeds = replication::have(sp);
+        let Some(Conn::Swarm(s)) = self.conns.get_mut(&conn) else { return };
+        if !force && s.sent.get(&space) == Some(&feeds) {
+            return;
+        }
+        let messages = replication::summary_messages(space, &feeds);
+        s.sent.insert(space, feeds);
+        for m in &messages {
+            self.send(conn, m, now);
+        }
+    }
+
+    /// Seals and sends `m`; a session that cannot seal (failed, or a message over its bound) is
+    /// of no further use, so the connection is closed.
+    fn send(&mut self, conn: ConnId, m: &SwarmMessage, now: Timestamp) {
+        let Some(Conn::Swarm(s)) = self.conns.get_mut(&conn) else { return };
+        match s.session.seal(m) {
+            Ok(frame) => self.transmit(conn, PeerBody::Swarm(frame)),
+            Err(_) => self.close(conn, now),
+        }
+    }
+
+    /// Every `SYNC_INTERVAL_MS`: every link re-announces every space in its set.
+    pub(super) fn anti_entropy(&mut self, now: Timestamp) {
+        let links: Vec<(ConnId, Vec<PublicKey>)> = self
+            .conns
+            .iter()
+            .filter_map(|(c, conn)| match conn {
+                Conn::Swarm(s) if s.session.is_open() => Some((*c, s.spaces.iter().copied().collect())),
+                _ => None,
+            })
+            .collect();
+        for (conn, spaces) in links {
+            for space in spaces {
+                self.send_have(conn, space, true, now);
+            }
+        }
+    }
+}

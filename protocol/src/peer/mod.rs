@@ -1,0 +1,616 @@
+//! The Peer endpoint: one sans-IO object per device that a driver (the simulator, the tokio
+//! node) runs. It owns the device's `Client` (identity and spaces), its `SignalClient`, the
+//! invitations it hosts and accepts, and one state machine per connection: quinn-proto's
+//! endpoint/connection split (SPEC.md §9).
+//!
+//! Connections are the driver's: it opens them when asked (`Output::Connect`), reports them
+//! (`Connected`, `Accepted`, `Closed`), and moves frames. Every frame on a peer connection is a
+//! `PeerFrame`, which says whether it belongs to an invitation or to a space swarm.
+//!
+//! - [`redial`]: the devices we dial, with exponential backoff.
+//! - `commands`: what a user asks of the Peer.
+//! - `conns`: connection lifecycle: dials, dispatch of inbound connections, idle deadlines,
+//!   duplicate links.
+//! - `links`: swarm links: authorisation per space and replication.
+//! - `topics`: the signaling topics the Peer holds, and what it does with signaling events.
+
+mod commands;
+mod conns;
+mod links;
+pub mod redial;
+mod topics;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::{CryptoRng, RngCore, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use crate::client::{Client, ClientError};
+use crate::codec::{self, Canonical, DecodeError};
+use crate::credential::Role;
+use crate::hash::Digest;
+use crate::invitation::guest::{GuestEvent, GuestInput, GuestOutput, InvitationGuest, Joiner};
+use crate::invitation::host::{HostEvent, HostInput, HostOutput, HostParams, HostRecord, InvitationHost};
+use crate::invitation::wire::AdmissionGrant;
+use crate::invitation::{AuthMethod, InvitationCode, Kind, Limits, Pin};
+use crate::item::Op;
+use crate::keys::{NoiseKey, PublicKey};
+use crate::replication;
+use crate::signal::client::{ClientInput, ClientOutput, SignalEvent};
+use crate::signal::{PeerInfo, SignalClient, SignalLimits};
+use crate::swarm::{SwarmError, SwarmEvent, SwarmMessage, SwarmSession};
+use crate::time::Timestamp;
+
+/// A connection as the driver names it.
+pub type ConnId = u64;
+
+/// Connections a peer keeps at most, inbound and outbound together; beyond it, inbound ones
+/// are closed at once and dials wait. Bounds the per-connection state (Noise sessions,
+/// summaries) that others can make us hold.
+pub const CONNECTIONS_MAX: usize = 256;
+/// How often every swarm connection re-announces what it holds (anti-entropy).
+pub const SYNC_INTERVAL_MS: u64 = 10_000;
+/// First wait before redialling a device whose connection (dialled by us) dropped; the wait
+/// then doubles up to `RECONNECT_MAX_MS` (see [`redial`]).
+pub const RECONNECT_MS: u64 = redial::RECONNECT_MIN_MS;
+pub use redial::{RECONNECT_MAX_MS, WANTED_MAX};
+/// An outbound connection the driver has not reported `Connected` by then counts as failed:
+/// a driver whose transport never answers must not hold a slot or a guest forever.
+pub const CONNECT_TIMEOUT_MS: u64 = 10_000;
+/// An inbound connection must send its first frame within this, or it is closed: silent
+/// connections would otherwise fill `CONNECTIONS_MAX` for good.
+pub const FIRST_FRAME_TIMEOUT_MS: u64 = 10_000;
+/// A swarm handshake (three messages) must complete within this after the connection opens.
+pub const HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
+/// A swarm link that receives nothing for this long is closed: an honest peer sends a `Have`
+/// per space every `SYNC_INTERVAL_MS`, so three missed rounds mean a dead or useless link.
+pub const LINK_IDLE_MS: u64 = 3 * SYNC_INTERVAL_MS;
+/// An invitation connection that receives nothing for this long is closed. Twice the
+/// invitation's own session idle limit (60 s, SPEC.md §7.6.1), which the host enforces; this
+/// is the backstop for a guest waiting on a host that stalls.
+pub const INVITATION_IDLE_MS: u64 = 120_000;
+
+/// Every frame on a peer connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerFrame {
+    pub version: u8,
+    pub body: PeerBody,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PeerBody {
+    /// An invitation frame (SPEC.md §7.3).
+    Invitation(Vec<u8>),
+    /// A swarm frame (SPEC.md §9.2).
+    Swarm(Vec<u8>),
+}
+
+impl Canonical for PeerFrame {
+    const ENCODED_SIZE_MAX: usize = crate::invitation::wire::FRAME_SIZE_MAX + 8192;
+
+    fn validate(&self) -> Result<(), DecodeError> {
+        codec::check_version(self.version)
+    }
+}
+
+fn wrap(body: PeerBody) -> Vec<u8> {
+    PeerFrame { version: codec::VERSION, body }.to_bytes()
+}
+
+/// What a user (or a test, or the simulator's workload) asks of the peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    CreateSpace,
+    /// Host an invitation to `space` (or, with `space: None`, a device invitation).
+    CreateInvitation {
+        space: Option<PublicKey>,
+        auth: AuthMethod,
+        role: Role,
+        guest: Option<PublicKey>,
+        lifetime_ms: u64,
+        use_limit: u32,
+    },
+    CancelInvitation {
+        id: [u8; 16],
+    },
+    AcceptInvitation {
+        code: InvitationCode,
+    },
+    Authenticate {
+        id: [u8; 16],
+        pin: Pin,
+    },
+    CancelAccept {
+        id: [u8; 16],
+    },
+    SetRole {
+        space: PublicKey,
+        member: PublicKey,
+        role: Role,
+    },
+    Write {
+        space: PublicKey,
+        ops: Vec<Op>,
+    },
+    Leave {
+        space: PublicKey,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input<'a> {
+    Command(&'a Command),
+    /// The connection to the signaling server (the driver keeps one).
+    Signal(ClientInput<'a>),
+    /// An outbound connection we asked for is up.
+    Connected {
+        conn: ConnId,
+    },
+    /// An outbound connection could not be made.
+    ConnectFailed {
+        conn: ConnId,
+    },
+    /// Someone connected to us; the driver chose `conn`.
+    Accepted {
+        conn: ConnId,
+    },
+    Frame {
+        conn: ConnId,
+        bytes: &'a [u8],
+    },
+    Closed {
+        conn: ConnId,
+    },
+    Timeout,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    SpaceCreated {
+        space: PublicKey,
+    },
+    InvitationCreated {
+        id: [u8; 16],
+        code: InvitationCode,
+        pin: Option<Pin>,
+    },
+    /// A hosted invitation's state or outcome changed.
+    Hosting {
+        id: [u8; 16],
+        event: HostEvent,
+    },
+    /// An accepted invitation's state or outcome changed.
+    Joining {
+        id: [u8; 16],
+        event: GuestEvent,
+    },
+    /// We joined a space through an invitation.
+    Joined {
+        space: PublicKey,
+    },
+    /// This device now belongs to `identity` (a DEVICE invitation succeeded).
+    Linked {
+        identity: PublicKey,
+    },
+    /// New credentials or entries arrived for a space.
+    Changed {
+        space: PublicKey,
+    },
+    /// A swarm connection was refused or closed for lack of membership.
+    Refused {
+        conn: ConnId,
+        remote: Option<NoiseKey>,
+    },
+    CommandFailed {
+        command: Command,
+        error: ClientError,
+    },
+    Signal(SignalEvent),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// A frame for the signaling server.
+    SignalTransmit {
+        bytes: Vec<u8>,
+    },
+    /// Open a connection to `addr` and report it as `conn`.
+    Connect {
+        conn: ConnId,
+        addr: Vec<u8>,
+    },
+    Transmit {
+        conn: ConnId,
+        bytes: Vec<u8>,
+    },
+    Close {
+        conn: ConnId,
+    },
+    /// An invitation record to store before acting on any later output.
+    Persist(HostRecord),
+    Event(Event),
+    Timeout(Timestamp),
+}
+
+enum Conn {
+    /// Inbound, no frame yet.
+    Fresh,
+    /// Outbound for an invitation we accept.
+    Guest {
+        id: [u8; 16],
+    },
+    /// Inbound for an invitation we host.
+    Host {
+        id: [u8; 16],
+    },
+    Swarm(Swarm),
+}
+
+struct Swarm {
+    session: SwarmSession,
+    /// The device we dialled (outbound), for reconnecting.
+    dialled: Option<PeerInfo>,
+    /// Spaces this member device may replicate with us.
+    spaces: BTreeSet<PublicKey>,
+    /// The last summary we sent, per space, so an unchanged one is not repeated.
+    sent: BTreeMap<PublicKey, Vec<crate::credential::FeedPosition>>,
+}
+
+/// One device's endpoint.
+pub struct Peer {
+    client: Client,
+    signal: SignalClient,
+    limits: Limits,
+    hosting: BTreeMap<[u8; 16], InvitationHost>,
+    joining: BTreeMap<[u8; 16], InvitationGuest>,
+    conns: BTreeMap<ConnId, Conn>,
+    /// Outbound connections the driver has not reported `Connected` yet.
+    pending: BTreeSet<ConnId>,
+    /// When each connection is closed unless something arrives (see the `_TIMEOUT_MS` and
+    /// `_IDLE_MS` limits); every connection has one.
+    deadlines: BTreeMap<ConnId, Timestamp>,
+    next_conn: ConnId,
+    /// Devices we want a swarm connection to, and when to dial them.
+    redial: redial::Redial,
+    /// The last host dialled per accepted invitation: the next attempt tries the next one on
+    /// the topic, so a stale or hostile first peer cannot hold a guest.
+    guest_dialled: BTreeMap<[u8; 16], PublicKey>,
+    /// Accepted invitations waiting for a peer to appear on their topic.
+    guest_waiting: BTreeSet<[u8; 16]>,
+    /// Credentials per space at the last change, to tell membership changes from writes.
+    credentials_seen: BTreeMap<PublicKey, usize>,
+    /// The set of topics to hold may have changed since it was last reconciled.
+    topics_dirty: bool,
+    next_sync: Timestamp,
+    out: VecDeque<Output>,
+    rng: ChaCha20Rng,
+}
+
+impl core::fmt::Debug for Peer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Peer")
+            .field("identity", &self.client.identity_key())
+            .field("spaces", &self.client.space_keys().count())
+            .field("connections", &self.conns.len())
+            .finish()
+    }
+}
+
+impl Peer {
+    /// A peer for `client`, announcing `addr` (a transport address its driver understands),
+    /// with the default signaling limits. Connection ids it picks count up from 2^62 + 1, so
+    /// a driver names inbound connections (in `Accepted`) below 2^62.
+    pub fn new<R: RngCore + CryptoRng>(client: Client, addr: Vec<u8>, now: Timestamp, rng: &mut R) -> Self {
+        Peer::with_signal_limits(client, addr, SignalLimits::default(), now, rng)
+    }
+
+    /// `new` with the signaling limits of the server the driver uses: the client holds at
+    /// most `topics_per_client_max` topics (SPEC.md §8.5), so a device in more spaces than
+    /// that needs a server configured for more. An address over 64 bytes is cut to 64.
+    pub fn with_signal_limits<R: RngCore + CryptoRng>(
+        client: Client,
+        addr: Vec<u8>,
+        signal_limits: SignalLimits,
+        now: Timestamp,
+        rng: &mut R,
+    ) -> Self {
+        let mut addr = addr;
+        addr.truncate(crate::signal::wire::ADDR_SIZE_MAX);
+        let info = PeerInfo { peer: client.identity().device_key(), addr };
+        let signal = SignalClient::new(info, signal_limits).expect("the address was cut to its maximum");
+        let mut seed = [0u8; 32];
+        rng.fill_bytes(&mut seed);
+        let mut peer = Peer {
+            client,
+            signal,
+            limits: Limits::default(),
+            hosting: BTreeMap::new(),
+            joining: BTreeMap::new(),
+            conns: BTreeMap::new(),
+            pending: BTreeSet::new(),
+            deadlines: BTreeMap::new(),
+            next_conn: 1 << 62,
+            redial: redial::Redial::default(),
+            guest_dialled: BTreeMap::new(),
+            guest_waiting: BTreeSet::new(),
+            credentials_seen: BTreeMap::new(),
+            topics_dirty: false,
+            next_sync: now.saturating_add_millis(SYNC_INTERVAL_MS),
+            out: VecDeque::new(),
+            rng: ChaCha20Rng::from_seed(seed),
+        };
+        peer.sync_topics(now);
+        peer
+    }
+
+    /// Resumes after a restart: the client from its snapshot and the hosted invitations from
+    /// their records. Connections and accepted invitations in flight do not survive.
+    pub fn restore<R: RngCore + CryptoRng>(
+        client: Client,
+        records: Vec<HostRecord>,
+        addr: Vec<u8>,
+        now: Timestamp,
+        rng: &mut R,
+    ) -> Self {
+        Peer::restore_with_signal_limits(client, records, addr, SignalLimits::default(), now, rng)
+    }
+
+    /// `restore` with the signaling limits of the server the driver uses (see
+    /// `with_signal_limits`).
+    pub fn restore_with_signal_limits<R: RngCore + CryptoRng>(
+        client: Client,
+        records: Vec<HostRecord>,
+        addr: Vec<u8>,
+        signal_limits: SignalLimits,
+        now: Timestamp,
+        rng: &mut R,
+    ) -> Self {
+        let mut peer = Peer::with_signal_limits(client, addr, signal_limits, now, rng);
+        for r in records {
+            if let Ok(host) = InvitationHost::restore(r, peer.limits, &mut peer.rng) {
+                peer.hosting.insert(host.code().id, host);
+            }
+        }
+        // Open invitations, and completed ones until they expire (admitted guests in doubt
+        // retry until then), are found on their topics again.
+        peer.sync_topics(now);
+        peer
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The client, mutably: how the simulator's insider adversary tampers with its own
+    /// replica. Only with the `adversary` feature, never in a real node.
+    #[cfg(feature = "adversary")]
+    pub fn client_mut(&mut self) -> &mut Client {
+        &mut self.client
+    }
+
+    pub fn hosting(&self) -> impl Iterator<Item = &InvitationHost> {
+        self.hosting.values()
+    }
+
+    pub fn joining(&self) -> impl Iterator<Item = &InvitationGuest> {
+        self.joining.values()
+    }
+
+    /// Remote devices of open swarm connections, with the spaces they replicate.
+    pub fn swarm_links(&self) -> Vec<(NoiseKey, Vec<PublicKey>)> {
+        self.conns
+            .values()
+            .filter_map(|c| match c {
+                Conn::Swarm(s) => s.session.remote().map(|r| (r, s.spaces.iter().copied().collect())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Connections held, inbound and outbound, of every kind (at most `CONNECTIONS_MAX`).
+    pub fn connection_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// The signaling topics this device holds (joined, or waiting to be), ascending.
+    pub fn signal_topics(&self) -> Vec<Digest> {
+        self.signal.topics().copied().collect()
+    }
+
+    pub fn handle_input(&mut self, input: Input<'_>, now: Timestamp) {
+        match input {
+            Input::Command(c) => self.command(c, now),
+            Input::Signal(i) => self.signal.handle_input(i, now),
+            Input::Connected { conn } => self.on_connected(conn, now),
+            // The dial failed: for the connection's owner (a guest, or the redial table)
+            // this is the end of a connection that never opened.
+            Input::ConnectFailed { conn } => self.on_closed(conn, now),
+            Input::Accepted { conn } => self.on_accepted(conn, now),
+            Input::Frame { conn, bytes } => self.on_frame(conn, bytes, now),
+            Input::Closed { conn } => self.on_closed(conn, now),
+            Input::Timeout => self.on_timeout(now),
+        }
+        self.pump(now);
+        assert!(self.conns.len() <= CONNECTIONS_MAX, "connections are bounded");
+        assert!(self.deadlines.len() == self.conns.len(), "every connection has a deadline");
+    }
+
+    /// Outputs in order; `Timeout` last, when nothing else is pending.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        let mut at = self.next_sync;
+        let mut consider = |t: Option<Timestamp>| {
+            if let Some(t) = t {
+                at = at.min(t);
+            }
+        };
+        consider(self.signal.poll_timeout());
+        for h in self.hosting.values() {
+            consider(h.poll_timeout());
+            consider(self.completed_expiry(h));
+        }
+        for g in self.joining.values() {
+            consider(g.poll_timeout());
+        }
+        consider(self.redial.next_due());
+        consider(self.deadlines.values().min().copied());
+        Some(at)
+    }
+
+    fn on_timeout(&mut self, now: Timestamp) {
+        self.topics_dirty = true;
+        self.signal.handle_input(ClientInput::Timeout, now);
+        let ids: Vec<[u8; 16]> = self.hosting.keys().copied().collect();
+        for id in ids {
+            if let Some(h) = self.hosting.get_mut(&id)
+                && h.poll_timeout().is_some_and(|t| t <= now)
+            {
+                h.handle_input(HostInput::Timeout, now, &mut self.client);
+            }
+        }
+        for g in self.joining.values_mut() {
+            if g.poll_timeout().is_some_and(|t| t <= now) {
+                g.handle_input(GuestInput::Timeout, now);
+            }
+        }
+        self.expire_connections(now);
+        if now >= self.next_sync {
+            self.next_sync = now.saturating_add_millis(SYNC_INTERVAL_MS);
+            self.anti_entropy(now);
+        }
+    }
+
+    // ----- moving outputs of the inner machines -----
+
+    /// Drains the signal client, hosted and accepted invitations into our outputs, keeps the
+    /// topics and dials in step with them, then announces the next deadline.
+    fn pump(&mut self, now: Timestamp) {
+        for _ in 0..64 {
+            let mut moved = false;
+            if std::mem::take(&mut self.topics_dirty) {
+                self.sync_topics(now);
+            }
+            moved |= self.pump_signal(now);
+            moved |= self.pump_hosts(now);
+            moved |= self.pump_guests(now);
+            moved |= self.dial_due(now);
+            if !moved && !self.topics_dirty {
+                break;
+            }
+        }
+        if let Some(t) = self.poll_timeout() {
+            self.out.push_back(Output::Timeout(t));
+        }
+    }
+
+    fn pump_signal(&mut self, now: Timestamp) -> bool {
+        let mut moved = false;
+        while let Some(o) = self.signal.poll_output() {
+            moved = true;
+            match o {
+                ClientOutput::Transmit { bytes } => self.out.push_back(Output::SignalTransmit { bytes }),
+                ClientOutput::Event(e) => self.on_signal_event(e, now),
+                ClientOutput::Timeout(_) => {}
+            }
+        }
+        moved
+    }
+
+    fn pump_hosts(&mut self, now: Timestamp) -> bool {
+        let mut moved = false;
+        let ids: Vec<[u8; 16]> = self.hosting.keys().copied().collect();
+        for id in ids {
+            while let Some(o) = self.hosting.get_mut(&id).and_then(InvitationHost::poll_output) {
+                moved = true;
+                match o {
+                    HostOutput::Transmit { session, bytes } => self.transmit(session, PeerBody::Invitation(bytes)),
+                    HostOutput::Close { session } => self.close(session, now),
+                    HostOutput::Persist(r) => self.out.push_back(Output::Persist(r)),
+                    HostOutput::Event(event) => {
+                        if let HostEvent::Admitted { grant: AdmissionGrant::Space { space, .. }, .. } = &event {
+                            self.space_changed(*space, now);
+                        }
+                        // A state change may end the invitation, and with it its topic.
+                        self.topics_dirty = true;
+                        self.event(Event::Hosting { id, event });
+                    }
+                    HostOutput::Timeout(_) => {}
+                }
+            }
+        }
+        moved
+    }
+
+    fn pump_guests(&mut self, now: Timestamp) -> bool {
+        let mut moved = false;
+        let ids: Vec<[u8; 16]> = self.joining.keys().copied().collect();
+        for id in ids {
+            while let Some(o) = self.joining.get_mut(&id).and_then(InvitationGuest::poll_output) {
+                moved = true;
+                match o {
+                    GuestOutput::Connect { .. } => self.guest_connect(id, now),
+                    GuestOutput::Transmit { session, bytes } => self.transmit(session, PeerBody::Invitation(bytes)),
+                    GuestOutput::Close { session } => self.close(session, now),
+                    GuestOutput::Event(event) => {
+                        if let GuestEvent::Admitted(grant) = &event {
+                            self.on_admitted(grant, now);
+                        }
+                        // A terminal state ends the guest, and with it its topic.
+                        self.topics_dirty = true;
+                        self.event(Event::Joining { id, event });
+                    }
+                    GuestOutput::Timeout(_) => {}
+                }
+            }
+        }
+        moved
+    }
+
+    fn on_admitted(&mut self, grant: &AdmissionGrant, now: Timestamp) {
+        match grant {
+            AdmissionGrant::Space { .. } => {
+                if let Ok(space) = self.client.accept_grant(grant) {
+                    self.event(Event::Joined { space });
+                    // Links we already have to other members may now carry this space.
+                    self.space_changed(space, now);
+                }
+            }
+            AdmissionGrant::Device { .. } => {
+                let device = self.client.device_keypair().clone();
+                let noise = self.client.identity().noise_keypair().clone();
+                if let Ok(linked) = Client::from_device_grant(device, noise, grant) {
+                    let identity = linked.identity_key();
+                    self.client = linked;
+                    self.event(Event::Linked { identity });
+                }
+            }
+        }
+        self.topics_dirty = true;
+    }
+
+    fn transmit(&mut self, conn: ConnId, body: PeerBody) {
+        if self.conns.contains_key(&conn) {
+            self.out.push_back(Output::Transmit { conn, bytes: wrap(body) });
+        }
+    }
+
+    fn close(&mut self, conn: ConnId, now: Timestamp) {
+        if self.conns.contains_key(&conn) {
+            self.out.push_back(Output::Close { conn });
+            self.on_closed(conn, now);
+        }
+    }
+
+    fn event(&mut self, e: Event) {
+        self.out.push_back(Output::Event(e));
+    }
+}
+
+/// A space's discovery topic: members meet there; the server learns only the hash.
+pub fn space_topic(space: &PublicKey) -> Digest {
+    crate::hash::hash_tagged(crate::hash::domain::SPACE_TOPIC, &space.0)
+}

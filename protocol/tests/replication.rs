@@ -1,0 +1,182 @@
+//! Replication between two replicas of a space, driven directly through the pure functions
+//! of SPEC §9.3 (`have`, `missing`, `ingest_batch`): no Peer, no network.
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+use spaces_protocol::credential::Designation;
+use spaces_protocol::item::{ItemId, Op};
+use spaces_protocol::replication;
+use spaces_protocol::space::Space;
+use spaces_protocol::{Client, PublicKey, Role, Timestamp};
+
+/// A member that was offline while a new member joined and wrote `writes` entries: the
+/// space as the host holds it afterwards, the member's stale copy, and whether the new
+/// member's data feed sorts before the host's control feed (which admits it).
+fn offline_member_scenario(seed: u64, writes: usize) -> (Space, Space, bool) {
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    let now = Timestamp::from_millis(1_700_000_000_000);
+    let mut host = Client::create_identity(&mut rng, now);
+    let space = host.create_space(&mut rng, now);
+    let stale = host.space(&space).unwrap().clone();
+    let mut guest = Client::create_identity(&mut rng, now);
+    let join = guest.join_request(&mut rng);
+    let credentials = host.admit(&space, &join, Role::Editor, None, now).unwrap();
+    guest.accept(&space, credentials).unwrap();
+    for i in 0..writes {
+        let mut id = [0u8; 16];
+        id[..8].copy_from_slice(&(i as u64).to_be_bytes());
+        let entry = guest.write(&space, vec![Op::Create { item: ItemId(id), type_name: "n".into() }]).unwrap();
+        host.ingest(&space, entry).unwrap();
+    }
+    let full = host.space(&space).unwrap().clone();
+    let feed_of = |identity: PublicKey, designation: Designation| {
+        full.membership().feeds().find(|(_, a)| a.identity == identity && a.designation == designation).map(|(k, _)| *k)
+    };
+    let guest_data = feed_of(guest.identity_key(), Designation::Data).unwrap();
+    let host_control = feed_of(host.identity_key(), Designation::Control).unwrap();
+    (full, stale, guest_data < host_control)
+}
+
+/// Pulls from `from` into `to` the way two Peers do, one batch per round; returns the rounds
+/// it took, or `None` if `rounds_max` were not enough.
+fn pull(from: &Space, to: &mut Space, rounds_max: usize) -> Option<usize> {
+    for round in 0..rounds_max {
+        if replication::have(to) == replication::have(from) {
+            return Some(round);
+        }
+        let batch = replication::missing(from, &replication::have(to));
+        replication::ingest_batch(to, batch);
+    }
+    None
+}
+
+/// Fix 7(a), SPEC §9.7 item 1 before: with feeds sent in key order, a member missing both
+/// the admission (in the host's control feed) and 600 entries of the admitted data feed,
+/// whose key sorts first, was sent the same 512 unacceptable entries in every round. Control
+/// feeds now go first, so the admission arrives in the first batch.
+#[test]
+fn an_unadmitted_feed_sorting_first_cannot_stall_replication() {
+    let mut adverse = 0;
+    for seed in 0..16 {
+        let (full, mut stale, data_first) = offline_member_scenario(seed, 600);
+        adverse += usize::from(data_first);
+        let rounds = pull(&full, &mut stale, 10);
+        assert!(rounds.is_some_and(|r| r <= 3), "seed {seed} (data feed first: {data_first}): {rounds:?} rounds");
+        assert_eq!(stale.items(), full.items());
+    }
+    assert!(adverse > 0, "at least one seed puts the unadmitted data feed first");
+}
+
+/// A space whose owner writes one entry in each of `feeds` data feeds of its own (plus its
+/// two genesis feeds), and a replica holding its credentials and the entries of every
+/// `stride`-th feed only (`stride` 0: no entries).
+fn many_feeds(feeds: usize, stride: usize) -> (Space, Space) {
+    use spaces_protocol::Canonical;
+    use spaces_protocol::credential::Assertion;
+    use spaces_protocol::feed::FeedEntry;
+    use spaces_protocol::fixture::SpaceFixture;
+    use spaces_protocol::item::Mutation;
+    use spaces_protocol::keys::Keypair;
+    let mut rng = ChaCha20Rng::seed_from_u64(7);
+    let fx = SpaceFixture::new(&mut rng);
+    let owner = &fx.owner;
+    let mut credentials = fx.genesis.clone();
+    let mut keys = Vec::new();
+    for _ in 0..feeds {
+        let kp = Keypair::generate(&mut rng);
+        let assertion = Assertion::AdmittedFeed {
+            space: fx.space(),
+            identity: owner.key(),
+            device: owner.identity.device_key(),
+            noise_key: owner.identity.noise_key(),
+            designation: Designation::Data,
+        };
+        // One causal chain: cheap ancestry however many feeds.
+        let parent = credentials.last().unwrap().id();
+        credentials.push(owner.identity.signer().issue(kp.public(), assertion, fx.now, vec![parent]));
+        keys.push(kp);
+    }
+    let tip = credentials.last().unwrap().id();
+    let mut full = Space::new(fx.space());
+    full.insert_credentials(credentials.clone());
+    let mut partial = Space::new(fx.space());
+    partial.insert_credentials(credentials);
+    for (i, kp) in keys.iter().enumerate() {
+        let mut id = [0u8; 16];
+        id[..8].copy_from_slice(&(i as u64).to_be_bytes());
+        let ops = vec![Op::Create { item: ItemId(id), type_name: "n".into() }];
+        let m = Mutation { version: 1, control: vec![tip], lamport: i as u64 + 1, ops };
+        let entry = FeedEntry::sign(kp, 0, None, m.to_bytes());
+        full.ingest(entry.clone()).unwrap();
+        if stride > 0 && i % stride == 0 {
+            partial.ingest(entry).unwrap();
+        }
+    }
+    (full, partial)
+}
+
+/// Answers every message of `to`'s summary from `from`, as a Peer does, after a round trip
+/// through the wire encoding (so the decoder's rules hold for what the sender produces).
+fn answer(from: &Space, to: &Space) -> Vec<spaces_protocol::feed::FeedEntry> {
+    use spaces_protocol::Canonical;
+    use spaces_protocol::swarm::SwarmMessage;
+    let mut out = Vec::new();
+    for m in replication::summary_messages(to.key(), &replication::have(to)) {
+        let m = SwarmMessage::from_bytes(&m.to_bytes()).expect("a summary page decodes");
+        match m {
+            SwarmMessage::Have { feeds, .. } => out.extend(replication::missing(from, &feeds)),
+            SwarmMessage::HavePage { after, through, feeds, .. } => {
+                out.extend(replication::missing_in(from, &feeds, after.as_ref(), through.as_ref()))
+            }
+            other => panic!("not a summary: {other:?}"),
+        }
+    }
+    out
+}
+
+/// Defect 4, SPEC §9.7 item 7 before: `have` kept the first 4096 feeds, so a replica of a
+/// larger space was sent every later feed from position 0 in every round, even in sync. Now
+/// the summary travels in pages over key ranges: replicas in sync send nothing, and a replica
+/// missing entries on both sides of the page boundary catches up.
+#[test]
+fn a_space_of_more_feeds_than_one_have_holds_replicates_in_pages() {
+    use spaces_protocol::swarm::{HAVE_FEEDS_MAX, SwarmMessage};
+    let (full, partial) = many_feeds(HAVE_FEEDS_MAX + 200, 3);
+    let summary = replication::have(&full);
+    assert!(summary.len() > HAVE_FEEDS_MAX);
+    let pages = replication::summary_messages(full.key(), &summary);
+    assert_eq!(pages.len(), 2);
+    assert!(pages.iter().all(|p| matches!(p, SwarmMessage::HavePage { .. })));
+    assert!(answer(&full, &full.clone()).is_empty(), "in sync: nothing to send");
+    let mut to = partial;
+    for _ in 0..16 {
+        let batch = answer(&full, &to);
+        if batch.is_empty() {
+            break;
+        }
+        replication::ingest_batch(&mut to, batch);
+    }
+    assert_eq!(replication::have(&to), replication::have(&full));
+    assert_eq!(to.items(), full.items());
+}
+
+/// Defect 4: a summary lists each feed once. One listing a feed twice (allowed before, since
+/// only the pairs had to ascend) does not decode, nor a page listing a feed outside its range.
+#[test]
+fn a_summary_listing_a_feed_twice_or_outside_its_page_does_not_decode() {
+    use spaces_protocol::Canonical;
+    use spaces_protocol::credential::FeedPosition;
+    use spaces_protocol::swarm::SwarmMessage;
+    let space = PublicKey([1; 32]);
+    let at = |k: u8, length| FeedPosition { feed: PublicKey([k; 32]), length };
+    let twice = SwarmMessage::Have { space, feeds: vec![at(2, 1), at(2, 5)] };
+    assert!(SwarmMessage::from_bytes(&twice.to_bytes()).is_err());
+    let once = SwarmMessage::Have { space, feeds: vec![at(2, 1), at(3, 5)] };
+    assert_eq!(SwarmMessage::from_bytes(&once.to_bytes()).unwrap(), once);
+    let outside =
+        SwarmMessage::HavePage { space, after: Some(PublicKey([2; 32])), through: None, feeds: vec![at(2, 1)] };
+    assert!(SwarmMessage::from_bytes(&outside.to_bytes()).is_err());
+    let inside =
+        SwarmMessage::HavePage { space, after: Some(PublicKey([2; 32])), through: None, feeds: vec![at(3, 1)] };
+    assert_eq!(SwarmMessage::from_bytes(&inside.to_bytes()).unwrap(), inside);
+}
