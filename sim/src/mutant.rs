@@ -23,7 +23,7 @@ pub const CAUGHT: &[(Mutant, crate::config::Profile)] = {
         (Mutant::IgnoreExpiry, Calm),
         (Mutant::ForgetBudgetOnRestart, Hostile),
         (Mutant::DropPrologueBinding, Hostile),
-        (Mutant::AdmitAfterCancel, Calm),
+        (Mutant::AdmitAfterCancel, Faulty),
     ]
 };
 

@@ -101,6 +101,16 @@ fn space_of(w: &World, host: usize, code: &spaces_protocol::invitation::Invitati
     peer.hosting().find(|h| h.code().id == code.id)?.record().space
 }
 
+/// A user command, before the device sees it: a cancel binds the host from now on.
+pub fn command(w: &mut World, i: usize, c: &spaces_protocol::peer::Command) {
+    if let spaces_protocol::peer::Command::CancelInvitation { id } = c {
+        let live = w.nodes[i].peer.as_ref().is_some_and(|p| p.hosting().any(|h| h.code().id == *id && !h.state().is_terminal()));
+        if live && w.nodes[i].is_honest() {
+            w.oracle.invitations.entry(*id).or_default().cancelled = true;
+        }
+    }
+}
+
 /// Every event an honest (or adversarial) device reports, as it happens.
 pub fn event(w: &mut World, i: usize, e: &Event) {
     match e {

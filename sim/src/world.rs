@@ -353,7 +353,11 @@ impl World {
                 }
             }
             Ev::Command { node, command } => {
+                if !self.nodes[node].up {
+                    return;
+                }
                 self.trace.line(self.now, node, "command", crate::trace::command_summary(&command));
+                crate::oracle::command(self, node, &command);
                 self.input(node, Input::Command(&command), Mark::Clean);
             }
             Ev::Act => crate::workload::act(self),
