@@ -1,0 +1,5 @@
+use crate::file::VectorFile;
+
+pub fn file() -> VectorFile {
+    VectorFile::new("keys.json", "todo")
+}

@@ -1,0 +1,26 @@
+//! # spaces-vectors
+//!
+//! Language-neutral test vectors for `spaces/1` (SPEC.md), shaped like Wycheproof's: per file
+//! an `algorithm`, a `schema`, the SPEC `version`, `notes` explaining every flag, and
+//! `testGroups[].tests[]` whose `result` is `valid`, `invalid` or `acceptable`.
+//!
+//! - [`ops`] is the contract with every consumer: `ops::run(op, input)` computes a vector's
+//!   output from its input with the reference crate, as a pure function.
+//! - [`grade`] decides whether an answer matches a vector ([`grade::verify_test`]); `check`,
+//!   the tests and the conformance harness all grade with it, so they agree.
+//! - [`generate`] builds every file from fixed seeds; `generate::all()` is deterministic,
+//!   and `spaces-vectors check` compares it byte for byte with the files in the repository.
+//!
+//! `FORMAT.md` documents the files, each op's input and output, and the grading rule.
+
+pub mod file;
+pub mod generate;
+pub mod grade;
+pub mod json;
+pub mod ops;
+
+/// The SPEC version every file carries. Within one version, changes are additive.
+pub const SPEC_VERSION: &str = "spaces/1";
+
+pub use grade::{Verdict, verify_test};
+pub use ops::{OpError, run};

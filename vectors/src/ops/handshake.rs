@@ -1,0 +1,210 @@
+//! The invitation handshake (SPEC.md §7.3–7.5): frames, Noise XK with fixed ephemeral keys,
+//! SPAKE2 with fixed scalars, and the key confirmation MACs.
+
+use rand_core::{CryptoRng, RngCore};
+use serde_json::{Value, json};
+use spaces_protocol::Canonical;
+use spaces_protocol::invitation::handshake::{self, HandshakeHash, NOISE_PARAMS};
+use spaces_protocol::invitation::pake::{self, Side};
+use spaces_protocol::invitation::wire::{Frame, FrameBody, Message};
+use spaces_protocol::invitation::{InvitationCode, Pin, Refusal};
+use spaces_protocol::keys::NoiseKeypair;
+
+use super::{OpError, decode_error};
+use crate::json::{array_of, hex, hex_list, opt, str_of, u64_of};
+
+/// An RNG that returns the given bytes, then zeros: how a vector injects "randomness".
+pub struct FixedRng {
+    bytes: Vec<u8>,
+    at: usize,
+}
+
+impl FixedRng {
+    pub fn new(bytes: &[u8]) -> Self {
+        FixedRng { bytes: bytes.to_vec(), at: 0 }
+    }
+}
+
+impl RngCore for FixedRng {
+    fn next_u32(&mut self) -> u32 {
+        let mut b = [0u8; 4];
+        self.fill_bytes(&mut b);
+        u32::from_le_bytes(b)
+    }
+    fn next_u64(&mut self) -> u64 {
+        let mut b = [0u8; 8];
+        self.fill_bytes(&mut b);
+        u64::from_le_bytes(b)
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        for d in dest {
+            *d = self.bytes.get(self.at).copied().unwrap_or(0);
+            self.at += 1;
+        }
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+
+/// Only ever fed fixed vector bytes; never used for real keys.
+impl CryptoRng for FixedRng {}
+
+fn pin_of(input: &Value, key: &str) -> Result<Pin, OpError> {
+    Pin::parse(str_of(input, key)?).map_err(|_| OpError::input(format!("`{key}` is not a 6-digit PIN")))
+}
+
+fn run_of(input: &Value) -> Result<u8, OpError> {
+    u8::try_from(u64_of(input, "run")?).map_err(|_| OpError::input("`run` must fit a byte"))
+}
+
+struct PakeRun {
+    guest_message: Vec<u8>,
+    host_message: Vec<u8>,
+    guest_key: [u8; 32],
+    host_key: [u8; 32],
+    mac_guest: [u8; 32],
+    mac_host: [u8; 32],
+    host_accepts: bool,
+}
+
+/// Runs SPAKE2 both ways: the guest with `guest_pin` and scalar `x`, the host with `pin` and
+/// scalar `y` (each 32 bytes little-endian, drawn as `x || 00…00` per §7.5.4).
+fn pake_both(h: &HandshakeHash, run: u8, pin: &Pin, guest_pin: &Pin, x: &[u8; 32], y: &[u8; 32]) -> PakeRun {
+    let (g, guest_message) = pake::start_guest(guest_pin, h, run, &mut FixedRng::new(x));
+    let (hs, host_message) = pake::start_host(pin, h, run, &mut FixedRng::new(y));
+    let kg = g.finish(&host_message).expect("honest host message");
+    let kh = hs.finish(&guest_message).expect("honest guest message");
+    let mac_guest = pake::confirmation(&kg, Side::Guest, h, run);
+    PakeRun {
+        host_accepts: pake::verify_confirmation(&kh, Side::Guest, h, run, &mac_guest),
+        mac_host: pake::confirmation(&kh, Side::Host, h, run),
+        guest_key: *kg.as_bytes(),
+        host_key: *kh.as_bytes(),
+        mac_guest,
+        guest_message,
+        host_message,
+    }
+}
+
+fn pake_json(p: &PakeRun) -> Value {
+    json!({
+        "guestMessage": hex(&p.guest_message),
+        "hostMessage": hex(&p.host_message),
+        "guestKey": hex(p.guest_key),
+        "hostKey": hex(p.host_key),
+        "macGuest": hex(p.mac_guest),
+        "macHost": hex(p.mac_host),
+        "hostAcceptsGuest": p.host_accepts,
+    })
+}
+
+/// SPAKE2 and confirmation alone, over a given handshake hash (§7.5.4).
+pub fn pake_run(input: &Value) -> Result<Value, OpError> {
+    let h = array_of::<32>(input, "h")?;
+    let pin = pin_of(input, "pin")?;
+    let guest_pin = if opt(input, "guestPin").is_some() { pin_of(input, "guestPin")? } else { pin.clone() };
+    let run = run_of(input)?;
+    let p = pake_both(&h, run, &pin, &guest_pin, &array_of(input, "x")?, &array_of(input, "y")?);
+    Ok(pake_json(&p))
+}
+
+fn frame(body: FrameBody) -> Vec<u8> {
+    Frame::new(body).to_bytes()
+}
+
+fn noise_err(e: snow::Error) -> OpError {
+    OpError::new("handshake", e.to_string())
+}
+
+fn sealed(transport: &mut snow::TransportState, m: &Message) -> Result<Vec<u8>, OpError> {
+    let chunks = handshake::seal(transport, &m.to_bytes()).map_err(noise_err)?;
+    Ok(frame(FrameBody::Sealed { chunks }))
+}
+
+/// The whole handshake with fixed keys: every frame up to the PAKE reply, the handshake hash,
+/// the PAKE messages and both MACs, and the host's sealed verdict on the guest's MAC.
+pub fn transcript(input: &Value) -> Result<Value, OpError> {
+    let code = InvitationCode::decode(str_of(input, "code")?).map_err(|e| OpError::new("code", e.to_string()))?;
+    let host_static = NoiseKeypair::from_secret_bytes(array_of(input, "hostStatic")?);
+    let guest_static = NoiseKeypair::from_secret_bytes(array_of(input, "guestStatic")?);
+    if host_static.public() != code.host {
+        return Err(OpError::input("hostStatic is not the key the code pins"));
+    }
+    let (host_e, guest_e) = (array_of::<32>(input, "hostEphemeral")?, array_of::<32>(input, "guestEphemeral")?);
+    let prologue = code.prologue();
+    let (gs, hs) = (guest_static.secret_bytes(), host_static.secret_bytes());
+    let mut guest = handshake::builder_for(NOISE_PARAMS, &mut FixedRng::new(&[]))
+        .prologue(&prologue)
+        .and_then(|b| b.local_private_key(&gs))
+        .and_then(|b| b.remote_public_key(&code.host.0))
+        .map(|b| b.fixed_ephemeral_key_for_testing_only(&guest_e))
+        .and_then(|b| b.build_initiator())
+        .map_err(noise_err)?;
+    let mut host = handshake::builder_for(NOISE_PARAMS, &mut FixedRng::new(&[]))
+        .prologue(&prologue)
+        .and_then(|b| b.local_private_key(&hs))
+        .map(|b| b.fixed_ephemeral_key_for_testing_only(&host_e))
+        .and_then(|b| b.build_responder())
+        .map_err(noise_err)?;
+    let msg1 = handshake::write(&mut guest).map_err(noise_err)?;
+    handshake::read(&mut host, &msg1).map_err(noise_err)?;
+    let msg2 = handshake::write(&mut host).map_err(noise_err)?;
+    handshake::read(&mut guest, &msg2).map_err(noise_err)?;
+    let msg3 = handshake::write(&mut guest).map_err(noise_err)?;
+    handshake::read(&mut host, &msg3).map_err(noise_err)?;
+    let h = handshake::handshake_hash(&guest);
+    assert_eq!(h, handshake::handshake_hash(&host), "both sides hash the same transcript");
+    let mut guest_t = guest.into_transport_mode().map_err(noise_err)?;
+    let mut host_t = host.into_transport_mode().map_err(noise_err)?;
+
+    let run = run_of(input)?;
+    let pin = pin_of(input, "pin")?;
+    let guest_pin = if opt(input, "guestPin").is_some() { pin_of(input, "guestPin")? } else { pin.clone() };
+    let p = pake_both(&h, run, &pin, &guest_pin, &array_of(input, "x")?, &array_of(input, "y")?);
+    let pake_start = sealed(&mut guest_t, &Message::PakeStart { run, pake: p.guest_message.clone() })?;
+    let pake_reply = sealed(&mut host_t, &Message::PakeReply { run, pake: p.host_message.clone() })?;
+    let verdict = match p.host_accepts {
+        true => None,
+        false => Some(sealed(&mut host_t, &Message::Refused { refusal: Refusal::WrongPin, attempts_left: 2 })?),
+    };
+    let frames = [
+        frame(FrameBody::Hello { topic: code.topic(), noise: msg1.clone() }),
+        frame(FrameBody::Handshake { noise: msg2.clone() }),
+        frame(FrameBody::Handshake { noise: msg3.clone() }),
+        pake_start,
+        pake_reply,
+    ];
+    Ok(json!({
+        "prologue": hex(&prologue),
+        "hostStaticPublic": hex(host_static.public().0),
+        "guestStaticPublic": hex(guest_static.public().0),
+        "noiseMessages": hex_list([&msg1, &msg2, &msg3]),
+        "handshakeHash": hex(h),
+        "frames": hex_list(frames.iter()),
+        "pake": pake_json(&p),
+        "refusedFrame": verdict.map(hex),
+    }))
+}
+
+fn refusal_name(r: Refusal) -> String {
+    let debug = format!("{r:?}");
+    let mut chars = debug.chars();
+    chars.next().map(|c| c.to_ascii_lowercase().to_string() + chars.as_str()).unwrap_or_default()
+}
+
+pub fn refusal_json(r: Refusal) -> Value {
+    Value::String(refusal_name(r))
+}
+
+/// Strict decoding of an invitation `Frame` (§7.3.1).
+pub fn decode_frame(input: &Value) -> Result<Value, OpError> {
+    let f = Frame::from_bytes(&crate::json::bytes_of(input, "bytes")?).map_err(decode_error)?;
+    Ok(match f.body {
+        FrameBody::Hello { topic, noise } => json!({ "type": "hello", "topic": hex(topic.0), "noise": hex(noise) }),
+        FrameBody::Handshake { noise } => json!({ "type": "handshake", "noise": hex(noise) }),
+        FrameBody::Sealed { chunks } => json!({ "type": "sealed", "chunks": hex_list(chunks) }),
+        FrameBody::Reject { refusal } => json!({ "type": "reject", "refusal": refusal_json(refusal) }),
+    })
+}
