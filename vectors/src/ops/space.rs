@@ -82,18 +82,28 @@ pub fn items_merge(input: &Value) -> Result<Value, OpError> {
             json!({ "id": hex(item.id.0), "type": item.type_name, "fields": fields })
         })
         .collect();
-    let verdicts: Vec<Value> = entries(input)?
+    // One verdict per distinct entry, sorted by (feed, seq, hash): independent of input order.
+    let mut judged: Vec<(PublicKey, u64, [u8; 32], &'static str)> = entries(input)?
         .iter()
-        .map(|e| match replica.write_verdict(&e.body.feed, e.body.seq) {
-            _ if replica.feed(&e.body.feed).and_then(|f| f.get(e.body.seq)) != Some(e) => "refused",
-            None => "refused",
-            Some(WriteVerdict::Applied) => "applied",
-            Some(WriteVerdict::Pending { .. }) => "pending",
-            Some(WriteVerdict::Rejected(WriteRejection::Malformed(_))) => "malformed",
-            Some(WriteVerdict::Rejected(WriteRejection::NoWriteAccess)) => "noWriteAccess",
-            Some(WriteVerdict::Rejected(WriteRejection::Revoked)) => "revoked",
+        .map(|e| {
+            let stored = replica.feed(&e.body.feed).and_then(|f| f.get(e.body.seq)) == Some(e);
+            let verdict = match replica.write_verdict(&e.body.feed, e.body.seq) {
+                _ if !stored => "refused",
+                None => "refused",
+                Some(WriteVerdict::Applied) => "applied",
+                Some(WriteVerdict::Pending { .. }) => "pending",
+                Some(WriteVerdict::Rejected(WriteRejection::Malformed(_))) => "malformed",
+                Some(WriteVerdict::Rejected(WriteRejection::NoWriteAccess)) => "noWriteAccess",
+                Some(WriteVerdict::Rejected(WriteRejection::Revoked)) => "revoked",
+            };
+            (e.body.feed, e.body.seq, e.hash().0.0, verdict)
         })
-        .map(Value::from)
+        .collect();
+    judged.sort();
+    judged.dedup();
+    let verdicts: Vec<Value> = judged
+        .iter()
+        .map(|(feed, seq, _, v)| json!({ "feed": hex(feed.0), "seq": seq, "verdict": v }))
         .collect();
     Ok(json!({ "items": items, "verdicts": verdicts }))
 }
