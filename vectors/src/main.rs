@@ -16,8 +16,9 @@ fn main() -> ExitCode {
     match args.first().map(String::as_str) {
         Some("generate") => write(&root),
         Some("check") => check(&root),
+        Some("explain") => explain(args.get(1).map(String::as_str).unwrap_or("")),
         _ => {
-            eprintln!("usage: spaces-vectors generate|check [DIR]");
+            eprintln!("usage: spaces-vectors generate|check [DIR] | explain FILE.json");
             ExitCode::from(2)
         }
     }
@@ -53,6 +54,31 @@ fn check(root: &Path) -> ExitCode {
     if failed || !report.failures.is_empty() {
         eprintln!("check failed: run `cargo run -p spaces-vectors -- generate` and review the diff");
         return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+/// Prints, for every test of a file, the reference's verdict and its error message: why a
+/// case is refused, for implementers comparing their own errors.
+fn explain(path: &str) -> ExitCode {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        eprintln!("cannot read {path}");
+        return ExitCode::from(2);
+    };
+    let Ok(doc) = serde_json::from_str::<serde_json::Value>(&text) else {
+        eprintln!("{path} is not JSON");
+        return ExitCode::from(2);
+    };
+    for group in doc["testGroups"].as_array().into_iter().flatten() {
+        let op = group["type"].as_str().unwrap_or("");
+        for test in group["tests"].as_array().into_iter().flatten() {
+            let answer = match spaces_vectors::run(op, &test["input"]) {
+                Ok(_) => "ok".to_owned(),
+                Err(e) => format!("{}: {}", e.kind, e.message),
+            };
+            let verdict = spaces_vectors::verify_test(op, test);
+            println!("{} {op} [{}] {} -> {answer} ({verdict:?})", test["tcId"], test["result"], test["comment"]);
+        }
     }
     ExitCode::SUCCESS
 }
