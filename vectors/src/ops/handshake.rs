@@ -133,12 +133,18 @@ pub fn transcript(input: &Value) -> Result<Value, OpError> {
         return Err(OpError::input("hostStatic is not the key the code pins"));
     }
     let (host_e, guest_e) = (array_of::<32>(input, "hostEphemeral")?, array_of::<32>(input, "guestEphemeral")?);
+    // The guest may hold another code than the host (a relay altered it): `guestCode`.
+    let guest_code = match opt(input, "guestCode").and_then(Value::as_str) {
+        Some(text) => InvitationCode::decode(text).map_err(|e| OpError::new("code", e.to_string()))?,
+        None => code,
+    };
     let prologue = code.prologue();
+    let guest_prologue = guest_code.prologue();
     let (gs, hs) = (guest_static.secret_bytes(), host_static.secret_bytes());
     let mut guest = handshake::builder_for(NOISE_PARAMS, &mut FixedRng::new(&[]))
-        .prologue(&prologue)
+        .prologue(&guest_prologue)
         .and_then(|b| b.local_private_key(&gs))
-        .and_then(|b| b.remote_public_key(&code.host.0))
+        .and_then(|b| b.remote_public_key(&guest_code.host.0))
         .map(|b| b.fixed_ephemeral_key_for_testing_only(&guest_e))
         .and_then(|b| b.build_initiator())
         .map_err(noise_err)?;
