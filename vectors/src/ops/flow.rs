@@ -356,7 +356,14 @@ fn step(flow: &mut Flow, s: &Value) -> Result<(), OpError> {
         "pin" => {
             let text = str_of(s, "pin")?;
             let pin = match text {
-                "host" => flow.host.pin().cloned().ok_or_else(|| OpError::input("no PIN on this invitation"))?,
+                "host" | "wrong" => {
+                    let pin = flow.host.pin().ok_or_else(|| OpError::input("no PIN on this invitation"))?.reveal();
+                    let mut digits = pin.as_bytes().to_vec();
+                    if text == "wrong" {
+                        digits[5] = b'0' + (digits[5] - b'0' + 1) % 10;
+                    }
+                    Pin::parse(core::str::from_utf8(&digits).expect("ASCII digits")).expect("six digits")
+                }
                 other => Pin::parse(other).map_err(|_| OpError::input("bad PIN in script"))?,
             };
             flow.guest_input(GuestInput::Authenticate(pin));
