@@ -129,3 +129,13 @@ pub(crate) fn invalid(op: &'static str, comment: &str, flags: &[&'static str], i
         result: Expect::Invalid,
     }
 }
+
+/// An acceptable test: either answer passes; `output` holds the reference's value when it
+/// accepts (an implementation that accepts with another value is NON-STRICT).
+pub(crate) fn acceptable(op: &'static str, comment: &str, flags: &[&'static str], input: Value) -> Test {
+    let output = match ops::run(op, &input) {
+        Ok(v) => v,
+        Err(e) => json!({ "errorKind": e.kind }),
+    };
+    Test { comment: comment.to_owned(), flags: flags.to_vec(), input, output, result: Expect::Acceptable }
+}
