@@ -80,6 +80,9 @@ pub fn file() -> VectorFile {
     let restart_ok = json!([wrong(), { "do": "restartHost" }, { "do": "advance", "ms": 6000 }, right()]);
     run(&mut f, 7, case("a host restart between a wrong and the right PIN", &["WrongPin", "Restart", "Success"], restart_ok, "success"));
     run(&mut f, 8, case("the host cancels while the guest types", &["Cancelled"], json!([{ "do": "cancelHost" }, right()]), "cancelled"));
+    let mut lost = case("the host cancels; its Refused{Cancelled} is lost, so the guest reconnects to a cancelled invitation", &["Cancelled", "Reconnect"], json!([{ "do": "cancelHost" }, { "do": "advance", "ms": 6000 }, right()]), "cancelled");
+    lost.faults = json!([{ "dir": "toGuest", "frame": 1, "action": "drop" }]);
+    run(&mut f, 19, lost);
     run(&mut f, 9, case("the guest cancels", &["Cancelled"], json!([{ "do": "cancelGuest" }]), "cancelled"));
     let mut expired = case("the guest's clock is 10 minutes slow; the host's says expired", &["Expired"], json!([{ "do": "advance", "ms": 61_000 }, right()]), "expired");
     expired.expires_in_ms = 60_000;
