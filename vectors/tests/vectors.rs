@@ -13,7 +13,8 @@ fn on_disk() -> Vec<(String, Value)> {
     generate::all()
         .iter()
         .map(|f| {
-            let text = std::fs::read_to_string(dir.join(f.name)).unwrap_or_else(|_| panic!("{} missing: generate", f.name));
+            let text =
+                std::fs::read_to_string(dir.join(f.name)).unwrap_or_else(|_| panic!("{} missing: generate", f.name));
             (f.name.to_owned(), serde_json::from_str(&text).expect("vector files are JSON"))
         })
         .collect()

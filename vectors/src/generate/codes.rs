@@ -3,9 +3,9 @@
 
 use bech32::{Bech32, Bech32m, Hrp};
 use serde_json::json;
+use spaces_protocol::Role;
 use spaces_protocol::invitation::{AuthMethod, InvitationCode, Kind};
 use spaces_protocol::keys::NoiseKey;
-use spaces_protocol::Role;
 
 use super::{invalid, valid};
 use crate::file::VectorFile;
@@ -49,13 +49,21 @@ fn notes(f: &mut VectorFile) {
     f.note("Insertion", "Typo", "One alphabet character inserted.");
     f.note("Duplication", "Typo", "One character typed twice.");
     f.note("MixedCase", "Typo", "One character in the other case: bech32 refuses mixed case (Format).");
-    f.note("OutsideAlphabet", "Typo", "A character bech32 excludes for legibility (b, i, o) or any non-alphabet character.");
+    f.note(
+        "OutsideAlphabet",
+        "Typo",
+        "A character bech32 excludes for legibility (b, i, o) or any non-alphabet character.",
+    );
     f.note("WrongChecksum", "Encoding", "A correct BIP-173 bech32 checksum where bech32m is required.");
     f.note("WrongPrefix", "Encoding", "A valid bech32m string with another human-readable part.");
     f.note("UnknownVersion", "Versioning", "A payload version other than 1.");
     f.note("Truncated", "Encoding", "A payload shorter than 54 bytes, validly checksummed.");
     f.note("BadFlags", "Encoding", "A flags byte outside §7.1.1.");
-    f.note("NonZeroPadding", "Canonical", "The 3 padding bits not zero: the only freedom left, refused so a code has one text (§7.1.3 step 9).");
+    f.note(
+        "NonZeroPadding",
+        "Canonical",
+        "The 3 padding bits not zero: the only freedom left, refused so a code has one text (§7.1.3 step 9).",
+    );
     f.note("TooLong", "Resource", "More than 100 characters: never parsed.");
 }
 
@@ -82,7 +90,14 @@ fn encode_cases(f: &mut VectorFile) {
         (Kind::Device, AuthMethod::Pin, None),
         (Kind::Device, AuthMethod::Key, None),
     ] {
-        let code = InvitationCode { kind, auth, role, id: [0x5c; 16], host: NoiseKey([0x77; 32]), expires_at_s: u32::MAX, ..c };
+        let code = InvitationCode {
+            kind,
+            auth,
+            role,
+            id: [0x5c; 16],
+            host: NoiseKey([0x77; 32]),
+            expires_at_s: u32::MAX,
+        };
         let comment = format!("{kind:?} / {auth:?} / {role:?}, expiry u32::MAX");
         t.push(valid(ENCODE, &comment, &["Valid"], fields(&code)));
     }
@@ -93,7 +108,12 @@ fn decode_cases(f: &mut VectorFile) {
     let text = SPEC_CODE;
     t.push(valid(DECODE, "SPEC §7.1.4", &["Valid", "SpecExample"], json!({ "text": text })));
     t.push(valid(DECODE, "upper case", &["Valid", "UpperCase"], json!({ "text": text.to_uppercase() })));
-    t.push(valid(DECODE, "surrounded by spaces and a newline", &["Valid", "Whitespace"], json!({ "text": format!("  {text}\n") })));
+    t.push(valid(
+        DECODE,
+        "surrounded by spaces and a newline",
+        &["Valid", "Whitespace"],
+        json!({ "text": format!("  {text}\n") }),
+    ));
     let bytes = text.as_bytes();
     let bad = |t: &mut Vec<_>, comment: String, flag: &'static str, s: Vec<u8>| {
         let s = String::from_utf8(s).expect("ASCII");
@@ -151,12 +171,24 @@ fn decode_cases(f: &mut VectorFile) {
     text_of(t, "53-byte payload (last byte cut)", "Truncated", bech("spc", &payload[..53], false));
     text_of(t, "18-byte payload", "Truncated", bech("spc", &payload[..18], false));
     text_of(t, "55-byte payload (one byte extra)", "Truncated", bech("spc", &[&payload[..], &[0]].concat(), false));
-    for (flags, what) in [(0x26u8, "kind 2"), (0x2c, "method 3"), (0x44, "role 4"), (0x04, "SPACE without a role"), (0x15, "DEVICE with a role"), (0xa4, "bit 7 set")] {
+    for (flags, what) in [
+        (0x26u8, "kind 2"),
+        (0x2c, "method 3"),
+        (0x44, "role 4"),
+        (0x04, "SPACE without a role"),
+        (0x15, "DEVICE with a role"),
+        (0xa4, "bit 7 set"),
+    ] {
         let mut p = payload;
         p[1] = flags;
         text_of(t, &format!("flags {flags:02x}: {what}"), "BadFlags", bech("spc", &p, false));
     }
-    text_of(t, "SPEC §7.1.4: last padding bit set", "NonZeroPadding", "spc1qyj2pgdz5wj2tf484z5642av4kh2lr6qckkmdre9vf9wtvs5afm85mkffkpf60tmtcddrwn08csns2zlddyayqpx2vg3m".to_owned());
+    text_of(
+        t,
+        "SPEC §7.1.4: last padding bit set",
+        "NonZeroPadding",
+        "spc1qyj2pgdz5wj2tf484z5642av4kh2lr6qckkmdre9vf9wtvs5afm85mkffkpf60tmtcddrwn08csns2zlddyayqpx2vg3m".to_owned(),
+    );
     text_of(t, "101 characters", "TooLong", format!("{text}qqqq"));
     text_of(t, "empty", "Truncated", String::new());
 }

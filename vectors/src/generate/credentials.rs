@@ -24,12 +24,28 @@ const VERIFY: &str = "credential.verify";
 fn notes(f: &mut VectorFile) {
     f.note("Valid", "Functionality", "A correct credential that MUST verify.");
     f.note("SpecExample", "Functionality", "The worked example of SPEC.md §2.6.");
-    f.note("DeviceChain", "Functionality", "Signed by a device on behalf of its identity, with the AuthorizedDevice chain (§1.5, §3.3).");
+    f.note(
+        "DeviceChain",
+        "Functionality",
+        "Signed by a device on behalf of its identity, with the AuthorizedDevice chain (§1.5, §3.3).",
+    );
     f.note("WrongType", "Functionality", "The assertion's variant index changed after signing: the bytes no longer decode, or the signature no longer covers them.");
-    f.note("WrongVersion", "Versioning", "A version byte other than 1, in the credential or in a link of its chain (§2.3 rule 9).");
+    f.note(
+        "WrongVersion",
+        "Versioning",
+        "A version byte other than 1, in the credential or in a link of its chain (§2.3 rule 9).",
+    );
     f.note("BadSignature", "Authentication", "The signature does not verify over the signing input (§3.4).");
-    f.note("NonCanonical", "Malleability", "A non-canonical encoding of an otherwise valid credential; a strict decoder refuses it before verifying.");
-    f.note("BrokenChain", "Authentication", "The device chain is missing, unexpected, for another device or identity, or itself invalid (§3.6).");
+    f.note(
+        "NonCanonical",
+        "Malleability",
+        "A non-canonical encoding of an otherwise valid credential; a strict decoder refuses it before verifying.",
+    );
+    f.note(
+        "BrokenChain",
+        "Authentication",
+        "The device chain is missing, unexpected, for another device or identity, or itself invalid (§3.6).",
+    );
     f.note("BadShape", "Functionality", "Breaks a shape rule of §3.5 although correctly signed.");
     f.note("NonCanonicalS", "SignatureMalleability", "s + ℓ in place of s (§1.3 rule 1).");
     f.note("SmallOrderKey", "WeakPublicKey", "A credential of a small-order key with R = identity and s = 0: valid under cofactorless lenient verification for any body, refused by §1.3 rule 4.");
@@ -40,7 +56,12 @@ fn sign_cases(f: &mut VectorFile, fx: &SpaceFixture) {
     let genesis = spec_genesis();
     let body = |c: &Credential| hex(postcard_body(c));
     let t = f.group(SIGN);
-    let spec = valid(SIGN, "SPEC §2.6 SpaceGenesis signed by the space key", &["Valid", "SpecExample"], json!({ "signerSeed": hex(spec_seed), "body": body(&genesis) }));
+    let spec = valid(
+        SIGN,
+        "SPEC §2.6 SpaceGenesis signed by the space key",
+        &["Valid", "SpecExample"],
+        json!({ "signerSeed": hex(spec_seed), "body": body(&genesis) }),
+    );
     assert_eq!(
         spec.output["signature"],
         "6e4a4b12707ff408165ab0dde3424c26d50c8f6ee2fe5dd5104798b81fbffa650531643f43d30d20aedf8d342e1a792d589e6bfefb06fa33718a0d6799acdb0c"
@@ -52,7 +73,8 @@ fn sign_cases(f: &mut VectorFile, fx: &SpaceFixture) {
         "body": body(admit),
         "chain": hex(fx.owner.identity.device_credential().to_bytes()),
     });
-    let signed = valid(SIGN, "feed admission signed by the owner's device, chain attached", &["Valid", "DeviceChain"], input);
+    let signed =
+        valid(SIGN, "feed admission signed by the owner's device, chain attached", &["Valid", "DeviceChain"], input);
     assert_eq!(signed.output["credential"], hex(admit.to_bytes()));
     t.push(signed);
 }
@@ -75,14 +97,20 @@ fn verify_cases(f: &mut VectorFile, fx: &SpaceFixture, rng: &mut ChaCha20Rng) {
     let link2 = owner.authorize_device(dev2.public(), noise2.public(), now);
     let by_dev2 = Signer::device(&dev2, &link2);
     let member = Identity::create(rng, now);
-    let member_assertion = |role| Assertion::SpaceMember { space: fx.space(), role, invitation: None, data_frontier: vec![] };
+    let member_assertion =
+        |role| Assertion::SpaceMember { space: fx.space(), role, invitation: None, data_frontier: vec![] };
     let two_links = by_dev2.issue(member.identity_key(), member_assertion(Role::Reader), now, vec![fx.tip()]);
     let ok = |c: &Credential| json!({ "credential": hex(c.to_bytes()) });
     let t = f.group(VERIFY);
     t.push(valid(VERIFY, "SPEC §2.6 SpaceGenesis", &["Valid", "SpecExample"], ok(&spec_genesis())));
     t.push(valid(VERIFY, "AuthorizedDevice signed by the identity key", &["Valid"], ok(owner.device_credential())));
     t.push(valid(VERIFY, "owner grant signed by the space key", &["Valid"], ok(&fx.genesis[1])));
-    t.push(valid(VERIFY, "feed admission signed by a device (one link)", &["Valid", "DeviceChain"], ok(&fx.genesis[2])));
+    t.push(valid(
+        VERIFY,
+        "feed admission signed by a device (one link)",
+        &["Valid", "DeviceChain"],
+        ok(&fx.genesis[2]),
+    ));
     t.push(valid(VERIFY, "grant signed by a second device (two links)", &["Valid", "DeviceChain"], ok(&two_links)));
 
     let bad = |t: &mut Vec<_>, comment: &str, flag: &'static str, c: &Credential| {
@@ -115,14 +143,24 @@ fn verify_cases(f: &mut VectorFile, fx: &SpaceFixture, rng: &mut ChaCha20Rng) {
         let at = 1 + 32 + 32 + 6 + 1 + 32 * grant.parents().len();
         assert_eq!(bytes[at], 1, "the SpaceMember variant index");
         bytes[at] = variant;
-        t.push(invalid(VERIFY, &format!("SpaceMember variant retagged as {what}"), &["WrongType"], json!({ "credential": hex(bytes) })));
+        t.push(invalid(
+            VERIFY,
+            &format!("SpaceMember variant retagged as {what}"),
+            &["WrongType"],
+            json!({ "credential": hex(bytes) }),
+        ));
     }
     let mut bytes = grant.to_bytes();
     let at = 1 + 32 + 32 + 5;
     assert_eq!(bytes[at] & 0x80, 0, "last byte of issued_at");
     bytes[at] |= 0x80;
     bytes.insert(at + 1, 0);
-    t.push(invalid(VERIFY, "issued_at as a non-minimal varint", &["NonCanonical"], json!({ "credential": hex(bytes) })));
+    t.push(invalid(
+        VERIFY,
+        "issued_at as a non-minimal varint",
+        &["NonCanonical"],
+        json!({ "credential": hex(bytes) }),
+    ));
     let mut c = fx.genesis[2].clone();
     c.chain = None;
     bad(t, "device signature, chain missing", "BrokenChain", &c);
@@ -149,7 +187,11 @@ fn verify_cases(f: &mut VectorFile, fx: &SpaceFixture, rng: &mut ChaCha20Rng) {
     c.body.parents = vec![grant.id()];
     resign(&mut c, &Keypair::from_secret_bytes(core::array::from_fn(|i| i as u8)));
     bad(t, "SpaceGenesis with a parent", "BadShape", &c);
-    let self_device = Assertion::AuthorizedDevice { identity: owner.identity_key(), device: owner.identity_key(), noise_key: owner.noise_key() };
+    let self_device = Assertion::AuthorizedDevice {
+        identity: owner.identity_key(),
+        device: owner.identity_key(),
+        noise_key: owner.noise_key(),
+    };
     let id_key = owner.identity_secret().expect("the creating device holds the identity secret");
     let c = Signer::direct(id_key).issue(owner.identity_key(), self_device, now, vec![]);
     bad(t, "AuthorizedDevice whose device is the identity", "BadShape", &c);
@@ -158,7 +200,8 @@ fn verify_cases(f: &mut VectorFile, fx: &SpaceFixture, rng: &mut ChaCha20Rng) {
     let c = fx.owner.identity.signer().issue(member.identity_key(), member_assertion(Role::Reader), now, vec![]);
     bad(t, "SpaceMember without parents", "BadShape", &c);
     let mut c = grant.clone();
-    c.signature = Signature([&c.signature.0[..32], &add_ell(&c.signature.0[32..])[..]].concat().try_into().expect("64 bytes"));
+    c.signature =
+        Signature([&c.signature.0[..32], &add_ell(&c.signature.0[32..])[..]].concat().try_into().expect("64 bytes"));
     bad(t, "owner grant with s + ℓ", "NonCanonicalS", &c);
     let weak = PublicKey(hex::decode(super::keys::SMALL_ORDER[0].0).expect("hex").try_into().expect("32 bytes"));
     let mut c = spec_genesis();

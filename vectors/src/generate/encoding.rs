@@ -25,22 +25,39 @@ pub fn spec_genesis() -> Credential {
     let seed: [u8; 32] = core::array::from_fn(|i| i as u8);
     let key = Keypair::from_secret_bytes(seed);
     let space = key.public();
-    Signer::direct(&key).issue(space, Assertion::SpaceGenesis { space }, Timestamp::from_millis(1_700_000_000_000), vec![])
+    Signer::direct(&key).issue(
+        space,
+        Assertion::SpaceGenesis { space },
+        Timestamp::from_millis(1_700_000_000_000),
+        vec![],
+    )
 }
 
 fn notes(f: &mut VectorFile) {
     f.note("Valid", "Functionality", "A canonical encoding that MUST decode.");
     f.note("SpecExample", "Functionality", "The worked example of SPEC.md §2.6, byte for byte.");
-    f.note("NonMinimalVarint", "Malleability", "A varint with a redundant continuation byte (§2.1); two encodings of one value would give it two ids.");
+    f.note(
+        "NonMinimalVarint",
+        "Malleability",
+        "A varint with a redundant continuation byte (§2.1); two encodings of one value would give it two ids.",
+    );
     f.note("TrailingBytes", "Malleability", "Bytes after a complete value (§2.3 rule 3).");
-    f.note("Truncated", "Robustness", "The input ends inside a value (§2.3 rule 2); decoding MUST fail without crashing.");
+    f.note(
+        "Truncated",
+        "Robustness",
+        "The input ends inside a value (§2.3 rule 2); decoding MUST fail without crashing.",
+    );
     f.note("WrongVersion", "Versioning", "A version byte other than 1 (§0.4, §2.3 rule 9).");
     f.note("Oversize", "Resource", "Longer than the type's maximum (§2.4); refused before parsing.");
     f.note("UnknownVariant", "Versioning", "An enum variant index the type does not define (§2.3 rule 6).");
     f.note("BadOptionTag", "Malleability", "An Option tag other than 00/01 (§2.3 rule 7).");
     f.note("BadBool", "Malleability", "A bool byte other than 00/01 (§2.3 rule 7).");
     f.note("BadUtf8", "Robustness", "A String that is not UTF-8 (§2.3 rule 8).");
-    f.note("UnsortedSet", "Malleability", "A set that is not strictly ascending (§0.2, §2.3 rule 10): unsorted or with a duplicate.");
+    f.note(
+        "UnsortedSet",
+        "Malleability",
+        "A set that is not strictly ascending (§0.2, §2.3 rule 10): unsorted or with a duplicate.",
+    );
     f.note("StructuralRule", "Functionality", "Breaks a decoding rule of the type's own section (§2.3 rule 11).");
 }
 
@@ -59,8 +76,18 @@ fn credentials(f: &mut VectorFile) {
     let fx = SpaceFixture::new(&mut ChaCha20Rng::seed_from_u64(0x5eed_0001));
     let t = f.group(CRED);
     t.push(valid(CRED, "SPEC §2.6 SpaceGenesis (202 bytes)", &["Valid", "SpecExample"], json!({ "bytes": hex(&g) })));
-    t.push(valid(CRED, "owner grant by the space key, one parent", &["Valid"], json!({ "bytes": hex(fx.genesis[1].to_bytes()) })));
-    t.push(valid(CRED, "feed admission signed by a device, with its chain", &["Valid"], json!({ "bytes": hex(fx.genesis[2].to_bytes()) })));
+    t.push(valid(
+        CRED,
+        "owner grant by the space key, one parent",
+        &["Valid"],
+        json!({ "bytes": hex(fx.genesis[1].to_bytes()) }),
+    ));
+    t.push(valid(
+        CRED,
+        "feed admission signed by a device, with its chain",
+        &["Valid"],
+        json!({ "bytes": hex(fx.genesis[2].to_bytes()) }),
+    ));
     let bad = |t: &mut Vec<_>, comment: &str, flag: &'static str, bytes: Vec<u8>| {
         t.push(invalid(CRED, comment, &[flag], json!({ "bytes": hex(bytes) })));
     };
@@ -82,7 +109,8 @@ fn credentials(f: &mut VectorFile) {
     let (lo, hi) = if a < b { (a, b) } else { (b, a) };
     let owner = &fx.owner;
     let grant = |parents: Vec<CredentialId>| {
-        let assertion = Assertion::SpaceMember { space: fx.space(), role: Role::Reader, invitation: None, data_frontier: vec![] };
+        let assertion =
+            Assertion::SpaceMember { space: fx.space(), role: Role::Reader, invitation: None, data_frontier: vec![] };
         let mut c = owner.identity.signer().issue(fx.space(), assertion, fx.now, vec![lo]);
         c.body.parents = parents;
         c.signature = owner.identity.device_keypair().sign(&c.body.signing_input());
@@ -141,7 +169,12 @@ fn mutations(f: &mut VectorFile) {
     );
     let t = f.group(MUTATION);
     t.push(valid(MUTATION, "create, set, delete", &["Valid"], json!({ "bytes": hex(ok.to_bytes()) })));
-    t.push(valid(MUTATION, "every value type (i64 zigzag, UTF-8)", &["Valid"], json!({ "bytes": hex(values.to_bytes()) })));
+    t.push(valid(
+        MUTATION,
+        "every value type (i64 zigzag, UTF-8)",
+        &["Valid"],
+        json!({ "bytes": hex(values.to_bytes()) }),
+    ));
     let bad = |t: &mut Vec<_>, comment: &str, flag: &'static str, bytes: Vec<u8>| {
         t.push(invalid(MUTATION, comment, &[flag], json!({ "bytes": hex(bytes) })));
     };

@@ -14,13 +14,29 @@ const T0: u64 = 1_700_000_000_000;
 fn notes(f: &mut VectorFile) {
     f.note("Success", "Functionality", "The guest is admitted; both sides end in SUCCESS.");
     f.note("WrongPin", "Authentication", "A wrong PIN costs one attempt and the guest may retry (§7.6.3).");
-    f.note("Exhausted", "BruteForce", "The attempt budget is spent: the invitation is burned, across connections and restarts (§7.6.3–7.6.4).");
-    f.note("Expired", "Expiry", "The host refuses after the invitation's expiry, whatever the guest's clock says (§7.6.2).");
+    f.note(
+        "Exhausted",
+        "BruteForce",
+        "The attempt budget is spent: the invitation is burned, across connections and restarts (§7.6.3–7.6.4).",
+    );
+    f.note(
+        "Expired",
+        "Expiry",
+        "The host refuses after the invitation's expiry, whatever the guest's clock says (§7.6.2).",
+    );
     f.note("Cancelled", "Cancellation", "The host cancelled: no admission after that (§7.6.2).");
-    f.note("Replay", "Integrity", "A frame delivered twice: the Noise nonces no longer agree and the session ends (§7.3.2).");
+    f.note(
+        "Replay",
+        "Integrity",
+        "A frame delivered twice: the Noise nonces no longer agree and the session ends (§7.3.2).",
+    );
     f.note("Tamper", "Integrity", "One byte of a frame changed in flight (§7.3.2, §7.4).");
     f.note("Restart", "Durability", "The host restarts from its persisted record (§7.6.4).");
-    f.note("Reconnect", "Durability", "The connection drops and the guest reconnects; the budget is per invitation, not per connection.");
+    f.note(
+        "Reconnect",
+        "Durability",
+        "The connection drops and the guest reconnects; the budget is per invitation, not per connection.",
+    );
     f.note("Timeout", "Liveness", "A deadline passes with no answer (§7.6.5).");
     f.note("NoPin", "Functionality", "Method None: the code alone admits (§7.1.1).");
 }
@@ -66,45 +82,142 @@ pub fn file() -> VectorFile {
     let right = || pin("host");
     let drop_and_wait = || vec![json!({ "do": "dropConnection" }), json!({ "do": "advance", "ms": 6000 })];
     run(&mut f, 1, case("right PIN at once", &["Success"], json!([right()]), "success"));
-    run(&mut f, 2, case("wrong PIN, then the right one", &["WrongPin", "Success"], json!([wrong(), right()]), "success"));
-    run(&mut f, 3, case("three wrong PINs burn the invitation", &["WrongPin", "Exhausted"], json!([wrong(), wrong(), wrong()]), "error"));
-    run(&mut f, 4, case("two wrong PINs, the right one on the last attempt", &["WrongPin", "Success"], json!([wrong(), wrong(), right()]), "success"));
+    run(
+        &mut f,
+        2,
+        case("wrong PIN, then the right one", &["WrongPin", "Success"], json!([wrong(), right()]), "success"),
+    );
+    run(
+        &mut f,
+        3,
+        case(
+            "three wrong PINs burn the invitation",
+            &["WrongPin", "Exhausted"],
+            json!([wrong(), wrong(), wrong()]),
+            "error",
+        ),
+    );
+    run(
+        &mut f,
+        4,
+        case(
+            "two wrong PINs, the right one on the last attempt",
+            &["WrongPin", "Success"],
+            json!([wrong(), wrong(), right()]),
+            "success",
+        ),
+    );
     let mut across = vec![wrong()];
     across.extend(drop_and_wait());
     across.push(wrong());
     across.extend(drop_and_wait());
     across.push(wrong());
-    run(&mut f, 5, case("wrong PINs on three connections: one budget", &["WrongPin", "Exhausted", "Reconnect"], Value::Array(across), "error"));
+    run(
+        &mut f,
+        5,
+        case(
+            "wrong PINs on three connections: one budget",
+            &["WrongPin", "Exhausted", "Reconnect"],
+            Value::Array(across),
+            "error",
+        ),
+    );
     let restart = json!([wrong(), { "do": "restartHost" }, { "do": "advance", "ms": 6000 }, wrong(), wrong()]);
-    run(&mut f, 6, case("a host restart does not refill the budget", &["WrongPin", "Exhausted", "Restart"], restart, "error"));
+    run(
+        &mut f,
+        6,
+        case("a host restart does not refill the budget", &["WrongPin", "Exhausted", "Restart"], restart, "error"),
+    );
     let restart_ok = json!([wrong(), { "do": "restartHost" }, { "do": "advance", "ms": 6000 }, right()]);
-    run(&mut f, 7, case("a host restart between a wrong and the right PIN", &["WrongPin", "Restart", "Success"], restart_ok, "success"));
-    run(&mut f, 8, case("the host cancels while the guest types", &["Cancelled"], json!([{ "do": "cancelHost" }, right()]), "cancelled"));
-    let mut lost = case("the host cancels; its Refused{Cancelled} is lost, so the guest reconnects to a cancelled invitation", &["Cancelled", "Reconnect"], json!([{ "do": "cancelHost" }, { "do": "advance", "ms": 6000 }, right()]), "cancelled");
+    run(
+        &mut f,
+        7,
+        case(
+            "a host restart between a wrong and the right PIN",
+            &["WrongPin", "Restart", "Success"],
+            restart_ok,
+            "success",
+        ),
+    );
+    run(
+        &mut f,
+        8,
+        case(
+            "the host cancels while the guest types",
+            &["Cancelled"],
+            json!([{ "do": "cancelHost" }, right()]),
+            "cancelled",
+        ),
+    );
+    let mut lost = case(
+        "the host cancels; its Refused{Cancelled} is lost, so the guest reconnects to a cancelled invitation",
+        &["Cancelled", "Reconnect"],
+        json!([{ "do": "cancelHost" }, { "do": "advance", "ms": 6000 }, right()]),
+        "cancelled",
+    );
     lost.faults = json!([{ "dir": "toGuest", "frame": 1, "action": "drop" }]);
     run(&mut f, 19, lost);
     run(&mut f, 9, case("the guest cancels", &["Cancelled"], json!([{ "do": "cancelGuest" }]), "cancelled"));
-    let mut expired = case("the guest's clock is 10 minutes slow; the host's says expired", &["Expired"], json!([{ "do": "advance", "ms": 61_000 }, right()]), "expired");
+    let mut expired = case(
+        "the guest's clock is 10 minutes slow; the host's says expired",
+        &["Expired"],
+        json!([{ "do": "advance", "ms": 61_000 }, right()]),
+        "expired",
+    );
     expired.expires_in_ms = 60_000;
     expired.skew_ms = -600_000;
     run(&mut f, 10, expired);
-    let mut late = case("the code expires while the guest waits", &["Expired", "Timeout"], json!([{ "do": "advance", "ms": 120_000 }]), "expired");
+    let mut late = case(
+        "the code expires while the guest waits",
+        &["Expired", "Timeout"],
+        json!([{ "do": "advance", "ms": 120_000 }]),
+        "expired",
+    );
     late.expires_in_ms = 60_000;
     run(&mut f, 11, late);
-    run(&mut f, 12, case("the guest never types the PIN", &["Timeout"], json!([{ "do": "advance", "ms": 200_000 }]), "timeout"));
-    let mut replay = case("the guest's PakeStart is delivered twice: that session ends, the next succeeds", &["Replay", "Reconnect"], json!([right(), { "do": "advance", "ms": 6000 }, right()]), "success");
+    run(
+        &mut f,
+        12,
+        case("the guest never types the PIN", &["Timeout"], json!([{ "do": "advance", "ms": 200_000 }]), "timeout"),
+    );
+    let mut replay = case(
+        "the guest's PakeStart is delivered twice: that session ends, the next succeeds",
+        &["Replay", "Reconnect"],
+        json!([right(), { "do": "advance", "ms": 6000 }, right()]),
+        "success",
+    );
     replay.faults = json!([{ "dir": "toHost", "frame": 2, "action": "replay" }]);
     run(&mut f, 13, replay);
-    let mut replay_confirm = case("the guest's Confirm is delivered twice", &["Replay"], json!([right(), { "do": "advance", "ms": 6000 }]), "success");
+    let mut replay_confirm = case(
+        "the guest's Confirm is delivered twice",
+        &["Replay"],
+        json!([right(), { "do": "advance", "ms": 6000 }]),
+        "success",
+    );
     replay_confirm.faults = json!([{ "dir": "toHost", "frame": 3, "action": "replay" }]);
     run(&mut f, 14, replay_confirm);
-    let mut tamper_hello = case("Hello tampered: that connection fails, the guest reconnects", &["Tamper", "Reconnect", "Success"], json!([{ "do": "advance", "ms": 6000 }, right()]), "success");
+    let mut tamper_hello = case(
+        "Hello tampered: that connection fails, the guest reconnects",
+        &["Tamper", "Reconnect", "Success"],
+        json!([{ "do": "advance", "ms": 6000 }, right()]),
+        "success",
+    );
     tamper_hello.faults = json!([{ "dir": "toHost", "frame": 0, "action": "tamper", "byte": 40 }]);
     run(&mut f, 15, tamper_hello);
-    let mut tamper_confirm = case("the guest's Confirm tampered: that session ends with an attempt spent; the guest, in doubt, reconnects and is admitted", &["Tamper", "Reconnect", "Success"], json!([right(), { "do": "advance", "ms": 6000 }]), "success");
+    let mut tamper_confirm = case(
+        "the guest's Confirm tampered: that session ends with an attempt spent; the guest, in doubt, reconnects and is admitted",
+        &["Tamper", "Reconnect", "Success"],
+        json!([right(), { "do": "advance", "ms": 6000 }]),
+        "success",
+    );
     tamper_confirm.faults = json!([{ "dir": "toHost", "frame": 3, "action": "tamper", "byte": 10 }]);
     run(&mut f, 16, tamper_confirm);
-    let mut tamper_reply = case("the host's PakeReply tampered: the guest ends in ERROR", &["Tamper"], json!([right(), { "do": "advance", "ms": 6000 }]), "error");
+    let mut tamper_reply = case(
+        "the host's PakeReply tampered: the guest ends in ERROR",
+        &["Tamper"],
+        json!([right(), { "do": "advance", "ms": 6000 }]),
+        "error",
+    );
     tamper_reply.faults = json!([{ "dir": "toGuest", "frame": 1, "action": "tamper", "byte": 12 }]);
     run(&mut f, 17, tamper_reply);
     let mut none = case("method None: admitted without a PIN", &["NoPin", "Success"], json!([]), "success");

@@ -3,8 +3,8 @@
 //! binding, and strict decoding of invitation frames.
 
 use serde_json::json;
-use spaces_protocol::invitation::{AuthMethod, InvitationCode, Kind};
 use spaces_protocol::Role;
+use spaces_protocol::invitation::{AuthMethod, InvitationCode, Kind};
 
 use super::codes::SPEC_CODE;
 use super::{invalid, valid};
@@ -20,7 +20,11 @@ fn notes(f: &mut VectorFile) {
     f.note("SpecExample", "Functionality", "The test vector of SPEC.md §7.5.4.");
     f.note("WrongPin", "Authentication", "The guest used another PIN: both sides still derive a key, but the host MUST refuse the guest's confirmation (hostAcceptsGuest false) and answer with a sealed Refused.");
     f.note("PrologueMismatch", "ParameterBinding", "Guest and host hold codes that differ in one parameter: the prologues differ and the host MUST fail to read Noise message 1 (§7.2).");
-    f.note("WrongPinnedKey", "Authentication", "The guest pins another host key than the host holds: the handshake MUST fail (§7.4).");
+    f.note(
+        "WrongPinnedKey",
+        "Authentication",
+        "The guest pins another host key than the host holds: the handshake MUST fail (§7.4).",
+    );
     f.note("Frame", "Encoding", "A well-formed invitation frame (§7.3.1).");
     f.note("MalformedFrame", "Encoding", "An invitation frame a strict decoder MUST refuse (§2.3).");
 }
@@ -35,9 +39,7 @@ fn pake(f: &mut VectorFile) {
     let mut y = [0xa5; 32];
     y[31] = 0x0a;
     let h = seq(0x80);
-    let input = |pin: &str, guest_pin: Option<&str>, h: [u8; 32], run: u8| {
-        json!({ "h": hex(h), "run": run, "pin": pin, "guestPin": guest_pin, "x": hex(x), "y": hex(y) })
-    };
+    let input = |pin: &str, guest_pin: Option<&str>, h: [u8; 32], run: u8| json!({ "h": hex(h), "run": run, "pin": pin, "guestPin": guest_pin, "x": hex(x), "y": hex(y) });
     let t = f.group(PAKE);
     let spec = valid(PAKE, "SPEC §7.5.4", &["Valid", "SpecExample"], input("024681", None, h, 0));
     let o = &spec.output;
@@ -47,7 +49,12 @@ fn pake(f: &mut VectorFile) {
     assert_eq!(o["macGuest"], "d59c6dc382ba71b4906fe4ddde2f7df4ab0bef82b2fc1240e2c2244bd0f73308");
     assert_eq!(o["macHost"], "fdc15a35d0cc7cc2aa146485a672814f0796df75b8c4f77feb3976355f689909");
     t.push(spec);
-    let wrong = valid(PAKE, "SPEC §7.5.4, the guest typed 024680", &["Valid", "SpecExample", "WrongPin"], input("024681", Some("024680"), h, 0));
+    let wrong = valid(
+        PAKE,
+        "SPEC §7.5.4, the guest typed 024680",
+        &["Valid", "SpecExample", "WrongPin"],
+        input("024681", Some("024680"), h, 0),
+    );
     assert_eq!(wrong.output["macGuest"], "c02a14fe753d15217a1e2beec33aa2d1aacf6e365eafe2b0d58a637afeafb92f");
     assert_eq!(wrong.output["hostAcceptsGuest"], false);
     t.push(wrong);
@@ -79,7 +86,12 @@ fn transcripts(f: &mut VectorFile) {
     let ok = valid(TRANSCRIPT, "SPEC §7.1.4 code, right PIN", &["Valid"], input(None, None));
     assert_eq!(ok.output["pake"]["hostAcceptsGuest"], true);
     t.push(ok);
-    t.push(valid(TRANSCRIPT, "SPEC §7.1.4 code, wrong PIN: host answers Refused{WrongPin, 2}", &["Valid", "WrongPin"], input(None, Some("135790"))));
+    t.push(valid(
+        TRANSCRIPT,
+        "SPEC §7.1.4 code, wrong PIN: host answers Refused{WrongPin, 2}",
+        &["Valid", "WrongPin"],
+        input(None, Some("135790")),
+    ));
     let spec = InvitationCode::decode(SPEC_CODE).expect("SPEC code decodes");
     let altered = |c: InvitationCode| Some(c.encode());
     let cases = [
@@ -93,12 +105,19 @@ fn transcripts(f: &mut VectorFile) {
         t.push(invalid(TRANSCRIPT, what, &["PrologueMismatch"], input(code, None)));
     }
     let other_host = InvitationCode { host: spaces_protocol::keys::NoiseKey([0x09; 32]), ..spec };
-    t.push(invalid(TRANSCRIPT, "the guest pins another host key", &["WrongPinnedKey"], input(Some(other_host.encode()), None)));
+    t.push(invalid(
+        TRANSCRIPT,
+        "the guest pins another host key",
+        &["WrongPinnedKey"],
+        input(Some(other_host.encode()), None),
+    ));
 }
 
 fn frames(f: &mut VectorFile) {
     let t = f.group(FRAME);
-    let frame = |t: &mut Vec<_>, comment: &str, bytes: &str| t.push(valid(FRAME, comment, &["Frame"], json!({ "bytes": bytes })));
+    let frame = |t: &mut Vec<_>, comment: &str, bytes: &str| {
+        t.push(valid(FRAME, comment, &["Frame"], json!({ "bytes": bytes })))
+    };
     frame(t, "SPEC §7.3.1: Reject{Busy}", "010306");
     frame(t, "SPEC §7.3.1: Sealed with chunks cccccc and dddd", "01020203cccccc02dddd");
     frame(t, "Reject{UnknownInvitation}", "010308");

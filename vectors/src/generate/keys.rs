@@ -10,8 +10,8 @@ use crate::json::hex;
 
 /// ℓ, the order of the Ed25519 base point, little-endian.
 pub const ELL: [u8; 32] = [
-    0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+    0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
 ];
 
 /// The canonical encodings of the eight points of small order, and two non-canonical ones.
@@ -25,7 +25,10 @@ pub const SMALL_ORDER: [(&str, &str); 10] = [
     ("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a", "order 8"),
     ("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa", "order 8"),
     ("eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", "identity, non-canonical y = p + 1"),
-    ("edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff", "order 4 (y = p, x = 0 with sign bit), non-canonical"),
+    (
+        "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+        "order 4 (y = p, x = 0 with sign bit), non-canonical",
+    ),
 ];
 
 /// `s + ℓ` for a little-endian scalar `s < ℓ`: the same signature, malleated.
@@ -45,7 +48,11 @@ fn notes(f: &mut VectorFile) {
     f.note("Valid", "Functionality", "A correct input that MUST be accepted.");
     f.note("SpecExample", "Functionality", "A value SPEC.md itself states.");
     f.note("TextForm", "Canonical", "A key's text is exactly 64 lowercase hex digits (§1.4); anything else MUST be refused so that each key has one text.");
-    f.note("NonCanonicalS", "SignatureMalleability", "s ≥ ℓ (§1.3 rule 1): s + ℓ verifies under lenient verifiers and would give an entry a second hash.");
+    f.note(
+        "NonCanonicalS",
+        "SignatureMalleability",
+        "s ≥ ℓ (§1.3 rule 1): s + ℓ verifies under lenient verifiers and would give an entry a second hash.",
+    );
     f.note("SmallOrderKey", "WeakPublicKey", "A public key of small order (§1.3 rule 4); with R = identity and s = 0 the cofactorless equation holds for every message, so a lenient verifier accepts a forgery.");
     f.note("NonCanonicalKey", "WeakPublicKey", "A key encoding with y ≥ p; every such encoding that decodes names a small-order point here, refused by rule 4.");
     f.note("SmallOrderR", "EdgeCase", "R of small order (§1.3 rule 4).");
@@ -56,7 +63,12 @@ fn notes(f: &mut VectorFile) {
 fn derive(f: &mut VectorFile) {
     let spec_seed: [u8; 32] = core::array::from_fn(|i| i as u8);
     let t = f.group("key.derive");
-    let spec = valid("key.derive", "SPEC §2.6 space key and §7.1.4 host Noise key: seed 00..1f", &["Valid", "SpecExample"], json!({ "seed": hex(spec_seed) }));
+    let spec = valid(
+        "key.derive",
+        "SPEC §2.6 space key and §7.1.4 host Noise key: seed 00..1f",
+        &["Valid", "SpecExample"],
+        json!({ "seed": hex(spec_seed) }),
+    );
     assert_eq!(spec.output["ed25519Public"], "03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8");
     assert_eq!(spec.output["ed25519Fingerprint"], "09b5-0bb0-73f4-a1c1");
     assert_eq!(spec.output["x25519Public"], "8f40c5adb68f25624ae5b214ea767a6ec94d829d3d7b5e1ad1ba6f3e2138285f");

@@ -5,13 +5,13 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use serde_json::{Value, json};
 use spaces_protocol::Canonical;
+use spaces_protocol::Role;
 use spaces_protocol::credential::FeedPosition;
 use spaces_protocol::feed::FeedEntry;
 use spaces_protocol::fixture::SpaceFixture;
 use spaces_protocol::item::{ItemId, Op};
 use spaces_protocol::keys::PublicKey;
 use spaces_protocol::swarm::SwarmMessage;
-use spaces_protocol::Role;
 
 use super::{acceptable, invalid, valid};
 use crate::file::VectorFile;
@@ -26,7 +26,11 @@ fn notes(f: &mut VectorFile) {
     f.note("UnknownVariant", "Versioning", "A message index this version does not define.");
     f.note("Malformed", "Robustness", "Truncated, trailing, or an entry inside that does not decode strictly.");
     f.note("InnerEntryVersion", "Versioning", "An Entries message whose entry has version 2. SPEC §2.3 rule 9 asks decoders to refuse it; the reference decodes the message and refuses the entry when it ingests it (Feed::append), so either answer is acceptable until the reference decodes inner entries strictly.");
-    f.note("ControlFirst", "Liveness", "Control feeds are sent before data feeds, so admissions arrive before what they admit (§9.3.2).");
+    f.note(
+        "ControlFirst",
+        "Liveness",
+        "Control feeds are sent before data feeds, so admissions arrive before what they admit (§9.3.2).",
+    );
 }
 
 fn entries_chain(key: &spaces_protocol::keys::Keypair, payloads: Vec<Vec<u8>>) -> Vec<FeedEntry> {
@@ -57,23 +61,54 @@ pub fn file() -> VectorFile {
 
     let m = |msg: SwarmMessage| json!({ "bytes": hex(msg.to_bytes()) });
     let pos = |feed: PublicKey, length| FeedPosition { feed, length };
-    let mut feeds = vec![pos(fx.owner.control.public(), 3), pos(editor.data.public(), 2), pos(fx.owner.data.public(), 1)];
+    let mut feeds =
+        vec![pos(fx.owner.control.public(), 3), pos(editor.data.public(), 2), pos(fx.owner.data.public(), 1)];
     feeds.sort();
     let t = f.group(DECODE);
     t.push(valid(DECODE, "Have of three feeds", &["Valid"], m(SwarmMessage::Have { space, feeds: feeds.clone() })));
-    t.push(valid(DECODE, "Entries carrying two entries", &["Valid"], m(SwarmMessage::Entries { space, entries: vec![e0.clone(), e1.clone()] })));
+    t.push(valid(
+        DECODE,
+        "Entries carrying two entries",
+        &["Valid"],
+        m(SwarmMessage::Entries { space, entries: vec![e0.clone(), e1.clone()] }),
+    ));
     t.push(valid(DECODE, "Refused", &["Valid"], m(SwarmMessage::Refused { space })));
     let mut unsorted = feeds.clone();
     unsorted.reverse();
-    t.push(invalid(DECODE, "Have feeds in descending order", &["UnsortedSet"], m(SwarmMessage::Have { space, feeds: unsorted })));
-    t.push(invalid(DECODE, "Have lists a feed twice", &["UnsortedSet"], m(SwarmMessage::Have { space, feeds: vec![feeds[0], feeds[0]] })));
+    t.push(invalid(
+        DECODE,
+        "Have feeds in descending order",
+        &["UnsortedSet"],
+        m(SwarmMessage::Have { space, feeds: unsorted }),
+    ));
+    t.push(invalid(
+        DECODE,
+        "Have lists a feed twice",
+        &["UnsortedSet"],
+        m(SwarmMessage::Have { space, feeds: vec![feeds[0], feeds[0]] }),
+    ));
     let refused = SwarmMessage::Refused { space }.to_bytes();
-    t.push(invalid(DECODE, "message index 3", &["UnknownVariant"], json!({ "bytes": hex([&[3u8][..], &refused[1..]].concat()) })));
-    t.push(invalid(DECODE, "Refused with a trailing byte", &["Malformed"], json!({ "bytes": hex([&refused[..], &[0]].concat()) })));
+    t.push(invalid(
+        DECODE,
+        "message index 3",
+        &["UnknownVariant"],
+        json!({ "bytes": hex([&[3u8][..], &refused[1..]].concat()) }),
+    ));
+    t.push(invalid(
+        DECODE,
+        "Refused with a trailing byte",
+        &["Malformed"],
+        json!({ "bytes": hex([&refused[..], &[0]].concat()) }),
+    ));
     t.push(invalid(DECODE, "Refused cut short", &["Malformed"], json!({ "bytes": hex(&refused[..20]) })));
     let mut inner = SwarmMessage::Entries { space, entries: vec![e0.clone()] }.to_bytes();
     inner[1 + 32 + 1] = 2; // the entry's version byte
-    t.push(acceptable(DECODE, "Entries holding an entry of version 2", &["InnerEntryVersion"], json!({ "bytes": hex(inner) })));
+    t.push(acceptable(
+        DECODE,
+        "Entries holding an entry of version 2",
+        &["InnerEntryVersion"],
+        json!({ "bytes": hex(inner) }),
+    ));
 
     let input = |have: Vec<FeedPosition>| -> Value {
         json!({
@@ -84,16 +119,31 @@ pub fn file() -> VectorFile {
         })
     };
     let t = f.group(MISSING);
-    let fresh = valid(MISSING, "the peer has nothing: everything, control feed first", &["Valid", "ControlFirst"], input(vec![]));
+    let fresh = valid(
+        MISSING,
+        "the peer has nothing: everything, control feed first",
+        &["Valid", "ControlFirst"],
+        input(vec![]),
+    );
     assert_eq!(fresh.output["missing"].as_array().map(Vec::len), Some(6));
     assert_eq!(fresh.output["missing"][0], hex(control[0].to_bytes()), "control entries lead");
     t.push(fresh);
-    t.push(valid(MISSING, "the peer has the control feed and one editor entry", &["Valid"], input(vec![pos(fx.owner.control.public(), 3), pos(editor.data.public(), 1)])));
+    t.push(valid(
+        MISSING,
+        "the peer has the control feed and one editor entry",
+        &["Valid"],
+        input(vec![pos(fx.owner.control.public(), 3), pos(editor.data.public(), 1)]),
+    ));
     let same = valid(MISSING, "the peer has everything: nothing to send", &["Valid"], input(feeds.clone()));
     assert_eq!(same.output["missing"], json!([]));
     t.push(same);
     let ahead = feeds.iter().map(|p| pos(p.feed, p.length + 5)).collect();
     t.push(valid(MISSING, "the peer is ahead on every feed: nothing to send", &["Valid"], input(ahead)));
-    t.push(valid(MISSING, "the peer names a feed we do not know", &["Valid"], input(vec![pos(PublicKey([0xee; 32]), 4)])));
+    t.push(valid(
+        MISSING,
+        "the peer names a feed we do not know",
+        &["Valid"],
+        input(vec![pos(PublicKey([0xee; 32]), 4)]),
+    ));
     f
 }

@@ -64,7 +64,8 @@ impl Shape {
             }
         }
         if self.types.contains("object") {
-            let props: Map<String, Value> = self.fields.iter().map(|(k, (sh, _))| (k.clone(), sh.to_schema())).collect();
+            let props: Map<String, Value> =
+                self.fields.iter().map(|(k, (sh, _))| (k.clone(), sh.to_schema())).collect();
             let required: Vec<&String> =
                 self.fields.iter().filter(|(_, (_, n))| *n == self.objects).map(|(k, _)| k).collect();
             s.insert("properties".into(), Value::Object(props));

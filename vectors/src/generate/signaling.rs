@@ -42,15 +42,32 @@ pub fn file() -> VectorFile {
     let ping = c(ClientMessage::Ping);
     assert_eq!(ping, [1, 3], "SPEC §8.2: Ping is 01 03");
     t.push(valid(CLIENT, "Ping (01 03)", &["Valid"], input(&ping)));
-    t.push(valid(CLIENT, "Relay with the largest payload, 8192 bytes", &["Valid"], input(&c(ClientMessage::Relay { topic, to: PublicKey([2; 32]), payload: vec![0; 8192] }))));
+    t.push(valid(
+        CLIENT,
+        "Relay with the largest payload, 8192 bytes",
+        &["Valid"],
+        input(&c(ClientMessage::Relay { topic, to: PublicKey([2; 32]), payload: vec![0; 8192] })),
+    ));
     let bad = |t: &mut Vec<_>, op, comment: &str, flag, b: Vec<u8>| t.push(invalid(op, comment, &[flag], input(&b)));
     bad(t, CLIENT, "version 2", "WrongVersion", [&[2u8][..], &ping[1..]].concat());
     bad(t, CLIENT, "message index 4", "UnknownVariant", vec![1, 4]);
     bad(t, CLIENT, "Ping with a trailing byte", "Malformed", vec![1, 3, 0]);
     bad(t, CLIENT, "Join cut inside the topic", "Malformed", join[..20].to_vec());
     bad(t, CLIENT, "Join: message index written 80 00", "Malformed", [&[1u8, 0x80, 0x00][..], &join[2..]].concat());
-    bad(t, CLIENT, "Relay with an 8193-byte payload", "Oversize", c(ClientMessage::Relay { topic, to: PublicKey([2; 32]), payload: vec![0; 8193] }));
-    bad(t, CLIENT, "Join with a 65-byte address", "Oversize", c(ClientMessage::Join { topic, info: info(1, &[b'a'; 65]) }));
+    bad(
+        t,
+        CLIENT,
+        "Relay with an 8193-byte payload",
+        "Oversize",
+        c(ClientMessage::Relay { topic, to: PublicKey([2; 32]), payload: vec![0; 8193] }),
+    );
+    bad(
+        t,
+        CLIENT,
+        "Join with a 65-byte address",
+        "Oversize",
+        c(ClientMessage::Join { topic, info: info(1, &[b'a'; 65]) }),
+    );
     bad(t, CLIENT, "16385 bytes", "Oversize", vec![1; 16385]);
 
     let s = |m| ServerFrame::new(m).to_bytes();
@@ -59,16 +76,49 @@ pub fn file() -> VectorFile {
     t.push(valid(SERVER, "Joined with two peers", &["Valid"], input(&joined)));
     t.push(valid(SERVER, "Joined, nobody else", &["Valid"], input(&s(ServerMessage::Joined { topic, peers: vec![] }))));
     t.push(valid(SERVER, "PeerJoined", &["Valid"], input(&s(ServerMessage::PeerJoined { topic, info: info(3, b"") }))));
-    t.push(valid(SERVER, "PeerLeft", &["Valid"], input(&s(ServerMessage::PeerLeft { topic, peer: PublicKey([3; 32]) }))));
-    t.push(valid(SERVER, "Relayed", &["Valid"], input(&s(ServerMessage::Relayed { topic, from: PublicKey([4; 32]), payload: b"hi".to_vec() }))));
+    t.push(valid(
+        SERVER,
+        "PeerLeft",
+        &["Valid"],
+        input(&s(ServerMessage::PeerLeft { topic, peer: PublicKey([3; 32]) })),
+    ));
+    t.push(valid(
+        SERVER,
+        "Relayed",
+        &["Valid"],
+        input(&s(ServerMessage::Relayed { topic, from: PublicKey([4; 32]), payload: b"hi".to_vec() })),
+    ));
     t.push(valid(SERVER, "Pong (01 04)", &["Valid"], input(&s(ServerMessage::Pong))));
     let full = s(ServerMessage::Error { kind: SignalError::ServerFull, topic: None });
     assert_eq!(full, [1, 5, 7, 0], "SPEC §8.2: Error{{ServerFull}} is 01 05 07 00");
     t.push(valid(SERVER, "Error{ServerFull}, no topic (01 05 07 00)", &["Valid"], input(&full)));
-    t.push(valid(SERVER, "Error{NotJoined} with a topic", &["Valid"], input(&s(ServerMessage::Error { kind: SignalError::NotJoined, topic: Some(topic) }))));
-    bad(t, SERVER, "Joined peers in descending order", "UnsortedSet", s(ServerMessage::Joined { topic, peers: vec![info(2, b""), info(1, b"")] }));
-    bad(t, SERVER, "Joined lists one peer twice", "UnsortedSet", s(ServerMessage::Joined { topic, peers: vec![info(1, b"a"), info(1, b"b")] }));
-    bad(t, SERVER, "Joined lists 65 peers", "Oversize", s(ServerMessage::Joined { topic, peers: (0..65).map(|i| info(i, b"")).collect() }));
+    t.push(valid(
+        SERVER,
+        "Error{NotJoined} with a topic",
+        &["Valid"],
+        input(&s(ServerMessage::Error { kind: SignalError::NotJoined, topic: Some(topic) })),
+    ));
+    bad(
+        t,
+        SERVER,
+        "Joined peers in descending order",
+        "UnsortedSet",
+        s(ServerMessage::Joined { topic, peers: vec![info(2, b""), info(1, b"")] }),
+    );
+    bad(
+        t,
+        SERVER,
+        "Joined lists one peer twice",
+        "UnsortedSet",
+        s(ServerMessage::Joined { topic, peers: vec![info(1, b"a"), info(1, b"b")] }),
+    );
+    bad(
+        t,
+        SERVER,
+        "Joined lists 65 peers",
+        "Oversize",
+        s(ServerMessage::Joined { topic, peers: (0..65).map(|i| info(i, b"")).collect() }),
+    );
     bad(t, SERVER, "error kind 8", "UnknownVariant", vec![1, 5, 8, 0]);
     bad(t, SERVER, "error topic option tag 02", "Malformed", vec![1, 5, 7, 2]);
     bad(t, SERVER, "version 0", "WrongVersion", vec![0, 4]);

@@ -31,11 +31,23 @@ fn set_input(fx: &SpaceFixture, creds: &[Credential], entries: &[FeedEntry]) -> 
 
 fn role_of(t: &Test, who: &Actor) -> Option<String> {
     let key = hex::encode(who.key().0);
-    t.output["members"].as_array()?.iter().find(|m| m["identity"] == key.as_str()).map(|m| m["role"].as_str().unwrap_or("").to_owned())
+    t.output["members"]
+        .as_array()?
+        .iter()
+        .find(|m| m["identity"] == key.as_str())
+        .map(|m| m["role"].as_str().unwrap_or("").to_owned())
 }
 
 /// Pushes the set in the given order, reversed, and rotated by half; asserts they agree.
-fn orders(t: &mut Vec<Test>, op: &'static str, fx: &SpaceFixture, comment: &str, flags: &[&'static str], creds: &[Credential], entries: &[FeedEntry]) -> Test {
+fn orders(
+    t: &mut Vec<Test>,
+    op: &'static str,
+    fx: &SpaceFixture,
+    comment: &str,
+    flags: &[&'static str],
+    creds: &[Credential],
+    entries: &[FeedEntry],
+) -> Test {
     let first = valid(op, &format!("{comment} (causal order)"), flags, set_input(fx, creds, entries));
     let mut rc = creds.to_vec();
     rc.reverse();
@@ -59,10 +71,22 @@ fn orders(t: &mut Vec<Test>, op: &'static str, fx: &SpaceFixture, comment: &str,
 
 fn membership_notes(f: &mut VectorFile) {
     f.note("Valid", "Functionality", "The expected members and roles of the set.");
-    f.note("Reordered", "Determinism", "The same set as a neighbouring test, in another order: membership is a function of the set (§0.5, §4.2).");
-    f.note("ConcurrentRemoval", "StrongRemoval", "Operations concurrent with the removal or demotion of their issuer are void (§4.5).");
+    f.note(
+        "Reordered",
+        "Determinism",
+        "The same set as a neighbouring test, in another order: membership is a function of the set (§0.5, §4.2).",
+    );
+    f.note(
+        "ConcurrentRemoval",
+        "StrongRemoval",
+        "Operations concurrent with the removal or demotion of their issuer are void (§4.5).",
+    );
     f.note("MutualRemoval", "StrongRemoval", "Two admins remove each other concurrently: both are removed (§4.5).");
-    f.note("SelfChange", "Authorization", "A member changes its own role; always ignored (§4.4), whatever the direction.");
+    f.note(
+        "SelfChange",
+        "Authorization",
+        "A member changes its own role; always ignored (§4.4), whatever the direction.",
+    );
     f.note("NoAuthority", "Authorization", "A grant by a member whose role may not make it (§4.3).");
     f.note("OwnerProtected", "Authorization", "Only the space key assigns or removes OWNER (§4.3).");
     f.note("InvalidCredential", "Authentication", "A credential that does not verify is ignored, not fatal.");
@@ -88,20 +112,60 @@ pub fn membership() -> VectorFile {
     let by_editor = fx.grant(&editor, fx.owner.key(), Role::Reader, vec![tip]);
     let outsider = Actor::new(&mut rng, fx.now);
     let editor_admits = fx.grant(&editor, outsider.key(), Role::Editor, vec![tip]);
-    let r = orders(t, RESOLVE, &fx, "an editor grants a role: ignored", &["Valid", "NoAuthority"], &[base.clone(), vec![by_editor, editor_admits]].concat(), &[]);
+    let r = orders(
+        t,
+        RESOLVE,
+        &fx,
+        "an editor grants a role: ignored",
+        &["Valid", "NoAuthority"],
+        &[base.clone(), vec![by_editor, editor_admits]].concat(),
+        &[],
+    );
     assert_eq!(role_of(&r, &outsider), None);
 
     let up = fx.grant(&editor, editor.key(), Role::Admin, vec![tip]);
-    let r = orders(t, RESOLVE, &fx, "an editor promotes itself to ADMIN: ignored", &["Valid", "SelfChange"], &[base.clone(), vec![up]].concat(), &[]);
+    let r = orders(
+        t,
+        RESOLVE,
+        &fx,
+        "an editor promotes itself to ADMIN: ignored",
+        &["Valid", "SelfChange"],
+        &[base.clone(), vec![up]].concat(),
+        &[],
+    );
     assert_eq!(role_of(&r, &editor).as_deref(), Some("editor"));
     let up = fx.grant(&admin, admin.key(), Role::Owner, vec![tip]);
-    let r = orders(t, RESOLVE, &fx, "an admin promotes itself to OWNER: ignored", &["Valid", "SelfChange", "OwnerProtected"], &[base.clone(), vec![up]].concat(), &[]);
+    let r = orders(
+        t,
+        RESOLVE,
+        &fx,
+        "an admin promotes itself to OWNER: ignored",
+        &["Valid", "SelfChange", "OwnerProtected"],
+        &[base.clone(), vec![up]].concat(),
+        &[],
+    );
     assert_eq!(role_of(&r, &admin).as_deref(), Some("admin"));
     let down = fx.grant(&admin, admin.key(), Role::Reader, vec![tip]);
-    let r = orders(t, RESOLVE, &fx, "an admin demotes itself: ignored too", &["Valid", "SelfChange"], &[base.clone(), vec![down]].concat(), &[]);
+    let r = orders(
+        t,
+        RESOLVE,
+        &fx,
+        "an admin demotes itself: ignored too",
+        &["Valid", "SelfChange"],
+        &[base.clone(), vec![down]].concat(),
+        &[],
+    );
     assert_eq!(role_of(&r, &admin).as_deref(), Some("admin"));
     let oust = fx.grant(&admin, fx.owner.key(), Role::Removed, vec![tip]);
-    let r = orders(t, RESOLVE, &fx, "an admin removes the owner: ignored", &["Valid", "OwnerProtected"], &[base.clone(), vec![oust]].concat(), &[]);
+    let r = orders(
+        t,
+        RESOLVE,
+        &fx,
+        "an admin removes the owner: ignored",
+        &["Valid", "OwnerProtected"],
+        &[base.clone(), vec![oust]].concat(),
+        &[],
+    );
     assert_eq!(role_of(&r, &fx.owner).as_deref(), Some("owner"));
 
     // Strong removal: the owner removes the admin while, concurrently, the admin admits a
@@ -110,13 +174,29 @@ pub fn membership() -> VectorFile {
     let (late, c_late) = fx.admit(&mut rng, &admin, Role::Editor, vec![tip]);
     let demote = fx.grant(&admin, editor.key(), Role::Reader, vec![tip]);
     let set = [base.clone(), vec![remove_admin.clone()], c_late.clone(), vec![demote]].concat();
-    let r = orders(t, RESOLVE, &fx, "owner removes an admin; the admin's concurrent grant and demotion are void", &["Valid", "ConcurrentRemoval"], &set, &[]);
+    let r = orders(
+        t,
+        RESOLVE,
+        &fx,
+        "owner removes an admin; the admin's concurrent grant and demotion are void",
+        &["Valid", "ConcurrentRemoval"],
+        &set,
+        &[],
+    );
     assert_eq!(role_of(&r, &admin).as_deref(), Some("removed"));
     assert_eq!(role_of(&r, &late), None);
     assert_eq!(role_of(&r, &editor).as_deref(), Some("editor"));
     // The same grant *after* the removal (citing it) is no authority at all.
     let after = fx.grant(&admin, late.key(), Role::Editor, vec![remove_admin.id()]);
-    let r = orders(t, RESOLVE, &fx, "a removed admin grants after its removal: ignored", &["Valid", "NoAuthority"], &[base.clone(), vec![remove_admin.clone(), after]].concat(), &[]);
+    let r = orders(
+        t,
+        RESOLVE,
+        &fx,
+        "a removed admin grants after its removal: ignored",
+        &["Valid", "NoAuthority"],
+        &[base.clone(), vec![remove_admin.clone(), after]].concat(),
+        &[],
+    );
     assert_eq!(role_of(&r, &late), None);
 
     // Mutual removal between two admins.
@@ -125,20 +205,44 @@ pub fn membership() -> VectorFile {
     let a_removes_b = fx.grant(&admin, admin2.key(), Role::Removed, vec![tip2]);
     let b_removes_a = fx.grant(&admin2, admin.key(), Role::Removed, vec![tip2]);
     let set = [base.clone(), c_admin2.clone(), vec![a_removes_b, b_removes_a]].concat();
-    let r = orders(t, RESOLVE, &fx, "two admins remove each other concurrently: both removed", &["Valid", "MutualRemoval", "ConcurrentRemoval"], &set, &[]);
+    let r = orders(
+        t,
+        RESOLVE,
+        &fx,
+        "two admins remove each other concurrently: both removed",
+        &["Valid", "MutualRemoval", "ConcurrentRemoval"],
+        &set,
+        &[],
+    );
     assert_eq!(role_of(&r, &admin).as_deref(), Some("removed"));
     assert_eq!(role_of(&r, &admin2).as_deref(), Some("removed"));
     // Concurrent demotion and promotion of the same member by two admins.
     let promote = fx.grant(&admin, reader.key(), Role::Editor, vec![tip2]);
     let demote_admin = fx.grant(&admin2, admin.key(), Role::Reader, vec![tip2]);
     let set = [base.clone(), c_admin2.clone(), vec![promote, demote_admin]].concat();
-    let r = orders(t, RESOLVE, &fx, "an admin promotes a reader while demoted concurrently: promotion void", &["Valid", "ConcurrentRemoval"], &set, &[]);
+    let r = orders(
+        t,
+        RESOLVE,
+        &fx,
+        "an admin promotes a reader while demoted concurrently: promotion void",
+        &["Valid", "ConcurrentRemoval"],
+        &set,
+        &[],
+    );
     assert_eq!(role_of(&r, &reader).as_deref(), Some("reader"));
     assert_eq!(role_of(&r, &admin).as_deref(), Some("reader"));
 
     let mut broken = c_editor[0].clone();
     broken.signature.0[7] ^= 4;
-    let r = orders(t, RESOLVE, &fx, "a grant with a bad signature (and the feeds it would admit) is ignored", &["Valid", "InvalidCredential"], &[g.clone(), c_admin.clone(), vec![broken]].concat(), &[]);
+    let r = orders(
+        t,
+        RESOLVE,
+        &fx,
+        "a grant with a bad signature (and the feeds it would admit) is ignored",
+        &["Valid", "InvalidCredential"],
+        &[g.clone(), c_admin.clone(), vec![broken]].concat(),
+        &[],
+    );
     assert_eq!(role_of(&r, &editor), None);
     f
 }
@@ -172,11 +276,21 @@ pub fn feeds() -> VectorFile {
     let t = f.group(FEED);
     t.push(valid(FEED, "empty feed", &["Valid"], input(&[])));
     t.push(valid(FEED, "four entries", &["Valid"], input(&e)));
-    t.push(valid(FEED, "entry 1 delivered twice", &["Valid", "Duplicate"], input(&[e[0].clone(), e[1].clone(), e[1].clone(), e[2].clone()])));
+    t.push(valid(
+        FEED,
+        "entry 1 delivered twice",
+        &["Valid", "Duplicate"],
+        input(&[e[0].clone(), e[1].clone(), e[1].clone(), e[2].clone()]),
+    ));
     t.push(invalid(FEED, "entry 0 then entry 2", &["Gap"], input(&[e[0].clone(), e[2].clone()])));
     t.push(invalid(FEED, "first entry is seq 1", &["Gap"], input(&[e[1].clone()])));
     let fork = FeedEntry::sign(&key, 1, Some(e[0].hash()), b"another entry 1".to_vec());
-    t.push(invalid(FEED, "a second entry 1, correctly linked and signed", &["Fork"], input(&[e[0].clone(), e[1].clone(), fork.clone()])));
+    t.push(invalid(
+        FEED,
+        "a second entry 1, correctly linked and signed",
+        &["Fork"],
+        input(&[e[0].clone(), e[1].clone(), fork.clone()]),
+    ));
     t.push(invalid(FEED, "the fork first, then the original", &["Fork"], input(&[e[0].clone(), fork, e[1].clone()])));
     let mut bad = e[1].clone();
     bad.signature.0[63] ^= 0x01;
@@ -184,7 +298,8 @@ pub fn feeds() -> VectorFile {
     let mut resigned = e[1].clone();
     resigned.signature = other.sign(b"unrelated");
     t.push(invalid(FEED, "entry 1 signed by another key", &["BadSignature"], input(&[e[0].clone(), resigned])));
-    let unlinked = FeedEntry::sign(&key, 1, Some(EntryHash(spaces_protocol::hash::Digest([9; 32]))), b"entry 1".to_vec());
+    let unlinked =
+        FeedEntry::sign(&key, 1, Some(EntryHash(spaces_protocol::hash::Digest([9; 32]))), b"entry 1".to_vec());
     t.push(invalid(FEED, "entry 1 with a wrong prev hash", &["BrokenLink"], input(&[e[0].clone(), unlinked])));
     let foreign = feed_entries(&other, 1);
     t.push(invalid(FEED, "an entry of another feed", &["WrongFeed"], input(&foreign)));
@@ -196,7 +311,11 @@ fn item_notes(f: &mut VectorFile) {
     f.note("Reordered", "Determinism", "The same set as a neighbouring test, in another order (§0.5, §6.5).");
     f.note("LwwTie", "Convergence", "Two writes with one Lamport clock: the greater feed key wins (§6.5).");
     f.note("ReaderWrite", "Authorization", "A READER's write is void (§6.4).");
-    f.note("WriteAfterRemoval", "StrongRemoval", "Writes beyond the frontier of a concurrent removal are void; those within it stand (§4.5, §6.4).");
+    f.note(
+        "WriteAfterRemoval",
+        "StrongRemoval",
+        "Writes beyond the frontier of a concurrent removal are void; those within it stand (§4.5, §6.4).",
+    );
     f.note("Delete", "Functionality", "Deletion is a register too: a later create revives the item.");
 }
 
@@ -231,33 +350,98 @@ pub fn items() -> VectorFile {
     let (fx, tip) = (&w.fx, w.tip);
     let x = ItemId([0x11; 16]);
     let text = |s: &str| ItemValue::Text(s.into());
-    let create = w.fx.owner.data_entry(0, None, vec![tip], 1, vec![Op::Create { item: x, type_name: "task".into() }, set(x, "title", text("write vectors"))]);
-    let e1 = w.editor.data_entry(0, None, vec![tip], 2, vec![set(x, "done", ItemValue::Bool(false)), set(x, "n", ItemValue::Int(-7))]);
-    let e2 = w.editor.data_entry(1, Some(e1.hash()), vec![tip], 3, vec![set(x, "done", ItemValue::Bool(true)), set(x, "blob", ItemValue::Bytes(vec![1, 2, 3]))]);
+    let create = w.fx.owner.data_entry(
+        0,
+        None,
+        vec![tip],
+        1,
+        vec![Op::Create { item: x, type_name: "task".into() }, set(x, "title", text("write vectors"))],
+    );
+    let e1 = w.editor.data_entry(
+        0,
+        None,
+        vec![tip],
+        2,
+        vec![set(x, "done", ItemValue::Bool(false)), set(x, "n", ItemValue::Int(-7))],
+    );
+    let e2 = w.editor.data_entry(
+        1,
+        Some(e1.hash()),
+        vec![tip],
+        3,
+        vec![set(x, "done", ItemValue::Bool(true)), set(x, "blob", ItemValue::Bytes(vec![1, 2, 3]))],
+    );
     let t = f.group(MERGE);
-    orders(t, MERGE, fx, "owner creates, an editor sets fields twice", &["Valid"], &w.creds, &[create.clone(), e1.clone(), e2.clone()]);
+    orders(
+        t,
+        MERGE,
+        fx,
+        "owner creates, an editor sets fields twice",
+        &["Valid"],
+        &w.creds,
+        &[create.clone(), e1.clone(), e2.clone()],
+    );
 
     // Same Lamport clock on two feeds: the greater data-feed key wins.
     let a = w.editor.data_entry(0, None, vec![tip], 2, vec![set(x, "title", text("from editor"))]);
     let b = w.editor2.data_entry(0, None, vec![tip], 2, vec![set(x, "title", text("from editor2"))]);
     let winner = if w.editor.data.public() > w.editor2.data.public() { "from editor" } else { "from editor2" };
     let (hi, lo) = if winner == "from editor" { (a.clone(), b.clone()) } else { (b.clone(), a.clone()) };
-    let r = orders(t, MERGE, fx, "concurrent sets with equal Lamport clocks", &["Valid", "LwwTie"], &w.creds, &[create.clone(), hi.clone(), lo.clone()]);
+    let r = orders(
+        t,
+        MERGE,
+        fx,
+        "concurrent sets with equal Lamport clocks",
+        &["Valid", "LwwTie"],
+        &w.creds,
+        &[create.clone(), hi.clone(), lo.clone()],
+    );
     assert_eq!(r.output["items"][0]["fields"]["title"]["text"], winner);
     let stale = w.editor2.data_entry(0, None, vec![tip], 1, vec![set(x, "title", text("stale"))]);
     let newer = w.editor.data_entry(0, None, vec![tip], 5, vec![set(x, "title", text("newer"))]);
-    let r = orders(t, MERGE, fx, "a higher Lamport clock wins whatever arrives last", &["Valid"], &w.creds, &[create.clone(), newer.clone(), stale]);
+    let r = orders(
+        t,
+        MERGE,
+        fx,
+        "a higher Lamport clock wins whatever arrives last",
+        &["Valid"],
+        &w.creds,
+        &[create.clone(), newer.clone(), stale],
+    );
     assert_eq!(r.output["items"][0]["fields"]["title"]["text"], "newer");
 
     let rw = w.reader.data_entry(0, None, vec![tip], 9, vec![set(x, "title", text("by reader"))]);
-    let r = orders(t, MERGE, fx, "a reader's write is void", &["Valid", "ReaderWrite"], &w.creds, &[create.clone(), rw]);
+    let r =
+        orders(t, MERGE, fx, "a reader's write is void", &["Valid", "ReaderWrite"], &w.creds, &[create.clone(), rw]);
     assert_eq!(r.output["items"][0]["fields"]["title"]["text"], "write vectors");
 
     let del = w.editor.data_entry(0, None, vec![tip], 4, vec![Op::Delete { item: x }]);
-    let r = orders(t, MERGE, fx, "an editor deletes the item", &["Valid", "Delete"], &w.creds, &[create.clone(), del.clone()]);
+    let r = orders(
+        t,
+        MERGE,
+        fx,
+        "an editor deletes the item",
+        &["Valid", "Delete"],
+        &w.creds,
+        &[create.clone(), del.clone()],
+    );
     assert_eq!(r.output["items"], json!([]));
-    let revive = w.fx.owner.data_entry(1, Some(create.hash()), vec![tip], 6, vec![Op::Create { item: x, type_name: "note".into() }]);
-    let r = orders(t, MERGE, fx, "re-created after the delete with a later clock", &["Valid", "Delete"], &w.creds, &[create.clone(), del, revive]);
+    let revive = w.fx.owner.data_entry(
+        1,
+        Some(create.hash()),
+        vec![tip],
+        6,
+        vec![Op::Create { item: x, type_name: "note".into() }],
+    );
+    let r = orders(
+        t,
+        MERGE,
+        fx,
+        "re-created after the delete with a later clock",
+        &["Valid", "Delete"],
+        &w.creds,
+        &[create.clone(), del, revive],
+    );
     assert_eq!(r.output["items"][0]["type"], "note");
 
     // The owner removes the editor, recording that 1 entry of its data feed stands; the
@@ -267,11 +451,27 @@ pub fn items() -> VectorFile {
     let w0 = w.editor.data_entry(0, None, vec![tip], 2, vec![set(x, "a", text("kept"))]);
     let w1 = w.editor.data_entry(1, Some(w0.hash()), vec![tip], 3, vec![set(x, "b", text("void"))]);
     let creds = [w.creds.clone(), vec![removal.clone()]].concat();
-    let r = orders(t, MERGE, fx, "writes concurrent with a removal: within the frontier kept, beyond it void", &["Valid", "WriteAfterRemoval"], &creds, &[create.clone(), w0.clone(), w1]);
+    let r = orders(
+        t,
+        MERGE,
+        fx,
+        "writes concurrent with a removal: within the frontier kept, beyond it void",
+        &["Valid", "WriteAfterRemoval"],
+        &creds,
+        &[create.clone(), w0.clone(), w1],
+    );
     assert_eq!(r.output["items"][0]["fields"]["a"]["text"], "kept");
     assert!(r.output["items"][0]["fields"].get("b").is_none());
     let w1_after = w.editor.data_entry(1, Some(w0.hash()), vec![removal.id()], 4, vec![set(x, "b", text("void"))]);
-    let r = orders(t, MERGE, fx, "a write that cites its author's removal", &["Valid", "WriteAfterRemoval"], &creds, &[create, w0, w1_after]);
+    let r = orders(
+        t,
+        MERGE,
+        fx,
+        "a write that cites its author's removal",
+        &["Valid", "WriteAfterRemoval"],
+        &creds,
+        &[create, w0, w1_after],
+    );
     assert!(r.output["items"][0]["fields"].get("b").is_none());
     f
 }

@@ -15,9 +15,7 @@ pub fn sign(input: &Value) -> Result<Value, OpError> {
     let body_bytes = bytes_of(input, "body")?;
     let body: CredentialBody = postcard_body(&body_bytes)?;
     let chain = match opt(input, "chain").and_then(Value::as_str) {
-        Some(text) => {
-            Some(Box::new(Credential::from_bytes(&parse_hex(text, "chain")?).map_err(decode_error)?))
-        }
+        Some(text) => Some(Box::new(Credential::from_bytes(&parse_hex(text, "chain")?).map_err(decode_error)?)),
         None => None,
     };
     let input_bytes = body.signing_input();

@@ -85,7 +85,9 @@ fn grant_json(g: &AdmissionGrant) -> Value {
         AdmissionGrant::Space { space, role, credentials, .. } => {
             json!({ "kind": "space", "space": hex(space.0), "role": role_name(*role), "credentials": credentials.len() })
         }
-        AdmissionGrant::Device { credential, .. } => json!({ "kind": "device", "credential": hex(credential.id().0.0) }),
+        AdmissionGrant::Device { credential, .. } => {
+            json!({ "kind": "device", "credential": hex(credential.id().0.0) })
+        }
     }
 }
 
@@ -213,7 +215,8 @@ impl Flow {
         let end = self.now.saturating_add_millis(ms);
         for _ in 0..DELIVERIES_MAX {
             let skew = self.guest_skew_ms;
-            let guest_due = self.guest.poll_timeout().map(|t| Timestamp::from_millis(t.as_millis().saturating_add_signed(-skew)));
+            let guest_due =
+                self.guest.poll_timeout().map(|t| Timestamp::from_millis(t.as_millis().saturating_add_signed(-skew)));
             let next = [self.host.poll_timeout(), guest_due].into_iter().flatten().filter(|t| *t <= end).min();
             let Some(t) = next else {
                 self.now = end;

@@ -15,7 +15,9 @@ fn info_json(i: &PeerInfo) -> Value {
 pub fn decode_client(input: &Value) -> Result<Value, OpError> {
     let f = ClientFrame::from_bytes(&bytes_of(input, "bytes")?).map_err(decode_error)?;
     Ok(match f.message {
-        ClientMessage::Join { topic, info } => json!({ "type": "join", "topic": hex(topic.0), "info": info_json(&info) }),
+        ClientMessage::Join { topic, info } => {
+            json!({ "type": "join", "topic": hex(topic.0), "info": info_json(&info) })
+        }
         ClientMessage::Leave { topic } => json!({ "type": "leave", "topic": hex(topic.0) }),
         ClientMessage::Relay { topic, to, payload } => {
             json!({ "type": "relay", "topic": hex(topic.0), "to": hex(to.0), "payload": hex(payload) })

@@ -44,11 +44,8 @@ pub(crate) fn replica(input: &Value) -> Result<Space, OpError> {
 
 pub fn resolve(input: &Value) -> Result<Value, OpError> {
     let replica = replica(input)?;
-    let members: Vec<Value> = replica
-        .members()
-        .iter()
-        .map(|m| json!({ "identity": hex(m.identity.0), "role": role_name(m.role) }))
-        .collect();
+    let members: Vec<Value> =
+        replica.members().iter().map(|m| json!({ "identity": hex(m.identity.0), "role": role_name(m.role) })).collect();
     Ok(json!({ "members": members }))
 }
 
@@ -101,9 +98,7 @@ pub fn items_merge(input: &Value) -> Result<Value, OpError> {
         .collect();
     judged.sort();
     judged.dedup();
-    let verdicts: Vec<Value> = judged
-        .iter()
-        .map(|(feed, seq, _, v)| json!({ "feed": hex(feed.0), "seq": seq, "verdict": v }))
-        .collect();
+    let verdicts: Vec<Value> =
+        judged.iter().map(|(feed, seq, _, v)| json!({ "feed": hex(feed.0), "seq": seq, "verdict": v })).collect();
     Ok(json!({ "items": items, "verdicts": verdicts }))
 }
