@@ -90,14 +90,8 @@ fn encode_cases(f: &mut VectorFile) {
         (Kind::Device, AuthMethod::Pin, None),
         (Kind::Device, AuthMethod::Key, None),
     ] {
-        let code = InvitationCode {
-            kind,
-            auth,
-            role,
-            id: [0x5c; 16],
-            host: NoiseKey([0x77; 32]),
-            expires_at_s: u32::MAX,
-        };
+        let code =
+            InvitationCode { kind, auth, role, id: [0x5c; 16], host: NoiseKey([0x77; 32]), expires_at_s: u32::MAX };
         let comment = format!("{kind:?} / {auth:?} / {role:?}, expiry u32::MAX");
         t.push(valid(ENCODE, &comment, &["Valid"], fields(&code)));
     }

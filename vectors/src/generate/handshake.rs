@@ -80,6 +80,11 @@ fn transcripts(f: &mut VectorFile) {
             "guestPin": guest_pin,
             "x": hex(x),
             "y": hex(y),
+            "guestIdentitySeed": hex([0x61; 32]),
+            "guestDeviceSeed": hex([0x62; 32]),
+            "controlFeedSeed": hex([0x63; 32]),
+            "dataFeedSeed": hex([0x64; 32]),
+            "issuedAt": 1_700_000_000_000u64,
         })
     };
     let t = f.group(TRANSCRIPT);

@@ -4,11 +4,14 @@
 use rand_core::{CryptoRng, RngCore};
 use serde_json::{Value, json};
 use spaces_protocol::Canonical;
+use spaces_protocol::credential::{Assertion, Signer};
 use spaces_protocol::invitation::handshake::{self, HandshakeHash, NOISE_PARAMS};
 use spaces_protocol::invitation::pake::{self, Side};
-use spaces_protocol::invitation::wire::{Frame, FrameBody, Message};
+use spaces_protocol::invitation::wire::{AdmissionRequest, Frame, FrameBody, Message};
 use spaces_protocol::invitation::{InvitationCode, Pin, Refusal};
+use spaces_protocol::keys::Keypair;
 use spaces_protocol::keys::NoiseKeypair;
+use spaces_protocol::{JoinRequest, Timestamp};
 
 use super::{OpError, decode_error};
 use crate::json::{array_of, hex, hex_list, opt, str_of, u64_of};
@@ -171,6 +174,9 @@ pub fn transcript(input: &Value) -> Result<Value, OpError> {
     let p = pake_both(&h, run, &pin, &guest_pin, &array_of(input, "x")?, &array_of(input, "y")?);
     let pake_start = sealed(&mut guest_t, &Message::PakeStart { run, pake: p.guest_message.clone() })?;
     let pake_reply = sealed(&mut host_t, &Message::PakeReply { run, pake: p.host_message.clone() })?;
+    let request = join_request(input, &guest_static, &h)?;
+    let confirm = sealed(&mut guest_t, &Message::Confirm { run, mac: p.mac_guest, request: request.clone() })?;
+    host_reads(&mut host_t, &[&pake_start, &confirm], &h, &guest_static)?;
     let verdict = match p.host_accepts {
         true => None,
         false => Some(sealed(&mut host_t, &Message::Refused { refusal: Refusal::WrongPin, attempts_left: 2 })?),
@@ -181,6 +187,7 @@ pub fn transcript(input: &Value) -> Result<Value, OpError> {
         frame(FrameBody::Handshake { noise: msg3.clone() }),
         pake_start,
         pake_reply,
+        confirm,
     ];
     Ok(json!({
         "prologue": hex(&prologue),
@@ -190,8 +197,58 @@ pub fn transcript(input: &Value) -> Result<Value, OpError> {
         "handshakeHash": hex(h),
         "frames": hex_list(frames.iter()),
         "pake": pake_json(&p),
+        "request": hex(postcard_bytes(&request)),
         "refusedFrame": verdict.map(hex),
     }))
+}
+
+/// The host's side of the exchange: opens the guest's sealed frames in order and checks the
+/// admission request against the handshake (so every published frame is one a host accepts).
+fn host_reads(
+    host: &mut snow::TransportState,
+    frames: &[&[u8]],
+    h: &HandshakeHash,
+    guest: &NoiseKeypair,
+) -> Result<(), OpError> {
+    for bytes in frames {
+        let frame = Frame::from_bytes(bytes).map_err(decode_error)?;
+        let FrameBody::Sealed { chunks } = frame.body else {
+            return Err(OpError::new("frame", "expected a sealed frame"));
+        };
+        let plain = handshake::open(host, &chunks).map_err(noise_err)?;
+        if let Message::Confirm { request, .. } = Message::from_bytes(&plain).map_err(decode_error)? {
+            request.verify(h, &guest.public()).map_err(|e| OpError::new("request", format!("{e:?}")))?;
+        }
+    }
+    Ok(())
+}
+
+fn postcard_bytes(r: &AdmissionRequest) -> Vec<u8> {
+    // A request is encoded as part of `Confirm`; its own encoding is that message's tail.
+    let whole = Message::Confirm { run: 0, mac: [0; 32], request: r.clone() }.to_bytes();
+    whole[1 + 1 + 32..].to_vec()
+}
+
+/// The guest's SPACE admission request, from seeds: its identity and device keys, fresh
+/// control and data feed keys, and the `AuthorizedDevice` the identity signed for the device
+/// and the guest's Noise key, at `issuedAt`. Signed by the device over the handshake hash.
+fn join_request(input: &Value, noise: &NoiseKeypair, h: &HandshakeHash) -> Result<AdmissionRequest, OpError> {
+    let identity = Keypair::from_secret_bytes(array_of(input, "guestIdentitySeed")?);
+    let device = Keypair::from_secret_bytes(array_of(input, "guestDeviceSeed")?);
+    let control = Keypair::from_secret_bytes(array_of(input, "controlFeedSeed")?);
+    let data = Keypair::from_secret_bytes(array_of(input, "dataFeedSeed")?);
+    let issued_at = Timestamp::from_millis(u64_of(input, "issuedAt")?);
+    let assertion =
+        Assertion::AuthorizedDevice { identity: identity.public(), device: device.public(), noise_key: noise.public() };
+    let device_credential = Signer::direct(&identity).issue(device.public(), assertion, issued_at, vec![]);
+    let join = JoinRequest {
+        identity: identity.public(),
+        device: device.public(),
+        control_feed: control.public(),
+        data_feed: data.public(),
+        device_credential,
+    };
+    Ok(AdmissionRequest::space(join, &device, h))
 }
 
 fn refusal_name(r: Refusal) -> String {
