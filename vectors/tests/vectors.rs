@@ -114,6 +114,13 @@ fn grading_fails_a_changed_output_and_an_accepted_invalid() {
 }
 
 #[test]
+fn the_published_file_list_is_the_generated_one() {
+    let generated: Vec<&str> = generate::all().iter().map(|f| f.name).collect();
+    assert_eq!(generated, spaces_vectors::FILES);
+    assert_eq!(spaces_vectors::load(&spaces_vectors::vectors_dir()).unwrap().len(), generated.len());
+}
+
+#[test]
 fn generation_is_deterministic() {
     let a: Vec<String> = render_all().into_iter().map(|r| r.text).collect();
     let b: Vec<String> = render_all().into_iter().map(|r| r.text).collect();

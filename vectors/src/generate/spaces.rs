@@ -317,6 +317,12 @@ fn item_notes(f: &mut VectorFile) {
         "Writes beyond the frontier of a concurrent removal are void; those within it stand (§4.5, §6.4).",
     );
     f.note("Delete", "Functionality", "Deletion is a register too: a later create revives the item.");
+    f.note("Pending", "Causality", "A write whose control point names a credential the replica lacks is judged when it arrives, not before (§6.4).");
+    f.note(
+        "Malformed",
+        "Robustness",
+        "A signed data entry whose payload does not decode as a Mutation is void on every replica (§6.4).",
+    );
 }
 
 struct Writers {
@@ -443,6 +449,30 @@ pub fn items() -> VectorFile {
         &[create.clone(), del, revive],
     );
     assert_eq!(r.output["items"][0]["type"], "note");
+
+    let unknown = CredentialId(spaces_protocol::hash::Digest([0xcc; 32]));
+    let pending = w.editor.data_entry(0, None, vec![unknown], 7, vec![set(x, "title", text("too early"))]);
+    let r = orders(
+        t,
+        MERGE,
+        fx,
+        "a write citing a credential the replica lacks waits",
+        &["Valid", "Pending"],
+        &w.creds,
+        &[create.clone(), pending],
+    );
+    assert!(r.output["verdicts"].as_array().is_some_and(|v| v.iter().any(|v| v["verdict"] == "pending")));
+    let garbage = spaces_protocol::feed::FeedEntry::sign(&w.editor.data, 0, None, vec![0xde, 0xad]);
+    let r = orders(
+        t,
+        MERGE,
+        fx,
+        "a data entry whose payload is not a mutation is void",
+        &["Valid", "Malformed"],
+        &w.creds,
+        &[create.clone(), garbage],
+    );
+    assert!(r.output["verdicts"].as_array().is_some_and(|v| v.iter().any(|v| v["verdict"] == "malformed")));
 
     // The owner removes the editor, recording that 1 entry of its data feed stands; the
     // editor, concurrently, writes entries 0 and 1.
