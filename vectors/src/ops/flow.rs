@@ -423,3 +423,22 @@ pub fn transcript(input: &Value) -> Result<Value, OpError> {
         },
     }))
 }
+
+/// The part of a flow any implementation reaches from the same script, whatever its random
+/// draws: both final states, the attempts left, how many guests were admitted, the guest's
+/// outcome without the keys (which depend on the draws).
+pub fn outcome(input: &Value) -> Result<Value, OpError> {
+    let t = transcript(input)?;
+    let guest_outcome = match &t["guest"]["outcome"] {
+        Value::Null => Value::Null,
+        o if o.get("admitted").is_some() => json!({ "admitted": { "role": o["admitted"]["role"] } }),
+        o => o.clone(),
+    };
+    Ok(json!({
+        "hostState": t["host"]["state"],
+        "attemptsLeft": t["host"]["attemptsLeft"],
+        "admittedCount": t["host"]["admitted"].as_array().map_or(0, Vec::len),
+        "guestState": t["guest"]["state"],
+        "guestOutcome": guest_outcome,
+    }))
+}
