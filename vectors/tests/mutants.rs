@@ -23,8 +23,11 @@ fn every_reachable_mutant_fails_some_vector() {
         let report = verify_documents(&docs);
         mutants::set(None);
         caught.insert(m.name(), report.failures.len());
-        let first = report.failures.first().cloned().unwrap_or_default();
-        println!("{:<28} {:>4} vectors FAILED  {first}", m.name(), report.failures.len());
+        // Failures read "<file> tcId <n>: <op>: FAILED ..."; list the ops that caught it.
+        let mut ops: Vec<&str> = report.failures.iter().filter_map(|f| f.split(": ").nth(1)).collect();
+        ops.sort();
+        ops.dedup();
+        println!("{:<28} {:>4} vectors FAILED  by {}", m.name(), report.failures.len(), ops.join(", "));
     }
     for m in Mutant::ALL {
         let n = caught[m.name()];
