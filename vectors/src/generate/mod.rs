@@ -11,13 +11,16 @@ use crate::ops;
 mod codes;
 mod credentials;
 mod encoding;
+mod feeds;
 mod flows;
 mod handshake;
+mod items;
 mod keys;
+mod membership;
 mod replication;
 mod schema;
+mod sets;
 mod signaling;
-mod spaces;
 
 /// Every file, in a fixed order.
 pub fn all() -> Vec<VectorFile> {
@@ -25,9 +28,9 @@ pub fn all() -> Vec<VectorFile> {
         encoding::file(),
         keys::file(),
         credentials::file(),
-        spaces::membership(),
-        spaces::feeds(),
-        spaces::items(),
+        membership::file(),
+        feeds::file(),
+        items::file(),
         codes::file(),
         handshake::file(),
         flows::file(),
