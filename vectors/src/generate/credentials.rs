@@ -89,39 +89,58 @@ fn resign(c: &mut Credential, key: &Keypair) {
     c.signature = key.sign(&c.body.signing_input());
 }
 
-fn verify_cases(f: &mut VectorFile, fx: &SpaceFixture, rng: &mut ChaCha20Rng) {
-    let now = fx.now;
-    let owner = &fx.owner.identity;
-    // A second device of the owner, linked by the first: a chain of two links.
-    let (dev2, noise2) = (Keypair::generate(rng), NoiseKeypair::generate(rng));
-    let link2 = owner.authorize_device(dev2.public(), noise2.public(), now);
-    let by_dev2 = Signer::device(&dev2, &link2);
-    let member = Identity::create(rng, now);
-    let member_assertion =
-        |role| Assertion::SpaceMember { space: fx.space(), role, invitation: None, data_frontier: vec![] };
-    let two_links = by_dev2.issue(member.identity_key(), member_assertion(Role::Reader), now, vec![fx.tip()]);
-    let ok = |c: &Credential| json!({ "credential": hex(c.to_bytes()) });
-    let t = f.group(VERIFY);
-    t.push(valid(VERIFY, "SPEC §2.6 SpaceGenesis", &["Valid", "SpecExample"], ok(&spec_genesis())));
-    t.push(valid(VERIFY, "AuthorizedDevice signed by the identity key", &["Valid"], ok(owner.device_credential())));
-    t.push(valid(VERIFY, "owner grant signed by the space key", &["Valid"], ok(&fx.genesis[1])));
-    t.push(valid(
-        VERIFY,
-        "feed admission signed by a device (one link)",
-        &["Valid", "DeviceChain"],
-        ok(&fx.genesis[2]),
-    ));
-    t.push(valid(VERIFY, "grant signed by a second device (two links)", &["Valid", "DeviceChain"], ok(&two_links)));
+/// The credentials the verify cases start from.
+struct Cast<'a> {
+    fx: &'a SpaceFixture,
+    /// Another identity, for chains that authorise the wrong one.
+    member: Identity,
+    /// A grant signed by the owner's second device: identity → device 1 → device 2.
+    two_links: Credential,
+}
 
-    let bad = |t: &mut Vec<_>, comment: &str, flag: &'static str, c: &Credential| {
-        t.push(invalid(VERIFY, comment, &[flag], ok(c)));
-    };
+impl Cast<'_> {
+    fn member_assertion(&self, role: Role) -> Assertion {
+        Assertion::SpaceMember { space: self.fx.space(), role, invitation: None, data_frontier: vec![] }
+    }
+}
+
+fn cast<'a>(fx: &'a SpaceFixture, rng: &mut ChaCha20Rng) -> Cast<'a> {
+    let owner = &fx.owner.identity;
+    let (dev2, noise2) = (Keypair::generate(rng), NoiseKeypair::generate(rng));
+    let link2 = owner.authorize_device(dev2.public(), noise2.public(), fx.now);
+    let member = Identity::create(rng, fx.now);
+    let mut cast = Cast { fx, member, two_links: fx.genesis[1].clone() };
+    let assertion = cast.member_assertion(Role::Reader);
+    cast.two_links = Signer::device(&dev2, &link2).issue(cast.member.identity_key(), assertion, fx.now, vec![fx.tip()]);
+    cast
+}
+
+fn ok(c: &Credential) -> serde_json::Value {
+    json!({ "credential": hex(c.to_bytes()) })
+}
+
+fn bad(t: &mut Vec<crate::file::Test>, comment: &str, flag: &'static str, c: &Credential) {
+    t.push(invalid(VERIFY, comment, &[flag], ok(c)));
+}
+
+fn valid_cases(t: &mut Vec<crate::file::Test>, c: &Cast<'_>) {
+    let fx = c.fx;
+    let device = fx.owner.identity.device_credential();
+    t.push(valid(VERIFY, "SPEC §2.6 SpaceGenesis", &["Valid", "SpecExample"], ok(&spec_genesis())));
+    t.push(valid(VERIFY, "AuthorizedDevice signed by the identity key", &["Valid"], ok(device)));
+    t.push(valid(VERIFY, "owner grant signed by the space key", &["Valid"], ok(&fx.genesis[1])));
+    let flags = ["Valid", "DeviceChain"];
+    t.push(valid(VERIFY, "feed admission signed by a device (one link)", &flags, ok(&fx.genesis[2])));
+    t.push(valid(VERIFY, "grant signed by a second device (two links)", &flags, ok(&c.two_links)));
+}
+
+fn signature_and_version_cases(t: &mut Vec<crate::file::Test>, fx: &SpaceFixture) {
     let grant = &fx.genesis[1];
     let mut c = grant.clone();
     c.signature.0[0] ^= 1;
     bad(t, "one bit of R flipped", "BadSignature", &c);
     let mut c = grant.clone();
-    c.body.issued_at = Timestamp::from_millis(now.as_millis() + 1);
+    c.body.issued_at = Timestamp::from_millis(fx.now.as_millis() + 1);
     bad(t, "issued_at changed after signing", "BadSignature", &c);
     let mut c = fx.genesis[2].clone();
     c.body.signer = fx.owner.identity.identity_key();
@@ -137,54 +156,57 @@ fn verify_cases(f: &mut VectorFile, fx: &SpaceFixture, rng: &mut ChaCha20Rng) {
         link.body.version = 0;
     }
     bad(t, "chain link with version 0", "WrongVersion", &c);
+}
+
+fn encoding_cases(t: &mut Vec<crate::file::Test>, grant: &Credential) {
     // Type tag: SpaceMember (1) retagged as AdmittedFeed (2) and as CancelInvitation (5).
     for (variant, what) in [(2u8, "AdmittedFeed"), (5, "CancelInvitation")] {
         let mut bytes = grant.to_bytes();
         let at = 1 + 32 + 32 + 6 + 1 + 32 * grant.parents().len();
         assert_eq!(bytes[at], 1, "the SpaceMember variant index");
         bytes[at] = variant;
-        t.push(invalid(
-            VERIFY,
-            &format!("SpaceMember variant retagged as {what}"),
-            &["WrongType"],
-            json!({ "credential": hex(bytes) }),
-        ));
+        let comment = format!("SpaceMember variant retagged as {what}");
+        t.push(invalid(VERIFY, &comment, &["WrongType"], json!({ "credential": hex(bytes) })));
     }
     let mut bytes = grant.to_bytes();
     let at = 1 + 32 + 32 + 5;
     assert_eq!(bytes[at] & 0x80, 0, "last byte of issued_at");
     bytes[at] |= 0x80;
     bytes.insert(at + 1, 0);
-    t.push(invalid(
-        VERIFY,
-        "issued_at as a non-minimal varint",
-        &["NonCanonical"],
-        json!({ "credential": hex(bytes) }),
-    ));
+    let input = json!({ "credential": hex(bytes) });
+    t.push(invalid(VERIFY, "issued_at as a non-minimal varint", &["NonCanonical"], input));
+}
+
+fn chain_cases(t: &mut Vec<crate::file::Test>, cast: &Cast<'_>) {
+    let (fx, owner) = (cast.fx, &cast.fx.owner.identity);
     let mut c = fx.genesis[2].clone();
     c.chain = None;
     bad(t, "device signature, chain missing", "BrokenChain", &c);
-    let mut c = grant.clone();
+    let mut c = fx.genesis[1].clone();
     c.chain = Some(Box::new(owner.device_credential().clone()));
     bad(t, "signed by the issuer itself, chain attached anyway", "BrokenChain", &c);
     let mut c = fx.genesis[2].clone();
-    c.chain = Some(Box::new(member.device_credential().clone()));
+    c.chain = Some(Box::new(cast.member.device_credential().clone()));
     bad(t, "chain authorises another identity's device", "BrokenChain", &c);
-    let mut c = two_links.clone();
+    let mut c = cast.two_links.clone();
     c.chain = Some(Box::new(owner.device_credential().clone()));
     bad(t, "chain authorises another device of the same identity", "BrokenChain", &c);
-    let mut c = two_links.clone();
+    let mut c = cast.two_links.clone();
     if let Some(link) = c.chain.as_mut() {
         link.signature.0[5] ^= 0x20;
     }
     bad(t, "second link's signature broken", "BrokenChain", &c);
-    let mut c = two_links.clone();
+    let mut c = cast.two_links.clone();
     if let Some(link) = c.chain.as_mut().and_then(|l| l.chain.as_mut()) {
         link.signature.0[40] ^= 1;
     }
     bad(t, "first link (identity → device) broken", "BrokenChain", &c);
+}
+
+fn shape_cases(t: &mut Vec<crate::file::Test>, cast: &Cast<'_>) {
+    let (fx, owner) = (cast.fx, &cast.fx.owner.identity);
     let mut c = spec_genesis();
-    c.body.parents = vec![grant.id()];
+    c.body.parents = vec![fx.genesis[1].id()];
     resign(&mut c, &Keypair::from_secret_bytes(core::array::from_fn(|i| i as u8)));
     bad(t, "SpaceGenesis with a parent", "BadShape", &c);
     let self_device = Assertion::AuthorizedDevice {
@@ -193,15 +215,20 @@ fn verify_cases(f: &mut VectorFile, fx: &SpaceFixture, rng: &mut ChaCha20Rng) {
         noise_key: owner.noise_key(),
     };
     let id_key = owner.identity_secret().expect("the creating device holds the identity secret");
-    let c = Signer::direct(id_key).issue(owner.identity_key(), self_device, now, vec![]);
+    let c = Signer::direct(id_key).issue(owner.identity_key(), self_device, fx.now, vec![]);
     bad(t, "AuthorizedDevice whose device is the identity", "BadShape", &c);
-    let c = fx.owner.identity.signer().issue(fx.space(), member_assertion(Role::Admin), now, vec![fx.tip()]);
+    let c = owner.signer().issue(fx.space(), cast.member_assertion(Role::Admin), fx.now, vec![fx.tip()]);
     bad(t, "SpaceMember naming the space key as member", "BadShape", &c);
-    let c = fx.owner.identity.signer().issue(member.identity_key(), member_assertion(Role::Reader), now, vec![]);
+    let member = cast.member.identity_key();
+    let c = owner.signer().issue(member, cast.member_assertion(Role::Reader), fx.now, vec![]);
     bad(t, "SpaceMember without parents", "BadShape", &c);
+}
+
+/// The Ed25519 edge cases of §1.3 inside credentials.
+fn edge_cases(t: &mut Vec<crate::file::Test>, grant: &Credential) {
     let mut c = grant.clone();
-    c.signature =
-        Signature([&c.signature.0[..32], &add_ell(&c.signature.0[32..])[..]].concat().try_into().expect("64 bytes"));
+    let malleated = [&c.signature.0[..32], &add_ell(&c.signature.0[32..])[..]].concat();
+    c.signature = Signature(malleated.try_into().expect("64 bytes"));
     bad(t, "owner grant with s + ℓ", "NonCanonicalS", &c);
     let weak = PublicKey(hex::decode(super::keys::SMALL_ORDER[0].0).expect("hex").try_into().expect("32 bytes"));
     let mut c = spec_genesis();
@@ -213,6 +240,17 @@ fn verify_cases(f: &mut VectorFile, fx: &SpaceFixture, rng: &mut ChaCha20Rng) {
     forged[0] = 1;
     c.signature = Signature(forged);
     bad(t, "SpaceGenesis of the identity point, R = identity, s = 0", "SmallOrderKey", &c);
+}
+
+fn verify_cases(f: &mut VectorFile, fx: &SpaceFixture, rng: &mut ChaCha20Rng) {
+    let cast = cast(fx, rng);
+    let t = f.group(VERIFY);
+    valid_cases(t, &cast);
+    signature_and_version_cases(t, fx);
+    encoding_cases(t, &fx.genesis[1]);
+    chain_cases(t, &cast);
+    shape_cases(t, &cast);
+    edge_cases(t, &fx.genesis[1]);
 }
 
 pub fn file() -> VectorFile {
