@@ -76,20 +76,21 @@ fn run(f: &mut VectorFile, n: u8, c: Case) {
     f.group(OP).push(t);
 }
 
-pub fn file() -> VectorFile {
-    let mut f = VectorFile::new("flows.json", "spaces/1 invitation flows: host and guest transcripts");
-    notes(&mut f);
-    let wrong = || pin("wrong");
-    let right = || pin("host");
+fn wrong() -> Value {
+    pin("wrong")
+}
+
+fn right() -> Value {
+    pin("host")
+}
+
+/// PIN entries, the attempt budget across connections and restarts.
+fn budget_flows(f: &mut VectorFile) {
     let drop_and_wait = || vec![json!({ "do": "dropConnection" }), json!({ "do": "advance", "ms": 6000 })];
-    run(&mut f, 1, case("right PIN at once", &["Success"], json!([right()]), "success"));
+    run(f, 1, case("right PIN at once", &["Success"], json!([right()]), "success"));
+    run(f, 2, case("wrong PIN, then the right one", &["WrongPin", "Success"], json!([wrong(), right()]), "success"));
     run(
-        &mut f,
-        2,
-        case("wrong PIN, then the right one", &["WrongPin", "Success"], json!([wrong(), right()]), "success"),
-    );
-    run(
-        &mut f,
+        f,
         3,
         case(
             "three wrong PINs burn the invitation",
@@ -99,7 +100,7 @@ pub fn file() -> VectorFile {
         ),
     );
     run(
-        &mut f,
+        f,
         4,
         case(
             "two wrong PINs, the right one on the last attempt",
@@ -114,7 +115,7 @@ pub fn file() -> VectorFile {
     across.extend(drop_and_wait());
     across.push(wrong());
     run(
-        &mut f,
+        f,
         5,
         case(
             "wrong PINs on three connections: one budget",
@@ -125,13 +126,13 @@ pub fn file() -> VectorFile {
     );
     let restart = json!([wrong(), { "do": "restartHost" }, { "do": "advance", "ms": 6000 }, wrong(), wrong()]);
     run(
-        &mut f,
+        f,
         6,
         case("a host restart does not refill the budget", &["WrongPin", "Exhausted", "Restart"], restart, "error"),
     );
     let restart_ok = json!([wrong(), { "do": "restartHost" }, { "do": "advance", "ms": 6000 }, right()]);
     run(
-        &mut f,
+        f,
         7,
         case(
             "a host restart between a wrong and the right PIN",
@@ -140,8 +141,12 @@ pub fn file() -> VectorFile {
             "success",
         ),
     );
+}
+
+/// Cancellation, expiry and timeouts.
+fn ending_flows(f: &mut VectorFile) {
     run(
-        &mut f,
+        f,
         8,
         case(
             "the host cancels while the guest types",
@@ -157,8 +162,8 @@ pub fn file() -> VectorFile {
         "cancelled",
     );
     lost.faults = json!([{ "dir": "toGuest", "frame": 1, "action": "drop" }]);
-    run(&mut f, 19, lost);
-    run(&mut f, 9, case("the guest cancels", &["Cancelled"], json!([{ "do": "cancelGuest" }]), "cancelled"));
+    run(f, 19, lost);
+    run(f, 9, case("the guest cancels", &["Cancelled"], json!([{ "do": "cancelGuest" }]), "cancelled"));
     let mut expired = case(
         "the guest's clock is 10 minutes slow; the host's says expired",
         &["Expired"],
@@ -167,7 +172,7 @@ pub fn file() -> VectorFile {
     );
     expired.expires_in_ms = 60_000;
     expired.skew_ms = -600_000;
-    run(&mut f, 10, expired);
+    run(f, 10, expired);
     let mut late = case(
         "the code expires while the guest waits",
         &["Expired", "Timeout"],
@@ -175,12 +180,16 @@ pub fn file() -> VectorFile {
         "expired",
     );
     late.expires_in_ms = 60_000;
-    run(&mut f, 11, late);
+    run(f, 11, late);
     run(
-        &mut f,
+        f,
         12,
         case("the guest never types the PIN", &["Timeout"], json!([{ "do": "advance", "ms": 200_000 }]), "timeout"),
     );
+}
+
+/// Replayed, tampered and lost frames, and the method without a PIN.
+fn fault_flows(f: &mut VectorFile) {
     let mut replay = case(
         "the guest's PakeStart is delivered twice: that session ends, the next succeeds",
         &["Replay", "Reconnect"],
@@ -188,7 +197,7 @@ pub fn file() -> VectorFile {
         "success",
     );
     replay.faults = json!([{ "dir": "toHost", "frame": 2, "action": "replay" }]);
-    run(&mut f, 13, replay);
+    run(f, 13, replay);
     let mut replay_confirm = case(
         "the guest's Confirm is delivered twice",
         &["Replay"],
@@ -196,7 +205,7 @@ pub fn file() -> VectorFile {
         "success",
     );
     replay_confirm.faults = json!([{ "dir": "toHost", "frame": 3, "action": "replay" }]);
-    run(&mut f, 14, replay_confirm);
+    run(f, 14, replay_confirm);
     let mut tamper_hello = case(
         "Hello tampered: that connection fails, the guest reconnects",
         &["Tamper", "Reconnect", "Success"],
@@ -204,7 +213,7 @@ pub fn file() -> VectorFile {
         "success",
     );
     tamper_hello.faults = json!([{ "dir": "toHost", "frame": 0, "action": "tamper", "byte": 40 }]);
-    run(&mut f, 15, tamper_hello);
+    run(f, 15, tamper_hello);
     let mut tamper_confirm = case(
         "the guest's Confirm tampered: that session ends with an attempt spent; the guest, in doubt, reconnects and is admitted",
         &["Tamper", "Reconnect", "Success"],
@@ -212,7 +221,7 @@ pub fn file() -> VectorFile {
         "success",
     );
     tamper_confirm.faults = json!([{ "dir": "toHost", "frame": 3, "action": "tamper", "byte": 10 }]);
-    run(&mut f, 16, tamper_confirm);
+    run(f, 16, tamper_confirm);
     let mut tamper_reply = case(
         "the host's PakeReply tampered: the guest ends in ERROR",
         &["Tamper"],
@@ -220,10 +229,18 @@ pub fn file() -> VectorFile {
         "error",
     );
     tamper_reply.faults = json!([{ "dir": "toGuest", "frame": 1, "action": "tamper", "byte": 12 }]);
-    run(&mut f, 17, tamper_reply);
+    run(f, 17, tamper_reply);
     let mut none = case("method None: admitted without a PIN", &["NoPin", "Success"], json!([]), "success");
     none.auth = "none";
-    run(&mut f, 18, none);
+    run(f, 18, none);
+}
+
+pub fn file() -> VectorFile {
+    let mut f = VectorFile::new("flows.json", "spaces/1 invitation flows: host and guest transcripts");
+    notes(&mut f);
+    budget_flows(&mut f);
+    ending_flows(&mut f);
+    fault_flows(&mut f);
     // The same flows again, graded on what any implementation reaches (see FORMAT.md).
     let outcomes: Vec<Test> =
         f.groups[0].tests.iter().map(|t| valid(OUTCOME, &t.comment, &t.flags, t.input.clone())).collect();

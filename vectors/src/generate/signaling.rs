@@ -1,6 +1,6 @@
 //! `signaling.json`: the signaling frames of SPEC.md §8.2, both directions, decoded strictly.
 
-use serde_json::json;
+use serde_json::{Value, json};
 use spaces_protocol::Canonical;
 use spaces_protocol::hash::Digest;
 use spaces_protocol::keys::PublicKey;
@@ -8,7 +8,7 @@ use spaces_protocol::signal::wire::{ClientFrame, ClientMessage, ServerFrame, Ser
 use spaces_protocol::signal::{PeerInfo, SignalError};
 
 use super::{invalid, valid};
-use crate::file::VectorFile;
+use crate::file::{Test, VectorFile};
 use crate::json::hex;
 
 const CLIENT: &str = "signal.decode_client_frame";
@@ -27,12 +27,19 @@ fn info(b: u8, addr: &[u8]) -> PeerInfo {
     PeerInfo { peer: PublicKey([b; 32]), addr: addr.to_vec() }
 }
 
-pub fn file() -> VectorFile {
-    let mut f = VectorFile::new("signaling.json", "spaces/1 signaling frames");
-    notes(&mut f);
-    let topic = Digest([0x70; 32]);
+const TOPIC: Digest = Digest([0x70; 32]);
+
+fn input(b: &[u8]) -> Value {
+    json!({ "bytes": hex(b) })
+}
+
+fn bad(t: &mut Vec<Test>, op: &'static str, comment: &str, flag: &'static str, b: Vec<u8>) {
+    t.push(invalid(op, comment, &[flag], input(&b)));
+}
+
+fn client_frames(f: &mut VectorFile) {
+    let topic = TOPIC;
     let c = |m| ClientFrame::new(m).to_bytes();
-    let input = |b: &[u8]| json!({ "bytes": hex(b) });
     let join = c(ClientMessage::Join { topic, info: info(1, b"10.0.0.1:4000") });
     let relay = c(ClientMessage::Relay { topic, to: PublicKey([2; 32]), payload: vec![9; 300] });
     let t = f.group(CLIENT);
@@ -48,7 +55,6 @@ pub fn file() -> VectorFile {
         &["Valid"],
         input(&c(ClientMessage::Relay { topic, to: PublicKey([2; 32]), payload: vec![0; 8192] })),
     ));
-    let bad = |t: &mut Vec<_>, op, comment: &str, flag, b: Vec<u8>| t.push(invalid(op, comment, &[flag], input(&b)));
     bad(t, CLIENT, "version 2", "WrongVersion", [&[2u8][..], &ping[1..]].concat());
     bad(t, CLIENT, "message index 4", "UnknownVariant", vec![1, 4]);
     bad(t, CLIENT, "Ping with a trailing byte", "Malformed", vec![1, 3, 0]);
@@ -69,7 +75,10 @@ pub fn file() -> VectorFile {
         c(ClientMessage::Join { topic, info: info(1, &[b'a'; 65]) }),
     );
     bad(t, CLIENT, "16385 bytes", "Oversize", vec![1; 16385]);
+}
 
+fn server_frames(f: &mut VectorFile) {
+    let topic = TOPIC;
     let s = |m| ServerFrame::new(m).to_bytes();
     let joined = s(ServerMessage::Joined { topic, peers: vec![info(1, b"a"), info(2, b"b")] });
     let t = f.group(SERVER);
@@ -122,5 +131,12 @@ pub fn file() -> VectorFile {
     bad(t, SERVER, "error kind 8", "UnknownVariant", vec![1, 5, 8, 0]);
     bad(t, SERVER, "error topic option tag 02", "Malformed", vec![1, 5, 7, 2]);
     bad(t, SERVER, "version 0", "WrongVersion", vec![0, 4]);
+}
+
+pub fn file() -> VectorFile {
+    let mut f = VectorFile::new("signaling.json", "spaces/1 signaling frames");
+    notes(&mut f);
+    client_frames(&mut f);
+    server_frames(&mut f);
     f
 }
