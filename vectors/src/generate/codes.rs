@@ -149,6 +149,13 @@ fn decode_cases(f: &mut VectorFile) {
         s[i] = c;
         bad(t, format!("{} at {i}", c as char), "OutsideAlphabet", s);
     }
+}
+
+/// Well-formed bech32 with the wrong content: checksum kind, prefix, version, length, flags,
+/// padding, size.
+fn structure_cases(f: &mut VectorFile) {
+    let t = f.group(DECODE);
+    let text = SPEC_CODE;
     let payload = spec_code().payload();
     let text_of = |t: &mut Vec<_>, comment: &str, flag: &'static str, s: String| {
         t.push(invalid(DECODE, comment, &[flag], json!({ "text": s })));
@@ -192,5 +199,6 @@ pub fn file() -> VectorFile {
     notes(&mut f);
     encode_cases(&mut f);
     decode_cases(&mut f);
+    structure_cases(&mut f);
     f
 }

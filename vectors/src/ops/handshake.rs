@@ -113,6 +113,44 @@ pub fn pake_run(input: &Value) -> Result<Value, OpError> {
     Ok(pake_json(&p))
 }
 
+type States = (snow::HandshakeState, snow::HandshakeState, [Vec<u8>; 3]);
+
+/// Runs Noise XK between a guest holding `guest_code` and a host holding `host_code`, with
+/// fixed ephemeral keys: both finished states and the three messages.
+fn handshake_both(
+    guest_code: &InvitationCode,
+    host_code: &InvitationCode,
+    guest_static: &NoiseKeypair,
+    host_static: &NoiseKeypair,
+    guest_e: &[u8; 32],
+    host_e: &[u8; 32],
+) -> Result<States, OpError> {
+    let (guest_prologue, prologue) = (guest_code.prologue(), host_code.prologue());
+    let (gs, hs) = (guest_static.secret_bytes(), host_static.secret_bytes());
+    let mut guest = handshake::builder_for(NOISE_PARAMS, &mut FixedRng::new(&[]))
+        .prologue(&guest_prologue)
+        .and_then(|b| b.local_private_key(&gs))
+        .and_then(|b| b.remote_public_key(&guest_code.host.0))
+        .map(|b| b.fixed_ephemeral_key_for_testing_only(guest_e))
+        .and_then(|b| b.build_initiator())
+        .map_err(noise_err)?;
+    let mut host = handshake::builder_for(NOISE_PARAMS, &mut FixedRng::new(&[]))
+        .prologue(&prologue)
+        .and_then(|b| b.local_private_key(&hs))
+        .map(|b| b.fixed_ephemeral_key_for_testing_only(host_e))
+        .and_then(|b| b.build_responder())
+        .map_err(noise_err)?;
+    let msg1 = handshake::write(&mut guest).map_err(noise_err)?;
+    handshake::read(&mut host, &msg1).map_err(noise_err)?;
+    let msg2 = handshake::write(&mut host).map_err(noise_err)?;
+    handshake::read(&mut guest, &msg2).map_err(noise_err)?;
+    let msg3 = handshake::write(&mut guest).map_err(noise_err)?;
+    handshake::read(&mut host, &msg3).map_err(noise_err)?;
+    let h = handshake::handshake_hash(&guest);
+    assert_eq!(h, handshake::handshake_hash(&host), "both sides hash the same transcript");
+    Ok((guest, host, [msg1, msg2, msg3]))
+}
+
 fn frame(body: FrameBody) -> Vec<u8> {
     Frame::new(body).to_bytes()
 }
@@ -126,7 +164,7 @@ fn sealed(transport: &mut snow::TransportState, m: &Message) -> Result<Vec<u8>, 
     Ok(frame(FrameBody::Sealed { chunks }))
 }
 
-/// The whole handshake with fixed keys: every frame up to the PAKE reply, the handshake hash,
+/// The whole handshake with fixed keys: every frame up to the guest's Confirm, the handshake hash,
 /// the PAKE messages and both MACs, and the host's sealed verdict on the guest's MAC.
 pub fn transcript(input: &Value) -> Result<Value, OpError> {
     let code = InvitationCode::decode(str_of(input, "code")?).map_err(|e| OpError::new("code", e.to_string()))?;
@@ -141,30 +179,9 @@ pub fn transcript(input: &Value) -> Result<Value, OpError> {
         Some(text) => InvitationCode::decode(text).map_err(|e| OpError::new("code", e.to_string()))?,
         None => code,
     };
-    let prologue = code.prologue();
-    let guest_prologue = guest_code.prologue();
-    let (gs, hs) = (guest_static.secret_bytes(), host_static.secret_bytes());
-    let mut guest = handshake::builder_for(NOISE_PARAMS, &mut FixedRng::new(&[]))
-        .prologue(&guest_prologue)
-        .and_then(|b| b.local_private_key(&gs))
-        .and_then(|b| b.remote_public_key(&guest_code.host.0))
-        .map(|b| b.fixed_ephemeral_key_for_testing_only(&guest_e))
-        .and_then(|b| b.build_initiator())
-        .map_err(noise_err)?;
-    let mut host = handshake::builder_for(NOISE_PARAMS, &mut FixedRng::new(&[]))
-        .prologue(&prologue)
-        .and_then(|b| b.local_private_key(&hs))
-        .map(|b| b.fixed_ephemeral_key_for_testing_only(&host_e))
-        .and_then(|b| b.build_responder())
-        .map_err(noise_err)?;
-    let msg1 = handshake::write(&mut guest).map_err(noise_err)?;
-    handshake::read(&mut host, &msg1).map_err(noise_err)?;
-    let msg2 = handshake::write(&mut host).map_err(noise_err)?;
-    handshake::read(&mut guest, &msg2).map_err(noise_err)?;
-    let msg3 = handshake::write(&mut guest).map_err(noise_err)?;
-    handshake::read(&mut host, &msg3).map_err(noise_err)?;
+    let (guest, host, noise) = handshake_both(&guest_code, &code, &guest_static, &host_static, &guest_e, &host_e)?;
+    let [msg1, msg2, msg3] = noise;
     let h = handshake::handshake_hash(&guest);
-    assert_eq!(h, handshake::handshake_hash(&host), "both sides hash the same transcript");
     let mut guest_t = guest.into_transport_mode().map_err(noise_err)?;
     let mut host_t = host.into_transport_mode().map_err(noise_err)?;
 
@@ -190,7 +207,7 @@ pub fn transcript(input: &Value) -> Result<Value, OpError> {
         confirm,
     ];
     Ok(json!({
-        "prologue": hex(&prologue),
+        "prologue": hex(code.prologue()),
         "hostStaticPublic": hex(host_static.public().0),
         "guestStaticPublic": hex(guest_static.public().0),
         "noiseMessages": hex_list([&msg1, &msg2, &msg3]),
