@@ -72,7 +72,13 @@ pub fn first_difference(path: &str, on_disk: &str, fresh: &str) -> Option<String
     }
     let (a, b): (Vec<&str>, Vec<&str>) = (on_disk.lines().collect(), fresh.lines().collect());
     let line = a.iter().zip(&b).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
-    let tc = b[..line.min(b.len())].iter().rev().find(|l| l.trim_start().starts_with("\"tcId\""));
+    // Keys are sorted, so `tcId` is the last line of each test: the test a line belongs to is
+    // named by the first `tcId` at or after it, once inside `testGroups`.
+    let groups_at = b.iter().position(|l| l.trim_start().starts_with("\"testGroups\""));
+    let tc = match groups_at {
+        Some(g) if line > g => b[line.min(b.len())..].iter().find(|l| l.trim_start().starts_with("\"tcId\"")),
+        _ => None,
+    };
     Some(format!(
         "{path}: differs from regeneration at line {} ({}): on disk {:?}, generated {:?}",
         line + 1,
