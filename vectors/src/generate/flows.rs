@@ -40,9 +40,11 @@ fn notes(f: &mut VectorFile) {
     );
     f.note("Timeout", "Liveness", "A deadline passes with no answer (§7.6.5).");
     f.note("NoPin", "Functionality", "Method None: the code alone admits (§7.1.1).");
+    f.note("Device", "Functionality", "A DEVICE invitation: the guest is a new device of the host's identity (§7.7).");
 }
 
 struct Case {
+    kind: &'static str,
     comment: &'static str,
     flags: &'static [&'static str],
     auth: &'static str,
@@ -54,7 +56,17 @@ struct Case {
 }
 
 fn case(comment: &'static str, flags: &'static [&'static str], script: Value, guest_state: &'static str) -> Case {
-    Case { comment, flags, auth: "pin", expires_in_ms: 3_600_000, script, faults: json!([]), skew_ms: 0, guest_state }
+    Case {
+        kind: "space",
+        comment,
+        flags,
+        auth: "pin",
+        expires_in_ms: 3_600_000,
+        script,
+        faults: json!([]),
+        skew_ms: 0,
+        guest_state,
+    }
 }
 
 fn pin(p: &str) -> Value {
@@ -66,7 +78,13 @@ fn run(f: &mut VectorFile, n: u8, c: Case) {
         "hostSeed": hex([n; 32]),
         "guestSeed": hex([0x80 | n; 32]),
         "start": T0,
-        "params": { "kind": "space", "auth": c.auth, "role": "editor", "expiresInMs": c.expires_in_ms, "useLimit": 1 },
+        "params": {
+            "kind": c.kind,
+            "auth": c.auth,
+            "role": (c.kind == "space").then_some("editor"),
+            "expiresInMs": c.expires_in_ms,
+            "useLimit": 1,
+        },
         "guestClockSkewMs": c.skew_ms,
         "script": c.script,
         "faults": c.faults,
@@ -235,12 +253,29 @@ fn fault_flows(f: &mut VectorFile) {
     run(f, 18, none);
 }
 
+/// A new device joining its identity (DEVICE invitations, SPEC.md §7.7).
+fn device_flows(f: &mut VectorFile) {
+    let mut link =
+        case("a new device joins its identity with the PIN", &["Device", "Success"], json!([right()]), "success");
+    link.kind = "device";
+    run(f, 20, link);
+    let mut wrong_then_right = case(
+        "a new device: wrong PIN, then the right one",
+        &["Device", "WrongPin", "Success"],
+        json!([wrong(), right()]),
+        "success",
+    );
+    wrong_then_right.kind = "device";
+    run(f, 21, wrong_then_right);
+}
+
 pub fn file() -> VectorFile {
     let mut f = VectorFile::new("flows.json", "spaces/1 invitation flows: host and guest transcripts");
     notes(&mut f);
     budget_flows(&mut f);
     ending_flows(&mut f);
     fault_flows(&mut f);
+    device_flows(&mut f);
     // The same flows again, graded on what any implementation reaches (see FORMAT.md).
     let outcomes: Vec<Test> =
         f.groups[0].tests.iter().map(|t| valid(OUTCOME, &t.comment, &t.flags, t.input.clone())).collect();

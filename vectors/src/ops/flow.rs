@@ -13,7 +13,8 @@ use spaces_protocol::invitation::guest::{GuestEvent, GuestInput, GuestOutput, In
 use spaces_protocol::invitation::host::{HostEvent, HostInput, HostOutput, HostParams, HostRecord, InvitationHost};
 use spaces_protocol::invitation::wire::AdmissionGrant;
 use spaces_protocol::invitation::{Kind, Limits, Pin, SessionId, State};
-use spaces_protocol::{Client, Timestamp};
+use spaces_protocol::keys::{Keypair, NoiseKeypair};
+use spaces_protocol::{Client, Role, Timestamp};
 
 use super::OpError;
 use super::codec::role_name;
@@ -302,17 +303,18 @@ fn setup(input: &Value) -> Result<Flow, OpError> {
     let now = Timestamp::from_millis(u64_of(input, "start")?);
     let params = input.get("params").ok_or_else(|| OpError::input("missing `params`"))?;
     let kind = parse_kind(str_of(params, "kind")?)?;
-    if kind != Kind::Space {
-        return Err(OpError::new(super::UNSUPPORTED, "flows cover SPACE invitations"));
-    }
     let mut host_rng = ChaCha20Rng::from_seed(array_of(input, "hostSeed")?);
     let mut host_client = Client::create_identity(&mut host_rng, now);
-    let space = host_client.create_space(&mut host_rng, now);
+    let space = (kind == Kind::Space).then(|| host_client.create_space(&mut host_rng, now));
+    let role = match opt(params, "role").and_then(Value::as_str) {
+        Some(r) => parse_role(r)?,
+        None => Role::Editor,
+    };
     let host_params = HostParams {
         kind,
         auth: parse_auth(str_of(params, "auth")?)?,
-        role: parse_role(str_of(params, "role")?)?,
-        space: Some(space),
+        role,
+        space,
         guest: None,
         expires_at: now.saturating_add_millis(u64_of(params, "expiresInMs")?),
         use_limit: u64_of(params, "useLimit")? as u32,
@@ -322,12 +324,20 @@ fn setup(input: &Value) -> Result<Flow, OpError> {
     let (host, code) = InvitationHost::create(host_params, &noise, Limits::default(), now, &mut host_rng)
         .map_err(|e| OpError::new("flow", format!("{e:?}")))?;
     let mut guest_rng = ChaCha20Rng::from_seed(array_of(input, "guestSeed")?);
-    let mut guest_client = Client::create_identity(&mut guest_rng, now);
-    let join = guest_client.join_request(&mut guest_rng);
-    let joiner = Joiner::Space {
-        join,
-        device: guest_client.device_keypair().clone(),
-        noise: guest_client.identity().noise_keypair().clone(),
+    let joiner = match kind {
+        Kind::Space => {
+            let mut guest_client = Client::create_identity(&mut guest_rng, now);
+            let join = guest_client.join_request(&mut guest_rng);
+            Joiner::Space {
+                join,
+                device: guest_client.device_keypair().clone(),
+                noise: guest_client.identity().noise_keypair().clone(),
+            }
+        }
+        // A new device of the host's identity: fresh device and Noise keys.
+        Kind::Device => {
+            Joiner::Device { device: Keypair::generate(&mut guest_rng), noise: NoiseKeypair::generate(&mut guest_rng) }
+        }
     };
     let guest_skew_ms = opt(input, "guestClockSkewMs").and_then(Value::as_i64).unwrap_or(0);
     let guest_now = Timestamp::from_millis(now.as_millis().saturating_add_signed(guest_skew_ms));
@@ -431,7 +441,9 @@ pub fn outcome(input: &Value) -> Result<Value, OpError> {
     let t = transcript(input)?;
     let guest_outcome = match &t["guest"]["outcome"] {
         Value::Null => Value::Null,
-        o if o.get("admitted").is_some() => json!({ "admitted": { "role": o["admitted"]["role"] } }),
+        o if o.get("admitted").is_some() => {
+            json!({ "admitted": { "kind": o["admitted"]["kind"], "role": o["admitted"]["role"] } })
+        }
         o => o.clone(),
     };
     Ok(json!({
