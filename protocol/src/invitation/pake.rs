@@ -38,6 +38,14 @@ impl core::fmt::Debug for Pake {
 #[derive(Clone)]
 pub struct PakeKey([u8; 32]);
 
+impl PakeKey {
+    /// The 32 key bytes, for published test vectors (SPEC.md §7.5.4) and diagnostics only:
+    /// the protocol never sends or stores the key, it only keys the confirmation MACs.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
 impl core::fmt::Debug for PakeKey {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str("PakeKey(..)")

@@ -1,0 +1,162 @@
+//! `membership.json`: the members and roles of sets of credentials (SPEC.md §4): authority,
+//! self-changes, owner protection, strong removal (concurrent and mutual), invalid credentials.
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+use serde_json::Value;
+use spaces_protocol::Role;
+use spaces_protocol::credential::{Credential, CredentialId};
+use spaces_protocol::fixture::{Actor, SpaceFixture};
+
+use super::sets::{Sets, set_input};
+use super::valid;
+use crate::file::VectorFile;
+
+const RESOLVE: &str = "membership.resolve";
+
+fn notes(f: &mut VectorFile) {
+    f.note("Valid", "Functionality", "The expected members and roles of the set.");
+    f.note(
+        "Reordered",
+        "Determinism",
+        "The same set as a neighbouring test, in another order: membership is a function of the set (§0.5, §4.2).",
+    );
+    f.note(
+        "ConcurrentRemoval",
+        "StrongRemoval",
+        "Operations concurrent with the removal or demotion of their issuer are void (§4.5).",
+    );
+    f.note("MutualRemoval", "StrongRemoval", "Two admins remove each other concurrently: both are removed (§4.5).");
+    f.note(
+        "SelfChange",
+        "Authorization",
+        "A member changes its own role; always ignored (§4.4), whatever the direction.",
+    );
+    f.note("NoAuthority", "Authorization", "A grant by a member whose role may not make it (§4.3).");
+    f.note("OwnerProtected", "Authorization", "Only the space key assigns or removes OWNER (§4.3).");
+    f.note("InvalidCredential", "Authentication", "A credential that does not verify is ignored, not fatal.");
+}
+
+/// The role `who` holds in an answer, if listed.
+fn role_of(output: &Value, who: &Actor) -> Option<String> {
+    let key = hex::encode(who.key().0);
+    let members = output["members"].as_array()?;
+    members.iter().find(|m| m["identity"] == key.as_str()).map(|m| m["role"].as_str().unwrap_or("").to_owned())
+}
+
+/// A space with an admin, who admitted an editor and a reader.
+struct Cast {
+    rng: ChaCha20Rng,
+    fx: SpaceFixture,
+    admin: Actor,
+    editor: Actor,
+    reader: Actor,
+    /// Their credentials, genesis first, in causal order.
+    base: Vec<Credential>,
+    tip: CredentialId,
+}
+
+fn cast() -> Cast {
+    let mut rng = ChaCha20Rng::seed_from_u64(0x5eed_0003);
+    let fx = SpaceFixture::new(&mut rng);
+    let (admin, c_admin) = fx.admit(&mut rng, &fx.owner, Role::Admin, vec![fx.tip()]);
+    let (editor, c_editor) = fx.admit(&mut rng, &admin, Role::Editor, vec![c_admin[2].id()]);
+    let (reader, c_reader) = fx.admit(&mut rng, &admin, Role::Reader, vec![c_editor[2].id()]);
+    let tip = c_reader[2].id();
+    let base = [fx.genesis.clone(), c_admin, c_editor, c_reader].concat();
+    Cast { rng, fx, admin, editor, reader, base, tip }
+}
+
+fn with(base: &[Credential], more: impl IntoIterator<Item = Credential>) -> Vec<Credential> {
+    base.iter().cloned().chain(more).collect()
+}
+
+fn authority(s: &mut Sets<'_>, c: &mut Cast) {
+    let (fx, tip) = (s.fx, c.tip);
+    let r = s.case("owner admits an admin, who admits an editor and a reader", &["Valid"], &c.base, &[]);
+    assert_eq!(role_of(&r, &c.reader).as_deref(), Some("reader"));
+    let outsider = Actor::new(&mut c.rng, fx.now);
+    let by_editor = fx.grant(&c.editor, fx.owner.key(), Role::Reader, vec![tip]);
+    let editor_admits = fx.grant(&c.editor, outsider.key(), Role::Editor, vec![tip]);
+    let set = with(&c.base, [by_editor, editor_admits]);
+    let r = s.case("an editor grants a role: ignored", &["Valid", "NoAuthority"], &set, &[]);
+    assert_eq!(role_of(&r, &outsider), None);
+    let up = fx.grant(&c.editor, c.editor.key(), Role::Admin, vec![tip]);
+    let r = s.case("an editor promotes itself to ADMIN: ignored", &["Valid", "SelfChange"], &with(&c.base, [up]), &[]);
+    assert_eq!(role_of(&r, &c.editor).as_deref(), Some("editor"));
+    let up = fx.grant(&c.admin, c.admin.key(), Role::Owner, vec![tip]);
+    let flags = ["Valid", "SelfChange", "OwnerProtected"];
+    let r = s.case("an admin promotes itself to OWNER: ignored", &flags, &with(&c.base, [up]), &[]);
+    assert_eq!(role_of(&r, &c.admin).as_deref(), Some("admin"));
+    let down = fx.grant(&c.admin, c.admin.key(), Role::Reader, vec![tip]);
+    let r = s.case("an admin demotes itself: ignored too", &["Valid", "SelfChange"], &with(&c.base, [down]), &[]);
+    assert_eq!(role_of(&r, &c.admin).as_deref(), Some("admin"));
+    let oust = fx.grant(&c.admin, fx.owner.key(), Role::Removed, vec![tip]);
+    let r = s.case("an admin removes the owner: ignored", &["Valid", "OwnerProtected"], &with(&c.base, [oust]), &[]);
+    assert_eq!(role_of(&r, &fx.owner).as_deref(), Some("owner"));
+}
+
+/// The owner removes the admin while, concurrently, the admin admits a newcomer and demotes
+/// the editor: both concurrent acts are void. After the removal, the admin has no authority.
+fn strong_removal(s: &mut Sets<'_>, c: &mut Cast) {
+    let (fx, tip) = (s.fx, c.tip);
+    let remove_admin = fx.grant(&fx.owner, c.admin.key(), Role::Removed, vec![tip]);
+    let (late, c_late) = fx.admit(&mut c.rng, &c.admin, Role::Editor, vec![tip]);
+    let demote = fx.grant(&c.admin, c.editor.key(), Role::Reader, vec![tip]);
+    let set = with(&c.base, [vec![remove_admin.clone()], c_late, vec![demote]].concat());
+    let comment = "owner removes an admin; the admin's concurrent grant and demotion are void";
+    let r = s.case(comment, &["Valid", "ConcurrentRemoval"], &set, &[]);
+    assert_eq!(role_of(&r, &c.admin).as_deref(), Some("removed"));
+    assert_eq!(role_of(&r, &late), None);
+    assert_eq!(role_of(&r, &c.editor).as_deref(), Some("editor"));
+    let after = fx.grant(&c.admin, late.key(), Role::Editor, vec![remove_admin.id()]);
+    let set = with(&c.base, [remove_admin, after]);
+    let r = s.case("a removed admin grants after its removal: ignored", &["Valid", "NoAuthority"], &set, &[]);
+    assert_eq!(role_of(&r, &late), None);
+}
+
+fn mutual_removal(s: &mut Sets<'_>, c: &mut Cast) {
+    let fx = s.fx;
+    let (admin2, c_admin2) = fx.admit(&mut c.rng, &fx.owner, Role::Admin, vec![c.tip]);
+    let tip2 = c_admin2[2].id();
+    let a_removes_b = fx.grant(&c.admin, admin2.key(), Role::Removed, vec![tip2]);
+    let b_removes_a = fx.grant(&admin2, c.admin.key(), Role::Removed, vec![tip2]);
+    let set = with(&c.base, [c_admin2.clone(), vec![a_removes_b, b_removes_a]].concat());
+    let flags = ["Valid", "MutualRemoval", "ConcurrentRemoval"];
+    let r = s.case("two admins remove each other concurrently: both removed", &flags, &set, &[]);
+    assert_eq!(role_of(&r, &c.admin).as_deref(), Some("removed"));
+    assert_eq!(role_of(&r, &admin2).as_deref(), Some("removed"));
+    let promote = fx.grant(&c.admin, c.reader.key(), Role::Editor, vec![tip2]);
+    let demote_admin = fx.grant(&admin2, c.admin.key(), Role::Reader, vec![tip2]);
+    let set = with(&c.base, [c_admin2, vec![promote, demote_admin]].concat());
+    let comment = "an admin promotes a reader while demoted concurrently: promotion void";
+    let r = s.case(comment, &["Valid", "ConcurrentRemoval"], &set, &[]);
+    assert_eq!(role_of(&r, &c.reader).as_deref(), Some("reader"));
+    assert_eq!(role_of(&r, &c.admin).as_deref(), Some("reader"));
+}
+
+fn invalid_credential(s: &mut Sets<'_>, c: &Cast) {
+    // base: 4 genesis credentials, then the admin's 3, then the editor's grant.
+    let mut broken = c.base[7].clone();
+    broken.signature.0[7] ^= 4;
+    let set = [&c.base[..7], &[broken]].concat();
+    let comment = "a grant with a bad signature (and the feeds it would admit) is ignored";
+    let r = s.case(comment, &["Valid", "InvalidCredential"], &set, &[]);
+    assert_eq!(role_of(&r, &c.editor), None);
+}
+
+pub fn file() -> VectorFile {
+    let mut f = VectorFile::new("membership.json", "spaces/1 membership resolution");
+    notes(&mut f);
+    let mut c = cast();
+    let genesis_only = set_input(&c.fx, &c.fx.genesis, &[]);
+    f.group(RESOLVE).push(valid(RESOLVE, "genesis only: the creator is OWNER", &["Valid"], genesis_only));
+    let fx = c.fx.clone();
+    let mut s = Sets::new(RESOLVE, &fx);
+    authority(&mut s, &mut c);
+    strong_removal(&mut s, &mut c);
+    mutual_removal(&mut s, &mut c);
+    invalid_credential(&mut s, &c);
+    s.into_file(&mut f);
+    f
+}

@@ -1,0 +1,142 @@
+//! `signaling.json`: the signaling frames of SPEC.md §8.2, both directions, decoded strictly.
+
+use serde_json::{Value, json};
+use spaces_protocol::Canonical;
+use spaces_protocol::hash::Digest;
+use spaces_protocol::keys::PublicKey;
+use spaces_protocol::signal::wire::{ClientFrame, ClientMessage, ServerFrame, ServerMessage};
+use spaces_protocol::signal::{PeerInfo, SignalError};
+
+use super::{invalid, valid};
+use crate::file::{Test, VectorFile};
+use crate::json::hex;
+
+const CLIENT: &str = "signal.decode_client_frame";
+const SERVER: &str = "signal.decode_server_frame";
+
+fn notes(f: &mut VectorFile) {
+    f.note("Valid", "Functionality", "A canonical frame and what it says.");
+    f.note("WrongVersion", "Versioning", "A version byte other than 1.");
+    f.note("UnknownVariant", "Versioning", "A message index the version does not define.");
+    f.note("Oversize", "Resource", "A frame, payload, address or peer list over its maximum (§8.5).");
+    f.note("UnsortedSet", "Malleability", "Joined peers not strictly ascending by key (§8.2).");
+    f.note("Malformed", "Robustness", "Truncated, trailing or non-minimal bytes.");
+}
+
+fn info(b: u8, addr: &[u8]) -> PeerInfo {
+    PeerInfo { peer: PublicKey([b; 32]), addr: addr.to_vec() }
+}
+
+const TOPIC: Digest = Digest([0x70; 32]);
+
+fn input(b: &[u8]) -> Value {
+    json!({ "bytes": hex(b) })
+}
+
+fn bad(t: &mut Vec<Test>, op: &'static str, comment: &str, flag: &'static str, b: Vec<u8>) {
+    t.push(invalid(op, comment, &[flag], input(&b)));
+}
+
+fn client_frames(f: &mut VectorFile) {
+    let topic = TOPIC;
+    let c = |m| ClientFrame::new(m).to_bytes();
+    let join = c(ClientMessage::Join { topic, info: info(1, b"10.0.0.1:4000") });
+    let relay = c(ClientMessage::Relay { topic, to: PublicKey([2; 32]), payload: vec![9; 300] });
+    let t = f.group(CLIENT);
+    t.push(valid(CLIENT, "Join", &["Valid"], input(&join)));
+    t.push(valid(CLIENT, "Leave", &["Valid"], input(&c(ClientMessage::Leave { topic }))));
+    t.push(valid(CLIENT, "Relay, 300-byte payload", &["Valid"], input(&relay)));
+    let ping = c(ClientMessage::Ping);
+    assert_eq!(ping, [1, 3], "SPEC §8.2: Ping is 01 03");
+    t.push(valid(CLIENT, "Ping (01 03)", &["Valid"], input(&ping)));
+    t.push(valid(
+        CLIENT,
+        "Relay with the largest payload, 8192 bytes",
+        &["Valid"],
+        input(&c(ClientMessage::Relay { topic, to: PublicKey([2; 32]), payload: vec![0; 8192] })),
+    ));
+    bad(t, CLIENT, "version 2", "WrongVersion", [&[2u8][..], &ping[1..]].concat());
+    bad(t, CLIENT, "message index 4", "UnknownVariant", vec![1, 4]);
+    bad(t, CLIENT, "Ping with a trailing byte", "Malformed", vec![1, 3, 0]);
+    bad(t, CLIENT, "Join cut inside the topic", "Malformed", join[..20].to_vec());
+    bad(t, CLIENT, "Join: message index written 80 00", "Malformed", [&[1u8, 0x80, 0x00][..], &join[2..]].concat());
+    bad(
+        t,
+        CLIENT,
+        "Relay with an 8193-byte payload",
+        "Oversize",
+        c(ClientMessage::Relay { topic, to: PublicKey([2; 32]), payload: vec![0; 8193] }),
+    );
+    bad(
+        t,
+        CLIENT,
+        "Join with a 65-byte address",
+        "Oversize",
+        c(ClientMessage::Join { topic, info: info(1, &[b'a'; 65]) }),
+    );
+    bad(t, CLIENT, "16385 bytes", "Oversize", vec![1; 16385]);
+}
+
+fn server_frames(f: &mut VectorFile) {
+    let topic = TOPIC;
+    let s = |m| ServerFrame::new(m).to_bytes();
+    let joined = s(ServerMessage::Joined { topic, peers: vec![info(1, b"a"), info(2, b"b")] });
+    let t = f.group(SERVER);
+    t.push(valid(SERVER, "Joined with two peers", &["Valid"], input(&joined)));
+    t.push(valid(SERVER, "Joined, nobody else", &["Valid"], input(&s(ServerMessage::Joined { topic, peers: vec![] }))));
+    t.push(valid(SERVER, "PeerJoined", &["Valid"], input(&s(ServerMessage::PeerJoined { topic, info: info(3, b"") }))));
+    t.push(valid(
+        SERVER,
+        "PeerLeft",
+        &["Valid"],
+        input(&s(ServerMessage::PeerLeft { topic, peer: PublicKey([3; 32]) })),
+    ));
+    t.push(valid(
+        SERVER,
+        "Relayed",
+        &["Valid"],
+        input(&s(ServerMessage::Relayed { topic, from: PublicKey([4; 32]), payload: b"hi".to_vec() })),
+    ));
+    t.push(valid(SERVER, "Pong (01 04)", &["Valid"], input(&s(ServerMessage::Pong))));
+    let full = s(ServerMessage::Error { kind: SignalError::ServerFull, topic: None });
+    assert_eq!(full, [1, 5, 7, 0], "SPEC §8.2: Error{{ServerFull}} is 01 05 07 00");
+    t.push(valid(SERVER, "Error{ServerFull}, no topic (01 05 07 00)", &["Valid"], input(&full)));
+    t.push(valid(
+        SERVER,
+        "Error{NotJoined} with a topic",
+        &["Valid"],
+        input(&s(ServerMessage::Error { kind: SignalError::NotJoined, topic: Some(topic) })),
+    ));
+    bad(
+        t,
+        SERVER,
+        "Joined peers in descending order",
+        "UnsortedSet",
+        s(ServerMessage::Joined { topic, peers: vec![info(2, b""), info(1, b"")] }),
+    );
+    bad(
+        t,
+        SERVER,
+        "Joined lists one peer twice",
+        "UnsortedSet",
+        s(ServerMessage::Joined { topic, peers: vec![info(1, b"a"), info(1, b"b")] }),
+    );
+    bad(
+        t,
+        SERVER,
+        "Joined lists 65 peers",
+        "Oversize",
+        s(ServerMessage::Joined { topic, peers: (0..65).map(|i| info(i, b"")).collect() }),
+    );
+    bad(t, SERVER, "error kind 8", "UnknownVariant", vec![1, 5, 8, 0]);
+    bad(t, SERVER, "error topic option tag 02", "Malformed", vec![1, 5, 7, 2]);
+    bad(t, SERVER, "version 0", "WrongVersion", vec![0, 4]);
+}
+
+pub fn file() -> VectorFile {
+    let mut f = VectorFile::new("signaling.json", "spaces/1 signaling frames");
+    notes(&mut f);
+    client_frames(&mut f);
+    server_frames(&mut f);
+    f
+}

@@ -1,0 +1,50 @@
+//! Replication (SPEC.md §9.3): the `SwarmMessage`s, and which entries a `Have` shows missing.
+
+use serde_json::{Value, json};
+use spaces_protocol::Canonical;
+use spaces_protocol::credential::FeedPosition;
+use spaces_protocol::keys::PublicKey;
+use spaces_protocol::replication;
+use spaces_protocol::swarm::SwarmMessage;
+
+use super::space::replica;
+use super::{OpError, decode_error};
+use crate::json::{array_of, bytes_of, hex, hex_list, list_of, u64_of};
+
+fn positions_json(p: &[FeedPosition]) -> Value {
+    Value::Array(p.iter().map(|p| json!({ "feed": hex(p.feed.0), "length": p.length })).collect())
+}
+
+pub fn decode_message(input: &Value) -> Result<Value, OpError> {
+    let m = SwarmMessage::from_bytes(&bytes_of(input, "bytes")?).map_err(decode_error)?;
+    Ok(match m {
+        SwarmMessage::Have { space, feeds } => {
+            json!({ "type": "have", "space": hex(space.0), "feeds": positions_json(&feeds) })
+        }
+        SwarmMessage::Entries { space, entries } => json!({
+            "type": "entries",
+            "space": hex(space.0),
+            "entries": hex_list(entries.iter().map(|e| e.to_bytes())),
+        }),
+        SwarmMessage::Refused { space } => json!({ "type": "refused", "space": hex(space.0) }),
+    })
+}
+
+/// Our replica (the input's credentials and entries) answers the peer's `have`: our own
+/// `Have`, and the `Entries` message that carries what the peer lacks.
+pub fn missing(input: &Value) -> Result<Value, OpError> {
+    let ours = replica(input)?;
+    let theirs: Vec<FeedPosition> = list_of(input, "have")?
+        .iter()
+        .map(|p| Ok(FeedPosition { feed: PublicKey(array_of::<32>(p, "feed")?), length: u64_of(p, "length")? }))
+        .collect::<Result<_, OpError>>()?;
+    let entries = replication::missing(&ours, &theirs);
+    let space = ours.key();
+    let have = replication::have(&ours);
+    Ok(json!({
+        "have": positions_json(&have),
+        "haveMessage": hex(SwarmMessage::Have { space, feeds: have.clone() }.to_bytes()),
+        "missing": hex_list(entries.iter().map(|e| e.to_bytes())),
+        "entriesMessage": hex(SwarmMessage::Entries { space, entries }.to_bytes()),
+    }))
+}
