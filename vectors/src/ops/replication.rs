@@ -27,6 +27,13 @@ pub fn decode_message(input: &Value) -> Result<Value, OpError> {
             "entries": hex_list(entries.iter().map(|e| e.to_bytes())),
         }),
         SwarmMessage::Refused { space } => json!({ "type": "refused", "space": hex(space.0) }),
+        SwarmMessage::HavePage { space, after, through, feeds } => json!({
+            "type": "havePage",
+            "space": hex(space.0),
+            "after": after.map(|k| hex(k.0)),
+            "through": through.map(|k| hex(k.0)),
+            "feeds": positions_json(&feeds),
+        }),
     })
 }
 
