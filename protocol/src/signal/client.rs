@@ -101,7 +101,15 @@ pub struct SignalClient {
     ignored: u64,
     out: VecDeque<ClientOutput>,
     timeout_due: bool,
+    /// Where the rolling refresh resumes: the last topic re-joined.
+    refreshed: Option<Digest>,
 }
+
+/// Topics re-joined with each ping. The server answers a repeated `Join` with a fresh
+/// `Joined` snapshot, so a `Joined` or `PeerJoined` that was lost (or that a lying server
+/// withheld) is made good within a few pings, without a flood: a device on 256 topics
+/// refreshes each about every 11 minutes, one on a few topics every ping.
+pub const REFRESH_PER_PING: usize = 8;
 
 impl SignalClient {
     /// A client announcing `info` on every topic it joins.
@@ -118,6 +126,7 @@ impl SignalClient {
             ignored: 0,
             out: VecDeque::new(),
             timeout_due: false,
+            refreshed: None,
         })
     }
 
@@ -252,7 +261,26 @@ impl SignalClient {
         };
         assert!(self.connected, "pings are scheduled only while connected");
         self.transmit(ClientMessage::Ping);
+        self.refresh();
         self.next_ping = Some(now.saturating_add_millis(self.limits.ping_interval_ms()));
+    }
+
+    /// Re-joins the next `REFRESH_PER_PING` topics after the last one refreshed, in key
+    /// order, wrapping around.
+    fn refresh(&mut self) {
+        let after = self.refreshed;
+        let next: Vec<Digest> = self
+            .topics
+            .keys()
+            .filter(|t| after.is_none_or(|a| **t > a))
+            .chain(self.topics.keys().filter(|t| after.is_some_and(|a| **t <= a)))
+            .take(REFRESH_PER_PING)
+            .copied()
+            .collect();
+        for topic in next {
+            self.refreshed = Some(topic);
+            self.transmit(ClientMessage::Join { topic, info: self.info.clone() });
+        }
     }
 
     fn on_frame(&mut self, bytes: &[u8]) {
