@@ -566,6 +566,13 @@ impl Membership {
         self.graph.get(id).is_some() || self.pending.contains_key(id)
     }
 
+    /// The causal depth of a connected credential (§4.2): greater than its parents' depths.
+    /// Replication sends feeds in the order of their admissions' depths, so an admission comes
+    /// before the entries it makes acceptable.
+    pub fn depth(&self, id: &CredentialId) -> Option<u32> {
+        self.graph.get(id).map(|n| self.graph.depth(n))
+    }
+
     pub fn credential(&self, id: &CredentialId) -> Option<&Credential> {
         self.graph.get(id).map(|n| &self.credentials[n as usize]).or_else(|| self.pending.get(id))
     }

@@ -58,14 +58,10 @@ pub fn missing_in(
 ) -> Vec<FeedEntry> {
     let mut out = Vec::new();
     let mut bytes = 0;
-    // Control feeds first: they carry the admissions that make data feeds acceptable, so a
-    // batch full of a not-yet-admitted feed's entries cannot stall the receiver.
     let in_range = |k: &PublicKey| after.is_none_or(|a| a < k) && through.is_none_or(|t| k <= t);
     let mut feeds: Vec<&crate::feed::Feed> = space.feeds().filter(|f| in_range(&f.key())).collect();
     let m = space.membership();
-    feeds.sort_by_key(|f| {
-        (m.feed(&f.key()).is_none_or(|a| a.designation != crate::credential::Designation::Control), f.key())
-    });
+    feeds.sort_by_key(|f| send_order(m, &f.key()));
     for feed in feeds {
         let from = position(theirs, &feed.key()).unwrap_or(0);
         for entry in feed.entries().iter().skip(usize::try_from(from).unwrap_or(usize::MAX)) {
@@ -79,6 +75,19 @@ pub fn missing_in(
     }
     assert!(out.len() <= ENTRIES_PER_MESSAGE_MAX);
     out
+}
+
+/// Where a feed goes in a batch: control feeds first, then the others; within each group, by
+/// the causal depth of the feed's admission, then by key. A credential admitting feed `F` is an
+/// entry of a control feed `C` whose own admission its issuer had applied when issuing it; an
+/// issuer cites all its heads as parents (up to `PARENTS_MAX` = 64 concurrent heads), so the
+/// credential is deeper than `C`'s admission: `C` comes before `F`, and every batch holds
+/// entries the receiver can accept (SPEC.md §9.3.4). Feeds not admitted (any more) go last.
+fn send_order(m: &crate::membership::Membership, feed: &PublicKey) -> (bool, u32, PublicKey) {
+    let admission = m.feed(feed);
+    let control = admission.is_some_and(|a| a.designation == crate::credential::Designation::Control);
+    let depth = admission.and_then(|a| m.depth(&a.credential)).unwrap_or(u32::MAX);
+    (!control, depth, *feed)
 }
 
 /// Does `theirs` show a feed we lack or hold shorter (so we should ask for it)?

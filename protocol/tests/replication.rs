@@ -180,3 +180,55 @@ fn a_summary_listing_a_feed_twice_or_outside_its_page_does_not_decode() {
         SwarmMessage::HavePage { space, after: Some(PublicKey([2; 32])), through: None, feeds: vec![at(3, 1)] };
     assert_eq!(SwarmMessage::from_bytes(&inside.to_bytes()).unwrap(), inside);
 }
+
+/// A member offline while a new admin joined and then issued `changes` role changes: the
+/// space as the host holds it afterwards, the member's stale copy, and whether the admin's
+/// control feed sorts by key before the host's control feed (which admits it).
+fn busy_admin_scenario(seed: u64, changes: usize) -> (Space, Space, bool) {
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    let now = Timestamp::from_millis(1_700_000_000_000);
+    let mut host = Client::create_identity(&mut rng, now);
+    let space = host.create_space(&mut rng, now);
+    let stale = host.space(&space).unwrap().clone();
+    let mut admin = Client::create_identity(&mut rng, now);
+    let join = admin.join_request(&mut rng);
+    admin.accept(&space, host.admit(&space, &join, Role::Admin, None, now).unwrap()).unwrap();
+    let mut member = Client::create_identity(&mut rng, now);
+    let join = member.join_request(&mut rng);
+    admin.admit(&space, &join, Role::Editor, None, now).unwrap();
+    for i in 0..changes {
+        let role = if i % 2 == 0 { Role::Reader } else { Role::Editor };
+        admin.set_role(&space, member.identity_key(), role, now).unwrap();
+    }
+    let feed_of = |sp: &Space, identity: PublicKey| {
+        sp.membership()
+            .feeds()
+            .find(|(_, a)| a.identity == identity && a.designation == Designation::Control)
+            .map(|(k, _)| *k)
+            .unwrap()
+    };
+    let admin_control = feed_of(admin.space(&space).unwrap(), admin.identity_key());
+    for entry in admin.space(&space).unwrap().feed(&admin_control).unwrap().entries().to_vec() {
+        host.ingest(&space, entry).unwrap();
+    }
+    let full = host.space(&space).unwrap().clone();
+    let host_control = feed_of(&full, host.identity_key());
+    (full, stale, admin_control < host_control)
+}
+
+/// SPEC §9.3.4: control feeds go in the order of their admissions. An admin's control feed
+/// with more than one batch of entries, admitted from the host's control feed of greater key,
+/// filled every batch with entries the stale member deferred when control feeds went in key
+/// order; now the host's control feed (the earlier admission) goes first.
+#[test]
+fn a_long_control_feed_admitted_from_a_greater_key_cannot_stall_replication() {
+    let mut adverse = 0;
+    for seed in 0..8 {
+        let (full, mut stale, admin_first) = busy_admin_scenario(seed, 600);
+        adverse += usize::from(admin_first);
+        let rounds = pull(&full, &mut stale, 10);
+        assert!(rounds.is_some_and(|r| r <= 4), "seed {seed} (admin's feed first: {admin_first}): {rounds:?} rounds");
+        assert_eq!(stale.members(), full.members());
+    }
+    assert!(adverse > 0, "at least one seed puts the admin's control feed first by key");
+}
