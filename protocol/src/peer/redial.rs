@@ -60,6 +60,12 @@ impl Redial {
     pub fn appeared(&mut self, topic: Digest, info: PeerInfo, now: Timestamp) {
         if let Some(w) = self.wanted.get_mut(&info.peer) {
             w.topics.insert(topic);
+            // Parking judged whoever answered at the old address (a lying server may have
+            // sent us to someone else): a new address deserves a dial of its own.
+            if w.info.addr != info.addr && w.state == DialState::Parked {
+                w.state = DialState::Due(now);
+                w.noise = None;
+            }
             w.info = info;
             return;
         }
