@@ -1,0 +1,89 @@
+//! The stateless ops that vectors exercise, as the reference driver answers them.
+//!
+//! The full set lives in `spaces_vectors::ops::run` (crate `spaces-vectors`); until it is in
+//! the workspace, this module answers the ops the harness's own sample vectors use. Swapping
+//! in the full set is the one line `VECTOR_OPS` below.
+
+use serde_json::{Value, json};
+use spaces_protocol::codec::Canonical;
+use spaces_protocol::credential::{Credential, CredentialError};
+use spaces_protocol::invitation::code::CodeError;
+use spaces_protocol::invitation::{InvitationCode, Kind};
+
+use crate::wire::{OpError, auth_name, role_name};
+
+/// Answers one vector op: `Ok(output)`, `Err(error)`, or `Err` with kind `unsupported`.
+pub type VectorOps = fn(op: &str, input: &Value) -> Result<Value, OpError>;
+
+/// What the reference driver uses for every vector op.
+pub const VECTOR_OPS: VectorOps = run;
+
+/// An op name this driver does not implement.
+pub const UNSUPPORTED: &str = "unsupported";
+
+/// The vector ops `run` answers, for `hello`.
+pub const OPS: &[&str] = &["code.decode", "credential.verify"];
+
+pub fn run(op: &str, input: &Value) -> Result<Value, OpError> {
+    match op {
+        "code.decode" => code_decode(input),
+        "credential.verify" => credential_verify(input),
+        _ => Err(OpError::new(UNSUPPORTED, format!("no op {op}"))),
+    }
+}
+
+fn string_arg<'a>(input: &'a Value, key: &str) -> Result<&'a str, OpError> {
+    input.get(key).and_then(Value::as_str).ok_or_else(|| OpError::bad_args(format!("input.{key} must be a string")))
+}
+
+/// `code.decode`: `{"text"}` → the decoded fields, or the `CodeError` variant as the kind.
+fn code_decode(input: &Value) -> Result<Value, OpError> {
+    let text = string_arg(input, "text")?;
+    let code = InvitationCode::decode(text).map_err(|e| OpError::new(code_error_kind(e), e.to_string()))?;
+    Ok(json!({
+        "payload": hex::encode(code.payload()),
+        "kind": match code.kind { Kind::Space => "space", Kind::Device => "device" },
+        "auth": auth_name(code.auth),
+        "role": code.role.map(role_name),
+        "id": hex::encode(code.id),
+        "host": hex::encode(code.host.0),
+        "expires_at_s": code.expires_at_s,
+        "topic": hex::encode(code.topic().0),
+    }))
+}
+
+fn code_error_kind(e: CodeError) -> &'static str {
+    match e {
+        CodeError::TooLong { .. } => "TooLong",
+        CodeError::Format => "Format",
+        CodeError::Checksum => "Checksum",
+        CodeError::WrongPrefix => "WrongPrefix",
+        CodeError::Length { .. } => "Length",
+        CodeError::UnsupportedVersion { .. } => "UnsupportedVersion",
+        CodeError::BadFlags => "BadFlags",
+    }
+}
+
+/// `credential.verify`: `{"credential": hex}` → `{"id"}`; a decoding failure is kind `Decode`.
+fn credential_verify(input: &Value) -> Result<Value, OpError> {
+    let text = string_arg(input, "credential")?;
+    let bytes = hex::decode(text).map_err(|_| OpError::bad_args("input.credential must be hex"))?;
+    let credential = Credential::from_bytes(&bytes).map_err(|e| OpError::new("Decode", e.to_string()))?;
+    let id = credential.verify().map_err(|e| OpError::new(credential_error_kind(&e), e.to_string()))?;
+    Ok(json!({ "id": hex::encode(id.0.0) }))
+}
+
+fn credential_error_kind(e: &CredentialError) -> &'static str {
+    match e {
+        CredentialError::UnsupportedVersion { .. } => "UnsupportedVersion",
+        CredentialError::BadParents => "BadParents",
+        CredentialError::BadShape(_) => "BadShape",
+        CredentialError::BadSignature(_) => "BadSignature",
+        CredentialError::MissingChain => "MissingChain",
+        CredentialError::UnexpectedChain => "UnexpectedChain",
+        CredentialError::ChainMismatch => "ChainMismatch",
+        CredentialError::ChainTooDeep => "ChainTooDeep",
+        CredentialError::BadChain(_) => "BadChain",
+        CredentialError::WrongSpace => "WrongSpace",
+    }
+}
