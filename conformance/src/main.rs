@@ -1,5 +1,6 @@
 //! `spaces-conformance`: runs vectors and scenarios against a driver and reports per case.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -86,7 +87,8 @@ fn main() -> ExitCode {
     if let Err(e) = write_outputs(common, &report) {
         return fatal(&e);
     }
-    println!("{}", report.render(common.verbose));
+    // A closed stdout (piped into `head`) must not turn a finished run into a panic.
+    let _ = writeln!(std::io::stdout(), "{}", report.render(common.verbose));
     if report.total().failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
@@ -103,6 +105,6 @@ fn write_outputs(common: &Common, report: &Report) -> Result<(), String> {
 /// The run itself could not happen: exit 2, and still end with the counting line.
 fn fatal(message: &str) -> ExitCode {
     eprintln!("spaces-conformance: {message}");
-    println!("0 passed, 1 failed");
+    let _ = writeln!(std::io::stdout(), "0 passed, 1 failed");
     ExitCode::from(2)
 }

@@ -105,7 +105,7 @@ pub struct Report {
 }
 
 /// Transcript lines kept per failed case: enough to see the last exchange.
-pub const TRANSCRIPT_EXCERPT_LINES: usize = 24;
+pub const TRANSCRIPT_EXCERPT_LINES: usize = 40;
 
 impl Report {
     pub fn total(&self) -> Counts {
