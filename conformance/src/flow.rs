@@ -135,8 +135,13 @@ impl LocalFlow {
         let guest = InvitationGuest::new(code, joiner, Limits::default(), now, &mut rng)
             .map_err(|e| OpError::new("bad_code", format!("{e:?}")))?;
         let created = GuestCreated { handle: 0, identity: hex::encode(client.identity_key().0) };
-        let mut flow =
-            LocalFlow { side: Side::Guest { guest }, client, rng, transcripts: Transcripts::default(), out: Vec::new() };
+        let mut flow = LocalFlow {
+            side: Side::Guest { guest },
+            client,
+            rng,
+            transcripts: Transcripts::default(),
+            out: Vec::new(),
+        };
         flow.drain();
         Ok((flow, created))
     }

@@ -54,24 +54,29 @@ struct Common {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let (common, run): (&Common, Box<dyn Fn(&mut dyn Driver, &mut Report) -> Result<(), String>>) =
-        match &cli.command {
-            Command::Vectors { common, vectors: dir } => {
-                let dir = dir.clone();
-                (
-                    common,
-                    Box::new(move |d, r| {
-                        let files = vectors::load_dir(&dir).map_err(|e| e.to_string())?;
-                        vectors::run(d, &files, r);
-                        Ok(())
-                    }),
-                )
-            }
-            Command::Scenarios { common, only } => {
-                let only = only.clone();
-                (common, Box::new(move |d, r| { scenarios::run(d, &only, r); Ok(()) }))
-            }
-        };
+    let (common, run): (&Common, Box<dyn Fn(&mut dyn Driver, &mut Report) -> Result<(), String>>) = match &cli.command {
+        Command::Vectors { common, vectors: dir } => {
+            let dir = dir.clone();
+            (
+                common,
+                Box::new(move |d, r| {
+                    let files = vectors::load_dir(&dir).map_err(|e| e.to_string())?;
+                    vectors::run(d, &files, r);
+                    Ok(())
+                }),
+            )
+        }
+        Command::Scenarios { common, only } => {
+            let only = only.clone();
+            (
+                common,
+                Box::new(move |d, r| {
+                    scenarios::run(d, &only, r);
+                    Ok(())
+                }),
+            )
+        }
+    };
     let mut driver = match DriverProcess::spawn(&common.driver) {
         Ok(d) => d,
         Err(e) => return fatal(&e.to_string()),

@@ -154,11 +154,7 @@ impl Report {
         let mut rows: Vec<(String, Counts)> = self.by_suite().into_iter().collect();
         rows.push(("total".into(), self.total()));
         for (suite, c) in rows {
-            let _ = writeln!(
-                out,
-                "{suite:<36} {:>6} {:>10} {:>6} {:>11}",
-                c.ok, c.non_strict, c.failed, c.unsupported
-            );
+            let _ = writeln!(out, "{suite:<36} {:>6} {:>10} {:>6} {:>11}", c.ok, c.non_strict, c.failed, c.unsupported);
         }
         out
     }
@@ -220,12 +216,7 @@ fn junit_case(out: &mut String, case: &Case) {
                 case.actual.as_deref().unwrap_or("-"),
                 case.transcript.join("\n")
             );
-            let _ = writeln!(
-                out,
-                "><failure message=\"{}\">{}</failure></testcase>",
-                xml(&case.comment),
-                xml(&detail)
-            );
+            let _ = writeln!(out, "><failure message=\"{}\">{}</failure></testcase>", xml(&case.comment), xml(&detail));
         }
     }
 }

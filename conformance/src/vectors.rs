@@ -96,7 +96,10 @@ pub fn load_file(path: &Path) -> Result<VectorFile, LoadError> {
     let file: VectorFile = serde_json::from_str(&text).map_err(|e| LoadError::Parse(path.to_owned(), e.to_string()))?;
     let count: usize = file.test_groups.iter().map(|g| g.tests.len()).sum();
     if count != file.number_of_tests {
-        return Err(LoadError::Parse(path.to_owned(), format!("numberOfTests {} but {count} tests", file.number_of_tests)));
+        return Err(LoadError::Parse(
+            path.to_owned(),
+            format!("numberOfTests {} but {count} tests", file.number_of_tests),
+        ));
     }
     if count > TESTS_PER_FILE_MAX {
         return Err(LoadError::Parse(path.to_owned(), format!("{count} tests; at most {TESTS_PER_FILE_MAX}")));
@@ -189,7 +192,9 @@ pub fn grade(suite: &str, name: &str, comment: &str, test: &TestCase, reply: &Re
         (Expectation::Invalid, Reply::Error(_)) => ok(Status::Ok),
         (Expectation::Invalid, other) => fail(reply_text(other)),
         (Expectation::Acceptable, Reply::Ok(v)) if !matches_output(&test.output, v) => fail(reply_text(reply)),
-        (Expectation::Acceptable, Reply::Ok(_)) => ok(if strict_accepts(test) { Status::Ok } else { Status::NonStrict }),
+        (Expectation::Acceptable, Reply::Ok(_)) => {
+            ok(if strict_accepts(test) { Status::Ok } else { Status::NonStrict })
+        }
         (Expectation::Acceptable, Reply::Error(_)) => {
             ok(if strict_accepts(test) { Status::NonStrict } else { Status::Ok })
         }

@@ -137,16 +137,25 @@ pub struct GuestCreated {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum FlowInput {
     /// A frame arrived on `session` (for a host, a new session starts with its first frame).
-    Frame { session: u64, bytes: String },
+    Frame {
+        session: u64,
+        bytes: String,
+    },
     /// Guest only: the connection asked for by `connect` is up.
-    Connected { session: u64 },
+    Connected {
+        session: u64,
+    },
     /// Guest only: the connection asked for by `connect` could not be made.
     ConnectFailed,
-    Closed { session: u64 },
+    Closed {
+        session: u64,
+    },
     /// The driver's clock reached the flow's `timeout_ms` (or later).
     Timeout,
     /// Guest only: the user typed this PIN.
-    Authenticate { pin: String },
+    Authenticate {
+        pin: String,
+    },
     Cancel,
 }
 
@@ -155,21 +164,42 @@ pub enum FlowInput {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum FlowOutput {
     /// Guest: find the host on this topic (hex) and connect.
-    Connect { topic: String },
-    Transmit { session: u64, bytes: String },
-    Close { session: u64 },
+    Connect {
+        topic: String,
+    },
+    Transmit {
+        session: u64,
+        bytes: String,
+    },
+    Close {
+        session: u64,
+    },
     /// The flow's state changed (DXOS names, upper case).
-    State { state: String },
+    State {
+        state: String,
+    },
     /// Guest: the host said the PIN was wrong.
-    WrongPin { attempts_left: u8 },
+    WrongPin {
+        attempts_left: u8,
+    },
     /// Host: a wrong PIN was confirmed and the budget shrank.
-    AttemptFailed { attempts_left: u8 },
+    AttemptFailed {
+        attempts_left: u8,
+    },
     /// Host: a guest (identity hex) was admitted on a session.
-    Admitted { session: u64, guest: String },
+    Admitted {
+        session: u64,
+        guest: String,
+    },
     /// Host: a session ended without admission.
-    SessionFailed { session: u64, reason: String },
+    SessionFailed {
+        session: u64,
+        reason: String,
+    },
     /// Guest: the flow ended in failure.
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
     /// Any output this harness does not know; ignored.
     #[serde(other)]
     Other,

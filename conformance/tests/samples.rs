@@ -122,7 +122,11 @@ fn credential_vectors() -> String {
         subject: device.public(),
         issued_at: Timestamp::from_millis(1_700_000_000_000),
         parents: vec![],
-        assertion: Assertion::AuthorizedDevice { identity: identity.public(), device: device.public(), noise_key: noise },
+        assertion: Assertion::AuthorizedDevice {
+            identity: identity.public(),
+            device: device.public(),
+            noise_key: noise,
+        },
         signer: identity.public(),
     };
     let chain = sign(authorize.clone(), &identity, None);
@@ -182,7 +186,13 @@ fn credential_vectors() -> String {
     t.add("identity-point key, R = identity, s = 0", &["SmallOrderKey"], hexed(&weak), json!({}), "invalid");
     let mut trailing = genesis.to_bytes();
     trailing.push(0);
-    t.add("a byte after the credential", &["NonCanonical"], json!({ "credential": hex::encode(trailing) }), json!({}), "invalid");
+    t.add(
+        "a byte after the credential",
+        &["NonCanonical"],
+        json!({ "credential": hex::encode(trailing) }),
+        json!({}),
+        "invalid",
+    );
     let truncated = &genesis.to_bytes()[..50];
     t.add("truncated", &["NonCanonical"], json!({ "credential": hex::encode(truncated) }), json!({}), "invalid");
     let notes = json!({

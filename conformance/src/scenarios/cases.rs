@@ -196,7 +196,8 @@ fn transcripts_agree(net: &Net<'_>, a: usize, b: usize) -> Step {
 }
 
 fn refused(net: &Net<'_>, guest: usize, reasons: &[&str]) -> Step {
-    let ok = matches!(&net.status(guest).outcome, Some(Outcome::Failure { reason }) if reasons.contains(&reason.as_str()));
+    let ok =
+        matches!(&net.status(guest).outcome, Some(Outcome::Failure { reason }) if reasons.contains(&reason.as_str()));
     check(ok, format!("{} ends refused ({})", net.name(guest), reasons.join(" or ")), show(net, guest))
 }
 
@@ -354,7 +355,11 @@ fn replayed_session(net: &mut Net<'_>) -> Step {
     let _replayer = net.replayer(&topic, recorded);
     net.wait(MINUTE)?;
     let after = net.events(h).iter().filter(|e| matches!(e, FlowOutput::Admitted { .. })).count();
-    check(after == admitted_events, "no admission on the replayed session", format!("{} more", after - admitted_events))?;
+    check(
+        after == admitted_events,
+        "no admission on the replayed session",
+        format!("{} more", after - admitted_events),
+    )?;
     check(
         net.status(h).attempts_left == attempts,
         format!("attempts_left stays {attempts:?}"),
@@ -409,7 +414,9 @@ fn duplicated_frame_to_guest(net: &mut Net<'_>) -> Step {
     let (h, created) = net.local_host(&args)?;
     let pin = pin_of(&created)?;
     let (g, guest) = net.driver_guest(&created.code)?;
-    net.tap = Some(Box::new(|d, i, bytes| if d == Dir::ToGuest && i == 1 { vec![bytes.clone(), bytes] } else { vec![bytes] }));
+    net.tap = Some(Box::new(
+        |d, i, bytes| if d == Dir::ToGuest && i == 1 { vec![bytes.clone(), bytes] } else { vec![bytes] },
+    ));
     type_pin(net, g, &pin)?;
     settle(net, &[g])?;
     agree(net, h, g, &guest.identity, &created.space)

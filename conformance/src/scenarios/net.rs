@@ -402,8 +402,7 @@ impl<'d> Net<'d> {
                 }
             }
             Delivery::Closed { to, session } => {
-                let closed =
-                    if self.slots[to].is_host { &mut self.closed_at_host } else { &mut self.closed_at_guest };
+                let closed = if self.slots[to].is_host { &mut self.closed_at_host } else { &mut self.closed_at_guest };
                 if closed.insert(session) && self.slots[to].up {
                     self.input(to, FlowInput::Closed { session })?;
                 }
@@ -420,7 +419,9 @@ impl<'d> Net<'d> {
             .slots
             .iter()
             .filter(|s| s.up && !matches!(s.party, Party::Replayer(_)))
-            .filter_map(|s| s.status.timeout_ms.map(|t| if s.timed_out_at == Some(self.now) { t.max(self.now + 1) } else { t }))
+            .filter_map(|s| {
+                s.status.timeout_ms.map(|t| if s.timed_out_at == Some(self.now) { t.max(self.now + 1) } else { t })
+            })
             .min();
         [queued, timers].into_iter().flatten().min()
     }
