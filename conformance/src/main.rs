@@ -54,28 +54,8 @@ struct Common {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let (common, run): (&Common, Box<dyn Fn(&mut dyn Driver, &mut Report) -> Result<(), String>>) = match &cli.command {
-        Command::Vectors { common, vectors: dir } => {
-            let dir = dir.clone();
-            (
-                common,
-                Box::new(move |d, r| {
-                    let files = vectors::load_dir(&dir).map_err(|e| e.to_string())?;
-                    vectors::run(d, &files, r);
-                    Ok(())
-                }),
-            )
-        }
-        Command::Scenarios { common, only } => {
-            let only = only.clone();
-            (
-                common,
-                Box::new(move |d, r| {
-                    scenarios::run(d, &only, r);
-                    Ok(())
-                }),
-            )
-        }
+    let common = match &cli.command {
+        Command::Vectors { common, .. } | Command::Scenarios { common, .. } => common,
     };
     let mut driver = match DriverProcess::spawn(&common.driver) {
         Ok(d) => d,
@@ -86,7 +66,7 @@ fn main() -> ExitCode {
         Ok(hello) => report.driver = Some(hello),
         Err(e) => return fatal(&format!("hello: {e}")),
     }
-    if let Err(e) = run(&mut driver, &mut report) {
+    if let Err(e) = run(&cli.command, &mut driver, &mut report) {
         return fatal(&e);
     }
     if let Err(e) = write_outputs(common, &report) {
@@ -95,6 +75,17 @@ fn main() -> ExitCode {
     // A closed stdout (piped into `head`) must not turn a finished run into a panic.
     let _ = writeln!(std::io::stdout(), "{}", report.render(common.verbose));
     if report.total().failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+fn run(command: &Command, driver: &mut dyn Driver, report: &mut Report) -> Result<(), String> {
+    match command {
+        Command::Vectors { vectors: dir, .. } => {
+            let files = vectors::load_dir(dir).map_err(|e| e.to_string())?;
+            vectors::run(driver, &files, report);
+        }
+        Command::Scenarios { only, .. } => scenarios::run(driver, only, report),
+    }
+    Ok(())
 }
 
 fn write_outputs(common: &Common, report: &Report) -> Result<(), String> {

@@ -212,9 +212,9 @@ fn add_group_order(sig: &mut Signature) {
         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
     ];
     let mut carry = 0u16;
-    for i in 0..32 {
-        let sum = u16::from(sig.0[32 + i]) + u16::from(L[i]) + carry;
-        sig.0[32 + i] = sum as u8;
+    for (s, l) in sig.0[32..].iter_mut().zip(L) {
+        let sum = u16::from(*s) + u16::from(l) + carry;
+        *s = sum as u8;
         carry = sum >> 8;
     }
     assert_eq!(carry, 0, "s + l fits 256 bits");
