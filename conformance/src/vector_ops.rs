@@ -1,12 +1,13 @@
 //! The stateless ops that vectors exercise, as the reference driver answers them.
 //!
 //! The full set lives in `spaces_vectors::ops::run` (crate `spaces-vectors`); until it is in
-//! the workspace, this module answers the ops the harness's own sample vectors use. Swapping
-//! in the full set is the one line `VECTOR_OPS` below.
+//! the workspace, this module answers the ops the harness's own sample vectors use, with the
+//! same input and output shapes. Swapping in the full set is the two lines `VECTOR_OPS` and
+//! `OPS` below (`spaces_vectors::ops::run` and `spaces_vectors::ops::OPS`).
 
 use serde_json::{Value, json};
 use spaces_protocol::codec::Canonical;
-use spaces_protocol::credential::{Credential, CredentialError};
+use spaces_protocol::credential::Credential;
 use spaces_protocol::invitation::code::CodeError;
 use spaces_protocol::invitation::{InvitationCode, Kind};
 
@@ -36,54 +37,43 @@ fn string_arg<'a>(input: &'a Value, key: &str) -> Result<&'a str, OpError> {
     input.get(key).and_then(Value::as_str).ok_or_else(|| OpError::bad_args(format!("input.{key} must be a string")))
 }
 
-/// `code.decode`: `{"text"}` → the decoded fields, or the `CodeError` variant as the kind.
+/// `code.decode`: `{"text"}` → the code's fields, its text, topic and prologue; or the
+/// `CodeError` variant, in camel case, as the kind.
 fn code_decode(input: &Value) -> Result<Value, OpError> {
     let text = string_arg(input, "text")?;
     let code = InvitationCode::decode(text).map_err(|e| OpError::new(code_error_kind(e), e.to_string()))?;
     Ok(json!({
-        "payload": hex::encode(code.payload()),
+        "text": code.encode(),
         "kind": match code.kind { Kind::Space => "space", Kind::Device => "device" },
         "auth": auth_name(code.auth),
         "role": code.role.map(role_name),
         "id": hex::encode(code.id),
         "host": hex::encode(code.host.0),
-        "expires_at_s": code.expires_at_s,
+        "expiresAt": code.expires_at_s,
+        "payload": hex::encode(code.payload()),
         "topic": hex::encode(code.topic().0),
+        "prologue": hex::encode(code.prologue()),
     }))
 }
 
 fn code_error_kind(e: CodeError) -> &'static str {
     match e {
-        CodeError::TooLong { .. } => "TooLong",
-        CodeError::Format => "Format",
-        CodeError::Checksum => "Checksum",
-        CodeError::WrongPrefix => "WrongPrefix",
-        CodeError::Length { .. } => "Length",
-        CodeError::UnsupportedVersion { .. } => "UnsupportedVersion",
-        CodeError::BadFlags => "BadFlags",
+        CodeError::TooLong { .. } => "tooLong",
+        CodeError::Format => "format",
+        CodeError::Checksum => "checksum",
+        CodeError::WrongPrefix => "wrongPrefix",
+        CodeError::Length { .. } => "length",
+        CodeError::UnsupportedVersion { .. } => "unsupportedVersion",
+        CodeError::BadFlags => "badFlags",
     }
 }
 
-/// `credential.verify`: `{"credential": hex}` → `{"id"}`; a decoding failure is kind `Decode`.
+/// `credential.verify`: `{"credential": hex}` → `{"id", "type"}`; errors of kind `decode`
+/// (strict decoding) or `credential` (stateless verification, SPEC §3.6).
 fn credential_verify(input: &Value) -> Result<Value, OpError> {
     let text = string_arg(input, "credential")?;
     let bytes = hex::decode(text).map_err(|_| OpError::bad_args("input.credential must be hex"))?;
-    let credential = Credential::from_bytes(&bytes).map_err(|e| OpError::new("Decode", e.to_string()))?;
-    let id = credential.verify().map_err(|e| OpError::new(credential_error_kind(&e), e.to_string()))?;
-    Ok(json!({ "id": hex::encode(id.0.0) }))
-}
-
-fn credential_error_kind(e: &CredentialError) -> &'static str {
-    match e {
-        CredentialError::UnsupportedVersion { .. } => "UnsupportedVersion",
-        CredentialError::BadParents => "BadParents",
-        CredentialError::BadShape(_) => "BadShape",
-        CredentialError::BadSignature(_) => "BadSignature",
-        CredentialError::MissingChain => "MissingChain",
-        CredentialError::UnexpectedChain => "UnexpectedChain",
-        CredentialError::ChainMismatch => "ChainMismatch",
-        CredentialError::ChainTooDeep => "ChainTooDeep",
-        CredentialError::BadChain(_) => "BadChain",
-        CredentialError::WrongSpace => "WrongSpace",
-    }
+    let credential = Credential::from_bytes(&bytes).map_err(|e| OpError::new("decode", e.to_string()))?;
+    let id = credential.verify().map_err(|e| OpError::new("credential", e.to_string()))?;
+    Ok(json!({ "id": hex::encode(id.0.0), "type": credential.assertion().type_name() }))
 }

@@ -34,6 +34,14 @@ class OpError(Exception):
         self.kind = kind
 
 
+class CredentialError(Exception):
+    """Stateless verification failed (SPEC §3.6); ``name`` is the SPEC's error name."""
+
+    def __init__(self, name, detail=""):
+        super().__init__("%s: %s" % (name, detail) if detail else name)
+        self.name = name
+
+
 def tagged(domain, body):
     """SPEC §2.5: u8(len(domain)) || domain || body."""
     d = domain.encode("ascii")
@@ -95,42 +103,44 @@ def code_decode(args):
         raise OpError("bad_args", "input.text must be a string")
     text = text.strip()
     if len(text.encode("utf-8")) > CODE_LENGTH_MAX:
-        raise OpError("TooLong")
+        raise OpError("tooLong")
     if text.lower() != text and text.upper() != text:
-        raise OpError("Format", "mixed case")
+        raise OpError("format", "mixed case")
     lower = text.lower()
     sep = lower.rfind("1")
     hrp, data_part = lower[:sep], lower[sep + 1 :]
     if sep < 1 or len(hrp) > 83 or not data_part:
-        raise OpError("Format", "no separator, or an empty part")
+        raise OpError("format", "no separator, or an empty part")
     if any(ord(c) < 33 or ord(c) > 126 for c in hrp) or any(c not in CHARSET for c in data_part):
-        raise OpError("Format", "a character outside the alphabet")
+        raise OpError("format", "a character outside the alphabet")
     data = [CHARSET.index(c) for c in data_part]
     if len(data) < 6 or polymod(hrp_expand(hrp) + data) != BECH32M_CONST:
-        raise OpError("Checksum")
+        raise OpError("checksum")
     if hrp != "spc":
-        raise OpError("WrongPrefix")
+        raise OpError("wrongPrefix")
     payload = bytes(convert_bits(data[:-6], 5, 8, False))
     if len(payload) != PAYLOAD_LEN:
-        raise OpError("Length", "found %d" % len(payload))
+        raise OpError("length", "found %d" % len(payload))
     if payload[0] != 1:
-        raise OpError("UnsupportedVersion", "found %d" % payload[0])
+        raise OpError("unsupportedVersion", "found %d" % payload[0])
     flags = payload[1]
     kind, method, role = flags & 3, (flags >> 2) & 3, (flags >> 4) & 7
     role_ok = (kind == 0 and role in ROLES) or (kind == 1 and role == 0)
     if kind > 1 or method > 2 or not role_ok or flags & 0x80:
-        raise OpError("BadFlags")
+        raise OpError("badFlags")
     if encode_code("spc", payload) != lower:
-        raise OpError("Length", "found 54 (non-zero padding)")
+        raise OpError("length", "found 54 (non-zero padding)")
     return {
-        "payload": payload.hex(),
+        "text": lower,
         "kind": ["space", "device"][kind],
         "auth": ["none", "pin", "key"][method],
         "role": ROLES.get(role),
         "id": payload[2:18].hex(),
         "host": payload[18:50].hex(),
-        "expires_at_s": int.from_bytes(payload[50:54], "big"),
+        "expiresAt": int.from_bytes(payload[50:54], "big"),
+        "payload": payload.hex(),
         "topic": hashlib.sha256(tagged("spaces/1 invitation-topic", payload)).hexdigest(),
+        "prologue": tagged("spaces/1 invitation-prologue", payload).hex(),
     }
 
 
@@ -148,7 +158,7 @@ class Reader:
 
     def take(self, n):
         if self.at + n > len(self.data):
-            raise OpError("Decode", "truncated")
+            raise OpError("decode", "truncated")
         out = self.data[self.at : self.at + n]
         self.at += n
         return out
@@ -165,28 +175,28 @@ class Reader:
             shift += 7
             if not byte & 0x80:
                 if byte == 0 and i > 0:
-                    raise OpError("Decode", "non-minimal varint")
+                    raise OpError("decode", "non-minimal varint")
                 if value >> bits:
-                    raise OpError("Decode", "varint overflows its type")
+                    raise OpError("decode", "varint overflows its type")
                 return value
-        raise OpError("Decode", "varint too long")
+        raise OpError("decode", "varint too long")
 
     def variant(self, count):
         index = self.varint(32)
         if index >= count:
-            raise OpError("Decode", "unknown variant")
+            raise OpError("decode", "unknown variant")
         return index
 
     def option(self, read):
         tag = self.u8()
         if tag > 1:
-            raise OpError("Decode", "bad option tag")
+            raise OpError("decode", "bad option tag")
         return read() if tag else None
 
     def seq(self, read, element_min):
         count = self.varint(64)
         if count * element_min > len(self.data) - self.at:
-            raise OpError("Decode", "truncated sequence")
+            raise OpError("decode", "truncated sequence")
         return [read() for _ in range(count)]
 
 
@@ -224,16 +234,16 @@ def read_assertion(r):
 
 def read_credential(r, links):
     if links > CHAIN_LINKS_MAX:
-        raise OpError("Decode", "device chain too deep")
+        raise OpError("decode", "device chain too deep")
     start = r.at
     version = r.u8()
     if version != 1:
-        raise OpError("Decode", "unsupported version %d" % version)
+        raise OpError("decode", "unsupported version %d" % version)
     issuer, subject = r.take(32), r.take(32)
     r.varint(64)  # issued_at, informative only
     parents = r.seq(lambda: r.take(32), 32)
     if parents != sorted(set(parents)) or len(parents) > PARENTS_MAX:
-        raise OpError("Decode", "parents must be a sorted set of at most 64")
+        raise OpError("decode", "parents must be a sorted set of at most 64")
     assertion = read_assertion(r)
     signer = r.take(32)
     body = r.data[start : r.at]
@@ -253,11 +263,11 @@ def read_credential(r, links):
 
 def decode_credential(data):
     if len(data) > CREDENTIAL_SIZE_MAX:
-        raise OpError("Decode", "too large")
+        raise OpError("decode", "too large")
     r = Reader(data)
     credential = read_credential(r, 1)
     if r.at != len(data):
-        raise OpError("Decode", "trailing bytes")
+        raise OpError("decode", "trailing bytes")
     return credential
 
 
@@ -321,45 +331,45 @@ def check_shape(c):
     kind = a["type"]
     if kind == "SpaceGenesis":
         if not (c["issuer"] == c["subject"] == c["signer"] == a["space"]) or c["parents"]:
-            raise OpError("BadShape", "genesis")
+            raise CredentialError("BadShape", "genesis")
     elif kind == "AuthorizedDevice":
         if c["issuer"] != a["identity"] or c["subject"] != a["device"] or a["identity"] == a["device"]:
-            raise OpError("BadShape", "AuthorizedDevice")
+            raise CredentialError("BadShape", "AuthorizedDevice")
     elif kind == "SpaceMember":
         frontier = a["frontier"]
         feeds = [f for f, _ in frontier]
         if c["subject"] == a["space"] or frontier != sorted(set(frontier)) or len(frontier) > FRONTIER_MAX:
-            raise OpError("BadShape", "SpaceMember")
+            raise CredentialError("BadShape", "SpaceMember")
         if len(set(feeds)) != len(feeds):
-            raise OpError("BadShape", "SpaceMember: one position per feed")
+            raise CredentialError("BadShape", "SpaceMember: one position per feed")
     elif kind in ("DelegateInvitation", "CancelInvitation"):
         if c["subject"] != a["space"]:
-            raise OpError("BadShape", "invitation credentials have the space key as subject")
+            raise CredentialError("BadShape", "invitation credentials have the space key as subject")
     if kind != "SpaceGenesis" and kind != "AuthorizedDevice" and not c["parents"]:
-        raise OpError("BadShape", "a space credential other than genesis needs parents")
+        raise CredentialError("BadShape", "a space credential other than genesis needs parents")
 
 
 def verify(c, depth):
     if depth > 4:
-        raise OpError("ChainTooDeep")
+        raise CredentialError("ChainTooDeep")
     check_shape(c)
     signing_input = tagged("spaces/1 credential", c["body"])
     if not verify_strict(c["signer"], signing_input, c["signature"]):
-        raise OpError("BadSignature")
+        raise CredentialError("BadSignature")
     chain = c["chain"]
     if c["signer"] == c["issuer"]:
         if chain is not None:
-            raise OpError("UnexpectedChain")
+            raise CredentialError("UnexpectedChain")
     elif chain is None:
-        raise OpError("MissingChain")
+        raise CredentialError("MissingChain")
     else:
         a = chain["assertion"]
         if a["type"] != "AuthorizedDevice" or a["identity"] != c["issuer"] or a["device"] != c["signer"]:
-            raise OpError("ChainMismatch")
+            raise CredentialError("ChainMismatch")
         try:
             verify(chain, depth + 1)
-        except OpError as e:
-            raise e if e.kind == "ChainTooDeep" else OpError("BadChain", "%s: %s" % (e.kind, e))
+        except CredentialError as e:
+            raise e if e.name == "ChainTooDeep" else CredentialError("BadChain", str(e))
     return hashlib.sha256(signing_input).hexdigest()
 
 
@@ -371,7 +381,12 @@ def credential_verify(args):
         data = bytes.fromhex(text)
     except ValueError:
         raise OpError("bad_args", "input.credential must be hex")
-    return {"id": verify(decode_credential(data), 0)}
+    credential = decode_credential(data)
+    try:
+        credential_id = verify(credential, 0)
+    except CredentialError as e:
+        raise OpError("credential", str(e))
+    return {"id": credential_id, "type": credential["assertion"]["type"]}
 
 
 # ----- the driver loop -----
