@@ -17,13 +17,19 @@ use crate::wire::{OpError, auth_name, role_name};
 pub type VectorOps = fn(op: &str, input: &Value) -> Result<Value, OpError>;
 
 /// What the reference driver uses for every vector op.
-pub const VECTOR_OPS: VectorOps = run;
+pub const VECTOR_OPS: VectorOps = vector_op;
 
 /// An op name this driver does not implement.
 pub const UNSUPPORTED: &str = "unsupported";
 
-/// The vector ops `run` answers, for `hello`.
+/// The vector ops answered, for `hello`. With spaces-vectors: `spaces_vectors::ops::OPS`.
 pub const OPS: &[&str] = &["code.decode", "credential.verify"];
+
+/// Every vector op. With spaces-vectors in the workspace, `run` here becomes
+/// `spaces_vectors::ops::run` (whose `OpError` has the same `kind` and `message`).
+fn vector_op(op: &str, input: &Value) -> Result<Value, OpError> {
+    run(op, input).map_err(|e| OpError { kind: e.kind, message: e.message })
+}
 
 pub fn run(op: &str, input: &Value) -> Result<Value, OpError> {
     match op {

@@ -47,3 +47,32 @@ fn an_unknown_mutant_is_refused() {
     let out = std::process::Command::new(DRIVER).args(["--mutant", "no-such-bug"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// The core mutants (codec, signatures, membership, items, feeds) are the vectors' to catch.
+/// With only the harness's samples, two of them are; with the published vectors and a driver
+/// that answers their ops, every one must be.
+#[test]
+fn core_mutants_fail_some_vector() {
+    use spaces_conformance::driver::Driver;
+    use spaces_conformance::vectors;
+    use spaces_protocol::mutants::Mutant;
+    use std::path::PathBuf;
+
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let published = manifest.join("../vectors");
+    let full = DriverProcess::spawn(DRIVER).unwrap().hello().unwrap().ops.iter().any(|o| o == "membership.resolve");
+    let (dir, mutants): (PathBuf, Vec<Mutant>) = if full && published.is_dir() {
+        (published, Mutant::ALL[..9].to_vec())
+    } else {
+        (manifest.join("tests/data"), vec![Mutant::CodecLenient, Mutant::SkipSignatureCheck])
+    };
+    let files = vectors::load_dir(&dir).unwrap();
+    for mutant in mutants {
+        let mut driver = DriverProcess::spawn(&format!("{DRIVER} --mutant {}", mutant.name())).unwrap();
+        let mut report = Report::default();
+        vectors::run(&mut driver, &files, &mut report);
+        let caught = report.cases.iter().filter(|c| c.status == Status::Failed).count();
+        println!("{}: {caught} vectors failed", mutant.name());
+        assert!(caught > 0, "{} passed every vector in {}", mutant.name(), dir.display());
+    }
+}

@@ -194,6 +194,18 @@ fn credential_vectors() -> String {
     let mut trailing = genesis.to_bytes();
     trailing.push(0);
     t.add("a byte after the credential", &["NonCanonical"], json!({ "credential": hex::encode(trailing) }), "invalid");
+    // issued_at (at byte 65, six bytes) with a redundant continuation: `… b1 00`, not `… 31`.
+    let canonical = genesis.to_bytes();
+    assert_eq!(canonical[70], 0x31, "the last byte of issued_at");
+    let mut padded = canonical[..70].to_vec();
+    padded.extend([0xb1, 0x00]);
+    padded.extend(&canonical[71..]);
+    t.add(
+        "issued_at as a non-minimal varint",
+        &["NonCanonical"],
+        json!({ "credential": hex::encode(padded) }),
+        "invalid",
+    );
     let truncated = &genesis.to_bytes()[..50];
     t.add("truncated", &["NonCanonical"], json!({ "credential": hex::encode(truncated) }), "invalid");
     let notes = json!({
