@@ -5,7 +5,7 @@
 use spaces_protocol::Role;
 use spaces_protocol::invitation::InvitationCode;
 
-use super::net::{Abort, Net, Step, check};
+use super::net::{Abort, Chaos, Net, Step, check};
 use super::{DriverRole, Scenario};
 use crate::flow::Dir;
 use crate::wire::{FlowInput, FlowOutput, HostCreated, Outcome};
@@ -82,6 +82,18 @@ pub const ALL: &[Scenario] = &[
         driver: DriverRole::Guest,
         description: "a duplicated PakeReply breaks that session only; the guest still ends admitted",
         run: duplicated_frame_to_guest,
+    },
+    Scenario {
+        name: "flaky-network-host",
+        driver: DriverRole::Host,
+        description: "connections reset at random: the guest still joins, and the sides never disagree",
+        run: flaky_network_host,
+    },
+    Scenario {
+        name: "flaky-network-guest",
+        driver: DriverRole::Guest,
+        description: "connections reset at random: the driver's guest still joins, in agreement",
+        run: flaky_network_guest,
     },
     Scenario {
         name: "relay-mitm",
@@ -420,6 +432,74 @@ fn duplicated_frame_to_guest(net: &mut Net<'_>) -> Step {
     type_pin(net, g, &pin)?;
     settle(net, &[g])?;
     agree(net, h, g, &guest.identity, &created.space)
+}
+
+// ----- a flaky network -----
+
+/// Rounds of the flaky-network scenarios, each with its own fault seed.
+const FLAKY_ROUNDS: u64 = 4;
+/// Frames exposed to faults in each round; the rest pass, so that a conformant flow always
+/// ends: a safety phase, then a liveness phase.
+const FLAKY_FRAMES: usize = 16;
+
+/// Resets only: a duplicated or damaged frame before the guest is in doubt ends its flow in
+/// ERROR by design (SPEC §7.6.5), so only resets leave liveness to check.
+fn flaky(seed: u64) -> Chaos {
+    Chaos::new(seed, 25, 0, FLAKY_FRAMES)
+}
+
+/// Types the PIN whenever the guest asks for it, until it ends.
+fn join_through_faults(net: &mut Net<'_>, guest: usize, pin: &str) -> Step {
+    for _ in 0..8 {
+        net.run_until(SETTLE_MS, |n| n.waits_for_pin(guest) || n.terminal(guest))?;
+        if net.terminal(guest) {
+            return Ok(());
+        }
+        net.input(guest, FlowInput::Authenticate { pin: pin.to_owned() })?;
+    }
+    settle(net, &[guest])
+}
+
+/// Safety under faults: the host admitted no one but the guest, and a guest that ended for a
+/// reason other than an in-doubt timeout agrees with the host about its admission.
+fn consistent(net: &Net<'_>, host: usize, guest: usize, identity: &str, space: &str) -> Step {
+    let admitted = &net.status(host).admitted;
+    check(admitted.iter().all(|k| k == identity), "the host admitted only the guest", show(net, host))?;
+    match &net.status(guest).outcome {
+        Some(Outcome::Success { .. }) => agree(net, host, guest, identity, space),
+        Some(Outcome::Failure { reason }) if reason != "timeout" => nobody_admitted(net, host),
+        _ => Ok(()),
+    }
+}
+
+fn flaky_network_host(net: &mut Net<'_>) -> Step {
+    for round in 0..FLAKY_ROUNDS {
+        net.chaos = None;
+        let args = net.host_args("pin", HOUR, 1);
+        let (h, created) = net.driver_host(&args)?;
+        let pin = pin_of(&created)?;
+        let (g, guest) = net.local_guest(&created.code)?;
+        net.chaos = Some(flaky(round));
+        join_through_faults(net, g, &pin)?;
+        consistent(net, h, g, &guest.identity, &created.space)?;
+        check(net.state(g) == "SUCCESS", format!("round {round}: the guest joins once faults stop"), show(net, g))?;
+    }
+    check(net.resets() > 0, "the network reset some connection", "no reset happened")
+}
+
+fn flaky_network_guest(net: &mut Net<'_>) -> Step {
+    for round in 0..FLAKY_ROUNDS {
+        net.chaos = None;
+        let args = net.host_args("pin", HOUR, 1);
+        let (h, created) = net.local_host(&args)?;
+        let pin = pin_of(&created)?;
+        let (g, guest) = net.driver_guest(&created.code)?;
+        net.chaos = Some(flaky(100 + round));
+        join_through_faults(net, g, &pin)?;
+        consistent(net, h, g, &guest.identity, &created.space)?;
+        check(net.state(g) == "SUCCESS", format!("round {round}: the guest joins once faults stop"), show(net, g))?;
+    }
+    check(net.resets() > 0, "the network reset some connection", "no reset happened")
 }
 
 // ----- relays -----

@@ -49,6 +49,39 @@ pub fn check(cond: bool, expected: impl Into<String>, actual: impl Into<String>)
 /// What the tap does with a frame: the frames to deliver instead (empty = drop).
 pub type Tap = Box<dyn FnMut(Dir, usize, Vec<u8>) -> Vec<Vec<u8>>>;
 
+/// Seeded network faults of the kind a real network has and a conformant flow survives:
+/// connection resets (both ends told at once) and duplicated frames, on the first
+/// `frames_left` frames only, so that a flow can always finish once they stop.
+pub struct Chaos {
+    rng: ChaCha20Rng,
+    pub reset_percent: u32,
+    pub duplicate_percent: u32,
+    pub frames_left: usize,
+}
+
+impl Chaos {
+    pub fn new(seed: u64, reset_percent: u32, duplicate_percent: u32, frames_left: usize) -> Self {
+        assert!(reset_percent + duplicate_percent <= 100);
+        Chaos { rng: ChaCha20Rng::seed_from_u64(seed), reset_percent, duplicate_percent, frames_left }
+    }
+
+    /// 0: deliver, 1: reset, 2: duplicate.
+    fn roll(&mut self) -> u8 {
+        if self.frames_left == 0 {
+            return 0;
+        }
+        self.frames_left -= 1;
+        let r = self.rng.next_u32() % 100;
+        if r < self.reset_percent {
+            1
+        } else if r < self.reset_percent + self.duplicate_percent {
+            2
+        } else {
+            0
+        }
+    }
+}
+
 enum Party {
     Local(Box<LocalFlow>),
     Remote(u64),
@@ -93,6 +126,9 @@ pub struct Net<'d> {
     /// Where the (possibly malicious) signaling network sends a topic's connections.
     pub route: BTreeMap<String, usize>,
     pub tap: Option<Tap>,
+    pub chaos: Option<Chaos>,
+    /// Sessions the network reset: nothing more travels on them.
+    severed: BTreeSet<u64>,
     frames_seen: [usize; 2],
     /// Sessions whose frames the tap changed: their transcripts may differ.
     touched: BTreeSet<u64>,
@@ -117,6 +153,8 @@ impl<'d> Net<'d> {
             closed_at_guest: BTreeSet::new(),
             route: BTreeMap::new(),
             tap: None,
+            chaos: None,
+            severed: BTreeSet::new(),
             frames_seen: [0, 0],
             touched: BTreeSet::new(),
             wire: Vec::new(),
@@ -363,8 +401,22 @@ impl<'d> Net<'d> {
         } else {
             (host, Dir::ToHost, self.closed_at_guest.contains(&session))
         };
-        if closed {
+        if closed || self.severed.contains(&session) {
             return;
+        }
+        let fault = self.chaos.as_mut().map_or(0, Chaos::roll);
+        if fault == 1 {
+            self.severed.insert(session);
+            self.touched.insert(session);
+            self.note(format!("network resets session {session}"));
+            self.push(Delivery::Closed { to: host, session });
+            self.push(Delivery::Closed { to: guest, session });
+            return;
+        }
+        if fault == 2 {
+            self.touched.insert(session);
+            self.note(format!("network duplicates a frame on session {session}"));
+            self.push(Delivery::Frame { to, session, bytes: bytes.clone() });
         }
         let index = self.frames_seen[dir as usize];
         self.frames_seen[dir as usize] += 1;
@@ -518,6 +570,11 @@ impl<'d> Net<'d> {
     /// Connections a guest has opened so far.
     pub fn sessions_of(&self, slot: usize) -> usize {
         self.slots[slot].sessions
+    }
+
+    /// Connections the chaos reset so far.
+    pub fn resets(&self) -> usize {
+        self.severed.len()
     }
 
     pub fn session_touched(&self, session: u64) -> bool {
