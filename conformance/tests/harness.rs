@@ -147,7 +147,4 @@ fn scenarios_are_deterministic_to_the_byte() {
         };
         assert_eq!(wire(), wire(), "{}", scenario.name);
     }
-    let mut report = Report::default();
-    scenarios::run(&mut ReferenceDriver::default(), "", &mut report);
-    assert!(report.cases.iter().all(|c| c.status == Status::Ok), "{}", report.render(false));
 }
