@@ -24,7 +24,7 @@ pub const LATENCY_MS: u64 = 20;
 /// The harness's epoch: virtual time starts here (2023-11-14).
 pub const T0_MS: u64 = 1_700_000_000_000;
 /// Steps one `run_until` takes at most: a flow that never settles is a failure, not a hang.
-pub const STEPS_MAX: usize = 200_000;
+pub const STEPS_MAX: usize = 50_000;
 /// Log lines kept; the excerpt of a failure is the tail.
 pub const LOG_LINES_MAX: usize = 4096;
 
