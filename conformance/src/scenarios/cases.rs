@@ -48,6 +48,18 @@ pub const ALL: &[Scenario] = &[
         run: guest_wrong_pin_then_right,
     },
     Scenario {
+        name: "single-use",
+        driver: DriverRole::Host,
+        description: "a single-use invitation admits one guest; a second with the right PIN is refused",
+        run: single_use,
+    },
+    Scenario {
+        name: "concurrent-guests",
+        driver: DriverRole::Host,
+        description: "two guests typing the PIN at once are both admitted (one waits its turn); both agree",
+        run: concurrent_guests,
+    },
+    Scenario {
         name: "budget-across-reconnects",
         driver: DriverRole::Host,
         description: "three wrong PINs on three connections burn the invitation; the right PIN is then refused",
@@ -304,6 +316,39 @@ fn guest_wrong_pin_then_right(net: &mut Net<'_>) -> Step {
     type_pin(net, g, &pin)?;
     settle(net, &[g])?;
     agree(net, h, g, &guest.identity, &created.space)
+}
+
+fn single_use(net: &mut Net<'_>) -> Step {
+    let args = net.host_args("pin", HOUR, 1);
+    let (h, created) = net.driver_host(&args)?;
+    let pin = pin_of(&created)?;
+    let (g1, first) = net.local_guest(&created.code)?;
+    type_pin(net, g1, &pin)?;
+    settle(net, &[g1])?;
+    agree(net, h, g1, &first.identity, &created.space)?;
+    let (g2, _) = net.local_guest(&created.code)?;
+    net.run_until(MINUTE, |n| n.waits_for_pin(g2) || n.terminal(g2))?;
+    if !net.terminal(g2) {
+        net.input(g2, FlowInput::Authenticate { pin })?;
+    }
+    settle(net, &[g2])?;
+    refused(net, g2, &["already_used"])?;
+    check(net.status(h).admitted == [first.identity.clone()], "the host admitted the first guest only", show(net, h))
+}
+
+fn concurrent_guests(net: &mut Net<'_>) -> Step {
+    let args = net.host_args("pin", HOUR, 2);
+    let (h, created) = net.driver_host(&args)?;
+    let pin = pin_of(&created)?;
+    let (g1, first) = net.local_guest(&created.code)?;
+    let (g2, second) = net.local_guest(&created.code)?;
+    net.run_until(MINUTE, |n| n.waits_for_pin(g1) && n.waits_for_pin(g2))?;
+    net.input(g1, FlowInput::Authenticate { pin: pin.clone() })?;
+    net.input(g2, FlowInput::Authenticate { pin })?;
+    settle(net, &[g1, g2])?;
+    agree(net, h, g1, &first.identity, &created.space)?;
+    agree(net, h, g2, &second.identity, &created.space)?;
+    state_is(net, h, "SUCCESS")
 }
 
 fn budget_across_reconnects(net: &mut Net<'_>) -> Step {
