@@ -377,8 +377,13 @@ impl<'d> Net<'d> {
     }
 
     fn connect(&mut self, guest: usize, topic: &str) {
+        if self.slots[guest].is_host {
+            let name = self.slots[guest].name.clone();
+            return self.note(format!("{name} is a host and asked to connect"));
+        }
         match self.route.get(topic).copied().filter(|h| self.slots[*h].up) {
             Some(host) => {
+                assert!(self.slots[host].is_host, "routes point at hosts only");
                 let session = self.next_session;
                 self.next_session += 1;
                 self.sessions.insert(session, (host, guest));
@@ -392,9 +397,11 @@ impl<'d> Net<'d> {
     }
 
     fn transmit(&mut self, from: usize, session: u64, bytes: Vec<u8>) {
-        let Some(&(host, guest)) = self.sessions.get(&session) else {
+        let Some(&(host, guest)) = self.sessions.get(&session).filter(|(h, g)| *h == from || *g == from) else {
+            // A driver's mistake, not ours: the frame goes nowhere and the scenario's checks
+            // will show what it cost.
             let name = self.slots[from].name.clone();
-            return self.note(format!("{name} sent on unknown session {session}"));
+            return self.note(format!("{name} sent on session {session}, which is not one of its own"));
         };
         let (to, dir, closed) = if from == host {
             (guest, Dir::ToGuest, self.closed_at_host.contains(&session) || !self.slots[host].up)
@@ -437,7 +444,9 @@ impl<'d> Net<'d> {
     }
 
     fn close(&mut self, from: usize, session: u64) {
-        let Some(&(host, guest)) = self.sessions.get(&session) else { return };
+        let Some(&(host, guest)) = self.sessions.get(&session).filter(|(h, g)| *h == from || *g == from) else {
+            return;
+        };
         let (closed, to) =
             if from == host { (&mut self.closed_at_host, guest) } else { (&mut self.closed_at_guest, host) };
         if closed.insert(session) {
