@@ -72,6 +72,12 @@ pub const ALL: &[Scenario] = &[
         run: budget_across_restart,
     },
     Scenario {
+        name: "restart-after-admission",
+        driver: DriverRole::Host,
+        description: "the grant is lost and the host restarts: the guest's retry gets its admission from the record",
+        run: restart_after_admission,
+    },
+    Scenario {
         name: "replayed-session",
         driver: DriverRole::Host,
         description: "a recorded successful session replayed on a new connection admits nobody and costs nothing",
@@ -391,6 +397,22 @@ fn budget_across_restart(net: &mut Net<'_>) -> Step {
     settle(net, &[g])?;
     refused(net, g, &["attempts_exhausted"])?;
     nobody_admitted(net, h)
+}
+
+fn restart_after_admission(net: &mut Net<'_>) -> Step {
+    let args = net.host_args("pin", HOUR, 1);
+    let (h, created) = net.driver_host(&args)?;
+    let pin = pin_of(&created)?;
+    let (g, guest) = net.local_guest(&created.code)?;
+    // Host frames: Handshake, PakeReply, Admitted (index 2), which is lost.
+    net.tap = Some(Box::new(|d, i, bytes| if d == Dir::ToGuest && i == 2 { vec![] } else { vec![bytes] }));
+    type_pin(net, g, &pin)?;
+    net.run_until(MINUTE, |n| !n.status(h).admitted.is_empty())?;
+    check(!net.status(h).admitted.is_empty(), "the host admits the guest", show(net, h))?;
+    net.restart(h)?;
+    settle(net, &[g])?;
+    agree(net, h, g, &guest.identity, &created.space)?;
+    check(net.status(h).admitted == [guest.identity.clone()], "one admission, kept across the restart", show(net, h))
 }
 
 // ----- damaged and replayed frames -----
