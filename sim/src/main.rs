@@ -168,10 +168,18 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 std::fs::write(p, lines.join("\n") + "\n").map_err(|e| format!("{}: {e}", p.display()))?;
             }
             if let Some(p) = &svg {
-                std::fs::write(p, spaces_sim::svg::render(&lines, nodes)).map_err(|e| format!("{}: {e}", p.display()))?;
+                std::fs::write(p, spaces_sim::svg::render(&lines, nodes))
+                    .map_err(|e| format!("{}: {e}", p.display()))?;
             }
-            println!("seed {} ({}): {} events, {:.1} min virtual, {} ms wall, trace {}", outcome.seed, outcome.profile.name(),
-                outcome.stats.events, outcome.stats.virtual_ms as f64 / 60_000.0, outcome.wall_ms, &outcome.trace_hash[..16]);
+            println!(
+                "seed {} ({}): {} events, {:.1} min virtual, {} ms wall, trace {}",
+                outcome.seed,
+                outcome.profile.name(),
+                outcome.stats.events,
+                outcome.stats.virtual_ms as f64 / 60_000.0,
+                outcome.wall_ms,
+                &outcome.trace_hash[..16]
+            );
             let mut ok = outcome.violation.is_none();
             if let Some(v) = &outcome.violation {
                 println!("FAILED {} at {} ms: {}", v.invariant, v.at_ms, v.detail);
@@ -205,15 +213,28 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             std::fs::write(&path, json + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
             let features = if m.is_some() { " --features mutants" } else { "" };
             let mflag = m.map(|m| format!(" --mutant {m}")).unwrap_or_default();
-            println!("shrunk to {} peers, {} s of workload; still fails {invariant}", small.peers, small.safety_ms / 1000);
-            println!("replay: cargo run --release -p spaces-sim{features} -- replay {seed} --scenario {}{mflag}", path.display());
+            println!(
+                "shrunk to {} peers, {} s of workload; still fails {invariant}",
+                small.peers,
+                small.safety_ms / 1000
+            );
+            println!(
+                "replay: cargo run --release -p spaces-sim{features} -- replay {seed} --scenario {}{mflag}",
+                path.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Mutants => {
             println!("{:<28} {:<10} caught by", "mutant", "profile");
             for m in spaces_protocol::mutants::Mutant::ALL {
                 match mutant::CAUGHT.iter().find(|(c, _)| *c == m) {
-                    Some((_, p)) => println!("{:<28} {:<10} spaces-sim run --profile {} --mutant {}", m.name(), p.name(), p.name(), m.name()),
+                    Some((_, p)) => println!(
+                        "{:<28} {:<10} spaces-sim run --profile {} --mutant {}",
+                        m.name(),
+                        p.name(),
+                        p.name(),
+                        m.name()
+                    ),
                     None => println!("{:<28} {:<10} {}", m.name(), "-", mutant::not_simulated(m).unwrap_or("?")),
                 }
             }

@@ -211,12 +211,8 @@ pub fn drop_node(w: &mut World, i: usize) {
 pub fn schedule_faults(w: &mut World) {
     let f = w.cfg.faults.clone();
     let end = w.heal_at;
-    let kinds: [(u32, u8); 4] = [
-        (f.partitions_per_min, 0),
-        (f.crashes_per_min, 1),
-        (f.clock_jumps_per_min, 2),
-        (f.signal_outages_per_min, 3),
-    ];
+    let kinds: [(u32, u8); 4] =
+        [(f.partitions_per_min, 0), (f.crashes_per_min, 1), (f.clock_jumps_per_min, 2), (f.signal_outages_per_min, 3)];
     for (rate, kind) in kinds {
         if rate == 0 {
             continue;
@@ -327,7 +323,10 @@ fn partition(w: &mut World) {
     w.trace.line(w.now, usize::MAX, "partition", format!("id={id} pairs={}", pairs.len()));
     // Connections the partition crosses die; their ends notice after keep-alives fail.
     for ((a, conn), link) in w.net.open_links() {
-        if link.node != usize::MAX && a < link.node && (pairs.contains(&(a, link.node)) || pairs.contains(&(link.node, a))) {
+        if link.node != usize::MAX
+            && a < link.node
+            && (pairs.contains(&(a, link.node)) || pairs.contains(&(link.node, a)))
+        {
             Net::cut(w, a, conn, CUT_DETECT_MS_MAX);
         }
     }

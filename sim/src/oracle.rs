@@ -104,7 +104,10 @@ fn space_of(w: &World, host: usize, code: &spaces_protocol::invitation::Invitati
 /// A user command, before the device sees it: a cancel binds the host from now on.
 pub fn command(w: &mut World, i: usize, c: &spaces_protocol::peer::Command) {
     if let spaces_protocol::peer::Command::CancelInvitation { id } = c {
-        let live = w.nodes[i].peer.as_ref().is_some_and(|p| p.hosting().any(|h| h.code().id == *id && !h.state().is_terminal()));
+        let live = w.nodes[i]
+            .peer
+            .as_ref()
+            .is_some_and(|p| p.hosting().any(|h| h.code().id == *id && !h.state().is_terminal()));
         if live && w.nodes[i].is_honest() {
             w.oracle.invitations.entry(*id).or_default().cancelled = true;
         }
@@ -135,7 +138,8 @@ pub fn event(w: &mut World, i: usize, e: &Event) {
 fn hosting(w: &mut World, i: usize, id: [u8; 16], e: &HostEvent) {
     let attempts_max = u32::from(Limits::default().attempts_max);
     let now = w.local(i, w.now);
-    let expires = w.nodes[i].peer.as_ref().and_then(|p| p.hosting().find(|h| h.code().id == id).map(|h| h.code().expires_at()));
+    let expires =
+        w.nodes[i].peer.as_ref().and_then(|p| p.hosting().find(|h| h.code().id == id).map(|h| h.code().expires_at()));
     let inv = w.oracle.invitations.entry(id).or_default();
     match e {
         HostEvent::Admitted { guest, .. } => {
@@ -184,7 +188,10 @@ fn joining(w: &mut World, i: usize, id: [u8; 16], e: &GuestEvent) {
             let detail = if !inv.admitted.contains(&key) {
                 Some("the guest succeeded but the host never admitted it".to_string())
             } else if code != issued {
-                Some(format!("the guest succeeded with a rewritten code (role {:?}, issued {:?})", code.role, issued.role))
+                Some(format!(
+                    "the guest succeeded with a rewritten code (role {:?}, issued {:?})",
+                    code.role, issued.role
+                ))
             } else {
                 None
             };
@@ -208,9 +215,11 @@ fn members_allowed(w: &mut World, i: usize, space: PublicKey) {
     let Ok(members) = peer.client().members(&space) else { return };
     w.stats.members_max = w.stats.members_max.max(members.len() as u64);
     let allowed = w.oracle.allowed.get(&space);
-    let intruder = members.iter().find(|m| m.role != Role::Removed && !allowed.is_some_and(|a| a.contains(&m.identity)));
+    let intruder =
+        members.iter().find(|m| m.role != Role::Removed && !allowed.is_some_and(|a| a.contains(&m.identity)));
     if let Some(m) = intruder {
-        let detail = format!("node {i} lists {} as {:?} of a space it was never invited to", short(&m.identity), m.role);
+        let detail =
+            format!("node {i} lists {} as {:?} of a space it was never invited to", short(&m.identity), m.role);
         w.fail("S1", detail);
     }
 }
@@ -229,7 +238,8 @@ pub fn frame_handled(w: &mut World, i: usize, conn: ConnId, mark: Mark, outs: &[
 /// S5: a restarted device holds everything it acknowledged.
 pub fn restored(w: &mut World, i: usize, client: &Client) {
     let have: BTreeMap<PublicKey, u64> = client.spaces().iter().map(|s| (s.key, s.entries)).collect();
-    let lost = w.nodes[i].acked.iter().find(|(space, n)| have.get(*space).is_none_or(|h| h < *n)).map(|(s, n)| (*s, *n));
+    let lost =
+        w.nodes[i].acked.iter().find(|(space, n)| have.get(*space).is_none_or(|h| h < *n)).map(|(s, n)| (*s, *n));
     if let Some((space, n)) = lost {
         let h = have.get(&space).copied().unwrap_or(0);
         w.fail("S5", format!("node {i} restarted with {h} entries of space {} after acknowledging {n}", short(&space)));
@@ -273,7 +283,11 @@ fn converged(w: &World) -> Result<(), String> {
     for i in w.honest().filter(|i| w.trusted(*i)) {
         let Some(peer) = w.nodes[i].peer.as_ref() else { return Err(format!("node {i} is down")) };
         if let Some(h) = peer.hosting().find(|h| !h.state().is_terminal()) {
-            return Err(format!("node {i} still hosts invitation {} in {:?}", crate::trace::short(&h.code().id), h.state()));
+            return Err(format!(
+                "node {i} still hosts invitation {} in {:?}",
+                crate::trace::short(&h.code().id),
+                h.state()
+            ));
         }
         if let Some(g) = peer.joining().find(|g| !g.state().is_terminal()) {
             return Err(format!("node {i} still joins {} in {:?}", crate::trace::short(&g.code().id), g.state()));
@@ -294,7 +308,7 @@ fn converged(w: &World) -> Result<(), String> {
                 let Some(k) = key(*i) else { return false };
                 let removed = views.iter().any(|(_, v)| v.0.iter().any(|m| m.identity == k && m.role == Role::Removed));
                 let unlisted = views.iter().filter(|(j, v)| j != i && !lists(v, k)).count();
-                !removed && 2 * unlisted <= views.len() - 1
+                !removed && 2 * unlisted < views.len()
             })
             .collect();
         let Some((first, reference)) = current.first().map(|(i, v)| (*i, v)) else { continue };
@@ -308,7 +322,10 @@ fn converged(w: &World) -> Result<(), String> {
             for (j, _) in &views {
                 let sum = w.nodes[*j].peer.as_ref().and_then(|p| p.client().summary(&space).ok());
                 if let Some(sum) = sum {
-                    links.push_str(&format!("; n{j}: {} credentials {} entries {} feeds", sum.credentials, sum.entries, sum.feeds));
+                    links.push_str(&format!(
+                        "; n{j}: {} credentials {} entries {} feeds",
+                        sum.credentials, sum.entries, sum.feeds
+                    ));
                 }
             }
             return Err(format!("nodes {first} and {i} disagree on space {}: {detail}{links}", short(&space)));
@@ -327,7 +344,9 @@ fn deep(w: &mut World) {
         let live = peer.client();
         let bytes = live.snapshot().to_bytes();
         let rebuilt = crate::mutant::suspended(|| {
-            ClientSnapshot::from_bytes(&bytes).map_err(|e| format!("{e:?}")).and_then(|s| Client::restore(s).map_err(|e| format!("{e:?}")))
+            ClientSnapshot::from_bytes(&bytes)
+                .map_err(|e| format!("{e:?}"))
+                .and_then(|s| Client::restore(s).map_err(|e| format!("{e:?}")))
         });
         let rebuilt = match rebuilt {
             Ok(c) => c,
@@ -351,7 +370,9 @@ fn links(w: &World, i: usize) -> String {
         .swarm_links()
         .iter()
         .map(|(remote, spaces)| {
-            let n = w.nodes.iter().position(|n| n.peer.as_ref().is_some_and(|p| p.client().identity().noise_keypair().public() == *remote));
+            let n = w.nodes.iter().position(|n| {
+                n.peer.as_ref().is_some_and(|p| p.client().identity().noise_keypair().public() == *remote)
+            });
             format!("n{}({})", n.map_or("?".into(), |n| n.to_string()), spaces.len())
         })
         .collect();

@@ -82,7 +82,12 @@ pub fn table(r: &Report) -> String {
     let row = |s: &mut String, k: &str, v: String| {
         let _ = writeln!(s, "  {k:<28} {v}");
     };
-    let _ = writeln!(s, "\nspaces-sim: profile {}{}", r.profile.name(), r.mutant.as_ref().map(|m| format!(", mutant {m}")).unwrap_or_default());
+    let _ = writeln!(
+        s,
+        "\nspaces-sim: profile {}{}",
+        r.profile.name(),
+        r.mutant.as_ref().map(|m| format!(", mutant {m}")).unwrap_or_default()
+    );
     row(&mut s, "seeds", r.seeds.to_string());
     row(&mut s, "events", format!("{} ({:.0}/s per core)", t.events, r.events_per_s));
     row(&mut s, "virtual time", format!("{:.1} h", t.virtual_ms as f64 / 3_600_000.0));

@@ -17,8 +17,14 @@ pub fn render(lines: &[String], nodes: usize) -> String {
     let width = COLUMN_PX * (nodes as u64 + 1);
     let height = ROW_PX * (rows.len() as u64 + 4);
     let mut s = String::new();
-    let _ = writeln!(s, r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="monospace" font-size="10">"#);
-    let _ = writeln!(s, r##"<defs><marker id="a" markerWidth="8" markerHeight="8" refX="7" refY="3" orient="auto"><path d="M0,0 L7,3 L0,6 z" fill="#555"/></marker></defs>"##);
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="monospace" font-size="10">"#
+    );
+    let _ = writeln!(
+        s,
+        r##"<defs><marker id="a" markerWidth="8" markerHeight="8" refX="7" refY="3" orient="auto"><path d="M0,0 L7,3 L0,6 z" fill="#555"/></marker></defs>"##
+    );
     for n in 0..nodes {
         let x = COLUMN_PX * (n as u64 + 1);
         let _ = writeln!(s, r#"<text x="{x}" y="12" text-anchor="middle">node {n}</text>"#);
@@ -40,15 +46,30 @@ pub fn render(lines: &[String], nodes: usize) -> String {
             Some(f) if f as usize <= nodes => {
                 let fx = COLUMN_PX * (f + 1);
                 let colour = if what.contains("Clean") || !what.contains("Mark") { "#555" } else { "#c00" };
-                let _ = writeln!(s, r##"<line x1="{fx}" y1="{}" x2="{x}" y2="{y}" stroke="{colour}" marker-end="url(#a)"/>"##, y - ROW_PX / 2);
+                let _ = writeln!(
+                    s,
+                    r##"<line x1="{fx}" y1="{}" x2="{x}" y2="{y}" stroke="{colour}" marker-end="url(#a)"/>"##,
+                    y - ROW_PX / 2
+                );
             }
             _ => {
-                let _ = writeln!(s, r##"<circle cx="{x}" cy="{}" r="3" fill="#36c"/><text x="{}" y="{y}">{}</text>"##, y - 3, x + 5, escape(&format!("{ev} {what}")));
+                let _ = writeln!(
+                    s,
+                    r##"<circle cx="{x}" cy="{}" r="3" fill="#36c"/><text x="{}" y="{y}">{}</text>"##,
+                    y - 3,
+                    x + 5,
+                    escape(&format!("{ev} {what}"))
+                );
             }
         }
     }
     if lines.len() > ROWS_MAX {
-        let _ = writeln!(s, r#"<text x="4" y="{}">… {} more events in the trace</text>"#, height - 4, lines.len() - ROWS_MAX);
+        let _ = writeln!(
+            s,
+            r#"<text x="4" y="{}">… {} more events in the trace</text>"#,
+            height - 4,
+            lines.len() - ROWS_MAX
+        );
     }
     s.push_str("</svg>\n");
     s

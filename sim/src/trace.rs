@@ -140,7 +140,9 @@ pub fn command_summary(c: &Command) -> String {
 pub fn event_summary(e: &Event) -> String {
     match e {
         Event::SpaceCreated { space } => format!("space-created {}", short(&space.0)),
-        Event::InvitationCreated { id, code, .. } => format!("invitation-created {} {:?} {:?}", short(id), code.kind, code.auth),
+        Event::InvitationCreated { id, code, .. } => {
+            format!("invitation-created {} {:?} {:?}", short(id), code.kind, code.auth)
+        }
         Event::Hosting { id, event } => match event {
             HostEvent::State(s) => format!("host {} {s:?}", short(id)),
             HostEvent::Admitted { guest, .. } => format!("host {} admitted {}", short(id), short(&guest.0)),
@@ -159,7 +161,9 @@ pub fn event_summary(e: &Event) -> String {
         Event::Refused { conn, .. } => format!("refused conn={conn}"),
         Event::CommandFailed { command, error } => format!("command-failed {} {error:?}", command_summary(command)),
         Event::Signal(s) => match s {
-            SignalEvent::PeerAppeared { topic, info } => format!("signal appeared {} {}", short(&topic.0), short(&info.peer.0)),
+            SignalEvent::PeerAppeared { topic, info } => {
+                format!("signal appeared {} {}", short(&topic.0), short(&info.peer.0))
+            }
             SignalEvent::PeerGone { topic, peer } => format!("signal gone {} {}", short(&topic.0), short(&peer.0)),
             SignalEvent::Relayed { topic, .. } => format!("signal relayed {}", short(&topic.0)),
             SignalEvent::Error(e, _) => format!("signal error {e:?}"),

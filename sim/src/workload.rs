@@ -118,8 +118,7 @@ pub fn act(w: &mut World) {
     }
     let gap = next_gap(w);
     w.after(gap.max(1), Ev::Act);
-    let candidates: Vec<usize> =
-        w.honest().filter(|i| w.nodes[*i].up && w.nodes[*i].kind == Kind::Honest).collect();
+    let candidates: Vec<usize> = w.honest().filter(|i| w.nodes[*i].up && w.nodes[*i].kind == Kind::Honest).collect();
     let Some(i) = pick(w, &candidates) else { return };
     let command = match roll(w, 100) {
         0..=24 => invite(w, i),
@@ -249,13 +248,8 @@ fn set_role(w: &mut World, i: usize) -> Option<Command> {
 }
 
 fn cancel(w: &mut World, i: usize) -> Option<Command> {
-    let live: Vec<[u8; 16]> = w.nodes[i]
-        .peer
-        .as_ref()?
-        .hosting()
-        .filter(|h| !h.state().is_terminal())
-        .map(|h| h.code().id)
-        .collect();
+    let live: Vec<[u8; 16]> =
+        w.nodes[i].peer.as_ref()?.hosting().filter(|h| !h.state().is_terminal()).map(|h| h.code().id).collect();
     let id = pick(w, &live)?;
     Some(Command::CancelInvitation { id })
 }
@@ -294,7 +288,15 @@ fn issued(w: &mut World, host: usize, code: InvitationCode, pin: Option<Pin>) {
             _ => Plan::Cancel,
         };
         let received = crate::adversary::side_channel(w, code);
-        w.work.offers.push(Offer { host, guest, code: received, issued: code, pin: pin.clone(), plan, typo_sent: false });
+        w.work.offers.push(Offer {
+            host,
+            guest,
+            code: received,
+            issued: code,
+            pin: pin.clone(),
+            plan,
+            typo_sent: false,
+        });
         let offer = w.work.offers.len() - 1;
         crate::oracle::offered(w, offer);
         let delay = 200 + roll(w, 5_000);

@@ -92,22 +92,60 @@ impl Node {
 /// Everything that can happen, scheduled at a global time.
 #[derive(Debug, Clone)]
 pub enum Ev {
-    Timer { node: usize, epoch: u64 },
-    Fsync { node: usize, epoch: u64 },
+    Timer {
+        node: usize,
+        epoch: u64,
+    },
+    Fsync {
+        node: usize,
+        epoch: u64,
+    },
     ServerTimer,
-    ToServer { client: ClientId, bytes: Vec<u8> },
-    FromServer { node: usize, client: ClientId, bytes: Vec<u8> },
-    SignalUp { node: usize },
-    Connected { node: usize, conn: ConnId },
-    ConnectFailed { node: usize, conn: ConnId },
-    Accepted { node: usize, conn: ConnId },
-    Frame { node: usize, conn: ConnId, bytes: Vec<u8>, mark: Mark },
-    Closed { node: usize, conn: ConnId },
-    Command { node: usize, command: Command },
+    ToServer {
+        client: ClientId,
+        bytes: Vec<u8>,
+    },
+    FromServer {
+        node: usize,
+        client: ClientId,
+        bytes: Vec<u8>,
+    },
+    SignalUp {
+        node: usize,
+    },
+    Connected {
+        node: usize,
+        conn: ConnId,
+    },
+    ConnectFailed {
+        node: usize,
+        conn: ConnId,
+    },
+    Accepted {
+        node: usize,
+        conn: ConnId,
+    },
+    Frame {
+        node: usize,
+        conn: ConnId,
+        bytes: Vec<u8>,
+        mark: Mark,
+    },
+    Closed {
+        node: usize,
+        conn: ConnId,
+    },
+    Command {
+        node: usize,
+        command: Command,
+    },
     /// The workload picks its next user action.
     Act,
     /// A code (and maybe a PIN) reaches a guest over the side channel.
-    Offer { node: usize, offer: usize },
+    Offer {
+        node: usize,
+        offer: usize,
+    },
     Fault(crate::net::Fault),
     Attack(crate::adversary::Attack),
     Heal,
@@ -243,14 +281,18 @@ impl World {
         let i = self.nodes.len();
         let f = &self.cfg.faults;
         let skew = if f.skew_ms_max == 0 { 0 } else { (self.rng_seed.next_u64() % (2 * f.skew_ms_max)) as i64 };
-        let drift = if f.drift_ppm_max == 0 { 0 } else { (self.rng_seed.next_u64() % (2 * f.drift_ppm_max as u64)) as i64 };
+        let drift =
+            if f.drift_ppm_max == 0 { 0 } else { (self.rng_seed.next_u64() % (2 * f.drift_ppm_max as u64)) as i64 };
         let clock = Clock::new(skew - f.skew_ms_max as i64, drift - f.drift_ppm_max as i64);
         let now = Timestamp::from_millis(clock.local(self.now));
         let peer = (kind != Kind::Flooder).then(|| {
             let client = Client::create_identity(&mut self.rng_seed, now);
             Peer::new(client, addr_of(i), now, &mut self.rng_seed)
         });
-        let durable = Durable { client: peer.as_ref().map(|p| p.client().snapshot().to_bytes()).unwrap_or_default(), ..Default::default() };
+        let durable = Durable {
+            client: peer.as_ref().map(|p| p.client().snapshot().to_bytes()).unwrap_or_default(),
+            ..Default::default()
+        };
         self.nodes.push(Node {
             kind,
             peer,
@@ -315,7 +357,7 @@ impl World {
                     self.drain_server();
                 }
             }
-            Ev::ToServer { client, bytes } => self.to_server(client, bytes),
+            Ev::ToServer { client, bytes } => self.server_frame(client, bytes),
             Ev::FromServer { node, client, bytes } => {
                 if self.nodes[node].up && self.nodes[node].signal == Some(client) {
                     self.trace.line(self.now, node, "signal-in", format!("{}B", bytes.len()));
@@ -342,7 +384,12 @@ impl World {
             Ev::Frame { node, conn, bytes, mark } => {
                 if self.net.is_open(node, conn) {
                     let from = self.net.peer_of(node, conn).map_or(usize::MAX, |l| l.node);
-                    self.trace.line(self.now, node, "frame", format!("from={from} conn={conn} {}B {mark:?}", bytes.len()));
+                    self.trace.line(
+                        self.now,
+                        node,
+                        "frame",
+                        format!("from={from} conn={conn} {}B {mark:?}", bytes.len()),
+                    );
                     self.input(node, Input::Frame { conn, bytes: &bytes }, mark);
                 }
             }
@@ -400,7 +447,8 @@ impl World {
         let outs = match result {
             Ok(outs) => outs,
             Err(p) => {
-                let what = p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
+                let what =
+                    p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
                 return self.fail("panic", format!("node {i} panicked on {input:?}: {}", what.unwrap_or_default()));
             }
         };
@@ -489,10 +537,17 @@ impl World {
             if self.nodes[i].spins > SPINS_MAX {
                 let now = self.local(i, self.now).as_millis();
                 let p = self.nodes[i].peer.as_ref().expect("a peer has a timer");
-                let hosts: Vec<String> = p.hosting().map(|h| format!("{:?}@{:?}", h.state(), h.poll_timeout())).collect();
-                let guests: Vec<String> = p.joining().map(|g| format!("{:?}@{:?}", g.state(), g.poll_timeout())).collect();
+                let hosts: Vec<String> =
+                    p.hosting().map(|h| format!("{:?}@{:?}", h.state(), h.poll_timeout())).collect();
+                let guests: Vec<String> =
+                    p.joining().map(|g| format!("{:?}@{:?}", g.state(), g.poll_timeout())).collect();
                 let local = format!("{} (hosts {hosts:?}, guests {guests:?})", local.as_millis());
-                return self.fail("L1", format!("node {i} busy-loops: timeout {local} is due at local {now} yet handling it changes nothing"));
+                return self.fail(
+                    "L1",
+                    format!(
+                        "node {i} busy-loops: timeout {local} is due at local {now} yet handling it changes nothing"
+                    ),
+                );
             }
         } else {
             self.nodes[i].spins = 0;
@@ -528,7 +583,7 @@ impl World {
         client
     }
 
-    fn to_server(&mut self, client: ClientId, bytes: Vec<u8>) {
+    fn server_frame(&mut self, client: ClientId, bytes: Vec<u8>) {
         if !self.server_up || !self.signal_clients.contains_key(&client) {
             return;
         }
@@ -583,10 +638,11 @@ impl World {
         self.server_up = false;
         let clients: Vec<(ClientId, Option<usize>)> = std::mem::take(&mut self.signal_clients).into_iter().collect();
         for (_, owner) in clients {
-            if let Some(i) = owner {
-                if self.nodes[i].signal.take().is_some() && self.nodes[i].up {
-                    self.input(i, Input::Signal(ClientInput::Disconnected), Mark::Clean);
-                }
+            if let Some(i) = owner
+                && self.nodes[i].signal.take().is_some()
+                && self.nodes[i].up
+            {
+                self.input(i, Input::Signal(ClientInput::Disconnected), Mark::Clean);
             }
         }
         // A restarted server remembers nothing.
@@ -639,7 +695,9 @@ impl World {
         }
         let now = self.local(i, self.now);
         let durable = self.nodes[i].durable.clone();
-        let client = ClientSnapshot::from_bytes(&durable.client).map_err(|e| format!("{e:?}")).and_then(|s| Client::restore(s).map_err(|e| format!("{e:?}")));
+        let client = ClientSnapshot::from_bytes(&durable.client)
+            .map_err(|e| format!("{e:?}"))
+            .and_then(|s| Client::restore(s).map_err(|e| format!("{e:?}")));
         let client = match client {
             Ok(c) => c,
             Err(e) => return self.fail("S5", format!("node {i} cannot restore its durable state: {e}")),
@@ -700,5 +758,4 @@ impl World {
     pub fn trusted(&self, i: usize) -> bool {
         self.nodes[i].is_honest() && self.work.insider != Some(i)
     }
-
 }

@@ -25,7 +25,12 @@ fn every_mutant_in_the_catalogue_is_caught() {
             Some((seed, v)) => {
                 // The same seed passes on the real code, so the catch is the mutant's doing.
                 let clean = spaces_sim::run(draw(seed, profile));
-                assert!(clean.violation.is_none(), "{}: seed {seed} fails without the mutant too: {:?}", m.name(), clean.violation);
+                assert!(
+                    clean.violation.is_none(),
+                    "{}: seed {seed} fails without the mutant too: {:?}",
+                    m.name(),
+                    clean.violation
+                );
                 eprintln!("{:<28} caught by seed {seed} ({}): {} {}", m.name(), profile.name(), v.invariant, v.detail);
             }
         }

@@ -41,12 +41,21 @@ fn attacks_and_faults_actually_happen() {
     for seed in 0..10 {
         totals.merge(&spaces_sim::run(draw(seed, Profile::Hostile)).stats);
     }
-    for kind in ["pin-guess", "code-leak", "flood-non-canonical", "relay-role-rewrite", "signal-redirect", "net-tamper"] {
-        assert!(totals.attacks.get(kind).copied().unwrap_or(0) > 0, "no {kind} in 10 hostile worlds: {:?}", totals.attacks);
+    for kind in ["pin-guess", "code-leak", "flood-non-canonical", "relay-role-rewrite", "signal-redirect", "net-tamper"]
+    {
+        assert!(
+            totals.attacks.get(kind).copied().unwrap_or(0) > 0,
+            "no {kind} in 10 hostile worlds: {:?}",
+            totals.attacks
+        );
     }
     for kind in ["crash", "partition", "reset", "signal-outage"] {
         assert!(totals.faults.get(kind).copied().unwrap_or(0) > 0, "no {kind} in 10 hostile worlds");
     }
-    assert!(totals.invitations.get("SUCCESS").copied().unwrap_or(0) > 10, "invitations succeed: {:?}", totals.invitations);
+    assert!(
+        totals.invitations.get("SUCCESS").copied().unwrap_or(0) > 10,
+        "invitations succeed: {:?}",
+        totals.invitations
+    );
     assert!(totals.refused > 0, "some attack frames are refused");
 }

@@ -1,0 +1,106 @@
+//! `spaces-conformance`: runs vectors and scenarios against a driver and reports per case.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args as ClapArgs, Parser, Subcommand};
+use spaces_conformance::driver::{Driver, DriverProcess};
+use spaces_conformance::report::Report;
+use spaces_conformance::{scenarios, vectors};
+
+#[derive(Parser)]
+#[command(name = "spaces-conformance", about = "Conformance harness for spaces/1 implementations")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every vector file through the driver.
+    Vectors {
+        #[command(flatten)]
+        common: Common,
+        /// Directory of vector files (*.json).
+        #[arg(long, default_value = "vectors")]
+        vectors: PathBuf,
+    },
+    /// Play the other party of invitation flows against the driver.
+    Scenarios {
+        #[command(flatten)]
+        common: Common,
+        /// Run only the scenarios whose name contains this.
+        #[arg(long, default_value = "")]
+        only: String,
+    },
+}
+
+#[derive(ClapArgs)]
+struct Common {
+    /// The driver command, run with `sh -c`.
+    #[arg(long)]
+    driver: String,
+    /// Write the full report as JSON.
+    #[arg(long)]
+    report_json: Option<PathBuf>,
+    /// Write the report as JUnit XML.
+    #[arg(long)]
+    junit: Option<PathBuf>,
+    /// List every case, not only those that are not OK.
+    #[arg(long, short)]
+    verbose: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let common = match &cli.command {
+        Command::Vectors { common, .. } | Command::Scenarios { common, .. } => common,
+    };
+    let mut driver = match DriverProcess::spawn(&common.driver) {
+        Ok(d) => d,
+        Err(e) => return fatal(&e.to_string()),
+    };
+    let mut report = Report::default();
+    match driver.hello() {
+        Ok(hello) => report.driver = Some(hello),
+        Err(e) => return fatal(&format!("hello: {e}")),
+    }
+    if let Err(e) = run(&cli.command, &mut driver, &mut report) {
+        return fatal(&e);
+    }
+    if let Err(e) = write_outputs(common, &report) {
+        return fatal(&e);
+    }
+    // A closed stdout (piped into `head`) must not turn a finished run into a panic.
+    let _ = writeln!(std::io::stdout(), "{}", report.render(common.verbose));
+    if report.total().failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+fn run(command: &Command, driver: &mut dyn Driver, report: &mut Report) -> Result<(), String> {
+    match command {
+        Command::Vectors { vectors: dir, .. } => {
+            let files = vectors::load_dir(dir).map_err(|e| e.to_string())?;
+            vectors::run(driver, &files, report);
+        }
+        Command::Scenarios { only, .. } => scenarios::run(driver, only, report),
+    }
+    Ok(())
+}
+
+fn write_outputs(common: &Common, report: &Report) -> Result<(), String> {
+    if let Some(path) = &common.report_json {
+        std::fs::write(path, report.to_json()).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    if let Some(path) = &common.junit {
+        std::fs::write(path, report.to_junit()).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// The run itself could not happen: exit 2, and still end with the counting line.
+fn fatal(message: &str) -> ExitCode {
+    eprintln!("spaces-conformance: {message}");
+    let _ = writeln!(std::io::stdout(), "0 passed, 1 failed");
+    ExitCode::from(2)
+}

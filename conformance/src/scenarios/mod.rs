@@ -1,0 +1,73 @@
+//! Scripted scenarios: the harness plays the other party of an invitation flow with our
+//! protocol crate (honest or adversarial) against the driver's flow, and checks that both
+//! sides end in agreement (same outcome, same space and role, same transcripts) or that an
+//! attack got nowhere.
+
+pub mod cases;
+pub mod net;
+
+use crate::driver::Driver;
+use crate::report::{Case, Report, Status, TRANSCRIPT_EXCERPT_LINES};
+use net::{Abort, Net, Step};
+
+/// Who the driver plays in a scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DriverRole {
+    Host,
+    Guest,
+}
+
+pub struct Scenario {
+    /// Stable name: reports, filters and tests refer to it.
+    pub name: &'static str,
+    pub driver: DriverRole,
+    /// What must hold, in one sentence.
+    pub description: &'static str,
+    pub run: fn(&mut Net<'_>) -> Step,
+}
+
+pub const SUITE: &str = "scenarios";
+
+/// Runs the scenarios whose name contains `filter` (all when empty), one case each. Every
+/// scenario gets a fresh driver (`restart`), so no state leaks from one into the next.
+pub fn run(driver: &mut dyn Driver, filter: &str, report: &mut Report) {
+    for (i, scenario) in cases::ALL.iter().enumerate() {
+        if !scenario.name.contains(filter) {
+            continue;
+        }
+        let role = match scenario.driver {
+            DriverRole::Host => "driver hosts",
+            DriverRole::Guest => "driver joins",
+        };
+        let comment = format!("{role}: {}", scenario.description);
+        if i > 0
+            && let Err(e) = driver.restart()
+        {
+            let case = Case::failed(SUITE, scenario.name, &comment, "a driver".into(), e.to_string());
+            report.cases.push(case);
+            continue;
+        }
+        let mut net = Net::new(driver, 0x5eed_0000 + i as u64);
+        let result = (scenario.run)(&mut net);
+        let excerpt = net.excerpt(TRANSCRIPT_EXCERPT_LINES);
+        let case = match result {
+            Ok(()) => Case::new(SUITE, scenario.name, &comment, Status::Ok),
+            Err(Abort::Unsupported(op)) => {
+                let mut c = Case::new(SUITE, scenario.name, &comment, Status::Unsupported);
+                c.actual = Some(format!("the driver does not support {op}"));
+                c
+            }
+            Err(Abort::Driver(e)) => {
+                let mut c = Case::failed(SUITE, scenario.name, &comment, "a working driver".into(), e);
+                c.transcript = excerpt;
+                c
+            }
+            Err(Abort::Check { expected, actual }) => {
+                let mut c = Case::failed(SUITE, scenario.name, &comment, expected, actual);
+                c.transcript = excerpt;
+                c
+            }
+        };
+        report.cases.push(case);
+    }
+}

@@ -1,0 +1,625 @@
+//! The scenario world: the driver's flows and the harness's own (`LocalFlow`s of our protocol
+//! crate), exchanging frames through one time-ordered queue with a fixed latency, on a
+//! virtual clock that jumps to the next event (quinn-proto's test `Pair`, our
+//! `protocol/tests/support`). A tap can drop, duplicate or alter frames; the signaling route
+//! of a topic can point anywhere; a scripted party can replay recorded frames.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::{RngCore, SeedableRng};
+use serde_json::{Value, json};
+use spaces_protocol::Timestamp;
+use spaces_protocol::codec::Canonical;
+use spaces_protocol::invitation::InvitationCode;
+use spaces_protocol::invitation::wire::{Frame, FrameBody};
+
+use crate::driver::Driver;
+use crate::flow::{Dir, LocalFlow};
+use crate::wire::{
+    FlowInput, FlowOutput, GuestCreate, GuestCreated, HostCreate, HostCreated, Poll, Reply, is_terminal_name,
+};
+
+pub const LATENCY_MS: u64 = 20;
+/// The harness's epoch: virtual time starts here (2023-11-14).
+pub const T0_MS: u64 = 1_700_000_000_000;
+/// Steps one `run_until` takes at most: a flow that never settles is a failure, not a hang.
+pub const STEPS_MAX: usize = 50_000;
+/// Log lines kept; the excerpt of a failure is the tail.
+pub const LOG_LINES_MAX: usize = 4096;
+
+/// Why a scenario stopped before its checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Abort {
+    /// The driver answered `unsupported` to this op.
+    Unsupported(String),
+    /// The driver failed an op, crashed, hung or answered nonsense.
+    Driver(String),
+    /// A check failed.
+    Check { expected: String, actual: String },
+}
+
+pub type Step<T = ()> = Result<T, Abort>;
+
+/// Fails the scenario unless `cond` holds.
+pub fn check(cond: bool, expected: impl Into<String>, actual: impl Into<String>) -> Step {
+    if cond { Ok(()) } else { Err(Abort::Check { expected: expected.into(), actual: actual.into() }) }
+}
+
+/// What the tap does with a frame: the frames to deliver instead (empty = drop).
+pub type Tap = Box<dyn FnMut(Dir, usize, Vec<u8>) -> Vec<Vec<u8>>>;
+
+/// Seeded network faults of the kind a real network has and a conformant flow survives:
+/// connection resets (both ends told at once) and duplicated frames, on the first
+/// `frames_left` frames only, so that a flow can always finish once they stop.
+pub struct Chaos {
+    rng: ChaCha20Rng,
+    pub reset_percent: u32,
+    pub duplicate_percent: u32,
+    pub frames_left: usize,
+}
+
+impl Chaos {
+    pub fn new(seed: u64, reset_percent: u32, duplicate_percent: u32, frames_left: usize) -> Self {
+        assert!(reset_percent + duplicate_percent <= 100);
+        Chaos { rng: ChaCha20Rng::seed_from_u64(seed), reset_percent, duplicate_percent, frames_left }
+    }
+
+    /// 0: deliver, 1: reset, 2: duplicate.
+    fn roll(&mut self) -> u8 {
+        if self.frames_left == 0 {
+            return 0;
+        }
+        self.frames_left -= 1;
+        let r = self.rng.next_u32() % 100;
+        if r < self.reset_percent {
+            1
+        } else if r < self.reset_percent + self.duplicate_percent {
+            2
+        } else {
+            0
+        }
+    }
+}
+
+enum Party {
+    Local(Box<LocalFlow>),
+    Remote(u64),
+    /// A guest that sends recorded frames, one per frame received (and the first on connect).
+    Replayer(VecDeque<Vec<u8>>),
+}
+
+struct Slot {
+    name: String,
+    party: Party,
+    is_host: bool,
+    up: bool,
+    status: Poll,
+    /// Every output other than frames and closes, in order.
+    events: Vec<FlowOutput>,
+    /// The `now` of the last timeout input, so a deadline is fired once per instant.
+    timed_out_at: Option<u64>,
+    sessions: usize,
+}
+
+#[derive(Debug)]
+enum Delivery {
+    Frame { to: usize, session: u64, bytes: Vec<u8> },
+    Closed { to: usize, session: u64 },
+    Connected { guest: usize, session: u64 },
+    ConnectFailed { guest: usize },
+}
+
+pub struct Net<'d> {
+    driver: &'d mut dyn Driver,
+    driver_now: Option<u64>,
+    pub now: u64,
+    rng: ChaCha20Rng,
+    slots: Vec<Slot>,
+    queue: BTreeMap<(u64, u64), Delivery>,
+    seq: u64,
+    next_session: u64,
+    /// session → (host slot, guest slot)
+    sessions: BTreeMap<u64, (usize, usize)>,
+    closed_at_host: BTreeSet<u64>,
+    closed_at_guest: BTreeSet<u64>,
+    /// Where the (possibly malicious) signaling network sends a topic's connections.
+    pub route: BTreeMap<String, usize>,
+    pub tap: Option<Tap>,
+    pub chaos: Option<Chaos>,
+    /// Sessions the network reset: nothing more travels on them.
+    severed: BTreeSet<u64>,
+    frames_seen: [usize; 2],
+    /// Sessions whose frames the tap changed: their transcripts may differ.
+    touched: BTreeSet<u64>,
+    /// Every frame put on the wire: (session, direction, bytes).
+    pub wire: Vec<(u64, Dir, Vec<u8>)>,
+    log: Vec<String>,
+}
+
+impl<'d> Net<'d> {
+    pub fn new(driver: &'d mut dyn Driver, seed: u64) -> Self {
+        Net {
+            driver,
+            driver_now: None,
+            now: T0_MS,
+            rng: ChaCha20Rng::seed_from_u64(seed),
+            slots: Vec::new(),
+            queue: BTreeMap::new(),
+            seq: 0,
+            next_session: 1,
+            sessions: BTreeMap::new(),
+            closed_at_host: BTreeSet::new(),
+            closed_at_guest: BTreeSet::new(),
+            route: BTreeMap::new(),
+            tap: None,
+            chaos: None,
+            severed: BTreeSet::new(),
+            frames_seen: [0, 0],
+            touched: BTreeSet::new(),
+            wire: Vec::new(),
+            log: Vec::new(),
+        }
+    }
+
+    /// The last `n` log lines.
+    pub fn excerpt(&self, n: usize) -> Vec<String> {
+        self.log[self.log.len().saturating_sub(n)..].to_vec()
+    }
+
+    fn note(&mut self, line: String) {
+        if self.log.len() < LOG_LINES_MAX {
+            self.log.push(format!("[+{}ms] {line}", self.now - T0_MS));
+        }
+    }
+
+    /// 32 fresh bytes from the scenario's seed, hex.
+    pub fn seed(&mut self) -> String {
+        let mut s = [0u8; 32];
+        self.rng.fill_bytes(&mut s);
+        hex::encode(s)
+    }
+
+    pub fn seed_bytes(&mut self) -> [u8; 32] {
+        let mut s = [0u8; 32];
+        self.rng.fill_bytes(&mut s);
+        s
+    }
+
+    // ----- the driver -----
+
+    fn call(&mut self, op: &str, args: Value) -> Step<Value> {
+        if self.driver_now != Some(self.now) {
+            self.driver_now = Some(self.now);
+            self.raw_call("time.set", json!({ "now_ms": self.now }))?;
+        }
+        self.raw_call(op, args)
+    }
+
+    fn raw_call(&mut self, op: &str, args: Value) -> Step<Value> {
+        match self.driver.call(op, args) {
+            Ok(Reply::Ok(v)) => Ok(v),
+            Ok(Reply::Unsupported) => Err(Abort::Unsupported(op.to_owned())),
+            Ok(Reply::Error(e)) => Err(Abort::Driver(format!("{op} failed: {}: {}", e.kind, e.message))),
+            Err(e) => Err(Abort::Driver(format!("{op}: {e}"))),
+        }
+    }
+
+    fn parse<T: serde::de::DeserializeOwned>(op: &str, v: Value) -> Step<T> {
+        serde_json::from_value(v).map_err(|e| Abort::Driver(format!("{op} answered an unexpected shape: {e}")))
+    }
+
+    // ----- parties -----
+
+    fn add_slot(&mut self, name: &str, party: Party, is_host: bool) -> usize {
+        let slot = Slot {
+            name: name.to_owned(),
+            party,
+            is_host,
+            up: true,
+            status: Poll::default(),
+            events: Vec::new(),
+            timed_out_at: None,
+            sessions: 0,
+        };
+        self.slots.push(slot);
+        self.slots.len() - 1
+    }
+
+    fn route_code(&mut self, code: &str, host: usize) -> Step<InvitationCode> {
+        let decoded = InvitationCode::decode(code)
+            .map_err(|e| Abort::Driver(format!("host.create answered a code that does not decode: {e}")))?;
+        self.route.insert(hex::encode(decoded.topic().0), host);
+        Ok(decoded)
+    }
+
+    pub fn host_args(&mut self, auth: &str, expires_in_ms: u64, use_limit: u32) -> HostCreate {
+        HostCreate {
+            seed: self.seed(),
+            kind: "space".into(),
+            auth: auth.into(),
+            role: "editor".into(),
+            expires_at_ms: self.now + expires_in_ms,
+            use_limit,
+        }
+    }
+
+    /// A host flow in the driver; its topic is routed to it.
+    pub fn driver_host(&mut self, args: &HostCreate) -> Step<(usize, HostCreated)> {
+        let v = self.call("host.create", serde_json::to_value(args).expect("serializes"))?;
+        let created: HostCreated = Self::parse("host.create", v)?;
+        let slot = self.add_slot("driver host", Party::Remote(created.handle), true);
+        self.route_code(&created.code, slot)?;
+        self.note(format!("driver host created: code {}", created.code));
+        self.refresh(slot)?;
+        Ok((slot, created))
+    }
+
+    /// A host flow of our own; its topic is routed to it.
+    pub fn local_host(&mut self, args: &HostCreate) -> Step<(usize, HostCreated)> {
+        let (flow, created) = LocalFlow::create_host(args, Timestamp::from_millis(self.now))
+            .map_err(|e| Abort::Driver(format!("harness host: {}", e.message)))?;
+        let slot = self.add_slot("harness host", Party::Local(Box::new(flow)), true);
+        self.route_code(&created.code, slot)?;
+        self.refresh(slot)?;
+        Ok((slot, created))
+    }
+
+    /// A guest flow in the driver, accepting `code`.
+    pub fn driver_guest(&mut self, code: &str) -> Step<(usize, GuestCreated)> {
+        let args = GuestCreate { seed: self.seed(), code: code.to_owned() };
+        let v = self.call("guest.create", serde_json::to_value(args).expect("serializes"))?;
+        let created: GuestCreated = Self::parse("guest.create", v)?;
+        let slot = self.add_slot("driver guest", Party::Remote(created.handle), false);
+        self.refresh(slot)?;
+        Ok((slot, created))
+    }
+
+    /// A guest flow of our own, accepting `code`.
+    pub fn local_guest(&mut self, code: &str) -> Step<(usize, GuestCreated)> {
+        let args = GuestCreate { seed: self.seed(), code: code.to_owned() };
+        let (flow, created) = LocalFlow::create_guest(&args, Timestamp::from_millis(self.now))
+            .map_err(|e| Abort::Driver(format!("harness guest: {}", e.message)))?;
+        let n = self.slots.iter().filter(|s| !s.is_host).count() + 1;
+        let slot = self.add_slot(&format!("harness guest {n}"), Party::Local(Box::new(flow)), false);
+        self.refresh(slot)?;
+        Ok((slot, created))
+    }
+
+    /// A relay in the middle: answers on `real`'s code with its own Noise key.
+    pub fn impostor_of(&mut self, real: usize) -> Step<usize> {
+        let (secret, seed, now) = (self.seed_bytes(), self.seed_bytes(), Timestamp::from_millis(self.now));
+        let Party::Local(flow) = &self.slots[real].party else {
+            return Err(Abort::Driver("only a harness host can be impersonated".into()));
+        };
+        let impostor = flow.impostor(secret, seed, now).expect("a harness host has a record");
+        Ok(self.add_slot("relay", Party::Local(Box::new(impostor)), true))
+    }
+
+    /// A guest that connects to `topic` and sends `frames`, one per frame it receives.
+    pub fn replayer(&mut self, topic: &str, frames: Vec<Vec<u8>>) -> usize {
+        let slot = self.add_slot("replayer", Party::Replayer(frames.into()), false);
+        let topic = topic.to_owned();
+        self.on_output(slot, FlowOutput::Connect { topic });
+        slot
+    }
+
+    // ----- inputs and outputs -----
+
+    pub fn input(&mut self, slot: usize, input: FlowInput) -> Step {
+        let now = self.now;
+        let text = describe_input(&input);
+        let name = self.slots[slot].name.clone();
+        self.note(format!("{name} <- {text}"));
+        match &mut self.slots[slot].party {
+            Party::Local(flow) => {
+                flow.input(&input, Timestamp::from_millis(now))
+                    .map_err(|e| Abort::Driver(format!("harness flow refused {text}: {}", e.message)))?;
+            }
+            Party::Remote(handle) => {
+                let args = json!({ "handle": *handle, "input": input });
+                self.call("flow.input", args)?;
+            }
+            Party::Replayer(frames) => {
+                let session = match input {
+                    FlowInput::Connected { session } | FlowInput::Frame { session, .. } => Some(session),
+                    _ => None,
+                };
+                if let (Some(session), Some(bytes)) = (session, frames.pop_front()) {
+                    self.on_output(slot, FlowOutput::Transmit { session, bytes: hex::encode(bytes) });
+                }
+                return Ok(());
+            }
+        }
+        self.refresh(slot)
+    }
+
+    /// Polls a flow and routes its outputs.
+    fn refresh(&mut self, slot: usize) -> Step {
+        let poll = match &mut self.slots[slot].party {
+            Party::Local(flow) => flow.poll(),
+            Party::Remote(handle) => {
+                let args = json!({ "handle": *handle });
+                let v = self.call("flow.poll", args)?;
+                Self::parse::<Poll>("flow.poll", v)?
+            }
+            Party::Replayer(_) => return Ok(()),
+        };
+        let mut status = poll.clone();
+        status.outputs.clear();
+        self.slots[slot].status = status;
+        for o in poll.outputs {
+            self.on_output(slot, o);
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, d: Delivery) {
+        self.seq += 1;
+        self.queue.insert((self.now + LATENCY_MS, self.seq), d);
+    }
+
+    fn on_output(&mut self, slot: usize, o: FlowOutput) {
+        match o {
+            FlowOutput::Connect { topic } => self.connect(slot, &topic),
+            FlowOutput::Transmit { session, bytes } => match hex::decode(&bytes) {
+                Ok(bytes) => self.transmit(slot, session, bytes),
+                Err(_) => self.note(format!("{} sent a frame that is not hex", self.slots[slot].name)),
+            },
+            FlowOutput::Close { session } => self.close(slot, session),
+            FlowOutput::Other => {}
+            event => {
+                let name = self.slots[slot].name.clone();
+                self.note(format!("{name}: {}", serde_json::to_string(&event).expect("serializes")));
+                self.slots[slot].events.push(event);
+            }
+        }
+    }
+
+    fn connect(&mut self, guest: usize, topic: &str) {
+        if self.slots[guest].is_host {
+            let name = self.slots[guest].name.clone();
+            return self.note(format!("{name} is a host and asked to connect"));
+        }
+        match self.route.get(topic).copied().filter(|h| self.slots[*h].up) {
+            Some(host) => {
+                assert!(self.slots[host].is_host, "routes point at hosts only");
+                let session = self.next_session;
+                self.next_session += 1;
+                self.sessions.insert(session, (host, guest));
+                self.slots[guest].sessions += 1;
+                let (g, h) = (self.slots[guest].name.clone(), self.slots[host].name.clone());
+                self.note(format!("{g} connects to {h}: session {session}"));
+                self.push(Delivery::Connected { guest, session });
+            }
+            None => self.push(Delivery::ConnectFailed { guest }),
+        }
+    }
+
+    fn transmit(&mut self, from: usize, session: u64, bytes: Vec<u8>) {
+        let Some(&(host, guest)) = self.sessions.get(&session).filter(|(h, g)| *h == from || *g == from) else {
+            // A driver's mistake, not ours: the frame goes nowhere and the scenario's checks
+            // will show what it cost.
+            let name = self.slots[from].name.clone();
+            return self.note(format!("{name} sent on session {session}, which is not one of its own"));
+        };
+        let (to, dir, closed) = if from == host {
+            (guest, Dir::ToGuest, self.closed_at_host.contains(&session) || !self.slots[host].up)
+        } else {
+            (host, Dir::ToHost, self.closed_at_guest.contains(&session))
+        };
+        if closed || self.severed.contains(&session) {
+            return;
+        }
+        let fault = self.chaos.as_mut().map_or(0, Chaos::roll);
+        if fault == 1 {
+            self.severed.insert(session);
+            self.touched.insert(session);
+            self.note(format!("network resets session {session}"));
+            self.push(Delivery::Closed { to: host, session });
+            self.push(Delivery::Closed { to: guest, session });
+            return;
+        }
+        if fault == 2 {
+            self.touched.insert(session);
+            self.note(format!("network duplicates a frame on session {session}"));
+            self.push(Delivery::Frame { to, session, bytes: bytes.clone() });
+        }
+        let index = self.frames_seen[dir as usize];
+        self.frames_seen[dir as usize] += 1;
+        let delivered = match self.tap.as_mut() {
+            Some(tap) => tap(dir, index, bytes.clone()),
+            None => vec![bytes.clone()],
+        };
+        if delivered != [bytes.clone()] {
+            self.touched.insert(session);
+            self.note(format!("tap changed {} frame #{index} on session {session}", dir_name(dir)));
+        }
+        for b in delivered {
+            let name = self.slots[from].name.clone();
+            self.note(format!("{name} -> s{session} {}", describe_frame(&b)));
+            self.wire.push((session, dir, b.clone()));
+            self.push(Delivery::Frame { to, session, bytes: b });
+        }
+    }
+
+    fn close(&mut self, from: usize, session: u64) {
+        let Some(&(host, guest)) = self.sessions.get(&session).filter(|(h, g)| *h == from || *g == from) else {
+            return;
+        };
+        let (closed, to) =
+            if from == host { (&mut self.closed_at_host, guest) } else { (&mut self.closed_at_guest, host) };
+        if closed.insert(session) {
+            self.push(Delivery::Closed { to, session });
+        }
+    }
+
+    fn deliver(&mut self, d: Delivery) -> Step {
+        match d {
+            Delivery::Frame { to, session, bytes } => {
+                let closed = if self.slots[to].is_host { &self.closed_at_host } else { &self.closed_at_guest };
+                if self.slots[to].up && !closed.contains(&session) {
+                    self.input(to, FlowInput::Frame { session, bytes: hex::encode(bytes) })?;
+                }
+            }
+            Delivery::Closed { to, session } => {
+                let closed = if self.slots[to].is_host { &mut self.closed_at_host } else { &mut self.closed_at_guest };
+                if closed.insert(session) && self.slots[to].up {
+                    self.input(to, FlowInput::Closed { session })?;
+                }
+            }
+            Delivery::Connected { guest, session } => self.input(guest, FlowInput::Connected { session })?,
+            Delivery::ConnectFailed { guest } => self.input(guest, FlowInput::ConnectFailed)?,
+        }
+        Ok(())
+    }
+
+    fn next_time(&self) -> Option<u64> {
+        let queued = self.queue.keys().next().map(|(t, _)| *t);
+        let timers = self
+            .slots
+            .iter()
+            .filter(|s| s.up && !matches!(s.party, Party::Replayer(_)))
+            .filter_map(|s| {
+                s.status.timeout_ms.map(|t| if s.timed_out_at == Some(self.now) { t.max(self.now + 1) } else { t })
+            })
+            .min();
+        [queued, timers].into_iter().flatten().min()
+    }
+
+    /// Runs until `done` holds or `limit_ms` of virtual time pass; returns whether it held.
+    pub fn run_until(&mut self, limit_ms: u64, done: impl Fn(&Net<'_>) -> bool) -> Step<bool> {
+        let end = self.now + limit_ms;
+        for _ in 0..STEPS_MAX {
+            if done(self) {
+                return Ok(true);
+            }
+            let Some(t) = self.next_time() else { return Ok(false) };
+            if t > end {
+                self.now = end;
+                return Ok(false);
+            }
+            self.now = self.now.max(t);
+            while let Some(entry) = self.queue.first_entry() {
+                if entry.key().0 > self.now {
+                    break;
+                }
+                let d = entry.remove();
+                self.deliver(d)?;
+            }
+            self.fire_timers()?;
+        }
+        Err(Abort::Driver(format!("the flows did not settle in {STEPS_MAX} steps")))
+    }
+
+    fn fire_timers(&mut self) -> Step {
+        for slot in 0..self.slots.len() {
+            let s = &self.slots[slot];
+            let due = s.up && s.timed_out_at != Some(self.now) && s.status.timeout_ms.is_some_and(|t| t <= self.now);
+            if due && !matches!(s.party, Party::Replayer(_)) {
+                self.slots[slot].timed_out_at = Some(self.now);
+                self.input(slot, FlowInput::Timeout)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Lets time pass with nothing scripted: `limit_ms` of deliveries and timers.
+    pub fn wait(&mut self, ms: u64) -> Step {
+        self.run_until(ms, |_| false).map(|_| ())
+    }
+
+    /// Crashes a host and restarts it from its persisted record; its connections drop.
+    pub fn restart(&mut self, slot: usize) -> Step {
+        match &mut self.slots[slot].party {
+            Party::Local(flow) => flow.restart().map_err(|e| Abort::Driver(e.message))?,
+            Party::Remote(handle) => {
+                let args = json!({ "handle": *handle });
+                self.call("flow.restart", args)?;
+            }
+            Party::Replayer(_) => return Err(Abort::Driver("a replayer does not restart".into())),
+        }
+        self.note(format!("{} restarted", self.slots[slot].name));
+        let open: Vec<u64> = self
+            .sessions
+            .iter()
+            .filter(|(s, (h, _))| *h == slot && !self.closed_at_host.contains(s))
+            .map(|(s, _)| *s)
+            .collect();
+        for session in open {
+            self.closed_at_host.insert(session);
+            let (_, guest) = self.sessions[&session];
+            self.push(Delivery::Closed { to: guest, session });
+        }
+        self.refresh(slot)
+    }
+
+    // ----- observations -----
+
+    pub fn status(&self, slot: usize) -> &Poll {
+        &self.slots[slot].status
+    }
+
+    pub fn state(&self, slot: usize) -> &str {
+        &self.slots[slot].status.state
+    }
+
+    pub fn events(&self, slot: usize) -> &[FlowOutput] {
+        &self.slots[slot].events
+    }
+
+    pub fn terminal(&self, slot: usize) -> bool {
+        is_terminal_name(self.state(slot))
+    }
+
+    pub fn waits_for_pin(&self, slot: usize) -> bool {
+        self.state(slot) == "READY_FOR_AUTHENTICATION"
+    }
+
+    /// Connections a guest has opened so far.
+    pub fn sessions_of(&self, slot: usize) -> usize {
+        self.slots[slot].sessions
+    }
+
+    /// Connections the chaos reset so far.
+    pub fn resets(&self) -> usize {
+        self.severed.len()
+    }
+
+    pub fn session_touched(&self, session: u64) -> bool {
+        self.touched.contains(&session)
+    }
+
+    pub fn name(&self, slot: usize) -> &str {
+        &self.slots[slot].name
+    }
+}
+
+fn dir_name(d: Dir) -> &'static str {
+    match d {
+        Dir::ToHost => "guest->host",
+        Dir::ToGuest => "host->guest",
+    }
+}
+
+fn describe_input(input: &FlowInput) -> String {
+    match input {
+        FlowInput::Frame { session, bytes } => format!("frame s{session} ({} bytes)", bytes.len() / 2),
+        FlowInput::Authenticate { .. } => "authenticate (PIN)".into(),
+        other => serde_json::to_string(other).expect("serializes"),
+    }
+}
+
+/// A short description of a frame for the log: its body variant and size.
+pub fn describe_frame(bytes: &[u8]) -> String {
+    let kind = match Frame::from_bytes(bytes) {
+        Ok(f) => match f.body {
+            FrameBody::Hello { .. } => "Hello".to_owned(),
+            FrameBody::Handshake { .. } => "Handshake".to_owned(),
+            FrameBody::Sealed { chunks } => format!("Sealed({} chunk)", chunks.len()),
+            FrameBody::Reject { refusal } => format!("Reject({refusal:?})"),
+        },
+        Err(_) => "undecodable".to_owned(),
+    };
+    format!("{kind} {} bytes", bytes.len())
+}

@@ -1,0 +1,240 @@
+//! Running vector files through a driver and grading each answer (README.md, "Grading").
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::driver::{Driver, DriverError};
+use crate::report::{Case, Report, Status};
+use crate::wire::Reply;
+
+/// Files one run reads at most, and tests per file: a bound on a directory we are pointed at.
+pub const FILES_MAX: usize = 1024;
+pub const TESTS_PER_FILE_MAX: usize = 100_000;
+
+/// A Wycheproof-shaped vector file. Fields the harness does not grade on are read leniently.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VectorFile {
+    pub algorithm: String,
+    #[serde(default)]
+    pub version: Value,
+    pub number_of_tests: usize,
+    pub test_groups: Vec<TestGroup>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TestGroup {
+    /// The op name the driver is asked.
+    #[serde(rename = "type")]
+    pub op: String,
+    pub tests: Vec<TestCase>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TestCase {
+    pub tc_id: u64,
+    #[serde(default)]
+    pub comment: String,
+    #[serde(default)]
+    pub flags: Vec<String>,
+    pub input: Value,
+    #[serde(default)]
+    pub output: Value,
+    pub result: Expectation,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Expectation {
+    Valid,
+    Invalid,
+    Acceptable,
+}
+
+/// Why the vectors could not be run at all.
+#[derive(Debug)]
+pub enum LoadError {
+    Io(PathBuf, std::io::Error),
+    Parse(PathBuf, String),
+    TooMany(usize),
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoadError::Io(p, e) => write!(f, "{}: {e}", p.display()),
+            LoadError::Parse(p, e) => write!(f, "{}: not a vector file: {e}", p.display()),
+            LoadError::TooMany(n) => write!(f, "{n} vector files; at most {FILES_MAX}"),
+        }
+    }
+}
+
+/// Every `*.json` directly in `dir`, sorted by file name, parsed and checked for
+/// `numberOfTests`.
+pub fn load_dir(dir: &Path) -> Result<Vec<(String, VectorFile)>, LoadError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| LoadError::Io(dir.to_owned(), e))?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json") && p.is_file())
+        .collect();
+    paths.sort();
+    if paths.len() > FILES_MAX {
+        return Err(LoadError::TooMany(paths.len()));
+    }
+    paths.iter().map(|p| load_file(p).map(|f| (file_name(p), f))).collect()
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+pub fn load_file(path: &Path) -> Result<VectorFile, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|e| LoadError::Io(path.to_owned(), e))?;
+    let file: VectorFile = serde_json::from_str(&text).map_err(|e| LoadError::Parse(path.to_owned(), e.to_string()))?;
+    let count: usize = file.test_groups.iter().map(|g| g.tests.len()).sum();
+    if count != file.number_of_tests {
+        return Err(LoadError::Parse(
+            path.to_owned(),
+            format!("numberOfTests {} but {count} tests", file.number_of_tests),
+        ));
+    }
+    if count > TESTS_PER_FILE_MAX {
+        return Err(LoadError::Parse(path.to_owned(), format!("{count} tests; at most {TESTS_PER_FILE_MAX}")));
+    }
+    Ok(file)
+}
+
+/// Runs every test of every file through `driver`, appending one case per test.
+pub fn run(driver: &mut dyn Driver, files: &[(String, VectorFile)], report: &mut Report) {
+    for (name, file) in files {
+        let suite = format!("vectors/{name}");
+        for group in &file.test_groups {
+            for test in &group.tests {
+                let case = run_one(driver, &suite, &group.op, test);
+                report.cases.push(case);
+            }
+        }
+    }
+}
+
+fn run_one(driver: &mut dyn Driver, suite: &str, op: &str, test: &TestCase) -> Case {
+    let name = format!("{op}#{}", test.tc_id);
+    let comment = if test.flags.is_empty() {
+        test.comment.clone()
+    } else {
+        format!("{} [{}]", test.comment, test.flags.join(", "))
+    };
+    let request = format!("-> {op} {}", test.input);
+    match driver.call(op, test.input.clone()) {
+        Ok(reply) => {
+            let mut case = grade(suite, &name, &comment, test, &reply);
+            if case.status == Status::Failed {
+                case.transcript = vec![request, format!("<- {}", reply_text(&reply))];
+            }
+            case
+        }
+        Err(e) => {
+            // Start a fresh driver so one crash does not fail every later case.
+            let restarted = match driver.restart() {
+                Ok(()) => "restarted".to_owned(),
+                Err(r) => format!("restart failed: {r}"),
+            };
+            let mut case = Case::failed(suite, &name, &comment, expected_text(test), format!("{e} ({restarted})"));
+            case.transcript = vec![request];
+            case
+        }
+    }
+}
+
+fn reply_text(reply: &Reply) -> String {
+    match reply {
+        Reply::Ok(v) => format!("ok {v}"),
+        Reply::Error(e) => format!("error {}: {}", e.kind, e.message),
+        Reply::Unsupported => "unsupported".into(),
+    }
+}
+
+fn expected_text(test: &TestCase) -> String {
+    match test.result {
+        Expectation::Valid => format!("ok with {}", test.output),
+        Expectation::Invalid => "an error".into(),
+        Expectation::Acceptable => format!("an error, or ok with {}", test.output),
+    }
+}
+
+/// `errorKind` in an output names the reference's error for people; it is never graded.
+const INFORMATIVE_KEYS: &[&str] = &["errorKind"];
+
+/// Does `actual` carry every graded key of `expected` with an equal value?
+fn matches_output(expected: &Value, actual: &Value) -> bool {
+    match expected.as_object() {
+        Some(keys) => {
+            keys.iter().filter(|(k, _)| !INFORMATIVE_KEYS.contains(&k.as_str())).all(|(k, v)| actual.get(k) == Some(v))
+        }
+        None => expected.is_null() || expected == actual,
+    }
+}
+
+/// The grading rule of the vectors (`spaces_vectors::grade`): valid must be ok with the
+/// output; invalid must be an error, of any kind; acceptable passes as an error or as the
+/// output, and is NON-STRICT as any other value.
+pub fn grade(suite: &str, name: &str, comment: &str, test: &TestCase, reply: &Reply) -> Case {
+    let ok = |s| Case::new(suite, name, comment, s);
+    let fail = |actual: String| Case::failed(suite, name, comment, expected_text(test), actual);
+    match (test.result, reply) {
+        (_, Reply::Unsupported) => ok(Status::Unsupported),
+        (Expectation::Valid, Reply::Ok(v)) if matches_output(&test.output, v) => ok(Status::Ok),
+        (Expectation::Valid, other) => fail(reply_text(other)),
+        (Expectation::Invalid, Reply::Error(_)) => ok(Status::Ok),
+        (Expectation::Invalid, other) => fail(reply_text(other)),
+        (Expectation::Acceptable, Reply::Error(_)) => ok(Status::Ok),
+        (Expectation::Acceptable, Reply::Ok(v)) if matches_output(&test.output, v) => ok(Status::Ok),
+        (Expectation::Acceptable, Reply::Ok(v)) => {
+            let mut c = ok(Status::NonStrict);
+            c.expected = Some(expected_text(test));
+            c.actual = Some(format!("ok {v}"));
+            c
+        }
+    }
+}
+
+/// Whether a driver error means the run itself is broken (no driver at all).
+pub fn fatal(e: &DriverError) -> bool {
+    matches!(e, DriverError::Spawn(_))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::OpError;
+    use serde_json::json;
+
+    fn test(result: Expectation, output: Value) -> TestCase {
+        TestCase { tc_id: 1, comment: String::new(), flags: vec![], input: json!({}), output, result }
+    }
+
+    #[test]
+    fn grading_follows_the_contract() {
+        let err = Reply::Error(OpError::new("X", "no"));
+        let good = Reply::Ok(json!({"a": 1, "extra": 2}));
+        let wrong = Reply::Ok(json!({"a": 2}));
+        let g = |t: &TestCase, r: &Reply| grade("s", "n", "", t, r).status;
+        let valid = test(Expectation::Valid, json!({"a": 1}));
+        assert_eq!(g(&valid, &good), Status::Ok);
+        assert_eq!(g(&valid, &wrong), Status::Failed);
+        assert_eq!(g(&valid, &err), Status::Failed);
+        assert_eq!(g(&valid, &Reply::Unsupported), Status::Unsupported);
+        let invalid = test(Expectation::Invalid, json!({}));
+        assert_eq!(g(&invalid, &err), Status::Ok);
+        assert_eq!(g(&invalid, &good), Status::Failed);
+        let informative = test(Expectation::Valid, json!({"a": 1, "errorKind": "x"}));
+        assert_eq!(g(&informative, &good), Status::Ok);
+        let acceptable = test(Expectation::Acceptable, json!({"a": 1}));
+        assert_eq!(g(&acceptable, &err), Status::Ok);
+        assert_eq!(g(&acceptable, &good), Status::Ok);
+        assert_eq!(g(&acceptable, &wrong), Status::NonStrict);
+    }
+}

@@ -1,0 +1,165 @@
+//! The harness end to end, through its binaries: the reference driver passes everything, a
+//! lying driver fails and makes the run exit non-zero, the Python example passes what it
+//! supports, and reports are deterministic.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use spaces_conformance::reference::ReferenceDriver;
+use spaces_conformance::report::{Case, Status};
+use spaces_conformance::scenarios;
+use spaces_conformance::scenarios::net::Net;
+
+const HARNESS: &str = env!("CARGO_BIN_EXE_spaces-conformance");
+const DRIVER: &str = env!("CARGO_BIN_EXE_spaces-driver");
+
+fn data_dir() -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").display().to_string()
+}
+
+/// The harness's samples, and the published vectors when they are in the tree.
+fn vector_dirs() -> Vec<String> {
+    let published = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../vectors");
+    let mut dirs = vec![data_dir()];
+    if published.join("codes.json").is_file() {
+        dirs.push(published.display().to_string());
+    }
+    dirs
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+}
+
+impl Run {
+    fn last_line(&self) -> &str {
+        self.stdout.lines().last().unwrap_or("")
+    }
+}
+
+fn harness(args: &[&str]) -> Run {
+    let out = Command::new(HARNESS).args(args).output().expect("the harness runs");
+    Run { code: out.status.code(), stdout: String::from_utf8_lossy(&out.stdout).into_owned() }
+}
+
+fn counts(line: &str) -> (usize, usize) {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(words.len(), 4, "last line `{line}`");
+    assert_eq!((words[1], words[3]), ("passed,", "failed"), "last line `{line}`");
+    (words[0].parse().unwrap(), words[2].parse().unwrap())
+}
+
+#[test]
+fn the_reference_driver_passes_every_vector_and_scenario() {
+    let (json, junit) = (scratch("ref-vectors.json"), scratch("ref-vectors.xml"));
+    let v = harness(&[
+        "vectors",
+        "--driver",
+        DRIVER,
+        "--vectors",
+        &data_dir(),
+        "--report-json",
+        json.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    assert_eq!(v.code, Some(0), "{}", v.stdout);
+    let (passed, failed) = counts(v.last_line());
+    assert!(passed >= 20 && failed == 0, "{}", v.stdout);
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["summary"]["failed"], 0);
+    assert!(std::fs::read_to_string(&junit).unwrap().contains("<testsuites"));
+
+    for dir in vector_dirs() {
+        let v = harness(&["vectors", "--driver", DRIVER, "--vectors", &dir]);
+        assert_eq!(v.code, Some(0), "{dir}: {}", v.stdout);
+        assert_eq!(counts(v.last_line()).1, 0, "{dir}: {}", v.stdout);
+    }
+
+    let s = harness(&["scenarios", "--driver", DRIVER]);
+    assert_eq!(s.code, Some(0), "{}", s.stdout);
+    let (passed, failed) = counts(s.last_line());
+    assert_eq!((passed, failed), (scenarios::cases::ALL.len(), 0), "{}", s.stdout);
+}
+
+/// Answers `hello` honestly and every other op with an empty success: wrong for every case.
+const LIAR: &str = r#"while IFS= read -r line; do
+  id=$(printf '%s' "$line" | sed 's/^{"id":\([0-9]*\).*/\1/')
+  case "$line" in
+    *'"op":"hello"'*) printf '{"id":%s,"ok":{"name":"liar","version":"0","protocol":"spaces-driver/1","ops":[]}}\n' "$id" ;;
+    *) printf '{"id":%s,"ok":{}}\n' "$id" ;;
+  esac
+done"#;
+
+#[test]
+fn a_lying_driver_fails_and_the_run_exits_non_zero() {
+    let v = harness(&["vectors", "--driver", LIAR, "--vectors", &data_dir()]);
+    assert_eq!(v.code, Some(1), "{}", v.stdout);
+    let (passed, failed) = counts(v.last_line());
+    assert_eq!(passed, 0, "{}", v.stdout);
+    assert!(failed >= 20, "{}", v.stdout);
+    assert!(v.stdout.contains("FAILED"));
+
+    let s = harness(&["scenarios", "--driver", LIAR, "--only", "honest"]);
+    assert_eq!(s.code, Some(1), "{}", s.stdout);
+    assert_eq!(counts(s.last_line()).1, 3, "{}", s.stdout);
+}
+
+#[test]
+fn a_driver_that_cannot_start_is_a_failed_run() {
+    let r = harness(&["vectors", "--driver", "exit 3", "--vectors", &data_dir()]);
+    assert_eq!(r.code, Some(2), "{}", r.stdout);
+    assert_eq!(r.last_line(), "0 passed, 1 failed");
+}
+
+fn python_with_cryptography() -> bool {
+    Command::new("python3")
+        .args(["-c", "import cryptography.hazmat.primitives.asymmetric.ed25519"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn the_python_example_passes_what_it_supports() {
+    if !python_with_cryptography() {
+        println!("SKIPPED: python3 with the `cryptography` package is not installed");
+        return;
+    }
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/python/driver.py");
+    let driver = format!("python3 {}", script.display());
+    for (i, dir) in vector_dirs().iter().enumerate() {
+        let json = scratch(&format!("python-vectors-{i}.json"));
+        let v = harness(&["vectors", "--driver", &driver, "--vectors", dir, "--report-json", json.to_str().unwrap()]);
+        assert_eq!(v.code, Some(0), "{dir}: {}", v.stdout);
+        let value: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let cases: Vec<Case> = serde_json::from_value(value["cases"].clone()).unwrap();
+        for case in &cases {
+            let supported = case.name.starts_with("code.decode#") || case.name.starts_with("credential.verify#");
+            let expected = if supported { Status::Ok } else { Status::Unsupported };
+            assert_eq!(case.status, expected, "{case:?}");
+        }
+    }
+    let s = harness(&["scenarios", "--driver", &driver]);
+    assert_eq!(s.code, Some(0), "{}", s.stdout);
+    assert_eq!(s.last_line(), "0 passed, 0 failed");
+}
+
+#[test]
+fn scenarios_are_deterministic_to_the_byte() {
+    for (i, scenario) in scenarios::cases::ALL.iter().enumerate() {
+        let wire = || {
+            let mut driver = ReferenceDriver::default();
+            let mut net = Net::new(&mut driver, i as u64);
+            (scenario.run)(&mut net).unwrap_or_else(|e| panic!("{}: {e:?}", scenario.name));
+            (net.wire.clone(), net.excerpt(usize::MAX))
+        };
+        assert_eq!(wire(), wire(), "{}", scenario.name);
+    }
+}
