@@ -297,28 +297,41 @@ fn converged(w: &World) -> Result<(), String> {
     for space in spaces {
         let views: Vec<(usize, View)> =
             w.honest().filter(|i| w.trusted(*i)).filter_map(|i| view(w, i, &space).map(|v| (i, v))).collect();
-        // A replica that most others do not list as a current member is stale by design:
-        // removed, or admitted by a grant the rules later voided (a concurrent demotion of
-        // its host). It is refused everywhere, so it never learns why. The rest must agree.
+        if views.windows(2).all(|p| p[0].1 == p[1].1) {
+            continue;
+        }
+        // Replicas differ. Some may be stale by design: a removed member, or one admitted by
+        // a grant the rules voided (its host was demoted concurrently), is refused
+        // everywhere and never learns why. The truth is what the unmodified rules make of
+        // everything the honest replicas hold together; its current members must hold it.
+        let truth = crate::mutant::suspended(|| union_view(w, &space));
+        let Some(truth) = truth else { continue };
+        let members: BTreeSet<PublicKey> =
+            truth.0.iter().filter(|m| m.role != Role::Removed).map(|m| m.identity).collect();
         let key = |i: usize| w.nodes[i].peer.as_ref().map(|p| p.client().identity_key());
-        let lists = |v: &View, k: PublicKey| v.0.iter().any(|m| m.identity == k && m.role != Role::Removed);
-        let current: Vec<&(usize, View)> = views
-            .iter()
-            .filter(|(i, _)| {
-                let Some(k) = key(*i) else { return false };
-                let removed = views.iter().any(|(_, v)| v.0.iter().any(|m| m.identity == k && m.role == Role::Removed));
-                let unlisted = views.iter().filter(|(j, v)| j != i && !lists(v, k)).count();
-                !removed && 2 * unlisted < views.len()
-            })
-            .collect();
-        let Some((first, reference)) = current.first().map(|(i, v)| (*i, v)) else { continue };
+        let mut current: Vec<(usize, View)> = vec![(usize::MAX, truth)];
+        current.extend(views.iter().filter(|(i, _)| key(*i).is_some_and(|k| members.contains(&k))).cloned());
+        let current: Vec<&(usize, View)> = current.iter().collect();
+        let Some((_, reference)) = current.first().map(|(i, v)| (*i, v)) else { continue };
         if let Some((i, v)) = current.iter().find(|(_, v)| v != reference) {
             let detail = if v.0 != reference.0 {
-                format!("members: node {first} has {}, node {i} has {}", roster(w, &reference.0), roster(w, &v.0))
+                format!(
+                    "members: all replicas together give {}, node {i} has {}",
+                    roster(w, &reference.0),
+                    roster(w, &v.0)
+                )
             } else {
-                format!("items: node {first} has {}, node {i} has {}", reference.1.len(), v.1.len())
+                format!("items: all replicas together give {}, node {i} has {}", reference.1.len(), v.1.len())
             };
-            let mut links = format!("; links: node {first} {}, node {i} {}", links(w, first), links(w, *i));
+            let dial = |a: usize, b: usize| {
+                let pb = w.nodes[b].peer.as_ref().map(|p| p.client().identity().device_key());
+                let pa = w.nodes[a].peer.as_ref();
+                format!("{:?}", pa.zip(pb).map(|(pa, k)| pa.dial_state(&k)))
+            };
+            let mut links = format!("; links of node {i}: {}", links(w, *i));
+            for (j, _) in views.iter().filter(|(j, _)| j != i) {
+                links.push_str(&format!("; dial {i}->{j} {}, {j}->{i} {}", dial(*i, *j), dial(*j, *i)));
+            }
             for (j, _) in &views {
                 let sum = w.nodes[*j].peer.as_ref().and_then(|p| p.client().summary(&space).ok());
                 if let Some(sum) = sum {
@@ -328,10 +341,41 @@ fn converged(w: &World) -> Result<(), String> {
                     ));
                 }
             }
-            return Err(format!("nodes {first} and {i} disagree on space {}: {detail}{links}", short(&space)));
+            return Err(format!("node {i} disagrees on space {}: {detail}{links}", short(&space)));
         }
     }
     Ok(())
+}
+
+/// The members and items of `space` as the rules resolve the union of every credential and
+/// entry the honest replicas hold.
+fn union_view(w: &World, space: &PublicKey) -> Option<View> {
+    let mut credentials = BTreeMap::new();
+    let mut entries = BTreeMap::new();
+    for i in w.honest().filter(|i| w.trusted(*i)) {
+        let Some(p) = w.nodes[i].peer.as_ref() else { continue };
+        let snapshot = p.client().snapshot();
+        for s in snapshot.spaces.into_iter().filter(|s| s.key == *space) {
+            credentials.extend(s.credentials.into_iter().map(|c| (c.id(), c)));
+            entries.extend(s.entries.into_iter().map(|e| ((e.body.feed, e.body.seq), e)));
+        }
+    }
+    if credentials.is_empty() {
+        return None;
+    }
+    let mut truth = spaces_protocol::Space::new(*space);
+    truth.insert_credentials(credentials.into_values().collect());
+    // Feeds admit their own entries only once admitted, and data waits for control: a few
+    // passes in (feed, seq) order settle everything that can settle.
+    let mut pending: Vec<_> = entries.into_values().collect();
+    for _ in 0..8 {
+        let before = pending.len();
+        pending.retain(|e| truth.ingest(e.clone()).is_err());
+        if pending.len() == before {
+            break;
+        }
+    }
+    Some((truth.members(), truth.items()))
 }
 
 /// S4: each honest replica, rebuilt by the unmodified rules from its own durable form,

@@ -236,11 +236,29 @@ impl Peer {
             } else if self.conns.len() >= CONNECTIONS_MAX {
                 self.redial.postpone(&info.peer, now, &mut self.rng);
             } else {
+                let info = self.rotate_address(info);
                 let conn = self.dial(info.clone(), now);
                 self.redial.set(&info.peer, DialState::Dialling(conn));
             }
         }
         moved
+    }
+
+    /// The address for the next dial to `info.peer`: successive dials take turns over every
+    /// address signaling reports for it on any of its topics, so one topic's stale or
+    /// redirected address cannot hide the device for good.
+    fn rotate_address(&mut self, mut info: PeerInfo) -> PeerInfo {
+        let mut addrs: Vec<Vec<u8>> = Vec::new();
+        for topic in self.redial.topics(&info.peer) {
+            addrs.extend(self.signal.peers(&topic).filter(|p| p.peer == info.peer).map(|p| p.addr.clone()));
+        }
+        addrs.sort();
+        addrs.dedup();
+        let attempt = self.redial.attempt(&info.peer);
+        if !addrs.is_empty() {
+            info.addr = addrs[(attempt % addrs.len() as u64) as usize].clone();
+        }
+        info
     }
 
     /// A connection we dialled to `peer` that is still open, if any.

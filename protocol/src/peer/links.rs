@@ -3,7 +3,6 @@
 
 use std::collections::BTreeSet;
 
-use super::redial::DialState;
 use super::*;
 use crate::credential::FeedPosition;
 
@@ -34,7 +33,7 @@ impl Peer {
     pub(super) fn refuse_link(&mut self, conn: ConnId, remote: NoiseKey, now: Timestamp) {
         if let Some(Conn::Swarm(Swarm { dialled: Some(info), .. })) = self.conns.get(&conn) {
             let peer = info.peer;
-            self.redial.set(&peer, DialState::Parked);
+            self.redial.park(&peer, now);
         }
         self.event(Event::Refused { conn, remote: Some(remote) });
         self.close(conn, now);

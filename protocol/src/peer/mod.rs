@@ -409,6 +409,12 @@ impl Peer {
     }
 
     /// Connections held, inbound and outbound, of every kind (at most `CONNECTIONS_MAX`).
+    /// Where the dial to device `peer` stands (`None`: not a device we dial): for drivers'
+    /// diagnostics and tests.
+    pub fn dial_state(&self, peer: &PublicKey) -> Option<redial::DialState> {
+        self.redial.state(peer)
+    }
+
     pub fn connection_count(&self) -> usize {
         self.conns.len()
     }

@@ -46,6 +46,12 @@ struct Wanted {
     noise: Option<NoiseKey>,
     backoff_ms: u64,
     state: DialState,
+    /// When it was parked: a parked device is still dialled once per `RECONNECT_MAX_MS`,
+    /// since the judgement may rest on a membership we had not fully learned, or on whoever
+    /// a lying server sent us to.
+    parked_at: Timestamp,
+    /// Dials so far: successive dials rotate over the addresses signaling reports for it.
+    attempts: u64,
 }
 
 /// The devices we dial (those with a greater device key on a shared space topic).
@@ -59,10 +65,11 @@ impl Redial {
     /// device only gets its address and topic updated; no second dial is started.
     pub fn appeared(&mut self, topic: Digest, info: PeerInfo, now: Timestamp) {
         if let Some(w) = self.wanted.get_mut(&info.peer) {
-            w.topics.insert(topic);
-            // Parking judged whoever answered at the old address (a lying server may have
-            // sent us to someone else): a new address deserves a dial of its own.
-            if w.info.addr != info.addr && w.state == DialState::Parked {
+            let new_topic = w.topics.insert(topic);
+            // Parking judged the spaces we shared then, with whoever answered at the old
+            // address (a lying server may have sent us to someone else): a device met on
+            // another space's topic, or at a new address, deserves a dial of its own.
+            if (new_topic || w.info.addr != info.addr) && w.state == DialState::Parked {
                 w.state = DialState::Due(now);
                 w.noise = None;
             }
@@ -73,7 +80,15 @@ impl Redial {
             return;
         }
         let topics = BTreeSet::from([topic]);
-        let w = Wanted { info, topics, noise: None, backoff_ms: RECONNECT_MIN_MS, state: DialState::Due(now) };
+        let w = Wanted {
+            info,
+            topics,
+            noise: None,
+            backoff_ms: RECONNECT_MIN_MS,
+            state: DialState::Due(now),
+            parked_at: now,
+            attempts: 0,
+        };
         self.wanted.insert(w.info.peer, w);
         assert!(self.wanted.len() <= WANTED_MAX);
     }
@@ -89,18 +104,32 @@ impl Redial {
 
     /// The devices whose dial is due, in key order.
     pub fn due(&self, now: Timestamp) -> Vec<(PeerInfo, Option<NoiseKey>)> {
-        let due = |w: &&Wanted| matches!(w.state, DialState::Due(t) if t <= now);
+        let due = |w: &&Wanted| w.due_at().is_some_and(|t| t <= now);
         self.wanted.values().filter(due).map(|w| (w.info.clone(), w.noise)).collect()
     }
 
     pub fn next_due(&self) -> Option<Timestamp> {
-        self.wanted
-            .values()
-            .filter_map(|w| match w.state {
-                DialState::Due(t) => Some(t),
-                _ => None,
-            })
-            .min()
+        self.wanted.values().filter_map(Wanted::due_at).min()
+    }
+
+    /// Parks `peer`: it showed no membership of ours.
+    pub fn park(&mut self, peer: &PublicKey, now: Timestamp) {
+        if let Some(w) = self.wanted.get_mut(peer) {
+            w.state = DialState::Parked;
+            w.parked_at = now;
+        }
+    }
+
+    /// The space topics signaling reports `peer` on.
+    pub fn topics(&self, peer: &PublicKey) -> Vec<Digest> {
+        self.wanted.get(peer).map(|w| w.topics.iter().copied().collect()).unwrap_or_default()
+    }
+
+    /// Counts a dial to `peer`; returns how many came before it.
+    pub fn attempt(&mut self, peer: &PublicKey) -> u64 {
+        let Some(w) = self.wanted.get_mut(peer) else { return 0 };
+        w.attempts += 1;
+        w.attempts - 1
     }
 
     pub fn state(&self, peer: &PublicKey) -> Option<DialState> {
@@ -178,6 +207,16 @@ impl Redial {
             if w.state == DialState::Parked && w.topics.contains(topic) {
                 w.state = DialState::Due(now.saturating_add_millis(next_wait(&mut w.backoff_ms, rng)));
             }
+        }
+    }
+}
+
+impl Wanted {
+    fn due_at(&self) -> Option<Timestamp> {
+        match self.state {
+            DialState::Due(t) => Some(t),
+            DialState::Parked => Some(self.parked_at.saturating_add_millis(RECONNECT_MAX_MS)),
+            DialState::Dialling(_) | DialState::Linked => None,
         }
     }
 }
