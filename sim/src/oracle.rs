@@ -329,6 +329,14 @@ fn converged(w: &World) -> Result<(), String> {
                 format!("{:?}", pa.zip(pb).map(|(pa, k)| pa.dial_state(&k)))
             };
             let mut links = format!("; links of node {i}: {}", links(w, *i));
+            if let Some(p) = w.nodes[*i].peer.as_ref() {
+                let bytes = p.client().snapshot().to_bytes();
+                let rebuilt = crate::mutant::suspended(|| {
+                    let c = Client::restore(ClientSnapshot::from_bytes(&bytes).ok()?).ok()?;
+                    Some(c.members(&space).ok()? == v.0)
+                });
+                links.push_str(&format!("; its own state rebuilt gives the same members: {rebuilt:?}"));
+            }
             for (j, _) in views.iter().filter(|(j, _)| j != i) {
                 links.push_str(&format!("; dial {i}->{j} {}, {j}->{i} {}", dial(*i, *j), dial(*j, *i)));
             }
@@ -336,8 +344,15 @@ fn converged(w: &World) -> Result<(), String> {
                 let sum = w.nodes[*j].peer.as_ref().and_then(|p| p.client().summary(&space).ok());
                 if let Some(sum) = sum {
                     links.push_str(&format!(
-                        "; n{j}: {} credentials {} entries {} feeds",
-                        sum.credentials, sum.entries, sum.feeds
+                        "; n{j}: {} credentials {} entries {} feeds {} forks",
+                        sum.credentials,
+                        sum.entries,
+                        sum.feeds,
+                        w.nodes[*j]
+                            .peer
+                            .as_ref()
+                            .and_then(|p| p.client().space(&space))
+                            .map_or(0, |s| s.evidence().len())
                     ));
                 }
             }
