@@ -628,7 +628,7 @@ fn join_with(net: &mut Net, guest: usize, space: PublicKey, code: InvitationCode
 
 /// Defect 1: before, the devices on either side of a removal dialled each other about once a
 /// second for as long as they ran (57–58 dials a minute). Now the side that refuses parks the
-/// device and the other backs off to one dial a minute.
+/// device (one dial a minute at most) and the other backs off to one dial a minute.
 #[test]
 fn a_removed_member_is_not_redialled_forever() {
     // Remove each of the two non-host members in turn: the one with the smaller device key dials
@@ -656,7 +656,11 @@ fn a_removed_member_is_not_redialled_forever() {
         // Before: about one a second per pair (over 1000). Now: waits of 1, 2, 4, … up to 60 s
         // (less a quarter of jitter) from the removed device, at most 20 in ten minutes per pair.
         assert!(dials <= 40, "{dials} dials in ten minutes");
-        assert_eq!(towards(&net), towards_before, "the members parked it: no dial towards it");
+        // The members park it: a parked device is tried again once per `RECONNECT_MAX_MS`
+        // (parking may rest on stale knowledge or a lying server), so each member dials it at
+        // most ten times in ten minutes.
+        let towards_dials = towards(&net) - towards_before;
+        assert!(towards_dials <= 20, "{towards_dials} dials towards a parked device in ten minutes");
         assert!(cut_off(&net), "still cut off");
     }
 }

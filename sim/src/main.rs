@@ -39,6 +39,10 @@ enum Cmd {
         /// Stop at the first failure (mutant hunts).
         #[arg(long)]
         fail_fast: bool,
+        /// Override the number of honest peers every world has (2-20), e.g. to measure a
+        /// 10-peer hostile world.
+        #[arg(long)]
+        peers: Option<usize>,
     },
     /// Run one seed, optionally writing its trace (JSON lines) and a sequence chart (SVG).
     Replay {
@@ -60,6 +64,9 @@ enum Cmd {
         /// Print every event as a tracing log line on stderr.
         #[arg(long)]
         log: bool,
+        /// The same override `run --peers` applied.
+        #[arg(long)]
+        peers: Option<usize>,
     },
     /// Minimise a failing seed to a small scenario that still fails the same way.
     Shrink {
@@ -118,7 +125,10 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
-        Cmd::Run { seeds, profile, jobs, shard: sh, mutant: m, report: out, fail_fast } => {
+        Cmd::Run { seeds, profile, jobs, shard: sh, mutant: m, report: out, fail_fast, peers } => {
+            if peers.is_some_and(|p| !(spaces_sim::config::PEERS_MIN..=spaces_sim::config::PEERS_MAX).contains(&p)) {
+                return Err("--peers must be within 2..=20".into());
+            }
             let range = parse_seeds(&seeds)?;
             let seeds = match sh {
                 Some(s) => {
@@ -133,10 +143,15 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             };
             let planted = parse_mutant(m.as_deref())?;
             let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            let plan = Plan { seeds, profile, jobs, mutant: planted, stop_on_failure: fail_fast, progress: true };
+            let plan = Plan { seeds, profile, jobs, mutant: planted, stop_on_failure: fail_fast, progress: true, peers };
             let started = std::time::Instant::now();
             let outcomes = run_plan(&plan);
-            let r = report::build(profile, m.as_deref(), &outcomes, started.elapsed().as_millis() as u64);
+            let mut r = report::build(profile, m.as_deref(), &outcomes, started.elapsed().as_millis() as u64);
+            if let Some(p) = peers {
+                for f in &mut r.failures {
+                    f.replay.push_str(&format!(" --peers {p}"));
+                }
+            }
             print!("{}", report::table(&r));
             if let Some(path) = out {
                 let json = serde_json::to_string_pretty(&r).map_err(|e| e.to_string())?;
@@ -144,7 +159,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             Ok(if r.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
-        Cmd::Replay { seed, profile, mutant: m, scenario, trace, svg, check_determinism, log } => {
+        Cmd::Replay { seed, profile, mutant: m, scenario, trace, svg, check_determinism, log, peers } => {
             if log {
                 tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(tracing::Level::DEBUG).init();
             }
@@ -158,6 +173,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 }
                 None => draw(seed, profile),
             };
+            if let Some(p) = peers {
+                cfg.peers = p;
+                cfg.blank_devices = cfg.blank_devices.min(p.saturating_sub(spaces_sim::config::PEERS_MIN));
+            }
             if planted.is_some() {
                 cfg.mutant = m.clone();
             }

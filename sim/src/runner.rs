@@ -18,6 +18,8 @@ pub struct Plan {
     /// Stop handing out seeds after the first failure (mutant hunts).
     pub stop_on_failure: bool,
     pub progress: bool,
+    /// Every world gets this many honest peers instead of the drawn number.
+    pub peers: Option<usize>,
 }
 
 /// Seeds `range` restricted to shard `k` of `n` (every n-th seed, starting at k).
@@ -50,6 +52,10 @@ pub fn run_plan(plan: &Plan) -> Vec<Outcome> {
                     let k = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&seed) = plan.seeds.get(k) else { break };
                     let mut cfg = draw(seed, plan.profile);
+                    if let Some(p) = plan.peers {
+                        cfg.peers = p;
+                        cfg.blank_devices = cfg.blank_devices.min(p - crate::config::PEERS_MIN);
+                    }
                     cfg.mutant = plan.mutant.map(|m| m.name().to_string());
                     let outcome = run(cfg);
                     if outcome.violation.is_some() {
