@@ -37,10 +37,14 @@ pub enum Mutant {
     DropPrologueBinding,
     /// The host ignores cancellation.
     AdmitAfterCancel,
+    /// The guest appends the PIN, as typed, to every frame it sends once it has one.
+    LeakPinIntoFrame,
+    /// A client snapshot leaves out the last entry of each space, so a restart loses it.
+    SnapshotDropsEntry,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 15] = [
+    pub const ALL: [Mutant; 17] = [
         Mutant::CodecLenient,
         Mutant::SkipSignatureCheck,
         Mutant::MembershipArrivalOrder,
@@ -56,6 +60,8 @@ impl Mutant {
         Mutant::ForgetBudgetOnRestart,
         Mutant::DropPrologueBinding,
         Mutant::AdmitAfterCancel,
+        Mutant::LeakPinIntoFrame,
+        Mutant::SnapshotDropsEntry,
     ];
 
     pub fn name(self) -> &'static str {
@@ -75,6 +81,8 @@ impl Mutant {
             Mutant::ForgetBudgetOnRestart => "forget-budget-on-restart",
             Mutant::DropPrologueBinding => "drop-prologue-binding",
             Mutant::AdmitAfterCancel => "admit-after-cancel",
+            Mutant::LeakPinIntoFrame => "leak-pin-into-frame",
+            Mutant::SnapshotDropsEntry => "snapshot-drops-entry",
         }
     }
 

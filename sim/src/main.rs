@@ -143,7 +143,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             };
             let planted = parse_mutant(m.as_deref())?;
             let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            let plan = Plan { seeds, profile, jobs, mutant: planted, stop_on_failure: fail_fast, progress: true, peers };
+            let plan =
+                Plan { seeds, profile, jobs, mutant: planted, stop_on_failure: fail_fast, progress: true, peers };
             let started = std::time::Instant::now();
             let outcomes = run_plan(&plan);
             let mut r = report::build(profile, m.as_deref(), &outcomes, started.elapsed().as_millis() as u64);

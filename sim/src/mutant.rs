@@ -24,6 +24,8 @@ pub const CAUGHT: &[(Mutant, crate::config::Profile)] = {
         (Mutant::ForgetBudgetOnRestart, Hostile),
         (Mutant::DropPrologueBinding, Hostile),
         (Mutant::AdmitAfterCancel, Faulty),
+        (Mutant::LeakPinIntoFrame, Calm),
+        (Mutant::SnapshotDropsEntry, Faulty),
     ]
 };
 

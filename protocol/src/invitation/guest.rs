@@ -606,7 +606,13 @@ impl InvitationGuest {
     }
 
     fn transmit(&mut self, session: SessionId, body: FrameBody) {
-        self.out.push_back(GuestOutput::Transmit { session, bytes: Frame::new(body).to_bytes() });
+        let mut bytes = Frame::new(body).to_bytes();
+        if crate::mutants::active(crate::mutants::Mutant::LeakPinIntoFrame)
+            && let Some(pin) = &self.pin
+        {
+            bytes.extend_from_slice(pin.as_bytes());
+        }
+        self.out.push_back(GuestOutput::Transmit { session, bytes });
     }
 
     fn close(&mut self, session: SessionId) {
