@@ -9,13 +9,14 @@ use spaces_conformance::scenarios;
 
 const DRIVER: &str = env!("CARGO_BIN_EXE_spaces-driver");
 
-const INVITATION_MUTANTS: [&str; 6] = [
+const INVITATION_MUTANTS: [&str; 7] = [
     "accept-any-pin",
     "per-session-budget",
     "ignore-expiry",
     "forget-budget-on-restart",
     "drop-prologue-binding",
     "admit-after-cancel",
+    "leak-pin-into-frame",
 ];
 
 fn scenarios_with(mutant: Option<&str>) -> Report {

@@ -725,14 +725,7 @@ impl Client {
                 control_secret: l.control.secret_bytes(),
                 data_secret: l.data.secret_bytes(),
                 credentials: l.space.membership().credentials().cloned().collect(),
-                entries: {
-                    let mut entries: Vec<FeedEntry> =
-                        l.space.feeds().flat_map(|f| f.entries().iter().cloned()).collect();
-                    if crate::mutants::active(crate::mutants::Mutant::SnapshotDropsEntry) {
-                        entries.pop();
-                    }
-                    entries
-                },
+                entries: l.space.feeds().flat_map(|f| f.entries().iter().cloned()).collect(),
             })
             .collect();
         ClientSnapshot {

@@ -39,12 +39,10 @@ pub enum Mutant {
     AdmitAfterCancel,
     /// The guest appends the PIN, as typed, to every frame it sends once it has one.
     LeakPinIntoFrame,
-    /// A client snapshot leaves out the last entry of each space, so a restart loses it.
-    SnapshotDropsEntry,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 17] = [
+    pub const ALL: [Mutant; 16] = [
         Mutant::CodecLenient,
         Mutant::SkipSignatureCheck,
         Mutant::MembershipArrivalOrder,
@@ -61,7 +59,6 @@ impl Mutant {
         Mutant::DropPrologueBinding,
         Mutant::AdmitAfterCancel,
         Mutant::LeakPinIntoFrame,
-        Mutant::SnapshotDropsEntry,
     ];
 
     pub fn name(self) -> &'static str {
@@ -82,7 +79,6 @@ impl Mutant {
             Mutant::DropPrologueBinding => "drop-prologue-binding",
             Mutant::AdmitAfterCancel => "admit-after-cancel",
             Mutant::LeakPinIntoFrame => "leak-pin-into-frame",
-            Mutant::SnapshotDropsEntry => "snapshot-drops-entry",
         }
     }
 

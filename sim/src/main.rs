@@ -104,7 +104,7 @@ fn parse_seeds(s: &str) -> Result<std::ops::Range<u64>, String> {
     }
 }
 
-fn parse_mutant(name: Option<&str>) -> Result<Option<spaces_protocol::mutants::Mutant>, String> {
+fn parse_mutant(name: Option<&str>) -> Result<Option<mutant::Planted>, String> {
     let Some(name) = name else { return Ok(None) };
     if !mutant::enabled() {
         return Err("planting a mutant needs a build with `--features mutants`".into());
@@ -246,16 +246,20 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Cmd::Mutants => {
             println!("{:<28} {:<10} caught by", "mutant", "profile");
-            for m in spaces_protocol::mutants::Mutant::ALL {
-                match mutant::CAUGHT.iter().find(|(c, _)| *c == m) {
-                    Some((_, p)) => println!(
-                        "{:<28} {:<10} spaces-sim run --profile {} --mutant {}",
-                        m.name(),
+            for p in mutant::Planted::all() {
+                let caught = mutant::CAUGHT.iter().find(|(c, _)| *c == p);
+                match (caught, p) {
+                    (Some((_, profile)), _) => println!(
+                        "{:<28} {:<10} spaces-sim run --profile {} --mutant {} --fail-fast",
                         p.name(),
-                        p.name(),
-                        m.name()
+                        profile.name(),
+                        profile.name(),
+                        p.name()
                     ),
-                    None => println!("{:<28} {:<10} {}", m.name(), "-", mutant::not_simulated(m).unwrap_or("?")),
+                    (None, mutant::Planted::Protocol(m)) => {
+                        println!("{:<28} {:<10} {}", m.name(), "-", mutant::not_simulated(m).unwrap_or("?"))
+                    }
+                    (None, _) => println!("{:<28} -", p.name()),
                 }
             }
             if !mutant::enabled() {

@@ -1,31 +1,59 @@
-//! The planted-bug catalogue as the simulator sees it. With the `mutants` feature a run may
-//! plant one bug (by name) on its thread; the oracle's reference computations run with it
-//! suspended, so the oracle never judges with the broken rules.
+//! The planted-bug catalogue as the simulator sees it: the protocol's mutants (`--features
+//! mutants`), plus one of the simulator's own driver, `release-before-durable`, which shows
+//! that the durability oracle (S5) can fail. A run may plant one bug (by name) on its thread;
+//! the oracle's reference computations run with a protocol bug suspended, so the oracle never
+//! judges with the broken rules.
 
 use spaces_protocol::mutants::Mutant;
 
-/// Mutants the simulator is expected to catch, with the profile that catches them. The
-/// others in the protocol's catalogue are caught by unit and property tests (listed by
-/// `spaces-sim mutants`, with the reason).
-pub const CAUGHT: &[(Mutant, crate::config::Profile)] = {
+/// A bug to plant: in the protocol, or in the simulated device's driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Planted {
+    Protocol(Mutant),
+    /// The driver releases a device's outputs before the state they follow is on disk (SPEC
+    /// §9.5 says store first), so a crash can lose what was already acknowledged.
+    ReleaseBeforeDurable,
+}
+
+impl Planted {
+    pub fn name(self) -> &'static str {
+        match self {
+            Planted::Protocol(m) => m.name(),
+            Planted::ReleaseBeforeDurable => "release-before-durable",
+        }
+    }
+
+    /// Every bug the simulator knows, protocol ones first.
+    pub fn all() -> Vec<Planted> {
+        let mut all: Vec<Planted> = Mutant::ALL.iter().map(|m| Planted::Protocol(*m)).collect();
+        all.push(Planted::ReleaseBeforeDurable);
+        all
+    }
+}
+
+/// Bugs the simulator is expected to catch, with the profile that catches them. The others
+/// in the protocol's catalogue are caught by unit and property tests (listed by `spaces-sim
+/// mutants`, with the reason).
+pub const CAUGHT: &[(Planted, crate::config::Profile)] = {
     use crate::config::Profile::*;
+    use Planted::Protocol as P;
     &[
-        (Mutant::CodecLenient, Hostile),
-        (Mutant::SkipSignatureCheck, Hostile),
-        (Mutant::MembershipArrivalOrder, Faulty),
-        (Mutant::NoStrongRemoval, Faulty),
-        (Mutant::AllowSelfPromotion, Hostile),
-        (Mutant::ItemsLastApplied, Faulty),
-        (Mutant::AcceptReaderWrites, Hostile),
-        (Mutant::AcceptWritesAfterRemoval, Hostile),
-        (Mutant::AcceptAnyPin, Hostile),
-        (Mutant::PerSessionBudget, Hostile),
-        (Mutant::IgnoreExpiry, Calm),
-        (Mutant::ForgetBudgetOnRestart, Hostile),
-        (Mutant::DropPrologueBinding, Hostile),
-        (Mutant::AdmitAfterCancel, Faulty),
-        (Mutant::LeakPinIntoFrame, Calm),
-        (Mutant::SnapshotDropsEntry, Faulty),
+        (P(Mutant::CodecLenient), Hostile),
+        (P(Mutant::SkipSignatureCheck), Hostile),
+        (P(Mutant::MembershipArrivalOrder), Faulty),
+        (P(Mutant::NoStrongRemoval), Faulty),
+        (P(Mutant::AllowSelfPromotion), Hostile),
+        (P(Mutant::ItemsLastApplied), Faulty),
+        (P(Mutant::AcceptReaderWrites), Hostile),
+        (P(Mutant::AcceptWritesAfterRemoval), Hostile),
+        (P(Mutant::AcceptAnyPin), Hostile),
+        (P(Mutant::PerSessionBudget), Hostile),
+        (P(Mutant::IgnoreExpiry), Calm),
+        (P(Mutant::ForgetBudgetOnRestart), Hostile),
+        (P(Mutant::DropPrologueBinding), Hostile),
+        (P(Mutant::AdmitAfterCancel), Faulty),
+        (P(Mutant::LeakPinIntoFrame), Calm),
+        (Planted::ReleaseBeforeDurable, Faulty),
     ]
 };
 
@@ -35,45 +63,59 @@ pub fn not_simulated(m: Mutant) -> Option<&'static str> {
         Mutant::FeedIgnoresForks => Some(
             "forks need an equivocating author whose branches replicas keep apart; replicas do not yet \
              exchange fork evidence (SPEC §5.4), so a forking insider would break convergence on real code too; \
-             caught by the feed property test",
+             caught by the feed property test and the feed vectors",
         ),
         _ => None,
     }
 }
 
-pub fn parse(name: &str) -> Result<Mutant, String> {
-    Mutant::from_name(name).ok_or_else(|| {
-        let names: Vec<&str> = Mutant::ALL.iter().map(|m| m.name()).collect();
+pub fn parse(name: &str) -> Result<Planted, String> {
+    Planted::all().into_iter().find(|p| p.name() == name).ok_or_else(|| {
+        let names: Vec<&str> = Planted::all().iter().map(|p| p.name()).collect();
         format!("unknown mutant {name}; known: {}", names.join(", "))
     })
 }
 
-/// Plants `m` on this thread (no-op without the feature, where `enabled()` is false).
-pub fn plant(m: Option<Mutant>) {
+/// Plants protocol bug `m` (or none) on this thread; a no-op without the feature.
+fn plant(m: Option<Mutant>) {
     #[cfg(feature = "mutants")]
     spaces_protocol::mutants::set(m);
     #[cfg(not(feature = "mutants"))]
     let _ = m;
 }
 
+/// Whether this build can plant bugs at all.
 pub fn enabled() -> bool {
     cfg!(feature = "mutants")
 }
 
 std::thread_local! {
-    static PLANTED: std::cell::Cell<Option<Mutant>> = const { std::cell::Cell::new(None) };
+    static PLANTED: std::cell::Cell<Option<Planted>> = const { std::cell::Cell::new(None) };
 }
 
-/// Plants `m` for the current run on this thread.
-pub fn set_for_run(m: Option<Mutant>) {
-    PLANTED.with(|p| p.set(m));
-    plant(m);
+/// Plants `p` for the current run on this thread (ignored without the feature).
+pub fn set_for_run(p: Option<Planted>) {
+    let p = p.filter(|_| enabled());
+    PLANTED.with(|c| c.set(p));
+    plant(protocol_bug());
 }
 
-/// Runs `f` with the planted bug removed, then puts it back.
+fn protocol_bug() -> Option<Mutant> {
+    match PLANTED.with(|c| c.get()) {
+        Some(Planted::Protocol(m)) => Some(m),
+        _ => None,
+    }
+}
+
+/// Whether the simulated drivers release outputs before their state is durable.
+pub fn release_before_durable() -> bool {
+    PLANTED.with(|c| c.get()) == Some(Planted::ReleaseBeforeDurable)
+}
+
+/// Runs `f` with the planted protocol bug removed, then puts it back.
 pub fn suspended<T>(f: impl FnOnce() -> T) -> T {
     plant(None);
     let out = f();
-    plant(PLANTED.with(|p| p.get()));
+    plant(protocol_bug());
     out
 }

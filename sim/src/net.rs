@@ -247,6 +247,12 @@ pub fn fault(w: &mut World, f: Fault) {
             w.trace.line(w.now, usize::MAX, "partition-heal", format!("id={id}"));
         }
         Fault::Crash { node } => {
+            // Half the crashes wait for the node's next group commit and strike before its
+            // flush (BUGGIFY-style): the window where a driver that released early loses data.
+            if w.nodes[node].fsync_at.is_none() && !w.nodes[node].crash_armed && w.net.roll(2) == 0 {
+                w.nodes[node].crash_armed = true;
+                return;
+            }
             if w.nodes[node].is_honest() || w.nodes[node].kind == crate::world::Kind::Adversary {
                 w.stats.fault("crash");
                 w.crash(node);

@@ -14,7 +14,7 @@ pub struct Plan {
     pub seeds: Vec<u64>,
     pub profile: Profile,
     pub jobs: usize,
-    pub mutant: Option<spaces_protocol::mutants::Mutant>,
+    pub mutant: Option<crate::mutant::Planted>,
     /// Stop handing out seeds after the first failure (mutant hunts).
     pub stop_on_failure: bool,
     pub progress: bool,

@@ -75,6 +75,9 @@ pub struct Node {
     pub acked: BTreeMap<spaces_protocol::PublicKey, u64>,
     /// Timer wake-ups in a row that left the timer due (a busy loop, if it grows).
     pub spins: u32,
+    /// A crash waiting for the next group commit to start: it strikes between the write and
+    /// the flush, where what is not yet durable is lost.
+    pub crash_armed: bool,
 }
 
 /// Events one world may take: far above any healthy run, a bound on a runaway one.
@@ -224,7 +227,7 @@ impl World {
         };
         let (rng_net, rng_fault, rng_adv, rng_work, mut rng_seed) =
             (stream(1), stream(2), stream(3), stream(4), stream(5));
-        let fsync_ms = rng_seed.next_u64() % 20;
+        let fsync_ms = 1 + rng_seed.next_u64() % 20;
         let mut w = World {
             now: EPOCH_MS,
             queue: BTreeMap::new(),
@@ -307,6 +310,7 @@ impl World {
             up: true,
             acked: BTreeMap::new(),
             spins: 0,
+            crash_armed: false,
         });
     }
 
@@ -477,11 +481,25 @@ impl World {
                 other => node.pending.outputs.push(other),
             }
         }
+        if crate::mutant::release_before_durable() {
+            // The planted driver bug: outputs go out now, the state follows at the commit.
+            let outs = std::mem::take(&mut node.pending.outputs);
+            if let Some(p) = &node.peer {
+                node.acked = p.client().spaces().iter().map(|s| (s.key, s.entries)).collect();
+            }
+            for o in outs {
+                self.release(i, o);
+            }
+        }
+        let node = &mut self.nodes[i];
         if node.fsync_at.is_none() {
             node.pending.epoch += 1;
             let (epoch, at) = (node.pending.epoch, self.now + self.fsync_ms);
             node.fsync_at = Some(at);
             self.at(at, Ev::Fsync { node: i, epoch });
+        }
+        if std::mem::take(&mut self.nodes[i].crash_armed) {
+            self.at(self.now, Ev::Fault(crate::net::Fault::Crash { node: i }));
         }
     }
 

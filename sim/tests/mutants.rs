@@ -1,6 +1,7 @@
 //! The mutant catalogue: every planted bug the simulator claims must make some seed of its
-//! profile fail within 1,000 seeds, and the real code must pass those same seeds. Run with
-//! `cargo test -p spaces-sim --release --features mutants`.
+//! profile fail within 1,000 seeds, and the real code must pass that same seed; together they
+//! show every oracle (S1-S6, L1) failing. Run with
+//! `cargo test -p spaces-sim --release --features mutants --test mutants`.
 #![cfg(feature = "mutants")]
 
 use spaces_sim::config::draw;
@@ -10,7 +11,7 @@ const SEEDS_MAX: u64 = 1_000;
 
 /// The first seed of `profile` that fails with `m` planted and passes without it: the catch
 /// is the mutant's doing, not a flaw the real code shares.
-fn hunt(m: spaces_protocol::mutants::Mutant, profile: spaces_sim::Profile) -> Option<(u64, String)> {
+fn hunt(m: spaces_sim::mutant::Planted, profile: spaces_sim::Profile) -> Option<(u64, String)> {
     (0..SEEDS_MAX).find_map(|seed| {
         let mut cfg = draw(seed, profile);
         cfg.mutant = Some(m.name().into());
@@ -32,11 +33,18 @@ fn every_mutant_in_the_catalogue_is_caught() {
         hunts.into_iter().map(|h| h.join().expect("a hunt does not panic")).collect()
     });
     let mut missed = Vec::new();
+    let mut invariants = std::collections::BTreeSet::new();
     for (name, caught) in results {
         match caught {
             None => missed.push(name),
-            Some((seed, what)) => eprintln!("{name:<28} caught by seed {seed}: {what}"),
+            Some((seed, what)) => {
+                eprintln!("{name:<28} caught by seed {seed}: {what}");
+                invariants.insert(what.split(' ').next().unwrap_or("").to_string());
+            }
         }
+    }
+    for oracle in ["S1", "S2", "S3", "S4", "S5", "S6", "L1"] {
+        assert!(invariants.contains(oracle), "no planted bug shows that {oracle} can fail: {invariants:?}");
     }
     assert!(missed.is_empty(), "mutants not caught within {SEEDS_MAX} seeds: {missed:?}");
 }

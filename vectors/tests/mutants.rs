@@ -10,9 +10,7 @@ use spaces_protocol::mutants::{self, Mutant};
 use spaces_vectors::generate::{self, verify_documents};
 
 /// Mutants no vector can reach, and why. Empty today: every mutant is caught.
-/// Mutants no stateless vector can see: a snapshot that drops an entry shows only across a
-/// restart (the simulator's S5 catches it).
-const NOT_REACHED: &[Mutant] = &[Mutant::SnapshotDropsEntry];
+const NOT_REACHED: &[Mutant] = &[];
 
 #[test]
 fn every_reachable_mutant_fails_some_vector() {
