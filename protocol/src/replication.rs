@@ -82,9 +82,10 @@ pub fn missing_in(
 /// entry of a control feed `C` whose own admission its issuer had applied when issuing it; an
 /// issuer cites all its heads as parents (up to `PARENTS_MAX` = 64 concurrent heads), so the
 /// credential is deeper than `C`'s admission: `C` comes before `F`, and every batch holds
-/// entries the receiver can accept (SPEC.md §9.3.4). Feeds not admitted (any more) go last.
+/// entries the receiver can accept (SPEC.md §9.3.4). A control feed whose admission is void
+/// still carries credentials and sorts by that admission; other feeds not admitted go last.
 fn send_order(m: &crate::membership::Membership, feed: &PublicKey) -> (bool, u32, PublicKey) {
-    let admission = m.feed(feed);
+    let admission = m.carrier(feed);
     let control = admission.is_some_and(|a| a.designation == crate::credential::Designation::Control);
     let depth = admission.and_then(|a| m.depth(&a.credential)).unwrap_or(u32::MAX);
     (!control, depth, *feed)
