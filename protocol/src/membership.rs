@@ -626,6 +626,14 @@ impl Membership {
         })
     }
 
+    /// Every control feed a replica accepts entries of (`carrier`), with its admission.
+    pub fn control_carriers(&self) -> impl Iterator<Item = (PublicKey, FeedAdmission)> + '_ {
+        self.carriers
+            .keys()
+            .filter_map(|f| self.carrier(f).map(|a| (*f, a)))
+            .filter(|(_, a)| a.designation == Designation::Control)
+    }
+
     pub fn feeds(&self) -> impl Iterator<Item = (&PublicKey, &FeedAdmission)> {
         self.res.feeds.iter()
     }
