@@ -19,18 +19,16 @@ impl Peer {
             .collect();
         // A removed member's device may hold credentials every member needs: the link stays
         // until its first summary shows whether it does (rule 6).
-        let heard: BTreeSet<PublicKey> = self
-            .client
-            .space_keys()
-            .filter(|k| self.client.space(k).is_some_and(|sp| replication::is_heard_device(sp, &remote)))
-            .copied()
-            .collect();
-        if shared.is_empty() && heard.is_empty() {
+        let heard = || {
+            self.client
+                .space_keys()
+                .any(|k| self.client.space(k).is_some_and(|sp| replication::is_heard_device(sp, &remote)))
+        };
+        if shared.is_empty() && !heard() {
             return self.refuse_link(conn, remote, now);
         }
         if let Some(Conn::Swarm(s)) = self.conns.get_mut(&conn) {
             s.spaces = shared.clone();
-            s.heard = heard;
         }
         for space in shared {
             self.send_have(conn, space, true, now);
@@ -115,9 +113,6 @@ impl Peer {
     /// ingested, and it is sent nothing else. A link that carries nothing more is closed (and
     /// parked, if we dialled it) once such a summary shows we lack nothing of it.
     fn heard_message(&mut self, conn: ConnId, space: PublicKey, m: SwarmMessage, now: Timestamp) {
-        if let Some(Conn::Swarm(s)) = self.conns.get_mut(&conn) {
-            s.heard.insert(space);
-        }
         let (theirs, after) = match m {
             SwarmMessage::Have { feeds, .. } => (feeds, None),
             SwarmMessage::HavePage { feeds, after, .. } => (feeds, after),

@@ -253,9 +253,6 @@ struct Swarm {
     dialled: Option<PeerInfo>,
     /// Spaces this member device may replicate with us.
     spaces: BTreeSet<PublicKey>,
-    /// Spaces in which the remote is no member's device but a heard one (a removed member's,
-    /// SPEC.md §9.2.2 rule 6): we only pull its control feeds there, and send it nothing else.
-    heard: BTreeSet<PublicKey>,
     /// The last summary we sent, per space, so an unchanged one is not repeated.
     sent: BTreeMap<PublicKey, Vec<crate::credential::FeedPosition>>,
 }
