@@ -134,6 +134,9 @@ pub struct Membership {
     credentials: Vec<Credential>,
     /// Credentials by issuer, to find a member's operations concurrent with its demotion.
     by_issuer: BTreeMap<PublicKey, Vec<NodeIx>>,
+    /// Connected `AdmittedFeed` credentials naming a control feed, by feed key, whatever their
+    /// effect: such a feed carries credentials even once its admission is void (`carrier`).
+    carriers: BTreeMap<PublicKey, Vec<NodeIx>>,
     pending: BTreeMap<CredentialId, Credential>,
     /// Missing parent -> pending credentials waiting for it.
     waiting: BTreeMap<CredentialId, BTreeSet<CredentialId>>,
@@ -148,6 +151,7 @@ impl Membership {
             graph: CausalGraph::default(),
             credentials: Vec::new(),
             by_issuer: BTreeMap::new(),
+            carriers: BTreeMap::new(),
             pending: BTreeMap::new(),
             waiting: BTreeMap::new(),
             void: BTreeSet::new(),
@@ -233,6 +237,9 @@ impl Membership {
             credential.parents().iter().map(|p| self.graph.get(p).expect("parents present")).collect();
         let ix = self.graph.insert(id, &parents);
         self.by_issuer.entry(credential.issuer()).or_default().push(ix);
+        if let Assertion::AdmittedFeed { designation: Designation::Control, .. } = credential.assertion() {
+            self.carriers.entry(credential.subject()).or_default().push(ix);
+        }
         self.credentials.push(credential);
         self.res.effects.push(Effect::Pending);
         ix
@@ -592,6 +599,39 @@ impl Membership {
 
     pub fn feed(&self, feed: &PublicKey) -> Option<FeedAdmission> {
         self.res.feeds.get(feed).copied()
+    }
+
+    /// The admission under which a replica accepts entries of `feed` (SPEC.md §5.5): its
+    /// admission if applied; otherwise, if a connected `AdmittedFeed` names it as a control
+    /// feed, that credential (the first in canonical order), whatever its effect. A control
+    /// feed whose admission was voided (strong removal) or never took effect still carries the
+    /// credentials its owner issued; they are part of the credential set (§4), later
+    /// credentials may descend from them, and a replica that could not fetch them would keep
+    /// those descendants pending forever.
+    pub fn carrier(&self, feed: &PublicKey) -> Option<FeedAdmission> {
+        if let Some(a) = self.feed(feed) {
+            return Some(a);
+        }
+        let n = self.carriers.get(feed)?.iter().copied().min_by_key(|n| self.graph.order_key(*n))?;
+        let c = &self.credentials[n as usize];
+        let Assertion::AdmittedFeed { identity, device, noise_key, designation, .. } = c.assertion() else {
+            unreachable!("carriers are AdmittedFeed credentials")
+        };
+        Some(FeedAdmission {
+            identity: *identity,
+            device: *device,
+            noise_key: *noise_key,
+            designation: *designation,
+            credential: self.graph.id(n),
+        })
+    }
+
+    /// Every control feed a replica accepts entries of (`carrier`), with its admission.
+    pub fn control_carriers(&self) -> impl Iterator<Item = (PublicKey, FeedAdmission)> + '_ {
+        self.carriers
+            .keys()
+            .filter_map(|f| self.carrier(f).map(|a| (*f, a)))
+            .filter(|(_, a)| a.designation == Designation::Control)
     }
 
     pub fn feeds(&self) -> impl Iterator<Item = (&PublicKey, &FeedAdmission)> {

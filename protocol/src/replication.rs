@@ -82,9 +82,10 @@ pub fn missing_in(
 /// entry of a control feed `C` whose own admission its issuer had applied when issuing it; an
 /// issuer cites all its heads as parents (up to `PARENTS_MAX` = 64 concurrent heads), so the
 /// credential is deeper than `C`'s admission: `C` comes before `F`, and every batch holds
-/// entries the receiver can accept (SPEC.md §9.3.4). Feeds not admitted (any more) go last.
+/// entries the receiver can accept (SPEC.md §9.3.4). A control feed whose admission is void
+/// still carries credentials and sorts by that admission; other feeds not admitted go last.
 fn send_order(m: &crate::membership::Membership, feed: &PublicKey) -> (bool, u32, PublicKey) {
-    let admission = m.feed(feed);
+    let admission = m.carrier(feed);
     let control = admission.is_some_and(|a| a.designation == crate::credential::Designation::Control);
     let depth = admission.and_then(|a| m.depth(&a.credential)).unwrap_or(u32::MAX);
     (!control, depth, *feed)
@@ -141,4 +142,49 @@ pub fn ingest_batch(space: &mut Space, entries: Vec<FeedEntry>) -> BatchReport {
 pub fn is_member_device(space: &Space, remote: &NoiseKey) -> bool {
     let m = space.membership();
     m.feeds().any(|(_, a)| a.noise_key == *remote && m.is_member(&a.identity))
+}
+
+/// Is the device with this Noise key no current member's device, yet the device of a control
+/// feed we accept entries of (`Membership::carrier`): a removed member's device, or one whose
+/// admission was voided? It may hold credentials issued concurrently with its removal that
+/// every member needs (SPEC.md §9.2.2 rule 6), so we pull its control feeds, and only them.
+pub fn is_heard_device(space: &Space, remote: &NoiseKey) -> bool {
+    !is_member_device(space, remote) && space.membership().control_carriers().any(|(_, a)| a.noise_key == *remote)
+}
+
+/// What to send a heard device (`is_heard_device`) that announced `theirs` (a `Have`, or a
+/// `HavePage` whose range starts after `after`): `HavePage`s whose ranges hold, of the feeds it
+/// listed, exactly the control feeds we accept and hold shorter than it does, each page
+/// listing our positions in them. Its ordinary answer (`missing_in` over each range) is then
+/// exactly the entries of those feeds that we lack, and the pages tell it nothing but our
+/// positions in feeds it holds further than we do. Empty when we lack nothing there.
+pub fn pull_pages(space: &Space, theirs: &[FeedPosition], after: Option<&PublicKey>) -> Vec<SwarmMessage> {
+    let m = space.membership();
+    let ours = |feed: &PublicKey| space.feed(feed).map_or(0, |f| f.len());
+    let wanted = |p: &FeedPosition| {
+        ours(&p.feed) < p.length
+            && m.carrier(&p.feed).is_some_and(|a| a.designation == crate::credential::Designation::Control)
+    };
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < theirs.len() {
+        if !wanted(&theirs[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < theirs.len() && wanted(&theirs[i]) && i - start < HAVE_FEEDS_MAX {
+            i += 1;
+        }
+        let run = &theirs[start..i];
+        let from = if start == 0 { after.copied() } else { Some(theirs[start - 1].feed) };
+        let through = run.last().map(|p| p.feed);
+        let feeds: Vec<FeedPosition> = run
+            .iter()
+            .filter(|p| ours(&p.feed) > 0)
+            .map(|p| FeedPosition { feed: p.feed, length: ours(&p.feed) })
+            .collect();
+        out.push(SwarmMessage::HavePage { space: space.key(), after: from, through, feeds });
+    }
+    out
 }

@@ -146,7 +146,8 @@ impl Space {
     /// On error nothing changes, except that fork evidence is kept.
     pub fn ingest(&mut self, entry: FeedEntry) -> Result<Ingested, IngestError> {
         let feed_key = entry.body.feed;
-        let admission = self.membership.feed(&feed_key).ok_or(IngestError::NotAdmitted { feed: feed_key })?;
+        // A control feed whose admission is void still carries credentials (SPEC.md §5.5).
+        let admission = self.membership.carrier(&feed_key).ok_or(IngestError::NotAdmitted { feed: feed_key })?;
         let mut fresh = None;
         let feed = match self.feeds.get_mut(&feed_key) {
             Some(f) => f,

@@ -232,3 +232,63 @@ fn a_long_control_feed_admitted_from_a_greater_key_cannot_stall_replication() {
     }
     assert!(adverse > 0, "at least one seed puts the admin's control feed first by key");
 }
+
+/// Pulls both ways until neither side has anything more to give (at most `rounds` rounds).
+fn sync(a: &mut Client, b: &mut Client, space: &PublicKey, rounds: usize) {
+    for _ in 0..rounds {
+        let from_a = replication::missing(a.space(space).unwrap(), &replication::have(b.space(space).unwrap()));
+        let from_b = replication::missing(b.space(space).unwrap(), &replication::have(a.space(space).unwrap()));
+        if from_a.is_empty() && from_b.is_empty() {
+            return;
+        }
+        replication::ingest_batch(b.space_mut(space).unwrap(), from_a);
+        replication::ingest_batch(a.space_mut(space).unwrap(), from_b);
+    }
+}
+
+fn join(host: &mut Client, space: &PublicKey, role: Role, seed: u64) -> Client {
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    let now = Timestamp::from_millis(1_700_000_000_000);
+    let mut guest = Client::create_identity(&mut rng, now);
+    let request = guest.join_request(&mut rng);
+    let credentials = host.admit(space, &request, role, None, now).unwrap();
+    guest.accept(space, credentials).unwrap();
+    guest
+}
+
+/// Sim seed 622 (swarm), before: admin A admits B as admin while the owner concurrently
+/// removes A, so strong removal voids B's grant and the admission of B's control feed. B had
+/// already issued a credential X, and admin D, who fetched B's feed before it learned of the
+/// removal, issued Y on top of X. The owner, who learned of the removal first, refused every
+/// entry of B's control feed (`NotAdmitted`), so it never held X and Y stayed pending on it
+/// forever: two replicas with every link up disagreed for good on the credential set, and so
+/// on the members. A control feed named by any connected `AdmittedFeed` now carries its
+/// credentials whatever that admission's effect (SPEC.md §5.5).
+#[test]
+fn credentials_in_a_control_feed_whose_admission_was_voided_still_replicate() {
+    let mut rng = ChaCha20Rng::seed_from_u64(622);
+    let now = Timestamp::from_millis(1_700_000_000_000);
+    let mut owner = Client::create_identity(&mut rng, now);
+    let space = owner.create_space(&mut rng, now);
+    let mut a = join(&mut owner, &space, Role::Admin, 1);
+    let mut d = join(&mut owner, &space, Role::Admin, 2);
+    sync(&mut owner, &mut a, &space, 10);
+    sync(&mut owner, &mut d, &space, 10);
+    sync(&mut a, &mut d, &space, 10);
+    // Concurrently: the owner removes A; A admits B as admin, and B demotes A (X).
+    owner.remove_member(&space, a.identity_key(), now).unwrap();
+    let mut b = join(&mut a, &space, Role::Admin, 3);
+    sync(&mut a, &mut b, &space, 10);
+    b.set_role(&space, a.identity_key(), Role::Editor, now).unwrap();
+    // D learns all of it before the removal, and issues Y on top of X.
+    sync(&mut b, &mut d, &space, 10);
+    sync(&mut a, &mut d, &space, 10);
+    let y = d.set_role(&space, b.identity_key(), Role::Reader, now).unwrap();
+    // The owner, knowing of the removal, gets everything D holds; then D gets the removal.
+    sync(&mut owner, &mut d, &space, 20);
+    let (o, dd) = (owner.space(&space).unwrap(), d.space(&space).unwrap());
+    assert_eq!(o.membership().effect(&y.id()), dd.membership().effect(&y.id()));
+    assert_eq!(o.summary().credentials, dd.summary().credentials, "the same credential set");
+    assert_eq!(o.members(), dd.members());
+    assert_eq!(replication::have(o), replication::have(dd));
+}

@@ -17,7 +17,14 @@ impl Peer {
             .filter(|k| self.client.space(k).is_some_and(|sp| replication::is_member_device(sp, &remote)))
             .copied()
             .collect();
-        if shared.is_empty() {
+        // A removed member's device may hold credentials every member needs: the link stays
+        // until its first summary shows whether it does (rule 6).
+        let heard = || {
+            self.client
+                .space_keys()
+                .any(|k| self.client.space(k).is_some_and(|sp| replication::is_heard_device(sp, &remote)))
+        };
+        if shared.is_empty() && !heard() {
             return self.refuse_link(conn, remote, now);
         }
         if let Some(Conn::Swarm(s)) = self.conns.get_mut(&conn) {
@@ -60,6 +67,13 @@ impl Peer {
             s.spaces.insert(space);
         }
         let Some(Conn::Swarm(s)) = self.conns.get(&conn) else { return };
+        let heard = !s.spaces.contains(&space)
+            && !matches!(m, SwarmMessage::Refused { .. })
+            && remote.is_some_and(|r| self.client.space(&space).is_some_and(|sp| replication::is_heard_device(sp, &r)));
+        if heard {
+            return self.heard_message(conn, space, m, now);
+        }
+        let Some(Conn::Swarm(s)) = self.conns.get(&conn) else { return };
         if !s.spaces.contains(&space) {
             // A space we never authorised on this link (or no longer hold): say so, once.
             if !matches!(m, SwarmMessage::Refused { .. }) {
@@ -91,6 +105,39 @@ impl Peer {
                     s.spaces.remove(&space);
                 }
             }
+        }
+    }
+
+    /// A message for `space` from a heard device (a removed member's, §9.2.2 rule 6): its
+    /// summary gets pages asking for exactly the control-feed entries we lack, its entries are
+    /// ingested, and it is sent nothing else. A link that carries nothing more is closed (and
+    /// parked, if we dialled it) once such a summary shows we lack nothing of it.
+    fn heard_message(&mut self, conn: ConnId, space: PublicKey, m: SwarmMessage, now: Timestamp) {
+        let (theirs, after) = match m {
+            SwarmMessage::Have { feeds, .. } => (feeds, None),
+            SwarmMessage::HavePage { feeds, after, .. } => (feeds, after),
+            SwarmMessage::Entries { entries, .. } => {
+                let Some(sp) = self.client.space_mut(&space) else { return };
+                if replication::ingest_batch(sp, entries).new > 0 {
+                    self.space_changed(space, now);
+                }
+                return;
+            }
+            SwarmMessage::Refused { .. } => return,
+        };
+        let Some(sp) = self.client.space(&space) else { return };
+        let pages = replication::pull_pages(sp, &theirs, after.as_ref());
+        if !pages.is_empty() {
+            for page in &pages {
+                self.send(conn, page, now);
+            }
+            return;
+        }
+        let Some(Conn::Swarm(s)) = self.conns.get(&conn) else { return };
+        if s.spaces.is_empty()
+            && let Some(remote) = s.session.remote()
+        {
+            self.refuse_link(conn, remote, now);
         }
     }
 
