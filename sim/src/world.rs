@@ -51,6 +51,8 @@ pub struct Durable {
 #[derive(Debug, Default)]
 pub struct Pending {
     pub client: Option<Vec<u8>>,
+    /// Entries per space in that snapshot: what its outputs acknowledge once released.
+    pub acked: BTreeMap<spaces_protocol::PublicKey, u64>,
     pub records: Vec<HostRecord>,
     pub outputs: Vec<Output>,
     pub epoch: u64,
@@ -472,8 +474,10 @@ impl World {
             }
         }
         let snapshot = self.nodes[i].peer.as_ref().map(|p| p.client().snapshot().to_bytes());
+        let acked = self.nodes[i].peer.as_ref().map(|p| crate::oracle::owed(p.client()));
         let node = &mut self.nodes[i];
         node.pending.client = snapshot;
+        node.pending.acked = acked.unwrap_or_default();
         for o in outs {
             match o {
                 Output::Persist(r) => node.pending.records.push(r),
@@ -484,9 +488,7 @@ impl World {
         if crate::mutant::release_before_durable() {
             // The planted driver bug: outputs go out now, the state follows at the commit.
             let outs = std::mem::take(&mut node.pending.outputs);
-            if let Some(p) = &node.peer {
-                node.acked = p.client().spaces().iter().map(|s| (s.key, s.entries)).collect();
-            }
+            node.acked = node.pending.acked.clone();
             for o in outs {
                 self.release(i, o);
             }
@@ -519,11 +521,9 @@ impl World {
             }
         }
         let outs = std::mem::take(&mut node.pending.outputs);
-        // What the released outputs acknowledge: the state as of this commit (a space left
-        // is no longer owed).
-        if let Some(p) = &node.peer {
-            node.acked = p.client().spaces().iter().map(|s| (s.key, s.entries)).collect();
-        }
+        // What the released outputs acknowledge: the state of the snapshot this commit made
+        // durable (a space left is no longer owed; a change no output reported is not owed).
+        node.acked = std::mem::take(&mut node.pending.acked);
         for o in outs {
             self.release(i, o);
         }
