@@ -292,3 +292,39 @@ fn credentials_in_a_control_feed_whose_admission_was_voided_still_replicate() {
     assert_eq!(o.members(), dd.members());
     assert_eq!(replication::have(o), replication::have(dd));
 }
+
+/// SPEC §9.2.2 rule 6: the pull pages a member sends a heard device (a removed member's) make
+/// its ordinary answer carry exactly the control-feed entries the member lacks: none of the
+/// data it also lacks.
+#[test]
+fn pull_pages_draw_exactly_the_missing_control_entries() {
+    use spaces_protocol::swarm::SwarmMessage;
+    let mut rng = ChaCha20Rng::seed_from_u64(9);
+    let now = Timestamp::from_millis(1_700_000_000_000);
+    let mut owner = Client::create_identity(&mut rng, now);
+    let space = owner.create_space(&mut rng, now);
+    let mut a = join(&mut owner, &space, Role::Admin, 1);
+    sync(&mut owner, &mut a, &space, 10);
+    let stale = owner.space(&space).unwrap().clone();
+    // A writes data and issues credentials (a member admitted, a role changed) the owner lacks.
+    a.write(&space, vec![Op::Create { item: ItemId([7; 16]), type_name: "n".into() }]).unwrap();
+    let b = join(&mut a, &space, Role::Editor, 2);
+    a.set_role(&space, b.identity_key(), Role::Reader, now).unwrap();
+    let full = a.space(&space).unwrap();
+    let pages = replication::pull_pages(&stale, &replication::have(full), None);
+    assert!(!pages.is_empty());
+    let mut answer = Vec::new();
+    for page in &pages {
+        let SwarmMessage::HavePage { after, through, feeds, .. } = page else { panic!("pages only") };
+        answer.extend(replication::missing_in(full, feeds, after.as_ref(), through.as_ref()));
+    }
+    let control = |f: &PublicKey| full.membership().carrier(f).is_some_and(|x| x.designation == Designation::Control);
+    let lacking: Vec<_> =
+        replication::missing(full, &replication::have(&stale)).into_iter().filter(|e| control(&e.body.feed)).collect();
+    assert!(answer.iter().all(|e| control(&e.body.feed)), "no data entry is drawn");
+    assert_eq!(answer, lacking, "exactly the control entries the member lacks");
+    let mut stale = stale;
+    replication::ingest_batch(&mut stale, answer);
+    assert!(replication::pull_pages(&stale, &replication::have(full), None).is_empty(), "then nothing more");
+    assert_eq!(stale.members(), full.members());
+}

@@ -111,11 +111,11 @@ impl Peer {
     /// A message for `space` from a heard device (a removed member's, §9.2.2 rule 6): its
     /// summary gets pages asking for exactly the control-feed entries we lack, its entries are
     /// ingested, and it is sent nothing else. A link that carries nothing more is closed (and
-    /// parked, if we dialled it) once such a summary shows we lack nothing of it.
+    /// parked, if we dialled it) once such a summary (all of it) shows we lack nothing of it.
     fn heard_message(&mut self, conn: ConnId, space: PublicKey, m: SwarmMessage, now: Timestamp) {
-        let (theirs, after) = match m {
-            SwarmMessage::Have { feeds, .. } => (feeds, None),
-            SwarmMessage::HavePage { feeds, after, .. } => (feeds, after),
+        let (theirs, after, last) = match m {
+            SwarmMessage::Have { feeds, .. } => (feeds, None, true),
+            SwarmMessage::HavePage { feeds, after, through, .. } => (feeds, after, through.is_none()),
             SwarmMessage::Entries { entries, .. } => {
                 let Some(sp) = self.client.space_mut(&space) else { return };
                 if replication::ingest_batch(sp, entries).new > 0 {
@@ -133,8 +133,10 @@ impl Peer {
             }
             return;
         }
+        // Only once its whole summary was seen (a `Have`, or the last page of one).
         let Some(Conn::Swarm(s)) = self.conns.get(&conn) else { return };
-        if s.spaces.is_empty()
+        if last
+            && s.spaces.is_empty()
             && let Some(remote) = s.session.remote()
         {
             self.refuse_link(conn, remote, now);
