@@ -253,6 +253,47 @@ fn lost_final_message_then_retry_gives_the_same_credential() {
     assert_eq!(member_credential(&grant, guest_key).id(), issued[0].id());
 }
 
+/// Found by the simulator (hostile seed 244): a guest admitted by a multi-use invitation
+/// misses its grant; the host restarts; another guest burns the budget with wrong PINs. The
+/// admitted guest's retry must still get its grant: the host admitted it, and a guest refused
+/// while admitted is a disagreement (SPEC §7.6.3).
+#[test]
+fn a_burned_invitation_still_serves_a_guest_it_admitted() {
+    let mut w = World::new(21);
+    let guest_client = w.client();
+    let guest_key = guest_client.identity_key();
+    let mut host_client = w.client();
+    let space = host_client.create_space(&mut w.rng, w.now);
+    let mut p = params(Kind::Space, AuthMethod::Pin, Some(space), None, w.now);
+    p.use_limit = 0;
+    let h = host_with(&mut w, host_client, p);
+    let g = w.space_guest(guest_client, h.code);
+    // Drop the grant (the host's third frame to the guest) and stop once the host admitted.
+    w.tap = Some(Box::new(|dir, i, bytes| if dir == Dir::ToGuest && i == 2 { vec![] } else { vec![bytes] }));
+    type_pin(&mut w, g, pin_of(&h).reveal());
+    assert!(w.run_until(60_000, |w| w.hosts[h.host].host.admitted().contains(&guest_key)));
+    assert!(!w.guests[g].guest.state().is_terminal(), "the guest is in doubt");
+    // What the host's disk holds once another guest spent the last attempts: restart on it.
+    let record = w.hosts[h.host].persisted.as_mut().expect("persisted");
+    record.attempts_left = 0;
+    record.ended = Some(spaces_protocol::invitation::host::Ended::Burned);
+    w.restart_host(h.host);
+    assert!(w.settle());
+    let grant = grant(&w, g);
+    let host_view = w.hosts[h.host].client.space(&space).unwrap().membership();
+    let issued: Vec<_> = host_view
+        .credentials()
+        .filter(|c| c.subject() == guest_key && matches!(c.assertion(), spaces_protocol::Assertion::SpaceMember { .. }))
+        .collect();
+    assert_eq!(issued.len(), 1, "admission is idempotent: one grant only");
+    assert_eq!(member_credential(&grant, guest_key).id(), issued[0].id());
+    // Anyone else is still refused: the invitation stays burned.
+    let c = w.client();
+    let other = w.space_guest(c, h.code);
+    assert!(w.settle());
+    assert_eq!(refusal(&w, other), Refusal::AttemptsExhausted);
+}
+
 #[test]
 fn substituted_code_reaches_only_the_attacker_and_learns_nothing() {
     let mut w = World::new(8);

@@ -60,6 +60,9 @@ pub struct HostRecord {
     pub attempts_left: u8,
     /// Guest keys admitted so far, sorted.
     pub admitted: Vec<PublicKey>,
+    /// The Noise static keys the admitted guests connected with, sorted: a session from one
+    /// of them is an admitted guest retrying for its grant, served whatever the end.
+    pub admitted_noise: Vec<NoiseKey>,
     pub ended: Option<Ended>,
 }
 
@@ -71,6 +74,9 @@ impl Canonical for HostRecord {
         InvitationCode::from_payload(&self.code).map_err(|_| DecodeError::Invalid("bad code payload"))?;
         if !codec::strictly_ascending(&self.admitted) || self.admitted.len() > USES_MAX {
             return Err(DecodeError::Invalid("admitted must be a sorted set"));
+        }
+        if !codec::strictly_ascending(&self.admitted_noise) || self.admitted_noise.len() > USES_MAX {
+            return Err(DecodeError::Invalid("admitted_noise must be a sorted set"));
         }
         Ok(())
     }
@@ -272,6 +278,7 @@ impl InvitationHost {
             noise_secret: noise.secret_bytes(),
             attempts_left: limits.attempts_max,
             admitted: Vec::new(),
+            admitted_noise: Vec::new(),
             ended: None,
         };
         let mut host = Self::restore(record, limits, rng).expect("a fresh record is valid");
@@ -304,6 +311,7 @@ impl InvitationHost {
             noise_secret: secret.noise_secret,
             attempts_left: secret.attempts,
             admitted: Vec::new(),
+            admitted_noise: Vec::new(),
             ended: None,
         };
         let mut host = Self::restore(record, limits, rng)?;
@@ -461,7 +469,7 @@ impl InvitationHost {
         let mut channel = Channel { transport: Box::new(transport), h, remote: NoiseKey(remote), run: 0 };
         if let Some(refusal) = self.ended_refusal() {
             // Admitted guests may still retry to fetch their grant; everyone else is told.
-            if self.record.ended != Some(Ended::Completed) {
+            if self.record.ended != Some(Ended::Completed) && !self.admitted_session(&channel) {
                 self.refuse(session, &mut channel, refusal);
                 return None;
             }
@@ -516,8 +524,11 @@ impl InvitationHost {
             return None;
         }
         // A completed invitation still serves its admitted guests' retries (`admit` tells
-        // the others), without charging or changing state; any other end refuses at once.
-        let completed = self.record.ended == Some(Ended::Completed);
+        // the others), without charging or changing state; so does any ended one for a guest
+        // it admitted (known by its Noise key: one that missed its grant, then the host
+        // restarted and another guest burned the budget); any other end refuses at once.
+        let completed = self.record.ended == Some(Ended::Completed)
+            || (self.record.ended.is_some() && self.admitted_session(&channel));
         if let Some(refusal) = self.ended_refusal().filter(|_| !completed) {
             self.refuse(session, &mut channel, refusal);
             return None;
@@ -660,6 +671,9 @@ impl InvitationHost {
         if !again {
             let at = self.record.admitted.binary_search(&guest).unwrap_err();
             self.record.admitted.insert(at, guest);
+            if let Err(at) = self.record.admitted_noise.binary_search(&channel.remote) {
+                self.record.admitted_noise.insert(at, channel.remote);
+            }
             let limit = if self.record.use_limit == 0 { USES_MAX } else { self.record.use_limit as usize };
             if self.record.admitted.len() >= limit {
                 self.record.ended = Some(Ended::Completed);
@@ -717,6 +731,11 @@ impl InvitationHost {
     }
 
     // ----- helpers -----
+
+    /// Whether this session's guest (its Noise static key) was admitted before.
+    fn admitted_session(&self, channel: &Channel) -> bool {
+        self.record.admitted_noise.binary_search(&channel.remote).is_ok()
+    }
 
     fn ended_refusal(&self) -> Option<Refusal> {
         if active(Mutant::AdmitAfterCancel) && self.record.ended == Some(Ended::Cancelled) {
