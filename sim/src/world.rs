@@ -269,11 +269,7 @@ impl World {
             self.add_node(Kind::Adversary);
             self.add_node(Kind::Flooder);
         }
-        for i in 0..self.nodes.len() {
-            if self.nodes[i].kind != Kind::Flooder {
-                self.connect_signal(i);
-            }
-        }
+        self.signal_reconnect_all();
         crate::workload::start(self);
         crate::net::schedule_faults(self);
         crate::adversary::start(self);
@@ -673,11 +669,7 @@ impl World {
             return;
         }
         self.server_up = true;
-        for i in 0..self.nodes.len() {
-            if self.nodes[i].kind != Kind::Flooder {
-                self.connect_signal(i);
-            }
-        }
+        self.signal_reconnect_all();
     }
 
     // ----- crashes -----
@@ -751,6 +743,7 @@ impl World {
         self.at(deadline, Ev::Heal);
     }
 
+    /// Every device with a signaling client that is up and not connected reconnects.
     fn signal_reconnect_all(&mut self) {
         for i in 0..self.nodes.len() {
             if self.nodes[i].kind != Kind::Flooder {
