@@ -91,6 +91,7 @@ impl Faults {
 
 /// Who attacks. Each field is off (zero/false) or a rate.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Adversaries {
     /// An on-path attacker on peer connections: per frame, the chance of dropping,
     /// duplicating, tampering, replaying an old frame or reordering (each `_ppm`).
@@ -108,6 +109,19 @@ pub struct Adversaries {
     pub insider: bool,
     /// Malformed, non-canonical and oversized frames sent at peers and the server, per minute.
     pub flood_per_min: u32,
+    /// Chance that a member removed from a space tries the invite code that admitted it again
+    /// (every method; after the invitation completed, was cancelled or expired).
+    pub rejoin_ppm: u32,
+    /// Chance that a leaked code is still guessed after its invitation ended (completed,
+    /// cancelled, expired): a completed invitation must not answer PINs.
+    pub late_guess_ppm: u32,
+    /// On-path attacker on invitation connections: per guest confirmation, the chance it is
+    /// dropped (the guest, in doubt, retries on its own).
+    pub confirm_drop_ppm: u32,
+    /// Signaling connections the flooder opens to fill the server's topic table (0 = none).
+    pub signal_flood_conns: u32,
+    /// The insider goes on issuing credentials and writing in its feeds after its removal.
+    pub insider_after_removal: bool,
 }
 
 impl Adversaries {
@@ -196,6 +210,7 @@ fn faulty(r: &mut impl FnMut(u64) -> u64, swarm: bool) -> Faults {
 fn hostile(r: &mut impl FnMut(u64) -> u64, swarm: bool) -> Adversaries {
     let mut on = |pct: u64| !swarm || r(100) < pct;
     let (net, leak, mitm, signal, insider, flood) = (on(50), on(60), on(40), on(40), on(40), on(40));
+    let (rejoin, late, confirm, signal_flood, persistent) = (on(50), on(50), on(40), on(30), on(50));
     Adversaries {
         network_ppm: if net { 1_000 + r(20_000) as u32 } else { 0 },
         leak_ppm: if leak { 300_000 + r(700_000) as u32 } else { 0 },
@@ -203,6 +218,11 @@ fn hostile(r: &mut impl FnMut(u64) -> u64, swarm: bool) -> Adversaries {
         signal_ppm: if signal { 5_000 + r(50_000) as u32 } else { 0 },
         insider,
         flood_per_min: if flood { 1 + r(10) as u32 } else { 0 },
+        rejoin_ppm: if rejoin { 300_000 + r(700_000) as u32 } else { 0 },
+        late_guess_ppm: if late { 300_000 + r(700_000) as u32 } else { 0 },
+        confirm_drop_ppm: if confirm { 100_000 + r(500_000) as u32 } else { 0 },
+        signal_flood_conns: if signal_flood { 16 + r(112) as u32 } else { 0 },
+        insider_after_removal: insider && persistent,
     }
 }
 
