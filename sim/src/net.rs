@@ -174,6 +174,9 @@ pub fn transmit(w: &mut World, a: usize, conn: ConnId, bytes: Vec<u8>) {
         w.stats.fault("reset");
         return Net::cut(w, a, conn, 100);
     }
+    if crate::adversary::confirm_drop::strikes(w, a, link.node, conn, &bytes) {
+        return Net::cut(w, a, conn, 100);
+    }
     let lat = w.net.latency(&w.cfg.faults);
     let Some(link) = w.net.schedule(a, conn, w.now + lat) else { return };
     let deliveries = crate::adversary::on_path(w, a, link.node, bytes);

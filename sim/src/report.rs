@@ -95,6 +95,7 @@ pub fn table(r: &Report) -> String {
     row(&mut s, "speedup (simulated/real)", format!("{:.0}x per core", r.speedup));
     row(&mut s, "connections", t.connections.to_string());
     row(&mut s, "items written", t.items_written.to_string());
+    row(&mut s, "successes owed (L2)", t.owed_successes.to_string());
     row(&mut s, "invitations (guest outcome)", kv(&t.invitations));
     row(&mut s, "faults injected", kv(&t.faults));
     row(&mut s, "attacks tried", kv(&t.attacks));

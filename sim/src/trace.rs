@@ -84,6 +84,8 @@ pub struct Stats {
     pub refused: u64,
     pub items_written: u64,
     pub members_max: u64,
+    /// Offers whose success L2 owed (and checked).
+    pub owed_successes: u64,
 }
 
 impl Stats {
@@ -106,6 +108,7 @@ impl Stats {
         self.refused += o.refused;
         self.items_written += o.items_written;
         self.members_max = self.members_max.max(o.members_max);
+        self.owed_successes += o.owed_successes;
         for (k, v) in &o.invitations {
             *self.invitations.entry(k.clone()).or_default() += v;
         }

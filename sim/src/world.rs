@@ -407,6 +407,9 @@ impl World {
                 }
                 self.trace.line(self.now, node, "command", crate::trace::command_summary(&command));
                 crate::oracle::command(self, node, &command);
+                if self.nodes[node].is_honest() {
+                    crate::adversary::rejoin::command(self, &command);
+                }
                 self.input(node, Input::Command(&command), Mark::Clean);
             }
             Ev::Act => crate::workload::act(self),
@@ -467,6 +470,7 @@ impl World {
                 self.trace.line(self.now, i, "event", crate::trace::event_summary(e));
                 crate::oracle::event(self, i, e);
                 crate::workload::event(self, i, e);
+                crate::adversary::late_guess::event(self, i, e);
             }
         }
         let snapshot = self.nodes[i].peer.as_ref().map(|p| p.client().snapshot().to_bytes());
@@ -696,6 +700,7 @@ impl World {
         }
         crate::net::drop_node(self, i);
         self.work.crashed(i);
+        crate::oracle::honest_success::crashed(self, i);
     }
 
     /// Node `i` comes back from what its disk holds.

@@ -27,8 +27,12 @@ use spaces_protocol::{Canonical, Keypair, PublicKey, Role, Timestamp};
 use crate::net::Delivery;
 use crate::world::{Ev, Kind, Mark, Phase, World, addr_of};
 
+pub mod confirm_drop;
+pub mod late_guess;
+pub mod rejoin;
+
 /// Sessions the guesser opens per leaked code: enough to exceed any per-connection budget.
-const GUESS_ROUNDS_MAX: u32 = 4;
+pub(crate) const GUESS_ROUNDS_MAX: u32 = 4;
 /// Frames the network attacker remembers for replays.
 const REPLAY_POOL_MAX: usize = 64;
 
@@ -45,17 +49,18 @@ pub struct Adversary {
     /// Guess rounds per leaked code id.
     rounds: Vec<([u8; 16], u32)>,
     flood_conn: u64,
+    confirms: confirm_drop::Tracker,
 }
 
-fn roll(w: &mut World, n: u64) -> u64 {
+pub(crate) fn roll(w: &mut World, n: u64) -> u64 {
     if n == 0 { 0 } else { w.rng_adv.next_u64() % n }
 }
 
-fn chance(w: &mut World, ppm: u32) -> bool {
+pub(crate) fn chance(w: &mut World, ppm: u32) -> bool {
     ppm > 0 && w.phase == Phase::Safety && roll(w, 1_000_000) < u64::from(ppm)
 }
 
-fn adversary_node(w: &World) -> Option<usize> {
+pub(crate) fn adversary_node(w: &World) -> Option<usize> {
     w.nodes.iter().position(|n| n.kind == Kind::Adversary)
 }
 
@@ -208,6 +213,7 @@ pub fn leak(w: &mut World, code: InvitationCode) {
         return; // a NONE code is its own secret: whoever holds it may join
     }
     w.stats.attack("code-leak");
+    w.oracle.success.leaked.insert(code.id);
     w.adversary.rounds.push((code.id, 1));
     let delay = 100 + roll(w, 3_000);
     w.after(delay, Ev::Command { node: adv, command: Command::AcceptInvitation { code } });

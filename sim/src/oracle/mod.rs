@@ -12,9 +12,14 @@
 //!   unmodified rules holds exactly the same members and items (so nothing the rules reject
 //!   was accepted), and a malformed or non-canonical frame closes its connection.
 //! - S5 durability: a restarted device holds everything it had acknowledged.
-//! - S6 the attempt budget: no invitation sees more wrong PINs than `attempts_max`.
+//! - S1 also: no invitation re-admits an identity removed after the invitation was created
+//!   (`readmission`).
+//! - S6 the attempt budget: no invitation sees more wrong PINs than `attempts_max`, counted
+//!   as the host charges them *and* as guests (the guesser included) hear `WrongPin`, over all
+//!   its hosts and all its states: a PIN-dependent answer is a guess, charged or not.
 //! - L1 after healing: every invitation is terminal on both sides, and the honest replicas
 //!   of each space that are still members agree on members and items.
+//! - L2 after healing: honest guests who proved the secret in time succeed (`honest_success`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -29,6 +34,9 @@ use spaces_protocol::peer::{ConnId, Event, Output};
 use spaces_protocol::{Canonical, Client, PublicKey, Role};
 
 use crate::world::{Ev, Mark, Phase, World};
+
+pub mod honest_success;
+pub mod readmission;
 
 /// How often, in virtual time, the liveness phase looks for convergence.
 pub const CHECK_INTERVAL_MS: u64 = 5_000;
@@ -52,6 +60,10 @@ struct Invitation {
     wrong_pins: u32,
     /// Guests whose flow ended in a definite refusal (not a timeout, which may be in doubt).
     refused: BTreeSet<PublicKey>,
+    /// `WrongPin` answers any guest device heard: each is a PIN tested.
+    wrong_answers: u32,
+    /// Global time the invitation was created.
+    created_at: Option<u64>,
 }
 
 #[derive(Default)]
@@ -63,6 +75,23 @@ pub struct Oracle {
     /// Every PIN issued so far, as the digits a user types.
     pins: Vec<Vec<u8>>,
     pub deep_checks: u64,
+    /// The space each offer's code is for (SPACE invitations), as its host recorded it.
+    offer_space: BTreeMap<usize, PublicKey>,
+    /// When an honest device first commanded each (space, identity)'s removal.
+    removed_at: BTreeMap<(PublicKey, PublicKey), u64>,
+    pub success: honest_success::Ledger,
+    pub readmission: readmission::Judged,
+}
+
+impl Oracle {
+    pub fn cancelled(&self, id: &[u8; 16]) -> bool {
+        self.invitations.get(id).is_some_and(|i| i.cancelled)
+    }
+}
+
+/// The space offer `k`'s code admits to, if it is a SPACE invitation.
+pub fn space_of_offer(w: &World, k: usize) -> Option<PublicKey> {
+    w.oracle.offer_space.get(&k).copied()
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
@@ -90,6 +119,7 @@ pub fn offered(w: &mut World, offer: usize) {
         inv.offered.insert(identity);
         if let Some(space) = space_of(w, o.host, &o.issued) {
             w.oracle.allowed.entry(space).or_default().insert(identity);
+            w.oracle.offer_space.insert(offer, space);
         }
     } else {
         inv.offered.insert(device);
@@ -103,6 +133,15 @@ fn space_of(w: &World, host: usize, code: &spaces_protocol::invitation::Invitati
 
 /// A user command, before the device sees it: a cancel binds the host from now on.
 pub fn command(w: &mut World, i: usize, c: &spaces_protocol::peer::Command) {
+    if w.nodes[i].is_honest() {
+        honest_success::command(w, i, c);
+    }
+    if let spaces_protocol::peer::Command::SetRole { space, member, role: Role::Removed } = c
+        && w.nodes[i].is_honest()
+    {
+        let now = w.now;
+        w.oracle.removed_at.entry((*space, *member)).or_insert(now);
+    }
     if let spaces_protocol::peer::Command::CancelInvitation { id } = c {
         let live = w.nodes[i]
             .peer
@@ -123,16 +162,40 @@ pub fn event(w: &mut World, i: usize, e: &Event) {
             }
         }
         Event::InvitationCreated { id, pin, .. } => {
-            w.oracle.invitations.entry(*id).or_default();
+            let now = w.now;
+            w.oracle.invitations.entry(*id).or_default().created_at.get_or_insert(now);
             if let Some(pin) = pin {
                 w.oracle.pins.push(pin.reveal().as_bytes().to_vec());
             }
         }
         Event::Hosting { id, event } if w.nodes[i].is_honest() => hosting(w, i, *id, event),
+        Event::Joining { id, event: GuestEvent::WrongPin { .. } } => wrong_answer(w, *id),
         Event::Joining { id, event } if w.nodes[i].is_honest() => joining(w, i, *id, event),
         Event::Changed { space } | Event::Joined { space } if w.trusted(i) => members_allowed(w, i, *space),
         _ => {}
     }
+}
+
+/// S6, as guests hear it: every `WrongPin` answer tells its guest a PIN was wrong.
+fn wrong_answer(w: &mut World, id: [u8; 16]) {
+    let attempts_max = u32::from(Limits::default().attempts_max);
+    let inv = w.oracle.invitations.entry(id).or_default();
+    inv.wrong_answers += 1;
+    if inv.wrong_answers > attempts_max {
+        let n = inv.wrong_answers;
+        let detail = format!("invitation {} answered {n} PINs wrong (budget {attempts_max})", hex::encode(id));
+        w.fail("S6", detail);
+    }
+}
+
+/// When invitation `id` was created, in global time.
+pub fn created_at(w: &World, id: &[u8; 16]) -> Option<u64> {
+    w.oracle.invitations.get(id).and_then(|i| i.created_at)
+}
+
+/// When an honest device first asked for `member`'s removal from `space`.
+pub fn removed_at(w: &World, space: &PublicKey, member: &PublicKey) -> Option<u64> {
+    w.oracle.removed_at.get(&(*space, *member)).copied()
 }
 
 fn hosting(w: &mut World, i: usize, id: [u8; 16], e: &HostEvent) {
@@ -157,8 +220,9 @@ fn hosting(w: &mut World, i: usize, id: [u8; 16], e: &HostEvent) {
             };
             inv.admitted.insert(*guest);
             if let Some((s, what)) = problem {
-                w.fail(s, format!("node {i}, invitation {}: {what}", hex::encode(id)));
+                return w.fail(s, format!("node {i}, invitation {}: {what}", hex::encode(id)));
             }
+            readmission::check(w, i, id, *guest);
         }
         HostEvent::AttemptFailed { .. } => {
             inv.wrong_pins += 1;
@@ -179,6 +243,11 @@ fn joining(w: &mut World, i: usize, id: [u8; 16], e: &GuestEvent) {
         None => return,
     };
     let (code, issued) = w.work.offer_of(i, &id).map(|(_, o)| (o.code, o.issued)).expect("checked above");
+    honest_success::outcome(w, i, &id, e);
+    if w.work.offer_of(i, &id).is_some_and(|(k, _)| w.oracle.success.adversarial.contains(&k)) {
+        // A removed member retrying its old code: `readmission` judges the host instead.
+        return;
+    }
     let inv = w.oracle.invitations.entry(id).or_default();
     match e {
         GuestEvent::Admitted(_) => {
@@ -284,6 +353,7 @@ pub fn restored(w: &mut World, i: usize, client: &Client) {
 pub fn check(w: &mut World) {
     if w.phase == Phase::Liveness && converged(w).is_ok() {
         deep(w);
+        honest_success::check(w);
         if w.oracle.violation.is_none() {
             w.phase = Phase::Done;
         }
@@ -297,6 +367,7 @@ pub fn liveness_deadline(w: &mut World) {
     match converged(w) {
         Ok(()) => {
             deep(w);
+            honest_success::check(w);
             if w.oracle.violation.is_none() {
                 w.phase = crate::world::Phase::Done;
             }
@@ -398,7 +469,7 @@ fn converged(w: &World) -> Result<(), String> {
 
 /// The members and items of `space` as the rules resolve the union of every credential and
 /// entry the honest replicas hold.
-fn union_view(w: &World, space: &PublicKey) -> Option<View> {
+pub(crate) fn union_view(w: &World, space: &PublicKey) -> Option<View> {
     let mut credentials = BTreeMap::new();
     let mut entries = BTreeMap::new();
     for i in w.honest().filter(|i| w.trusted(*i)) {
