@@ -112,6 +112,54 @@ fn a_lying_driver_fails_and_the_run_exits_non_zero() {
     assert_eq!(counts(s.last_line()).1, 3, "{}", s.stdout);
 }
 
+/// Answers `hello` honestly and every other op with an error of kind `$1`: a driver that
+/// crashes (`internal`) or rejects everything for one reason.
+const REJECTER: &str = r#"while IFS= read -r line; do
+  id=$(printf '%s' "$line" | sed 's/^{"id":\([0-9]*\).*/\1/')
+  case "$line" in
+    *'"op":"hello"'*) printf '{"id":%s,"ok":{"name":"rejecter","version":"0","protocol":"spaces-driver/1","ops":[]}}\n' "$id" ;;
+    *) printf '{"id":%s,"error":{"kind":"%s","message":"no"}}\n' "$id" "$KIND" ;;
+  esac
+done"#;
+
+/// An invalid vector passes only with the error kind it names: a driver that answers
+/// `internal` (or `bad_args`, or one legitimate kind) to everything fails every invalid
+/// vector it does not reject for the right reason. Before format 2 it passed them all.
+#[test]
+fn a_driver_that_fails_every_op_fails_the_invalid_vectors() {
+    let published = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../vectors");
+    let files = spaces_conformance::vectors::load_dir(&published).unwrap();
+    let mut invalid: Vec<(String, String, String)> = Vec::new();
+    for (file, f) in &files {
+        for g in &f.test_groups {
+            for t in g.tests.iter().filter(|t| t.result == spaces_conformance::vectors::Expectation::Invalid) {
+                let kind = t.output["errorKind"].as_str().unwrap_or("").to_owned();
+                invalid.push((format!("vectors/{file}"), format!("{}#{}", g.op, t.tc_id), kind));
+            }
+        }
+    }
+    assert!(invalid.len() > 100, "the published vectors have invalid tests");
+    assert!(invalid.iter().all(|(_, _, k)| !k.is_empty()), "every invalid vector names its error kind");
+    for kind in ["internal", "bad_args", "checksum"] {
+        let json = scratch(&format!("rejecter-{kind}.json"));
+        let driver = format!("KIND={kind}; {REJECTER}");
+        let args = ["vectors", "--driver", &driver, "--vectors", published.to_str().unwrap()];
+        let v = harness(&[&args[..], &["--report-json", json.to_str().unwrap()]].concat());
+        assert_eq!(v.code, Some(1), "{kind}: {}", v.stdout);
+        let value: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let cases: Vec<Case> = serde_json::from_value(value["cases"].clone()).unwrap();
+        for (suite, name, expected) in &invalid {
+            let case = cases.iter().find(|c| &c.suite == suite && &c.name == name);
+            let case = case.unwrap_or_else(|| panic!("{suite} {name} ran"));
+            let want = if expected == kind { Status::Ok } else { Status::Failed };
+            assert_eq!(case.status, want, "{kind}: {case:?}");
+        }
+        let passed = cases.iter().filter(|c| c.status == Status::Ok).count();
+        let right = invalid.iter().filter(|(_, _, k)| k == kind).count();
+        println!("answering `{kind}` to everything: {passed} cases pass ({right} invalid vectors expect it)");
+    }
+}
+
 #[test]
 fn a_driver_that_cannot_start_is_a_failed_run() {
     let r = harness(&["vectors", "--driver", "exit 3", "--vectors", &data_dir()]);
