@@ -83,10 +83,21 @@ fn the_reference_driver_passes_every_vector_and_scenario() {
         assert_eq!(counts(v.last_line()).1, 0, "{dir}: {}", v.stdout);
     }
 
-    let s = harness(&["scenarios", "--driver", DRIVER]);
-    assert_eq!(s.code, Some(0), "{}", s.stdout);
-    let (passed, failed) = counts(s.last_line());
-    assert_eq!((passed, failed), (scenarios::cases::ALL.len(), 0), "{}", s.stdout);
+    // Every scenario passes but those probing the holes issue 10 still leaves open
+    // (`host_holes::OPEN`, which the protocol fix empties).
+    let json = scratch("ref-scenarios.json");
+    let s = harness(&["scenarios", "--driver", DRIVER, "--report-json", json.to_str().unwrap()]);
+    let value: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let cases: Vec<Case> = serde_json::from_value(value["cases"].clone()).unwrap();
+    assert_eq!(cases.len(), scenarios::all().count());
+    let failed: Vec<&str> = cases.iter().filter(|c| c.status == Status::Failed).map(|c| c.name.as_str()).collect();
+    let unexpected: Vec<&&str> = failed.iter().filter(|n| !scenarios::host_holes::OPEN.contains(n)).collect();
+    assert!(unexpected.is_empty(), "{unexpected:?} failed:\n{}", s.stdout);
+    assert!(cases.iter().all(|c| c.status != Status::Unsupported), "{}", s.stdout);
+    for open in scenarios::host_holes::OPEN.iter().filter(|n| !failed.contains(n)) {
+        println!("{open} passes now: remove it from host_holes::OPEN");
+    }
+    assert_eq!(s.code, Some(if failed.is_empty() { 0 } else { 1 }), "{}", s.stdout);
 }
 
 /// Answers `hello` honestly and every other op with an empty success: wrong for every case.
@@ -201,12 +212,14 @@ fn the_python_example_passes_what_it_supports() {
 
 #[test]
 fn scenarios_are_deterministic_to_the_byte() {
-    for (i, scenario) in scenarios::cases::ALL.iter().enumerate() {
+    for (i, scenario) in scenarios::all().enumerate() {
         let wire = || {
             let mut driver = ReferenceDriver::default();
             let mut net = Net::new(&mut driver, i as u64);
-            (scenario.run)(&mut net).unwrap_or_else(|e| panic!("{}: {e:?}", scenario.name));
-            (net.wire.clone(), net.excerpt(usize::MAX))
+            let result = (scenario.run)(&mut net);
+            let open = scenarios::host_holes::OPEN.contains(&scenario.name);
+            assert!(open || result.is_ok(), "{}: {result:?}", scenario.name);
+            (result, net.wire.clone(), net.excerpt(usize::MAX))
         };
         assert_eq!(wire(), wire(), "{}", scenario.name);
     }

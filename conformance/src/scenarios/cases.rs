@@ -10,11 +10,11 @@ use super::{DriverRole, Scenario};
 use crate::flow::Dir;
 use crate::wire::{FlowInput, FlowOutput, HostCreated, Outcome};
 
-const SECOND: u64 = 1_000;
-const MINUTE: u64 = 60 * SECOND;
-const HOUR: u64 = 60 * MINUTE;
+pub(super) const SECOND: u64 = 1_000;
+pub(super) const MINUTE: u64 = 60 * SECOND;
+pub(super) const HOUR: u64 = 60 * MINUTE;
 /// Long enough for any honest flow, retries included, to end.
-const SETTLE_MS: u64 = 30 * MINUTE;
+pub(super) const SETTLE_MS: u64 = 30 * MINUTE;
 
 pub const ALL: &[Scenario] = &[
     Scenario {
@@ -153,15 +153,15 @@ pub const ALL: &[Scenario] = &[
 
 // ----- helpers -----
 
-fn pin_of(created: &HostCreated) -> Step<String> {
+pub(super) fn pin_of(created: &HostCreated) -> Step<String> {
     created.pin.clone().ok_or_else(|| Abort::Driver("host.create of a PIN invitation returned no pin".into()))
 }
 
-fn wrong(pin: &str) -> String {
+pub(super) fn wrong(pin: &str) -> String {
     if pin == "000000" { "000001".into() } else { "000000".into() }
 }
 
-fn show(net: &Net<'_>, slot: usize) -> String {
+pub(super) fn show(net: &Net<'_>, slot: usize) -> String {
     let s = net.status(slot);
     format!(
         "{} is {} (outcome {:?}, attempts_left {:?}, admitted {})",
@@ -174,29 +174,29 @@ fn show(net: &Net<'_>, slot: usize) -> String {
 }
 
 /// Runs until the guest waits for its PIN, then types `pin`.
-fn type_pin(net: &mut Net<'_>, guest: usize, pin: &str) -> Step {
+pub(super) fn type_pin(net: &mut Net<'_>, guest: usize, pin: &str) -> Step {
     net.run_until(MINUTE, |n| n.waits_for_pin(guest) || n.terminal(guest))?;
     check(net.waits_for_pin(guest), "the guest waits for its PIN (READY_FOR_AUTHENTICATION)", show(net, guest))?;
     net.input(guest, FlowInput::Authenticate { pin: pin.to_owned() })
 }
 
 /// Runs until the guest has the host's answer to a PIN: a count of attempts, or an end.
-fn await_answer(net: &mut Net<'_>, guest: usize, before: usize) -> Step {
+pub(super) fn await_answer(net: &mut Net<'_>, guest: usize, before: usize) -> Step {
     let answered = |n: &Net<'_>| n.terminal(guest) || wrong_pins(n, guest) > before;
     net.run_until(MINUTE, answered).map(|_| ())
 }
 
-fn wrong_pins(net: &Net<'_>, guest: usize) -> usize {
+pub(super) fn wrong_pins(net: &Net<'_>, guest: usize) -> usize {
     net.events(guest).iter().filter(|e| matches!(e, FlowOutput::WrongPin { .. })).count()
 }
 
-fn settle(net: &mut Net<'_>, slots: &[usize]) -> Step {
+pub(super) fn settle(net: &mut Net<'_>, slots: &[usize]) -> Step {
     net.run_until(SETTLE_MS, |n| slots.iter().all(|s| n.terminal(*s))).map(|_| ())
 }
 
 /// Both sides agree: the guest holds a grant to `space` as EDITOR, the host admitted it,
 /// and every transcript both sides report for an untouched session is equal.
-fn agree(net: &Net<'_>, host: usize, guest: usize, identity: &str, space: &str) -> Step {
+pub(super) fn agree(net: &Net<'_>, host: usize, guest: usize, identity: &str, space: &str) -> Step {
     let expected = Outcome::Success { space: space.to_owned(), role: "editor".into() };
     check(
         net.status(guest).outcome.as_ref() == Some(&expected),
@@ -225,13 +225,13 @@ fn transcripts_agree(net: &Net<'_>, a: usize, b: usize) -> Step {
     Ok(())
 }
 
-fn refused(net: &Net<'_>, guest: usize, reasons: &[&str]) -> Step {
+pub(super) fn refused(net: &Net<'_>, guest: usize, reasons: &[&str]) -> Step {
     let ok =
         matches!(&net.status(guest).outcome, Some(Outcome::Failure { reason }) if reasons.contains(&reason.as_str()));
     check(ok, format!("{} ends refused ({})", net.name(guest), reasons.join(" or ")), show(net, guest))
 }
 
-fn nobody_admitted(net: &Net<'_>, host: usize) -> Step {
+pub(super) fn nobody_admitted(net: &Net<'_>, host: usize) -> Step {
     check(net.status(host).admitted.is_empty(), format!("{} admitted nobody", net.name(host)), show(net, host))
 }
 
@@ -239,16 +239,16 @@ fn admissions_on(net: &Net<'_>, host: usize, session: u64) -> usize {
     net.events(host).iter().filter(|e| matches!(e, FlowOutput::Admitted { session: s, .. } if *s == session)).count()
 }
 
-fn state_is(net: &Net<'_>, slot: usize, state: &str) -> Step {
+pub(super) fn state_is(net: &Net<'_>, slot: usize, state: &str) -> Step {
     check(net.state(slot) == state, format!("{} is {state}", net.name(slot)), show(net, slot))
 }
 
-fn reached(net: &Net<'_>, slot: usize, state: &str) -> bool {
+pub(super) fn reached(net: &Net<'_>, slot: usize, state: &str) -> bool {
     net.events(slot).iter().any(|e| matches!(e, FlowOutput::State { state: s } if s == state))
 }
 
 /// A harness guest on a fresh connection types `pin` and waits for the answer.
-fn attempt(net: &mut Net<'_>, code: &str, pin: &str) -> Step<usize> {
+pub(super) fn attempt(net: &mut Net<'_>, code: &str, pin: &str) -> Step<usize> {
     let (g, _) = net.local_guest(code)?;
     type_pin(net, g, pin)?;
     await_answer(net, g, 0)?;

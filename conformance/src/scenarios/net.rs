@@ -241,6 +241,7 @@ impl<'d> Net<'d> {
             role: "editor".into(),
             expires_at_ms: self.now + expires_in_ms,
             use_limit,
+            guest: None,
         }
     }
 
@@ -277,13 +278,28 @@ impl<'d> Net<'d> {
 
     /// A guest flow of our own, accepting `code`.
     pub fn local_guest(&mut self, code: &str) -> Step<(usize, GuestCreated)> {
-        let args = GuestCreate { seed: self.seed(), code: code.to_owned() };
+        let seed = self.seed();
+        self.local_guest_seeded(code, &seed)
+    }
+
+    /// A guest flow of our own from `seed`: the same seed is the same identity, device and
+    /// Noise key (a guest coming back as itself).
+    pub fn local_guest_seeded(&mut self, code: &str, seed: &str) -> Step<(usize, GuestCreated)> {
+        let args = GuestCreate { seed: seed.to_owned(), code: code.to_owned() };
         let (flow, created) = LocalFlow::create_guest(&args, Timestamp::from_millis(self.now))
             .map_err(|e| Abort::Driver(format!("harness guest: {}", e.message)))?;
         let n = self.slots.iter().filter(|s| !s.is_host).count() + 1;
         let slot = self.add_slot(&format!("harness guest {n}"), Party::Local(Box::new(flow)), false);
         self.refresh(slot)?;
         Ok((slot, created))
+    }
+
+    /// The harness's own flow in `slot`, to script it (make a host lie, for instance).
+    pub fn local_flow_mut(&mut self, slot: usize) -> Option<&mut LocalFlow> {
+        match &mut self.slots[slot].party {
+            Party::Local(flow) => Some(flow),
+            _ => None,
+        }
     }
 
     /// A relay in the middle: answers on `real`'s code with its own Noise key.
@@ -527,6 +543,24 @@ impl<'d> Net<'d> {
     /// Lets time pass with nothing scripted: `limit_ms` of deliveries and timers.
     pub fn wait(&mut self, ms: u64) -> Step {
         self.run_until(ms, |_| false).map(|_| ())
+    }
+
+    /// `space.remove_member`: the driver's host removes `member` from its space.
+    pub fn remove_member(&mut self, slot: usize, member: &str) -> Step {
+        let Party::Remote(handle) = self.slots[slot].party else {
+            return Err(Abort::Driver("only the driver's host removes members here".into()));
+        };
+        self.note(format!("{} removes {member}", self.slots[slot].name));
+        self.call("space.remove_member", json!({ "handle": handle, "member": member })).map(|_| ())
+    }
+
+    /// `space.members`: the members of the driver's host's space, identity → role.
+    pub fn members(&mut self, slot: usize) -> Step<BTreeMap<String, String>> {
+        let Party::Remote(handle) = self.slots[slot].party else {
+            return Err(Abort::Driver("only the driver's host lists members here".into()));
+        };
+        let v = self.call("space.members", json!({ "handle": handle }))?;
+        Self::parse("space.members", v.get("members").cloned().unwrap_or(Value::Null))
     }
 
     /// Crashes a host and restarts it from its persisted record; its connections drop.
