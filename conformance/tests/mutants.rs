@@ -47,8 +47,9 @@ fn every_invitation_mutant_fails_some_scenario() {
     assert_eq!(unexpected, 0, "{}", clean.render(false));
     for mutant in INVITATION_MUTANTS {
         let report = scenarios_with(Some(mutant));
+        // The open scenarios fail without any mutant: they prove nothing about one.
         let caught: Vec<&str> =
-            report.cases.iter().filter(|c| c.status == Status::Failed).map(|c| c.name.as_str()).collect();
+            report.cases.iter().filter(|c| c.status == Status::Failed && !open(c)).map(|c| c.name.as_str()).collect();
         println!("{mutant}: caught by {caught:?}");
         assert!(!caught.is_empty(), "{mutant} passed every scenario:\n{}", report.render(false));
     }
