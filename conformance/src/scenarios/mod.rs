@@ -3,7 +3,11 @@
 //! sides end in agreement (same outcome, same space and role, same transcripts) or that an
 //! attack got nowhere.
 
+pub mod attacks;
 pub mod cases;
+mod chaos;
+mod describe;
+pub mod endings;
 pub mod host_holes;
 pub mod lying_host;
 pub mod net;
@@ -32,7 +36,7 @@ pub const SUITE: &str = "scenarios";
 
 /// Every scenario, in run order (a scenario's seed is its position).
 pub fn all() -> impl Iterator<Item = &'static Scenario> {
-    cases::ALL.iter().chain(lying_host::ALL).chain(host_holes::ALL)
+    cases::ALL.iter().chain(attacks::ALL).chain(endings::ALL).chain(lying_host::ALL).chain(host_holes::ALL)
 }
 
 /// Runs the scenarios whose name contains `filter` (all when empty), one case each. Every

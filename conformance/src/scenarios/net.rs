@@ -10,10 +10,10 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 use serde_json::{Value, json};
 use spaces_protocol::Timestamp;
-use spaces_protocol::codec::Canonical;
 use spaces_protocol::invitation::InvitationCode;
-use spaces_protocol::invitation::wire::{Frame, FrameBody};
 
+pub use super::chaos::Chaos;
+use super::describe::{describe_frame, describe_input, dir_name};
 use crate::driver::Driver;
 use crate::flow::{Dir, LocalFlow};
 use crate::wire::{
@@ -48,39 +48,6 @@ pub fn check(cond: bool, expected: impl Into<String>, actual: impl Into<String>)
 
 /// What the tap does with a frame: the frames to deliver instead (empty = drop).
 pub type Tap = Box<dyn FnMut(Dir, usize, Vec<u8>) -> Vec<Vec<u8>>>;
-
-/// Seeded network faults of the kind a real network has and a conformant flow survives:
-/// connection resets (both ends told at once) and duplicated frames, on the first
-/// `frames_left` frames only, so that a flow can always finish once they stop.
-pub struct Chaos {
-    rng: ChaCha20Rng,
-    pub reset_percent: u32,
-    pub duplicate_percent: u32,
-    pub frames_left: usize,
-}
-
-impl Chaos {
-    pub fn new(seed: u64, reset_percent: u32, duplicate_percent: u32, frames_left: usize) -> Self {
-        assert!(reset_percent + duplicate_percent <= 100);
-        Chaos { rng: ChaCha20Rng::seed_from_u64(seed), reset_percent, duplicate_percent, frames_left }
-    }
-
-    /// 0: deliver, 1: reset, 2: duplicate.
-    fn roll(&mut self) -> u8 {
-        if self.frames_left == 0 {
-            return 0;
-        }
-        self.frames_left -= 1;
-        let r = self.rng.next_u32() % 100;
-        if r < self.reset_percent {
-            1
-        } else if r < self.reset_percent + self.duplicate_percent {
-            2
-        } else {
-            0
-        }
-    }
-}
 
 enum Party {
     Local(Box<LocalFlow>),
@@ -627,33 +594,4 @@ impl<'d> Net<'d> {
     pub fn name(&self, slot: usize) -> &str {
         &self.slots[slot].name
     }
-}
-
-fn dir_name(d: Dir) -> &'static str {
-    match d {
-        Dir::ToHost => "guest->host",
-        Dir::ToGuest => "host->guest",
-    }
-}
-
-fn describe_input(input: &FlowInput) -> String {
-    match input {
-        FlowInput::Frame { session, bytes } => format!("frame s{session} ({} bytes)", bytes.len() / 2),
-        FlowInput::Authenticate { .. } => "authenticate (PIN)".into(),
-        other => serde_json::to_string(other).expect("serializes"),
-    }
-}
-
-/// A short description of a frame for the log: its body variant and size.
-pub fn describe_frame(bytes: &[u8]) -> String {
-    let kind = match Frame::from_bytes(bytes) {
-        Ok(f) => match f.body {
-            FrameBody::Hello { .. } => "Hello".to_owned(),
-            FrameBody::Handshake { .. } => "Handshake".to_owned(),
-            FrameBody::Sealed { chunks } => format!("Sealed({} chunk)", chunks.len()),
-            FrameBody::Reject { refusal } => format!("Reject({refusal:?})"),
-        },
-        Err(_) => "undecodable".to_owned(),
-    };
-    format!("{kind} {} bytes", bytes.len())
 }
