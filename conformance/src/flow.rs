@@ -14,6 +14,7 @@ use spaces_protocol::invitation::wire::AdmissionGrant;
 use spaces_protocol::invitation::{InvitationCode, Kind, Limits, Pin, SessionId};
 use spaces_protocol::{Client, PublicKey, Timestamp};
 
+use crate::lying::{Lie, LyingAdmitter};
 use crate::wire::{
     FlowInput, FlowOutput, GuestCreate, GuestCreated, HostCreate, HostCreated, OpError, Outcome, Poll, hex_array,
     parse_auth, parse_role, refusal_name, role_name, state_name,
@@ -71,6 +72,8 @@ pub struct LocalFlow {
     rng: ChaCha20Rng,
     transcripts: Transcripts,
     out: Vec<FlowOutput>,
+    /// A host that lies in its grants (`lying.rs`), with the seed of the keys the lie needs.
+    lie: Option<(Lie, [u8; 32])>,
 }
 
 impl core::fmt::Debug for LocalFlow {
@@ -99,7 +102,10 @@ impl LocalFlow {
             auth,
             role,
             space: Some(space),
-            guest: None,
+            guest: match &args.guest {
+                Some(g) => Some(PublicKey(hex_array::<32>(g).ok_or_else(|| OpError::bad_args("guest: 32 bytes hex"))?)),
+                None => None,
+            },
             expires_at: Timestamp::from_millis(args.expires_at_ms),
             use_limit: args.use_limit,
             delegation: None,
@@ -116,7 +122,7 @@ impl LocalFlow {
         };
         let persisted = host.record().clone();
         let side = Side::Host { host, persisted, space };
-        let mut flow = LocalFlow { side, client, rng, transcripts: Transcripts::default(), out: Vec::new() };
+        let mut flow = LocalFlow { side, client, rng, transcripts: Transcripts::default(), out: Vec::new(), lie: None };
         flow.drain();
         Ok((flow, created))
     }
@@ -141,9 +147,15 @@ impl LocalFlow {
             rng,
             transcripts: Transcripts::default(),
             out: Vec::new(),
+            lie: None,
         };
         flow.drain();
         Ok((flow, created))
+    }
+
+    /// Makes this host lie in every grant it sends (hosts only).
+    pub fn lie(&mut self, lie: Lie, seed: [u8; 32]) {
+        self.lie = Some((lie, seed));
     }
 
     pub fn is_host(&self) -> bool {
@@ -167,7 +179,7 @@ impl LocalFlow {
         let host = InvitationHost::restore(record.clone(), Limits::default(), &mut rng).ok()?;
         let client = Client::create_identity(&mut rng, now);
         let side = Side::Host { host, persisted: record, space: *space };
-        Some(LocalFlow { side, client, rng, transcripts: Transcripts::default(), out: Vec::new() })
+        Some(LocalFlow { side, client, rng, transcripts: Transcripts::default(), out: Vec::new(), lie: None })
     }
 
     /// `flow.input` at the driver's time `now`.
@@ -193,7 +205,13 @@ impl LocalFlow {
                     (FlowInput::Cancel, _) => HostInput::Cancel,
                     _ => return Err(OpError::bad_args("a host takes frame, closed, timeout or cancel")),
                 };
-                host.handle_input(input, now, &mut self.client);
+                match self.lie {
+                    Some((lie, seed)) => {
+                        let mut liar = LyingAdmitter { client: &mut self.client, lie, seed };
+                        host.handle_input(input, now, &mut liar);
+                    }
+                    None => host.handle_input(input, now, &mut self.client),
+                }
             }
             Side::Guest { guest } => {
                 let input = match (input, &frame) {
@@ -290,6 +308,28 @@ impl LocalFlow {
                 }
             }
         }
+    }
+
+    /// `space.remove_member` (hosts): the host's identity removes `member` from its space.
+    pub fn remove_member(&mut self, member: &str, now: Timestamp) -> Result<(), OpError> {
+        let member = PublicKey(hex_array::<32>(member).ok_or_else(|| OpError::bad_args("member: 32 bytes hex"))?);
+        let space = self.space().ok_or_else(|| OpError::bad_args("only a host holds a space"))?;
+        self.client.remove_member(&space, member, now).map_err(|e| OpError::new("not_allowed", format!("{e:?}")))?;
+        Ok(())
+    }
+
+    /// `space.members` (hosts): the members of the host's space now, identity → role name.
+    pub fn members(&self) -> Result<BTreeMap<String, String>, OpError> {
+        let space = self.space().ok_or_else(|| OpError::bad_args("only a host holds a space"))?;
+        let members = self.client.members(&space).map_err(|e| OpError::new("unknown_space", format!("{e:?}")))?;
+        Ok(members.into_iter().map(|m| (hex::encode(m.identity.0), role_name(m.role).to_owned())).collect())
+    }
+
+    /// The identity a guest flow created from `seed` will have (`create_guest` draws it
+    /// first), so that a host can invite it by key, or a guest come back as itself.
+    pub fn guest_identity(seed: &str, now: Timestamp) -> Result<String, OpError> {
+        let mut rng = ChaCha20Rng::from_seed(seed_of(seed)?);
+        Ok(hex::encode(Client::create_identity(&mut rng, now).identity_key().0))
     }
 
     /// The space a host admits to.

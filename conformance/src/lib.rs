@@ -12,6 +12,7 @@
 
 pub mod driver;
 pub mod flow;
+pub mod lying;
 pub mod reference;
 pub mod report;
 pub mod scenarios;

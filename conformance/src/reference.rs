@@ -15,8 +15,18 @@ use crate::wire::{DRIVER_PROTOCOL, FlowInput, GuestCreate, Hello, HostCreate, Op
 pub const FLOWS_MAX: usize = 4096;
 
 /// Stateful ops, always supported.
-const FLOW_OPS: &[&str] =
-    &["hello", "time.set", "host.create", "guest.create", "flow.input", "flow.poll", "flow.restart", "flow.free"];
+const FLOW_OPS: &[&str] = &[
+    "hello",
+    "time.set",
+    "host.create",
+    "guest.create",
+    "flow.input",
+    "flow.poll",
+    "flow.restart",
+    "flow.free",
+    "space.remove_member",
+    "space.members",
+];
 
 pub struct ReferenceDriver {
     now: Timestamp,
@@ -66,6 +76,8 @@ impl ReferenceDriver {
             "flow.poll" => self.flow(args).map(|f| serde_json::to_value(f.poll()).expect("polls serialize")),
             "flow.restart" => self.flow(args).and_then(|f| f.restart()).map(|_| json!({})),
             "flow.free" => handle_arg(args).map(|h| json!({ "freed": self.flows.remove(&h).is_some() })),
+            "space.remove_member" => self.remove_member(args),
+            "space.members" => self.flow(args).and_then(|f| f.members()).map(|m| json!({ "members": m })),
             _ => (self.vector_ops)(op, args),
         };
         match result {
@@ -121,6 +133,13 @@ impl ReferenceDriver {
     fn flow(&mut self, a: &Value) -> Result<&mut LocalFlow, OpError> {
         let handle = handle_arg(a)?;
         self.flows.get_mut(&handle).ok_or_else(|| OpError::new("unknown_handle", format!("no flow {handle}")))
+    }
+
+    fn remove_member(&mut self, a: &Value) -> Result<Value, OpError> {
+        let member = a.get("member").and_then(Value::as_str).ok_or_else(|| OpError::bad_args("args.member"))?;
+        let now = self.now;
+        self.flow(a)?.remove_member(member, now)?;
+        Ok(json!({}))
     }
 
     fn flow_input(&mut self, a: &Value) -> Result<Value, OpError> {

@@ -8,6 +8,7 @@ use serde_json::Value;
 use crate::driver::{Driver, DriverError};
 use crate::report::{Case, Report, Status};
 use crate::wire::Reply;
+use spaces_vectors::grade::{DRIVER_FAILURE_KINDS, invalid_kind_mismatch};
 
 /// Files one run reads at most, and tests per file: a bound on a directory we are pointed at.
 pub const FILES_MAX: usize = 1024;
@@ -160,12 +161,15 @@ fn reply_text(reply: &Reply) -> String {
 fn expected_text(test: &TestCase) -> String {
     match test.result {
         Expectation::Valid => format!("ok with {}", test.output),
-        Expectation::Invalid => "an error".into(),
+        Expectation::Invalid => match test.output.get("errorKind").and_then(Value::as_str) {
+            Some(kind) => format!("an error of kind `{kind}`"),
+            None => "an error (a rejection, not a driver failure)".into(),
+        },
         Expectation::Acceptable => format!("an error, or ok with {}", test.output),
     }
 }
 
-/// `errorKind` in an output names the reference's error for people; it is never graded.
+/// `errorKind` is graded against an error's kind (`grade`), never against an `ok` value.
 const INFORMATIVE_KEYS: &[&str] = &["errorKind"];
 
 /// Does `actual` carry every graded key of `expected` with an equal value?
@@ -179,7 +183,9 @@ fn matches_output(expected: &Value, actual: &Value) -> bool {
 }
 
 /// The grading rule of the vectors (`spaces_vectors::grade`): valid must be ok with the
-/// output; invalid must be an error, of any kind; acceptable passes as an error or as the
+/// output; invalid must be an error of the kind `output.errorKind` names (FAILED otherwise:
+/// a driver failure such as `internal` or `bad_args` is not a rejection, and another
+/// rejection kind means another SPEC rule fired); acceptable passes as a rejection or as the
 /// output, and is NON-STRICT as any other value.
 pub fn grade(suite: &str, name: &str, comment: &str, test: &TestCase, reply: &Reply) -> Case {
     let ok = |s| Case::new(suite, name, comment, s);
@@ -188,8 +194,14 @@ pub fn grade(suite: &str, name: &str, comment: &str, test: &TestCase, reply: &Re
         (_, Reply::Unsupported) => ok(Status::Unsupported),
         (Expectation::Valid, Reply::Ok(v)) if matches_output(&test.output, v) => ok(Status::Ok),
         (Expectation::Valid, other) => fail(reply_text(other)),
-        (Expectation::Invalid, Reply::Error(_)) => ok(Status::Ok),
+        (Expectation::Invalid, Reply::Error(e)) => match invalid_kind_mismatch(&test.output, &e.kind) {
+            None => ok(Status::Ok),
+            Some(why) => fail(format!("{} ({why})", reply_text(reply))),
+        },
         (Expectation::Invalid, other) => fail(reply_text(other)),
+        (Expectation::Acceptable, Reply::Error(e)) if DRIVER_FAILURE_KINDS.contains(&e.kind.as_str()) => {
+            fail(format!("{} (a driver failure, not a rejection)", reply_text(reply)))
+        }
         (Expectation::Acceptable, Reply::Error(_)) => ok(Status::Ok),
         (Expectation::Acceptable, Reply::Ok(v)) if matches_output(&test.output, v) => ok(Status::Ok),
         (Expectation::Acceptable, Reply::Ok(v)) => {
@@ -230,10 +242,19 @@ mod tests {
         let invalid = test(Expectation::Invalid, json!({}));
         assert_eq!(g(&invalid, &err), Status::Ok);
         assert_eq!(g(&invalid, &good), Status::Failed);
+        let internal = Reply::Error(OpError::new("internal", "panicked"));
+        let bad_args = Reply::Error(OpError::new("bad_args", "what?"));
+        assert_eq!(g(&invalid, &internal), Status::Failed, "a crash is not a rejection");
+        let kinded = test(Expectation::Invalid, json!({"errorKind": "X"}));
+        assert_eq!(g(&kinded, &err), Status::Ok);
+        assert_eq!(g(&kinded, &Reply::Error(OpError::new("Y", "no"))), Status::Failed, "another rule fired");
+        assert_eq!(g(&kinded, &internal), Status::Failed);
+        assert_eq!(g(&kinded, &bad_args), Status::Failed);
         let informative = test(Expectation::Valid, json!({"a": 1, "errorKind": "x"}));
         assert_eq!(g(&informative, &good), Status::Ok);
         let acceptable = test(Expectation::Acceptable, json!({"a": 1}));
         assert_eq!(g(&acceptable, &err), Status::Ok);
+        assert_eq!(g(&acceptable, &internal), Status::Failed);
         assert_eq!(g(&acceptable, &good), Status::Ok);
         assert_eq!(g(&acceptable, &wrong), Status::NonStrict);
     }

@@ -102,6 +102,9 @@ pub struct HostCreate {
     pub expires_at_ms: u64,
     /// 1 = single use, 0 = unlimited.
     pub use_limit: u32,
+    /// For `auth: "key"`: the invited guest's identity key, hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest: Option<String>,
 }
 
 /// `host.create`'s answer.

@@ -83,10 +83,21 @@ fn the_reference_driver_passes_every_vector_and_scenario() {
         assert_eq!(counts(v.last_line()).1, 0, "{dir}: {}", v.stdout);
     }
 
-    let s = harness(&["scenarios", "--driver", DRIVER]);
-    assert_eq!(s.code, Some(0), "{}", s.stdout);
-    let (passed, failed) = counts(s.last_line());
-    assert_eq!((passed, failed), (scenarios::cases::ALL.len(), 0), "{}", s.stdout);
+    // Every scenario passes but those probing the holes issue 10 still leaves open
+    // (`host_holes::OPEN`, which the protocol fix empties).
+    let json = scratch("ref-scenarios.json");
+    let s = harness(&["scenarios", "--driver", DRIVER, "--report-json", json.to_str().unwrap()]);
+    let value: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let cases: Vec<Case> = serde_json::from_value(value["cases"].clone()).unwrap();
+    assert_eq!(cases.len(), scenarios::all().count());
+    let failed: Vec<&str> = cases.iter().filter(|c| c.status == Status::Failed).map(|c| c.name.as_str()).collect();
+    let unexpected: Vec<&&str> = failed.iter().filter(|n| !scenarios::host_holes::OPEN.contains(n)).collect();
+    assert!(unexpected.is_empty(), "{unexpected:?} failed:\n{}", s.stdout);
+    assert!(cases.iter().all(|c| c.status != Status::Unsupported), "{}", s.stdout);
+    for open in scenarios::host_holes::OPEN.iter().filter(|n| !failed.contains(n)) {
+        println!("{open} passes now: remove it from host_holes::OPEN");
+    }
+    assert_eq!(s.code, Some(if failed.is_empty() { 0 } else { 1 }), "{}", s.stdout);
 }
 
 /// Answers `hello` honestly and every other op with an empty success: wrong for every case.
@@ -110,6 +121,54 @@ fn a_lying_driver_fails_and_the_run_exits_non_zero() {
     let s = harness(&["scenarios", "--driver", LIAR, "--only", "honest"]);
     assert_eq!(s.code, Some(1), "{}", s.stdout);
     assert_eq!(counts(s.last_line()).1, 3, "{}", s.stdout);
+}
+
+/// Answers `hello` honestly and every other op with an error of kind `$1`: a driver that
+/// crashes (`internal`) or rejects everything for one reason.
+const REJECTER: &str = r#"while IFS= read -r line; do
+  id=$(printf '%s' "$line" | sed 's/^{"id":\([0-9]*\).*/\1/')
+  case "$line" in
+    *'"op":"hello"'*) printf '{"id":%s,"ok":{"name":"rejecter","version":"0","protocol":"spaces-driver/1","ops":[]}}\n' "$id" ;;
+    *) printf '{"id":%s,"error":{"kind":"%s","message":"no"}}\n' "$id" "$KIND" ;;
+  esac
+done"#;
+
+/// An invalid vector passes only with the error kind it names: a driver that answers
+/// `internal` (or `bad_args`, or one legitimate kind) to everything fails every invalid
+/// vector it does not reject for the right reason. Before format 2 it passed them all.
+#[test]
+fn a_driver_that_fails_every_op_fails_the_invalid_vectors() {
+    let published = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../vectors");
+    let files = spaces_conformance::vectors::load_dir(&published).unwrap();
+    let mut invalid: Vec<(String, String, String)> = Vec::new();
+    for (file, f) in &files {
+        for g in &f.test_groups {
+            for t in g.tests.iter().filter(|t| t.result == spaces_conformance::vectors::Expectation::Invalid) {
+                let kind = t.output["errorKind"].as_str().unwrap_or("").to_owned();
+                invalid.push((format!("vectors/{file}"), format!("{}#{}", g.op, t.tc_id), kind));
+            }
+        }
+    }
+    assert!(invalid.len() > 100, "the published vectors have invalid tests");
+    assert!(invalid.iter().all(|(_, _, k)| !k.is_empty()), "every invalid vector names its error kind");
+    for kind in ["internal", "bad_args", "checksum"] {
+        let json = scratch(&format!("rejecter-{kind}.json"));
+        let driver = format!("KIND={kind}; {REJECTER}");
+        let args = ["vectors", "--driver", &driver, "--vectors", published.to_str().unwrap()];
+        let v = harness(&[&args[..], &["--report-json", json.to_str().unwrap()]].concat());
+        assert_eq!(v.code, Some(1), "{kind}: {}", v.stdout);
+        let value: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let cases: Vec<Case> = serde_json::from_value(value["cases"].clone()).unwrap();
+        for (suite, name, expected) in &invalid {
+            let case = cases.iter().find(|c| &c.suite == suite && &c.name == name);
+            let case = case.unwrap_or_else(|| panic!("{suite} {name} ran"));
+            let want = if expected == kind { Status::Ok } else { Status::Failed };
+            assert_eq!(case.status, want, "{kind}: {case:?}");
+        }
+        let passed = cases.iter().filter(|c| c.status == Status::Ok).count();
+        let right = invalid.iter().filter(|(_, _, k)| k == kind).count();
+        println!("answering `{kind}` to everything: {passed} cases pass ({right} invalid vectors expect it)");
+    }
 }
 
 #[test]
@@ -153,12 +212,14 @@ fn the_python_example_passes_what_it_supports() {
 
 #[test]
 fn scenarios_are_deterministic_to_the_byte() {
-    for (i, scenario) in scenarios::cases::ALL.iter().enumerate() {
+    for (i, scenario) in scenarios::all().enumerate() {
         let wire = || {
             let mut driver = ReferenceDriver::default();
             let mut net = Net::new(&mut driver, i as u64);
-            (scenario.run)(&mut net).unwrap_or_else(|e| panic!("{}: {e:?}", scenario.name));
-            (net.wire.clone(), net.excerpt(usize::MAX))
+            let result = (scenario.run)(&mut net);
+            let open = scenarios::host_holes::OPEN.contains(&scenario.name);
+            assert!(open || result.is_ok(), "{}: {result:?}", scenario.name);
+            (result, net.wire.clone(), net.excerpt(usize::MAX))
         };
         assert_eq!(wire(), wire(), "{}", scenario.name);
     }

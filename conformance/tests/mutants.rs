@@ -9,7 +9,7 @@ use spaces_conformance::scenarios;
 
 const DRIVER: &str = env!("CARGO_BIN_EXE_spaces-driver");
 
-const INVITATION_MUTANTS: [&str; 7] = [
+const INVITATION_MUTANTS: [&str; 8] = [
     "accept-any-pin",
     "per-session-budget",
     "ignore-expiry",
@@ -17,6 +17,15 @@ const INVITATION_MUTANTS: [&str; 7] = [
     "drop-prologue-binding",
     "admit-after-cancel",
     "leak-pin-into-frame",
+    "guest-trusts-grant",
+];
+
+/// Planted bugs of issue 10's host holes, with the scenarios that must catch them. The
+/// protocol fix adds them to the catalogue (`protocol/src/mutants.rs`); until then they are
+/// skipped, with a notice.
+const PENDING_MUTANTS: [(&str, &[&str]); 2] = [
+    ("rejoin-after-removal", &["rejoin-after-removal-none", "rejoin-after-removal-pin", "rejoin-after-removal-key"]),
+    ("free-guess-after-completion", &["free-guess-after-completion"]),
 ];
 
 fn scenarios_with(mutant: Option<&str>) -> Report {
@@ -33,13 +42,32 @@ fn scenarios_with(mutant: Option<&str>) -> Report {
 #[test]
 fn every_invitation_mutant_fails_some_scenario() {
     let clean = scenarios_with(None);
-    assert_eq!(clean.total().failed, 0, "{}", clean.render(false));
+    let open = |c: &&spaces_conformance::report::Case| scenarios::host_holes::OPEN.contains(&c.name.as_str());
+    let unexpected = clean.cases.iter().filter(|c| c.status == Status::Failed && !open(c)).count();
+    assert_eq!(unexpected, 0, "{}", clean.render(false));
     for mutant in INVITATION_MUTANTS {
         let report = scenarios_with(Some(mutant));
+        // The open scenarios fail without any mutant: they prove nothing about one.
         let caught: Vec<&str> =
-            report.cases.iter().filter(|c| c.status == Status::Failed).map(|c| c.name.as_str()).collect();
+            report.cases.iter().filter(|c| c.status == Status::Failed && !open(c)).map(|c| c.name.as_str()).collect();
         println!("{mutant}: caught by {caught:?}");
         assert!(!caught.is_empty(), "{mutant} passed every scenario:\n{}", report.render(false));
+    }
+}
+
+#[test]
+fn issue_10_mutants_fail_their_scenarios_once_they_exist() {
+    use spaces_protocol::mutants::Mutant;
+    for (mutant, expected) in PENDING_MUTANTS {
+        if Mutant::from_name(mutant).is_none() {
+            println!("SKIPPED: {mutant} is not in protocol/src/mutants.rs yet");
+            continue;
+        }
+        let report = scenarios_with(Some(mutant));
+        for name in expected {
+            let case = report.cases.iter().find(|c| c.name == *name).expect("the scenario ran");
+            assert_eq!(case.status, Status::Failed, "{mutant} passes {name}:\n{}", report.render(false));
+        }
     }
 }
 

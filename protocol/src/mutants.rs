@@ -39,10 +39,12 @@ pub enum Mutant {
     AdmitAfterCancel,
     /// The guest appends the PIN, as typed, to every frame it sends once it has one.
     LeakPinIntoFrame,
+    /// The guest accepts any grant whose MAC verifies, without the checks of SPEC §7.7.3.
+    GuestTrustsGrant,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 16] = [
+    pub const ALL: [Mutant; 17] = [
         Mutant::CodecLenient,
         Mutant::SkipSignatureCheck,
         Mutant::MembershipArrivalOrder,
@@ -59,6 +61,7 @@ impl Mutant {
         Mutant::DropPrologueBinding,
         Mutant::AdmitAfterCancel,
         Mutant::LeakPinIntoFrame,
+        Mutant::GuestTrustsGrant,
     ];
 
     pub fn name(self) -> &'static str {
@@ -79,6 +82,7 @@ impl Mutant {
             Mutant::DropPrologueBinding => "drop-prologue-binding",
             Mutant::AdmitAfterCancel => "admit-after-cancel",
             Mutant::LeakPinIntoFrame => "leak-pin-into-frame",
+            Mutant::GuestTrustsGrant => "guest-trusts-grant",
         }
     }
 

@@ -115,6 +115,7 @@ impl VectorFile {
             "algorithm": self.algorithm,
             "schema": self.schema_name(),
             "version": crate::SPEC_VERSION,
+            "formatVersion": crate::FORMAT_VERSION,
             "numberOfTests": self.number_of_tests(),
             "notes": notes,
             "testGroups": groups,

@@ -3,9 +3,12 @@
 //! - `valid`: the op MUST return a value, and for every key of the test's `output` the value
 //!   MUST hold an equal JSON value under that key (extra keys in the answer are allowed, so
 //!   outputs can grow additively within a SPEC version).
-//! - `invalid`: the op MUST return an error. `output.errorKind`, when present, names the
-//!   reference's error kind; it is informative, and a different kind is not a failure.
-//! - `acceptable`: an error passes; a value passes if it matches `output`, and is NON-STRICT
+//! - `invalid`: the op MUST return an error of the kind `output.errorKind` names (format 2;
+//!   format 1 accepted any error). Another kind fails: a driver's own failure (`internal`,
+//!   `bad_args`, `bad_request`) is not a rejection, and a rejection for another reason means
+//!   another SPEC rule fired. Without `errorKind`, any rejection passes but a driver failure
+//!   does not.
+//! - `acceptable`: a rejection (of any kind, but not a driver failure) passes; a value passes if it matches `output`, and is NON-STRICT
 //!   if it does not.
 //! - An error of kind `unsupported` is UNSUPPORTED whatever the result.
 
@@ -46,14 +49,35 @@ pub fn grade(test: &Value, answer: Result<Value, OpError>) -> Verdict {
             Some(why) => Verdict::Failed(why),
         },
         ("valid", Err(e)) => Verdict::Failed(format!("expected a value, got error {}: {}", e.kind, e.message)),
-        ("invalid", Err(_)) => Verdict::Ok,
+        ("invalid", Err(e)) => match invalid_kind_mismatch(expected, &e.kind) {
+            None => Verdict::Ok,
+            Some(why) => Verdict::Failed(why),
+        },
         ("invalid", Ok(actual)) => Verdict::Failed(format!("expected an error, got {actual}")),
+        ("acceptable", Err(e)) if DRIVER_FAILURE_KINDS.contains(&e.kind.as_str()) => {
+            Verdict::Failed(format!("expected a rejection or a value, got the driver failure `{}`", e.kind))
+        }
         ("acceptable", Err(_)) => Verdict::Ok,
         ("acceptable", Ok(actual)) => match mismatch(expected, &actual) {
             None => Verdict::Ok,
             Some(why) => Verdict::NonStrict(why),
         },
         (other, _) => Verdict::Failed(format!("unknown result {other:?}")),
+    }
+}
+
+/// Error kinds that say the implementation (or its driver) failed, not that it rejected the
+/// input: they never pass an `invalid` test.
+pub const DRIVER_FAILURE_KINDS: &[&str] = &["internal", "bad_args", "bad_request"];
+
+/// Why an error of `kind` does not pass an `invalid` test expecting `expected`, if it does not.
+pub fn invalid_kind_mismatch(expected: &Value, kind: &str) -> Option<String> {
+    if DRIVER_FAILURE_KINDS.contains(&kind) {
+        return Some(format!("expected a rejection, got the driver failure `{kind}`"));
+    }
+    match expected.get("errorKind").and_then(Value::as_str) {
+        Some(want) if want != kind => Some(format!("expected error kind `{want}`, got `{kind}`")),
+        _ => None,
     }
 }
 

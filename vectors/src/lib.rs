@@ -22,6 +22,10 @@ pub mod ops;
 /// The SPEC version every file carries. Within one version, changes are additive.
 pub const SPEC_VERSION: &str = "spaces/1";
 
+/// The file format's revision, independent of the SPEC version (README.md, "Versioning"):
+/// 1 graded `invalid` tests as "any error"; 2 requires the error kind `output.errorKind` names.
+pub const FORMAT_VERSION: u32 = 2;
+
 pub use grade::{Verdict, grade as grade_answer, verify_test};
 
 /// The vector files, in the order `generate` writes them (relative to `vectors/`).

@@ -109,7 +109,12 @@ fn grading_fails_a_changed_output_and_an_accepted_invalid() {
     // An implementation that accepts an invalid case fails it; one that refuses passes.
     let bad = group["tests"].as_array().unwrap().iter().find(|t| t["result"] == "invalid").unwrap();
     assert!(grade(bad, Ok(serde_json::json!({}))).is_failed());
-    assert_eq!(grade(bad, Err(OpError::new("anything", "no"))), Verdict::Ok);
+    // Format 2: only the error kind the vector names passes; a driver failure never does.
+    let kind = bad["output"]["errorKind"].as_str().expect("invalid vectors name their error kind");
+    assert_eq!(grade(bad, Err(OpError::new(kind, "no"))), Verdict::Ok);
+    assert!(grade(bad, Err(OpError::new("anything", "no"))).is_failed());
+    assert!(grade(bad, Err(OpError::new("internal", "panicked"))).is_failed());
+    assert!(grade(bad, Err(OpError::new("bad_args", "what?"))).is_failed());
     assert_eq!(grade(ok, Err(OpError::new("unsupported", "not implemented"))), Verdict::Unsupported);
 }
 

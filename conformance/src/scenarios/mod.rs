@@ -3,7 +3,13 @@
 //! sides end in agreement (same outcome, same space and role, same transcripts) or that an
 //! attack got nowhere.
 
+pub mod attacks;
 pub mod cases;
+mod chaos;
+mod describe;
+pub mod endings;
+pub mod host_holes;
+pub mod lying_host;
 pub mod net;
 
 use crate::driver::Driver;
@@ -28,10 +34,15 @@ pub struct Scenario {
 
 pub const SUITE: &str = "scenarios";
 
+/// Every scenario, in run order (a scenario's seed is its position).
+pub fn all() -> impl Iterator<Item = &'static Scenario> {
+    cases::ALL.iter().chain(attacks::ALL).chain(endings::ALL).chain(lying_host::ALL).chain(host_holes::ALL)
+}
+
 /// Runs the scenarios whose name contains `filter` (all when empty), one case each. Every
 /// scenario gets a fresh driver (`restart`), so no state leaks from one into the next.
 pub fn run(driver: &mut dyn Driver, filter: &str, report: &mut Report) {
-    for (i, scenario) in cases::ALL.iter().enumerate() {
+    for (i, scenario) in all().enumerate() {
         if !scenario.name.contains(filter) {
             continue;
         }

@@ -10,10 +10,10 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 use serde_json::{Value, json};
 use spaces_protocol::Timestamp;
-use spaces_protocol::codec::Canonical;
 use spaces_protocol::invitation::InvitationCode;
-use spaces_protocol::invitation::wire::{Frame, FrameBody};
 
+pub use super::chaos::Chaos;
+use super::describe::{describe_frame, describe_input, dir_name};
 use crate::driver::Driver;
 use crate::flow::{Dir, LocalFlow};
 use crate::wire::{
@@ -48,39 +48,6 @@ pub fn check(cond: bool, expected: impl Into<String>, actual: impl Into<String>)
 
 /// What the tap does with a frame: the frames to deliver instead (empty = drop).
 pub type Tap = Box<dyn FnMut(Dir, usize, Vec<u8>) -> Vec<Vec<u8>>>;
-
-/// Seeded network faults of the kind a real network has and a conformant flow survives:
-/// connection resets (both ends told at once) and duplicated frames, on the first
-/// `frames_left` frames only, so that a flow can always finish once they stop.
-pub struct Chaos {
-    rng: ChaCha20Rng,
-    pub reset_percent: u32,
-    pub duplicate_percent: u32,
-    pub frames_left: usize,
-}
-
-impl Chaos {
-    pub fn new(seed: u64, reset_percent: u32, duplicate_percent: u32, frames_left: usize) -> Self {
-        assert!(reset_percent + duplicate_percent <= 100);
-        Chaos { rng: ChaCha20Rng::seed_from_u64(seed), reset_percent, duplicate_percent, frames_left }
-    }
-
-    /// 0: deliver, 1: reset, 2: duplicate.
-    fn roll(&mut self) -> u8 {
-        if self.frames_left == 0 {
-            return 0;
-        }
-        self.frames_left -= 1;
-        let r = self.rng.next_u32() % 100;
-        if r < self.reset_percent {
-            1
-        } else if r < self.reset_percent + self.duplicate_percent {
-            2
-        } else {
-            0
-        }
-    }
-}
 
 enum Party {
     Local(Box<LocalFlow>),
@@ -241,6 +208,7 @@ impl<'d> Net<'d> {
             role: "editor".into(),
             expires_at_ms: self.now + expires_in_ms,
             use_limit,
+            guest: None,
         }
     }
 
@@ -277,13 +245,28 @@ impl<'d> Net<'d> {
 
     /// A guest flow of our own, accepting `code`.
     pub fn local_guest(&mut self, code: &str) -> Step<(usize, GuestCreated)> {
-        let args = GuestCreate { seed: self.seed(), code: code.to_owned() };
+        let seed = self.seed();
+        self.local_guest_seeded(code, &seed)
+    }
+
+    /// A guest flow of our own from `seed`: the same seed is the same identity, device and
+    /// Noise key (a guest coming back as itself).
+    pub fn local_guest_seeded(&mut self, code: &str, seed: &str) -> Step<(usize, GuestCreated)> {
+        let args = GuestCreate { seed: seed.to_owned(), code: code.to_owned() };
         let (flow, created) = LocalFlow::create_guest(&args, Timestamp::from_millis(self.now))
             .map_err(|e| Abort::Driver(format!("harness guest: {}", e.message)))?;
         let n = self.slots.iter().filter(|s| !s.is_host).count() + 1;
         let slot = self.add_slot(&format!("harness guest {n}"), Party::Local(Box::new(flow)), false);
         self.refresh(slot)?;
         Ok((slot, created))
+    }
+
+    /// The harness's own flow in `slot`, to script it (make a host lie, for instance).
+    pub fn local_flow_mut(&mut self, slot: usize) -> Option<&mut LocalFlow> {
+        match &mut self.slots[slot].party {
+            Party::Local(flow) => Some(flow),
+            _ => None,
+        }
     }
 
     /// A relay in the middle: answers on `real`'s code with its own Noise key.
@@ -529,6 +512,24 @@ impl<'d> Net<'d> {
         self.run_until(ms, |_| false).map(|_| ())
     }
 
+    /// `space.remove_member`: the driver's host removes `member` from its space.
+    pub fn remove_member(&mut self, slot: usize, member: &str) -> Step {
+        let Party::Remote(handle) = self.slots[slot].party else {
+            return Err(Abort::Driver("only the driver's host removes members here".into()));
+        };
+        self.note(format!("{} removes {member}", self.slots[slot].name));
+        self.call("space.remove_member", json!({ "handle": handle, "member": member })).map(|_| ())
+    }
+
+    /// `space.members`: the members of the driver's host's space, identity → role.
+    pub fn members(&mut self, slot: usize) -> Step<BTreeMap<String, String>> {
+        let Party::Remote(handle) = self.slots[slot].party else {
+            return Err(Abort::Driver("only the driver's host lists members here".into()));
+        };
+        let v = self.call("space.members", json!({ "handle": handle }))?;
+        Self::parse("space.members", v.get("members").cloned().unwrap_or(Value::Null))
+    }
+
     /// Crashes a host and restarts it from its persisted record; its connections drop.
     pub fn restart(&mut self, slot: usize) -> Step {
         match &mut self.slots[slot].party {
@@ -593,33 +594,4 @@ impl<'d> Net<'d> {
     pub fn name(&self, slot: usize) -> &str {
         &self.slots[slot].name
     }
-}
-
-fn dir_name(d: Dir) -> &'static str {
-    match d {
-        Dir::ToHost => "guest->host",
-        Dir::ToGuest => "host->guest",
-    }
-}
-
-fn describe_input(input: &FlowInput) -> String {
-    match input {
-        FlowInput::Frame { session, bytes } => format!("frame s{session} ({} bytes)", bytes.len() / 2),
-        FlowInput::Authenticate { .. } => "authenticate (PIN)".into(),
-        other => serde_json::to_string(other).expect("serializes"),
-    }
-}
-
-/// A short description of a frame for the log: its body variant and size.
-pub fn describe_frame(bytes: &[u8]) -> String {
-    let kind = match Frame::from_bytes(bytes) {
-        Ok(f) => match f.body {
-            FrameBody::Hello { .. } => "Hello".to_owned(),
-            FrameBody::Handshake { .. } => "Handshake".to_owned(),
-            FrameBody::Sealed { chunks } => format!("Sealed({} chunk)", chunks.len()),
-            FrameBody::Reject { refusal } => format!("Reject({refusal:?})"),
-        },
-        Err(_) => "undecodable".to_owned(),
-    };
-    format!("{kind} {} bytes", bytes.len())
 }

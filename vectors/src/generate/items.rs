@@ -5,11 +5,11 @@
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use serde_json::json;
-use spaces_protocol::Role;
 use spaces_protocol::credential::{Credential, CredentialId, FeedPosition};
 use spaces_protocol::feed::FeedEntry;
 use spaces_protocol::fixture::{Actor, SpaceFixture};
 use spaces_protocol::item::{ItemId, Op, Value as ItemValue};
+use spaces_protocol::{Assertion, Designation, Role};
 
 use super::sets::Sets;
 use crate::file::VectorFile;
@@ -32,6 +32,11 @@ fn notes(f: &mut VectorFile) {
         "Pending",
         "Causality",
         "A write whose control point names a credential the replica lacks is judged when it arrives, not before (§6.4).",
+    );
+    f.note(
+        "FeedAlreadyAdmitted",
+        "Authorization",
+        "A second AdmittedFeed for a feed key already admitted is ignored (§4.4 step 8): the first admission's identity owns the feed, so re-admitting a reader's feed as an editor's gives the reader no write access.",
     );
     f.note(
         "Malformed",
@@ -151,6 +156,27 @@ fn writes_after_removal(s: &mut Sets<'_>, w: &Writers) {
     assert!(r["items"][0]["fields"].get("b").is_none());
 }
 
+/// The owner re-admits the reader's data feed, naming the editor as its identity (appended
+/// last: files only grow). The first admission stands (`FeedAlreadyAdmitted`), so the
+/// reader's write is still a reader's. An implementation where the later admission wins
+/// answers `applied` with the reader's title.
+fn feed_already_admitted(s: &mut Sets<'_>, w: &Writers) {
+    let assertion = Assertion::AdmittedFeed {
+        space: w.fx.space(),
+        identity: w.editor.key(),
+        device: w.editor.identity.device_key(),
+        noise_key: w.editor.identity.noise_key(),
+        designation: Designation::Data,
+    };
+    let readmit = w.fx.owner.identity.signer().issue(w.reader.data.public(), assertion, w.fx.now, vec![w.tip]);
+    let rw = w.reader.data_entry(0, None, vec![readmit.id()], 9, vec![set("title", text("by reader as editor"))]);
+    let creds = [w.creds.clone(), vec![readmit]].concat();
+    let comment = "a reader's data feed re-admitted as an editor's: the first admission stands, the write is void";
+    let r = s.case(comment, &["Valid", "FeedAlreadyAdmitted"], &creds, &[w.create.clone(), rw]);
+    assert_eq!(r["items"][0]["fields"]["title"]["text"], "write vectors");
+    assert!(verdicts_of(&r, "noWriteAccess"), "{r}");
+}
+
 pub fn file() -> VectorFile {
     let mut f = VectorFile::new("items.json", "spaces/1 items: last-writer-wins merge of data feeds");
     notes(&mut f);
@@ -160,6 +186,7 @@ pub fn file() -> VectorFile {
     void_writes(&mut s, &w);
     deletion(&mut s, &w);
     writes_after_removal(&mut s, &w);
+    feed_already_admitted(&mut s, &w);
     s.into_file(&mut f);
     f
 }

@@ -26,6 +26,11 @@ fn notes(f: &mut VectorFile) {
         "StrongRemoval",
         "Operations concurrent with the removal or demotion of their issuer are void (§4.5).",
     );
+    f.note(
+        "ConcurrentDemotion",
+        "StrongRemoval",
+        "Step 7 of the walk (§4.4), where the §4.6 fixpoint alone answers otherwise: a demotion made void by its issuer's own concurrent demotion is ignored within the walk, so what its target did concurrently stands (the fixpoint alone would void it for good, §4.6: V only grows).",
+    );
     f.note("MutualRemoval", "StrongRemoval", "Two admins remove each other concurrently: both are removed (§4.5).");
     f.note(
         "SelfChange",
@@ -145,6 +150,27 @@ fn invalid_credential(s: &mut Sets<'_>, c: &Cast) {
     assert_eq!(role_of(&r, &c.editor), None);
 }
 
+/// Owner, admins A (`c.admin`) and B, all concurrent after B's admission: the owner demotes
+/// B to READER; B demotes A to READER; A admits a newcomer as EDITOR. B's demotion of A is
+/// void (its issuer lost ADMIN concurrently), so A keeps ADMIN and the newcomer stands.
+/// Without step 7 the first walk applies all three, the fixpoint voids B's demotion of A
+/// *and* A's grant (concurrent with that demotion), and the grant stays void: no newcomer.
+/// Without any strong removal A ends READER. Appended last: files only grow.
+fn concurrent_demotion(s: &mut Sets<'_>, c: &mut Cast) {
+    let fx = s.fx;
+    let (b, c_b) = fx.admit(&mut c.rng, &fx.owner, Role::Admin, vec![c.tip]);
+    let tip = c_b[2].id();
+    let demote_b = fx.grant(&fx.owner, b.key(), Role::Reader, vec![tip]);
+    let b_demotes_a = fx.grant(&b, c.admin.key(), Role::Reader, vec![tip]);
+    let (newcomer, c_new) = fx.admit(&mut c.rng, &c.admin, Role::Editor, vec![tip]);
+    let set = with(&c.base, [c_b, vec![demote_b, b_demotes_a], c_new].concat());
+    let comment = "an admin demoted while it demotes another admin: that demotion is void, and its target's concurrent grant stands";
+    let r = s.case(comment, &["Valid", "ConcurrentRemoval", "ConcurrentDemotion"], &set, &[]);
+    assert_eq!(role_of(&r, &b).as_deref(), Some("reader"));
+    assert_eq!(role_of(&r, &c.admin).as_deref(), Some("admin"));
+    assert_eq!(role_of(&r, &newcomer).as_deref(), Some("editor"), "step 7, not the fixpoint alone");
+}
+
 pub fn file() -> VectorFile {
     let mut f = VectorFile::new("membership.json", "spaces/1 membership resolution");
     notes(&mut f);
@@ -157,6 +183,7 @@ pub fn file() -> VectorFile {
     strong_removal(&mut s, &mut c);
     mutual_removal(&mut s, &mut c);
     invalid_credential(&mut s, &c);
+    concurrent_demotion(&mut s, &mut c);
     s.into_file(&mut f);
     f
 }

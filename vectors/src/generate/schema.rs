@@ -121,11 +121,12 @@ pub fn for_file(f: &VectorFile) -> Value {
         "title": format!("spaces/1 test vectors: {}", f.algorithm),
         "type": "object",
         "additionalProperties": false,
-        "required": ["algorithm", "schema", "version", "numberOfTests", "notes", "testGroups"],
+        "required": ["algorithm", "schema", "version", "formatVersion", "numberOfTests", "notes", "testGroups"],
         "properties": {
             "algorithm": { "const": f.algorithm },
             "schema": { "const": f.schema_name() },
             "version": { "const": crate::SPEC_VERSION },
+            "formatVersion": { "const": crate::FORMAT_VERSION },
             "numberOfTests": { "type": "integer", "minimum": 0 },
             "notes": {
                 "type": "object",
