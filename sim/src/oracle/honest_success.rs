@@ -133,7 +133,11 @@ fn excuse(w: &World, k: usize) -> Option<&'static str> {
     let track = ledger.tracks.get(&k).cloned().unwrap_or_default();
     let space = crate::oracle::space_of_offer(w, k);
     let (Some(host), Some(guest)) = (identity(w, o.host), identity(w, o.guest)) else { return Some("a node is gone") };
-    let checks: [(bool, &'static str); 11] = [
+    // The user sees a code as its device reports it, which the simulator delivers before the
+    // group commit that stores it: a crash in between loses an invitation the guest still holds.
+    let forgotten = w.nodes[o.host].peer.as_ref().is_some_and(|p| p.hosting().all(|h| h.code().id != o.issued.id));
+    let checks: [(bool, &'static str); 12] = [
+        (forgotten, "the host crashed before its invitation was stored"),
         (ledger.adversarial.contains(&k), "an adversary's offer"),
         (!w.trusted(o.host) || !w.trusted(o.guest), "host or guest not trusted"),
         (o.code != o.issued, "the code was rewritten"),
@@ -145,16 +149,19 @@ fn excuse(w: &World, k: usize) -> Option<&'static str> {
             space.is_some_and(|s| ledger.touched.contains(&(s, host)) || ledger.touched.contains(&(s, guest))),
             "roles changed",
         ),
-        (space.is_some_and(|s| !still_admin(w, o.host, &s, &host)), "the host cannot admit any more"),
+        (space.is_some_and(|s| !still_admin(w, &s, &host)), "the host cannot admit any more"),
         (duplicate_offer(w, k), "the guest holds another code for the same space"),
         (!in_time(w, k, &track), "the secret came too late to be owed success"),
     ];
     checks.into_iter().find(|(excused, _)| *excused).map(|(_, why)| why)
 }
 
-fn still_admin(w: &World, node: usize, space: &PublicKey, me: &PublicKey) -> bool {
-    let Some(peer) = w.nodes[node].peer.as_ref() else { return false };
-    peer.client().space(space).and_then(|s| s.membership().role(me)).is_some_and(Role::can_manage_members)
+/// Whether the host may still admit, judged by what the rules make of every honest replica:
+/// its own replica may be stale by design (its admission voided by a concurrent demotion of
+/// whoever admitted it, which it never learns, SPEC §9.7).
+fn still_admin(w: &World, space: &PublicKey, me: &PublicKey) -> bool {
+    let truth = crate::mutant::suspended(|| crate::oracle::union_view(w, space));
+    truth.is_some_and(|(members, _)| members.iter().any(|m| m.identity == *me && m.role.can_manage_members()))
 }
 
 fn duplicate_offer(w: &World, k: usize) -> bool {
@@ -209,11 +216,22 @@ pub fn check(w: &mut World) {
         // L1 already holds every current member's replica to what the rules make of the union
         // of honest replicas: being a member there is being a member on every one of them.
         let truth = crate::mutant::suspended(|| crate::oracle::union_view(w, &space));
-        let member =
-            truth.is_some_and(|(members, _)| members.iter().any(|m| m.identity == guest && m.role != Role::Removed));
-        if !member {
-            let detail =
-                format!("node {} joined through invitation {id} but the honest replicas do not list it", o.guest);
+        let role_of = |k: Option<PublicKey>| {
+            truth.as_ref().and_then(|(members, _)| members.iter().find(|m| Some(m.identity) == k).map(|m| m.role))
+        };
+        let role = role_of(Some(guest));
+        if role.is_none_or(|r| r == Role::Removed) {
+            let detail = format!(
+                "node {} joined through invitation {id} but the honest replicas together make it {role:?} \
+                 (its host, node {}, {:?}; space {} held by nodes {:?})",
+                o.guest,
+                o.host,
+                role_of(identity(w, o.host)),
+                crate::trace::short(&space.0),
+                w.honest()
+                    .filter(|j| w.nodes[*j].peer.as_ref().is_some_and(|p| p.client().space(&space).is_some()))
+                    .collect::<Vec<_>>()
+            );
             return w.fail("L2", detail);
         }
     }
