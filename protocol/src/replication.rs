@@ -12,6 +12,10 @@ use crate::swarm::{ENTRIES_PER_MESSAGE_MAX, HAVE_FEEDS_MAX, SwarmMessage};
 /// Bytes of entries one batch carries at most (well under the swarm message limit).
 pub const BATCH_SIZE_MAX: usize = 512 * 1024;
 
+/// Entries of a removed member's control feed a replica takes from a heard device beyond
+/// what the member's removal had seen (SPEC.md §9.2.2 rule 6).
+pub const HEARD_ENTRIES_MAX: u64 = 32;
+
 /// What we hold: one position per non-empty feed, ascending by feed key, each feed once. Not
 /// bounded: `summary_messages` cuts it into messages.
 pub fn have(space: &Space) -> Vec<FeedPosition> {

@@ -13,6 +13,9 @@
 //!   was accepted), and a malformed or non-canonical frame closes its connection.
 //! - S5 durability: a restarted device holds everything it had acknowledged.
 //! - S6 the attempt budget: no invitation sees more wrong PINs than `attempts_max`.
+//! - R1 resources: of what a removed insider appended after every member knew of its removal,
+//!   no honest replica holds more than `HEARD_ENTRIES_MAX` entries per control feed, nor any
+//!   of its data feeds (`adversary::persistent_insider::check`, SPEC §9.2.2 rule 6).
 //! - L1 after healing: every invitation is terminal on both sides, and the honest replicas
 //!   of each space that are still members agree on members and items.
 
@@ -130,7 +133,10 @@ pub fn event(w: &mut World, i: usize, e: &Event) {
         }
         Event::Hosting { id, event } if w.nodes[i].is_honest() => hosting(w, i, *id, event),
         Event::Joining { id, event } if w.nodes[i].is_honest() => joining(w, i, *id, event),
-        Event::Changed { space } | Event::Joined { space } if w.trusted(i) => members_allowed(w, i, *space),
+        Event::Changed { space } | Event::Joined { space } if w.trusted(i) => {
+            members_allowed(w, i, *space);
+            crate::adversary::persistent_insider::check(w, i, *space);
+        }
         _ => {}
     }
 }
