@@ -39,10 +39,13 @@ pub enum Mutant {
     AdmitAfterCancel,
     /// The guest appends the PIN, as typed, to every frame it sends once it has one.
     LeakPinIntoFrame,
+    /// A replica takes everything a heard device (a removed member's) sends and pulls its
+    /// control feeds to the end, however much it appended after its removal.
+    IngestRemovedUnbounded,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 16] = [
+    pub const ALL: [Mutant; 17] = [
         Mutant::CodecLenient,
         Mutant::SkipSignatureCheck,
         Mutant::MembershipArrivalOrder,
@@ -59,6 +62,7 @@ impl Mutant {
         Mutant::DropPrologueBinding,
         Mutant::AdmitAfterCancel,
         Mutant::LeakPinIntoFrame,
+        Mutant::IngestRemovedUnbounded,
     ];
 
     pub fn name(self) -> &'static str {
@@ -79,6 +83,7 @@ impl Mutant {
             Mutant::DropPrologueBinding => "drop-prologue-binding",
             Mutant::AdmitAfterCancel => "admit-after-cancel",
             Mutant::LeakPinIntoFrame => "leak-pin-into-frame",
+            Mutant::IngestRemovedUnbounded => "ingest-removed-unbounded",
         }
     }
 
