@@ -53,6 +53,7 @@ pub const CAUGHT: &[(Planted, crate::config::Profile)] = {
         (P(Mutant::DropPrologueBinding), Hostile),
         (P(Mutant::AdmitAfterCancel), Faulty),
         (P(Mutant::LeakPinIntoFrame), Calm),
+        (P(Mutant::IngestRemovedUnbounded), Hostile),
         (Planted::ReleaseBeforeDurable, Faulty),
     ]
 };
