@@ -10,12 +10,12 @@
 //! one of them was appended after every member knew of the removal, so a replica takes them
 //! only from the removed device itself (§9.2.2 rule 6), which the protocol bounds.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rand_core::RngCore;
 use spaces_protocol::credential::{Assertion, Designation};
 use spaces_protocol::replication::HEARD_ENTRIES_MAX;
-use spaces_protocol::{Canonical, Keypair, PublicKey, Role};
+use spaces_protocol::{Canonical, CredentialId, Keypair, PublicKey, Role};
 
 use super::roll;
 use crate::world::{Phase, World};
@@ -30,6 +30,24 @@ const BURST_PER_SPACE_MAX: usize = 240;
 #[derive(Default)]
 pub struct Persistent {
     appended: BTreeMap<PublicKey, Vec<(PublicKey, u64, bool)>>,
+    /// The replicas that knew of the removal when the burst began, per space: what R1 holds to
+    /// the bound. Another (a member the creator had removed too, and which never learned of
+    /// either removal) took the burst as a member's.
+    knew: BTreeMap<PublicKey, BTreeSet<usize>>,
+    /// The role changes of the insider by others that the creator held when the burst began.
+    /// A later one (a readmission, or a removal by a member that took the burst as a member's
+    /// meanwhile) moves what a removal had seen, so R1 rests there for that space.
+    changes: BTreeMap<PublicKey, BTreeSet<CredentialId>>,
+}
+
+/// The role changes of `x` by others that replica `i` holds.
+fn role_changes(w: &World, i: usize, space: &PublicKey, x: &PublicKey) -> Option<BTreeSet<CredentialId>> {
+    let sp = w.nodes[i].peer.as_ref()?.client().space(space)?;
+    let changes = sp
+        .membership()
+        .credentials()
+        .filter(|c| matches!(c.assertion(), Assertion::SpaceMember { .. }) && c.subject() == *x && c.issuer() != *x);
+    Some(changes.map(|c| c.id()).collect())
 }
 
 /// The insider's node, if this world has a persistent one.
@@ -46,24 +64,24 @@ fn role_in(w: &World, i: usize, space: &PublicKey, who: &PublicKey) -> Option<Ro
     members.into_iter().find(|m| m.identity == *who).map(|m| m.role)
 }
 
-/// Whether every honest replica of `space` whose identity the creator lists as a current
-/// member is up and lists `x` as Removed, and no trusted replica lists it as a member: from
-/// now on nothing `x` appends is taken as a member's.
-fn removal_known(w: &World, space: &PublicKey, x: &PublicKey) -> bool {
-    let Some(&(_, creator)) = w.work.spaces.iter().find(|(s, _)| s == space) else { return false };
-    let Some(peer) = w.nodes[creator].peer.as_ref() else { return false };
-    let Ok(members) = peer.client().members(space) else { return false };
+/// The honest replicas of `space` whose identity the creator lists as a current member, if
+/// every one of them is up and lists `x` as Removed, and no trusted replica lists it as a
+/// member: from now on nothing `x` appends is taken by them as a member's.
+fn removal_known(w: &World, space: &PublicKey, x: &PublicKey) -> Option<BTreeSet<usize>> {
+    let &(_, creator) = w.work.spaces.iter().find(|(s, _)| s == space)?;
+    let members = w.nodes[creator].peer.as_ref()?.client().members(space).ok()?;
     if !members.iter().any(|m| m.identity == *x && m.role == Role::Removed) {
-        return false;
+        return None;
     }
     let current: Vec<PublicKey> = members.iter().filter(|m| m.role.is_member()).map(|m| m.identity).collect();
     let trusted: Vec<usize> = w.honest().filter(|i| w.trusted(*i)).collect();
     let holds = |i: usize| w.nodes[i].peer.as_ref().is_none_or(|p| p.client().space(space).is_some());
-    let mut holders = trusted.iter().filter(|i| identity(w, **i).is_none_or(|k| current.contains(&k)) && holds(**i));
+    let holders: BTreeSet<usize> =
+        trusted.iter().copied().filter(|i| identity(w, *i).is_none_or(|k| current.contains(&k)) && holds(*i)).collect();
     // A node that is down holds no peer: it counts, and the burst waits until it is back.
-    let all_know = holders.all(|i| w.nodes[*i].up && role_in(w, *i, space, x) == Some(Role::Removed));
+    let all_know = holders.iter().all(|i| w.nodes[*i].up && role_in(w, *i, space, x) == Some(Role::Removed));
     let readmitted = trusted.iter().any(|i| role_in(w, *i, space, x).is_some_and(Role::is_member));
-    all_know && !readmitted
+    (all_know && !readmitted).then_some(holders)
 }
 
 /// One action's worth of the burst, in every space where the removal is known everywhere.
@@ -77,8 +95,15 @@ pub fn tick(w: &mut World) {
     for space in spaces {
         let done = w.adversary.persistent.appended.get(&space).map_or(0, Vec::len);
         let held = w.nodes[i].peer.as_ref().is_some_and(|p| p.client().space(&space).is_some());
-        if !held || done >= BURST_PER_SPACE_MAX || !removal_known(w, &space, &me) {
+        if !held || done >= BURST_PER_SPACE_MAX {
             continue;
+        }
+        let Some(knew) = removal_known(w, &space, &me) else { continue };
+        if !w.adversary.persistent.knew.contains_key(&space) {
+            let creator = w.work.spaces.iter().find(|(s, _)| *s == space).map(|(_, c)| *c);
+            let changes = creator.and_then(|c| role_changes(w, c, &space, &me)).unwrap_or_default();
+            w.adversary.persistent.changes.insert(space, changes);
+            w.adversary.persistent.knew.insert(space, knew);
         }
         for _ in 0..BURST_PER_TICK.min(BURST_PER_SPACE_MAX - done) {
             if let Some(appended) = append_one(w, i, space, me) {
@@ -138,6 +163,13 @@ pub fn check(w: &mut World, i: usize, space: PublicKey) {
     let Some(x) = insider(w) else { return };
     let Some(me) = identity(w, x) else { return };
     let Some(appended) = w.adversary.persistent.appended.get(&space) else { return };
+    if !w.adversary.persistent.knew.get(&space).is_some_and(|k| k.contains(&i)) {
+        return;
+    }
+    let start = w.adversary.persistent.changes.get(&space);
+    if !role_changes(w, i, &space, &me).is_some_and(|now| start.is_some_and(|s| now.is_subset(s))) {
+        return;
+    }
     if role_in(w, i, &space, &me) != Some(Role::Removed) {
         return; // admitted again since, or not yet told: what it holds is a member's
     }
