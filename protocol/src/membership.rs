@@ -15,6 +15,8 @@ use crate::credential::{Assertion, Credential, CredentialError, CredentialId, De
 use crate::keys::PublicKey;
 use crate::mutants::{Mutant, active};
 
+mod heard;
+
 /// What a stored credential does in the current resolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Effect {
@@ -599,39 +601,6 @@ impl Membership {
 
     pub fn feed(&self, feed: &PublicKey) -> Option<FeedAdmission> {
         self.res.feeds.get(feed).copied()
-    }
-
-    /// The admission under which a replica accepts entries of `feed` (SPEC.md §5.5): its
-    /// admission if applied; otherwise, if a connected `AdmittedFeed` names it as a control
-    /// feed, that credential (the first in canonical order), whatever its effect. A control
-    /// feed whose admission was voided (strong removal) or never took effect still carries the
-    /// credentials its owner issued; they are part of the credential set (§4), later
-    /// credentials may descend from them, and a replica that could not fetch them would keep
-    /// those descendants pending forever.
-    pub fn carrier(&self, feed: &PublicKey) -> Option<FeedAdmission> {
-        if let Some(a) = self.feed(feed) {
-            return Some(a);
-        }
-        let n = self.carriers.get(feed)?.iter().copied().min_by_key(|n| self.graph.order_key(*n))?;
-        let c = &self.credentials[n as usize];
-        let Assertion::AdmittedFeed { identity, device, noise_key, designation, .. } = c.assertion() else {
-            unreachable!("carriers are AdmittedFeed credentials")
-        };
-        Some(FeedAdmission {
-            identity: *identity,
-            device: *device,
-            noise_key: *noise_key,
-            designation: *designation,
-            credential: self.graph.id(n),
-        })
-    }
-
-    /// Every control feed a replica accepts entries of (`carrier`), with its admission.
-    pub fn control_carriers(&self) -> impl Iterator<Item = (PublicKey, FeedAdmission)> + '_ {
-        self.carriers
-            .keys()
-            .filter_map(|f| self.carrier(f).map(|a| (*f, a)))
-            .filter(|(_, a)| a.designation == Designation::Control)
     }
 
     pub fn feeds(&self) -> impl Iterator<Item = (&PublicKey, &FeedAdmission)> {

@@ -41,10 +41,13 @@ pub enum Mutant {
     LeakPinIntoFrame,
     /// The guest accepts any grant whose MAC verifies, without the checks of SPEC §7.7.3.
     GuestTrustsGrant,
+    /// A replica takes everything a heard device (a removed member's) sends and pulls its
+    /// control feeds to the end, however much it appended after its removal.
+    IngestRemovedUnbounded,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 17] = [
+    pub const ALL: [Mutant; 18] = [
         Mutant::CodecLenient,
         Mutant::SkipSignatureCheck,
         Mutant::MembershipArrivalOrder,
@@ -62,6 +65,7 @@ impl Mutant {
         Mutant::AdmitAfterCancel,
         Mutant::LeakPinIntoFrame,
         Mutant::GuestTrustsGrant,
+        Mutant::IngestRemovedUnbounded,
     ];
 
     pub fn name(self) -> &'static str {
@@ -83,6 +87,7 @@ impl Mutant {
             Mutant::AdmitAfterCancel => "admit-after-cancel",
             Mutant::LeakPinIntoFrame => "leak-pin-into-frame",
             Mutant::GuestTrustsGrant => "guest-trusts-grant",
+            Mutant::IngestRemovedUnbounded => "ingest-removed-unbounded",
         }
     }
 

@@ -3,14 +3,27 @@
 //! Work is proportional to what is missing: a summary is one position per feed, and only
 //! entries beyond the other side's position travel.
 
-use crate::credential::FeedPosition;
-use crate::feed::FeedEntry;
+use std::collections::BTreeMap;
+
+use crate::codec::Canonical;
+use crate::credential::{Credential, Designation, FeedPosition};
+use crate::feed::{Feed, FeedEntry, FeedError};
 use crate::keys::{NoiseKey, PublicKey};
+use crate::mutants::{Mutant, active};
 use crate::space::{IngestError, Ingested, Space};
 use crate::swarm::{ENTRIES_PER_MESSAGE_MAX, HAVE_FEEDS_MAX, SwarmMessage};
 
 /// Bytes of entries one batch carries at most (well under the swarm message limit).
 pub const BATCH_SIZE_MAX: usize = 512 * 1024;
+
+/// Entries of a removed member's control feed a replica takes from a heard device beyond
+/// what the member's removal had seen (SPEC.md §9.2.2 rule 6). What lies there either is a
+/// credential the member issued before it could learn of its removal, of which only
+/// counter-changes take effect (§4.5; an honest member issues them first, as soon as it
+/// acts against the admin it disagrees with), or cannot take effect at all (issued after it
+/// saw the removal, junk, self-promotion): 32 is room for an honest member's counter-changes
+/// with a margin, and a small fixed price for one removed member's flood.
+pub const HEARD_ENTRIES_MAX: u64 = 32;
 
 /// What we hold: one position per non-empty feed, ascending by feed key, each feed once. Not
 /// bounded: `summary_messages` cuts it into messages.
@@ -59,7 +72,7 @@ pub fn missing_in(
     let mut out = Vec::new();
     let mut bytes = 0;
     let in_range = |k: &PublicKey| after.is_none_or(|a| a < k) && through.is_none_or(|t| k <= t);
-    let mut feeds: Vec<&crate::feed::Feed> = space.feeds().filter(|f| in_range(&f.key())).collect();
+    let mut feeds: Vec<&Feed> = space.feeds().filter(|f| in_range(&f.key())).collect();
     let m = space.membership();
     feeds.sort_by_key(|f| send_order(m, &f.key()));
     for feed in feeds {
@@ -86,7 +99,7 @@ pub fn missing_in(
 /// still carries credentials and sorts by that admission; other feeds not admitted go last.
 fn send_order(m: &crate::membership::Membership, feed: &PublicKey) -> (bool, u32, PublicKey) {
     let admission = m.carrier(feed);
-    let control = admission.is_some_and(|a| a.designation == crate::credential::Designation::Control);
+    let control = admission.is_some_and(|a| a.designation == Designation::Control);
     let depth = admission.and_then(|a| m.depth(&a.credential)).unwrap_or(u32::MAX);
     (!control, depth, *feed)
 }
@@ -112,19 +125,58 @@ pub struct BatchReport {
     pub deferred: usize,
 }
 
+/// What a pass of `ingest_passes` does with one entry before offering it to the space.
+enum Take {
+    Offer,
+    /// Not acceptable from this sender: refused for good in this batch.
+    Refuse,
+}
+
 /// Ingests a batch in as many passes as make progress: an entry whose feed is admitted by a
 /// credential later in the batch is retried after that credential has been applied.
 pub fn ingest_batch(space: &mut Space, entries: Vec<FeedEntry>) -> BatchReport {
+    ingest_passes(space, entries, |_, _| Take::Offer)
+}
+
+/// Ingests a batch from a heard device (SPEC.md §9.2.2 rule 6): only entries of control feeds
+/// below their `heard_limit`, judged again at every pass; the others are refused.
+pub fn ingest_heard(space: &mut Space, entries: Vec<FeedEntry>) -> BatchReport {
+    if active(Mutant::IngestRemovedUnbounded) {
+        return ingest_batch(space, entries);
+    }
+    // Each feed's limit is computed once per batch, when its first entry comes up: scanning
+    // the feed once per entry would cost the square of its length. A limit only grows as
+    // credentials arrive, so a stale one refuses more, never less; the rest comes again.
+    let mut limits: BTreeMap<PublicKey, u64> = BTreeMap::new();
+    ingest_passes(space, entries, |space, entry| {
+        let feed = entry.body.feed;
+        if space.membership().carrier(&feed).is_none() {
+            return Take::Offer; // refused `NotAdmitted` and deferred: its admission may come
+        }
+        let limit = *limits.entry(feed).or_insert_with(|| heard_limit(space, &feed));
+        if entry.body.seq < limit { Take::Offer } else { Take::Refuse }
+    })
+}
+
+fn ingest_passes(
+    space: &mut Space,
+    entries: Vec<FeedEntry>,
+    mut take: impl FnMut(&Space, &FeedEntry) -> Take,
+) -> BatchReport {
     let mut report = BatchReport::default();
     let mut pending = entries;
     loop {
         let mut next = Vec::new();
         let before = report.new;
         for entry in pending {
+            if let Take::Refuse = take(space, &entry) {
+                report.refused += 1;
+                continue;
+            }
             match space.ingest(entry.clone()) {
                 Ok(Ingested::Duplicate) => report.duplicate += 1,
                 Ok(_) => report.new += 1,
-                Err(IngestError::NotAdmitted { .. }) | Err(IngestError::Feed(crate::feed::FeedError::Gap { .. })) => {
+                Err(IngestError::NotAdmitted { .. }) | Err(IngestError::Feed(FeedError::Gap { .. })) => {
                     next.push(entry)
                 }
                 Err(_) => report.refused += 1,
@@ -136,6 +188,40 @@ pub fn ingest_batch(space: &mut Space, entries: Vec<FeedEntry>) -> BatchReport {
         }
         pending = next;
     }
+}
+
+/// How many entries of `feed` a replica holds at most once it took them from a heard device
+/// (SPEC.md §9.2.2 rule 6): none of a data feed, nor of a control feed that was not its
+/// identity's when a removal of that identity was issued (the removal had seen its admission);
+/// all of a current member's admitted feed; and of a removed member's control feed, the
+/// entries up to the last credential of the member's that a removal had seen, plus
+/// `HEARD_ENTRIES_MAX`. Credentials the member issued after its removal, or forged to look
+/// concurrent, therefore cost every replica at most that many entries per feed.
+pub fn heard_limit(space: &Space, feed: &PublicKey) -> u64 {
+    let m = space.membership();
+    let Some(admission) = m.carrier(feed).filter(|a| a.designation == Designation::Control) else {
+        return 0;
+    };
+    if active(Mutant::IngestRemovedUnbounded) || (m.feed(feed).is_some() && m.is_member(&admission.identity)) {
+        return u64::MAX;
+    }
+    if !m.seen_by_removal(&admission.identity, &admission.credential) {
+        return 0;
+    }
+    let seen = space.feed(feed).map_or(0, |f| seen_prefix(m, f, &admission.identity));
+    seen + HEARD_ENTRIES_MAX
+}
+
+/// The length of the prefix of `feed` up to the last entry carrying a credential of
+/// `identity`'s that a removal of it had seen.
+fn seen_prefix(m: &crate::membership::Membership, feed: &Feed, identity: &PublicKey) -> u64 {
+    let seen = |e: &FeedEntry| {
+        Credential::from_bytes(&e.body.payload)
+            .is_ok_and(|c| c.issuer() == *identity && m.seen_by_removal(identity, &c.id()))
+    };
+    let prefix = feed.entries().iter().rposition(seen).map_or(0, |i| i as u64 + 1);
+    assert!(prefix <= feed.len());
+    prefix
 }
 
 /// Is the device with this Noise key a current member's device in this space?
@@ -163,7 +249,8 @@ pub fn pull_pages(space: &Space, theirs: &[FeedPosition], after: Option<&PublicK
     let ours = |feed: &PublicKey| space.feed(feed).map_or(0, |f| f.len());
     let wanted = |p: &FeedPosition| {
         ours(&p.feed) < p.length
-            && m.carrier(&p.feed).is_some_and(|a| a.designation == crate::credential::Designation::Control)
+            && m.carrier(&p.feed).is_some_and(|a| a.designation == Designation::Control)
+            && ours(&p.feed) < heard_limit(space, &p.feed)
     };
     let mut out = Vec::new();
     let mut i = 0;

@@ -709,6 +709,66 @@ fn a_removed_members_concurrent_counter_change_reaches_the_members() {
     }
 }
 
+/// Issue 10 item 4, before: a removed admin that never learns of its removal (as members
+/// never tell it) goes on changing roles: 50 credentials after its removal, each appended to
+/// its control feed. Every member pulled all 50 from its device (SPEC.md §9.2.2 rule 6), and
+/// so would they any number. A member now takes at most `HEARD_ENTRIES_MAX` entries of a
+/// removed member's control feed beyond what the removal had seen; its data, none; and the
+/// first of them, where an honest member's counter-changes are, still arrive.
+#[test]
+fn a_removed_member_appending_fifty_credentials_makes_members_store_at_most_the_bound() {
+    use spaces_protocol::replication::HEARD_ENTRIES_MAX;
+    let mut net = Net::new(4, 23);
+    net.command(0, Command::CreateSpace);
+    let space = space_of(&net, 0);
+    for i in 1..4 {
+        net.invite(0, i, space);
+    }
+    let two = net.key(2);
+    net.command(0, Command::SetRole { space, member: two, role: Role::Admin });
+    assert!(net.run(60_000, |n| n.converged(&space, &[0, 1, 2, 3])));
+    let own_feeds = |n: &Net, i: usize| -> Vec<(PublicKey, spaces_protocol::Designation)> {
+        let m = n.peers[i].client().space(&space).unwrap().membership();
+        m.feeds().filter(|(_, a)| a.identity == two).map(|(k, a)| (*k, a.designation)).collect()
+    };
+    let lengths = |n: &Net, i: usize| -> Vec<u64> {
+        let sp = n.peers[i].client().space(&space).unwrap();
+        own_feeds(n, 2).iter().map(|(k, _)| sp.feed(k).map_or(0, |f| f.len())).collect()
+    };
+    net.command(0, Command::SetRole { space, member: two, role: Role::Removed });
+    let noise = net.peers[2].client().identity().noise_key();
+    let cut_off = |n: &Net| {
+        [0, 1, 3].iter().all(|i| {
+            n.peers[*i].client().space(&space).unwrap().membership().role(&two) == Some(Role::Removed)
+                && n.peers[*i].swarm_links().iter().all(|(r, _)| *r != noise)
+        })
+    };
+    assert!(net.run(60_000, cut_off));
+    let before: Vec<Vec<u64>> = [0, 1, 3].iter().map(|i| lengths(&net, *i)).collect();
+    // 2, unaware, changes 3's role 50 times and writes 50 times.
+    let three = net.key(3);
+    for k in 0..50 {
+        let role = if k % 2 == 0 { Role::Reader } else { Role::Editor };
+        net.command(2, Command::SetRole { space, member: three, role });
+        net.write(2, space, &format!("after removal {k}"));
+    }
+    // Its device dials the members again and again; each time they pull its control feed.
+    net.run(900_000, |_| false);
+    let control = own_feeds(&net, 2).iter().position(|(_, d)| *d == spaces_protocol::Designation::Control).unwrap();
+    assert!(lengths(&net, 0)[control] > before[0][control], "what an honest member issued first still arrives");
+    for (j, i) in [0, 1, 3].into_iter().enumerate() {
+        for (((_, designation), was), now) in own_feeds(&net, 2).iter().zip(&before[j]).zip(lengths(&net, i)) {
+            let bound = if *designation == spaces_protocol::Designation::Control { HEARD_ENTRIES_MAX } else { 0 };
+            assert!(
+                now - was <= bound,
+                "member {i} took {} entries of a {designation:?} feed (bound {bound})",
+                now - was
+            );
+        }
+    }
+    assert!(net.run(60_000, |n| n.converged(&space, &[0, 1, 3])));
+}
+
 /// Defect 1: a device that left the space (and so its topic) is forgotten, not redialled.
 #[test]
 fn a_device_that_left_every_shared_topic_is_not_redialled() {

@@ -328,3 +328,86 @@ fn pull_pages_draw_exactly_the_missing_control_entries() {
     assert!(replication::pull_pages(&stale, &replication::have(full), None).is_empty(), "then nothing more");
     assert_eq!(stale.members(), full.members());
 }
+
+/// A member pulls from the heard device of a removed admin `x` the way a Peer does (SPEC.md
+/// §9.2.2 rule 6): pull pages, `x`'s ordinary answer to them (at most `chunk` entries), then
+/// `ingest_heard`.
+fn heard(x: &Space, to: &mut Space, chunk: usize) {
+    use spaces_protocol::swarm::SwarmMessage;
+    let mut answer = Vec::new();
+    for page in replication::pull_pages(to, &replication::have(x), None) {
+        let SwarmMessage::HavePage { after, through, feeds, .. } = page else { panic!("pages only") };
+        answer.extend(replication::missing_in(x, &feeds, after.as_ref(), through.as_ref()));
+    }
+    answer.truncate(chunk);
+    replication::ingest_heard(to, answer);
+}
+
+fn forward(from: &Space, to: &mut Space) {
+    replication::ingest_batch(to, replication::missing(from, &replication::have(to)));
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+    /// The heard limit depends on each replica's view, so the owner (who removed `x`) and admin
+    /// `a` (who took `pre` of `x`'s later credentials as a member's before it learned of the
+    /// removal) take different amounts from `x`'s device, in any interleaving with forwarding
+    /// between them. They still end with the same credentials, members and feeds, and hold of
+    /// `x`'s control feed no more than the larger of what `a` took first and the bound.
+    #[test]
+    fn replicas_taking_different_amounts_from_a_removed_device_converge(
+        issued in 20usize..60,
+        pre in 0usize..40,
+        steps in proptest::collection::vec((0u8..4, 1usize..40), 0..24),
+    ) {
+        let mut rng = ChaCha20Rng::seed_from_u64(issued as u64);
+        let now = Timestamp::from_millis(1_700_000_000_000);
+        let mut owner = Client::create_identity(&mut rng, now);
+        let space = owner.create_space(&mut rng, now);
+        let mut a = join(&mut owner, &space, Role::Admin, 1);
+        let mut x = join(&mut owner, &space, Role::Admin, 2);
+        sync(&mut owner, &mut a, &space, 10);
+        sync(&mut owner, &mut x, &space, 10);
+        sync(&mut a, &mut x, &space, 10);
+        owner.remove_member(&space, x.identity_key(), now).unwrap();
+        for k in 0..issued {
+            let role = if k % 2 == 0 { Role::Reader } else { Role::Editor };
+            x.set_role(&space, a.identity_key(), role, now).unwrap();
+        }
+        let xs = x.space(&space).unwrap().clone();
+        let control = xs.membership().feeds()
+            .find(|(_, f)| f.identity == x.identity_key() && f.designation == Designation::Control)
+            .map(|(k, _)| *k).unwrap();
+        let before = owner.space(&space).unwrap().feed(&control).map_or(0, |f| f.len());
+        // `a` takes `pre` of them as a member's, then learns of the removal.
+        let early: Vec<_> = replication::missing(&xs, &replication::have(a.space(&space).unwrap()))
+            .into_iter().filter(|e| e.body.feed == control).take(pre).collect();
+        let pre_taken = early.len() as u64;
+        replication::ingest_batch(a.space_mut(&space).unwrap(), early);
+        let removal = replication::missing(owner.space(&space).unwrap(), &replication::have(a.space(&space).unwrap()));
+        replication::ingest_batch(a.space_mut(&space).unwrap(), removal);
+        let (mut o, mut s) = (owner.space(&space).unwrap().clone(), a.space(&space).unwrap().clone());
+        for (kind, chunk) in steps {
+            match kind {
+                0 => heard(&xs, &mut o, chunk),
+                1 => heard(&xs, &mut s, chunk),
+                2 => forward(&o, &mut s),
+                _ => forward(&s, &mut o),
+            }
+        }
+        for _ in 0..20 {
+            heard(&xs, &mut o, 512);
+            heard(&xs, &mut s, 512);
+            forward(&o, &mut s);
+            forward(&s, &mut o);
+        }
+        proptest::prop_assert_eq!(o.summary().credentials, s.summary().credentials);
+        proptest::prop_assert_eq!(o.members(), s.members());
+        proptest::prop_assert_eq!(replication::have(&o), replication::have(&s));
+        let held = o.feed(&control).map_or(0, |f| f.len()) - before;
+        let bound = pre_taken.max(replication::HEARD_ENTRIES_MAX);
+        proptest::prop_assert!(held <= bound, "held {} of {} (bound {})", held, issued, bound);
+        proptest::prop_assert!(held >= replication::HEARD_ENTRIES_MAX.min(issued as u64), "the first ones arrive");
+    }
+}

@@ -53,6 +53,7 @@ pub const CAUGHT: &[(Planted, crate::config::Profile)] = {
         (P(Mutant::DropPrologueBinding), Hostile),
         (P(Mutant::AdmitAfterCancel), Faulty),
         (P(Mutant::LeakPinIntoFrame), Calm),
+        (P(Mutant::IngestRemovedUnbounded), Hostile),
         (Planted::ReleaseBeforeDurable, Faulty),
     ]
 };
@@ -64,6 +65,10 @@ pub fn not_simulated(m: Mutant) -> Option<&'static str> {
             "forks need an equivocating author whose branches replicas keep apart; replicas do not yet \
              exchange fork evidence (SPEC §5.4), so a forking insider would break convergence on real code too; \
              caught by the feed property test and the feed vectors",
+        ),
+        Mutant::GuestTrustsGrant => Some(
+            "every host in a world is a real Peer, whose grants pass the guest's checks anyway; a lying host \
+             is interactive: the conformance harness's lying-host scenarios catch it",
         ),
         _ => None,
     }

@@ -118,6 +118,7 @@ pub fn act(w: &mut World) {
     }
     let gap = next_gap(w);
     w.after(gap.max(1), Ev::Act);
+    crate::adversary::persistent_insider::tick(w);
     let candidates: Vec<usize> = w.honest().filter(|i| w.nodes[*i].up && w.nodes[*i].kind == Kind::Honest).collect();
     let Some(i) = pick(w, &candidates) else { return };
     let command = match roll(w, 100) {

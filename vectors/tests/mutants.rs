@@ -13,7 +13,11 @@ use spaces_vectors::generate::{self, verify_documents};
 /// - `guest-trusts-grant`: the flow vectors run an honest host, whose grants pass the guest's
 ///   checks anyway; a lying host is interactive, and the conformance harness's `lying-host-*`
 ///   scenarios catch it (conformance/tests/mutants.rs).
-const NOT_REACHED: &[Mutant] = &[Mutant::GuestTrustsGrant];
+/// - `ingest-removed-unbounded`: the heard limit (SPEC.md §9.2.2 rule 6) governs what a Peer takes
+///   from a removed member's device; the replication vectors exercise `have`, `missing` and
+///   `ingest_batch`, not that path yet. Caught by the simulator (hostile) and by
+///   `a_removed_member_appending_fifty_credentials_makes_members_store_at_most_the_bound`.
+const NOT_REACHED: &[Mutant] = &[Mutant::GuestTrustsGrant, Mutant::IngestRemovedUnbounded];
 
 /// Planted bugs for the rules issue 10's vectors cover, proposed for the protocol's catalogue
 /// (`protocol/src/mutants.rs`), with the vectors (by comment prefix) that must catch each.

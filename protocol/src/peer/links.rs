@@ -109,8 +109,9 @@ impl Peer {
     }
 
     /// A message for `space` from a heard device (a removed member's, §9.2.2 rule 6): its
-    /// summary gets pages asking for exactly the control-feed entries we lack, its entries are
-    /// ingested, and it is sent nothing else. A link that carries nothing more is closed (and
+    /// summary gets pages asking for the control-feed entries we lack, up to what can still
+    /// matter (`replication::heard_limit`), only those of its entries are ingested, and it is
+    /// sent nothing else. A link that carries nothing more is closed (and
     /// parked, if we dialled it) once such a summary (all of it) shows we lack nothing of it.
     fn heard_message(&mut self, conn: ConnId, space: PublicKey, m: SwarmMessage, now: Timestamp) {
         let (theirs, after, last) = match m {
@@ -118,7 +119,7 @@ impl Peer {
             SwarmMessage::HavePage { feeds, after, through, .. } => (feeds, after, through.is_none()),
             SwarmMessage::Entries { entries, .. } => {
                 let Some(sp) = self.client.space_mut(&space) else { return };
-                if replication::ingest_batch(sp, entries).new > 0 {
+                if replication::ingest_heard(sp, entries).new > 0 {
                     self.space_changed(space, now);
                 }
                 return;

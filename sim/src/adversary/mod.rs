@@ -12,6 +12,10 @@
 //! - The insider, an admitted member, forges credentials, promotes itself, writes as a
 //!   reader and goes on writing after its removal.
 //! - The flooder sends malformed, non-canonical and oversized frames to peers and server.
+//! - The persistent insider (`persistent_insider`) goes on appending to its feeds as fast as
+//!   it can once every member knows of its removal.
+
+pub mod persistent_insider;
 
 use rand_core::RngCore;
 use spaces_protocol::credential::{Assertion, Signer};
@@ -50,6 +54,7 @@ pub struct Adversary {
     rounds: Vec<([u8; 16], u32)>,
     flood_conn: u64,
     confirms: confirm_drop::Tracker,
+    pub persistent: persistent_insider::Persistent,
 }
 
 pub(crate) fn roll(w: &mut World, n: u64) -> u64 {

@@ -17,6 +17,9 @@
 //! - S6 the attempt budget: no invitation sees more wrong PINs than `attempts_max`, counted
 //!   as the host charges them *and* as guests (the guesser included) hear `WrongPin`, over all
 //!   its hosts and all its states: a PIN-dependent answer is a guess, charged or not.
+//! - R1 resources: of what a removed insider appended after every member knew of its removal,
+//!   no honest replica holds more than `HEARD_ENTRIES_MAX` entries per control feed, nor any
+//!   of its data feeds (`adversary::persistent_insider::check`, SPEC §9.2.2 rule 6).
 //! - L1 after healing: every invitation is terminal on both sides, and the honest replicas
 //!   of each space that are still members agree on members and items.
 //! - L2 after healing: honest guests who proved the secret in time succeed (`honest_success`).
@@ -171,7 +174,10 @@ pub fn event(w: &mut World, i: usize, e: &Event) {
         Event::Hosting { id, event } if w.nodes[i].is_honest() => hosting(w, i, *id, event),
         Event::Joining { id, event: GuestEvent::WrongPin { .. } } => wrong_answer(w, *id),
         Event::Joining { id, event } if w.nodes[i].is_honest() => joining(w, i, *id, event),
-        Event::Changed { space } | Event::Joined { space } if w.trusted(i) => members_allowed(w, i, *space),
+        Event::Changed { space } | Event::Joined { space } if w.trusted(i) => {
+            members_allowed(w, i, *space);
+            crate::adversary::persistent_insider::check(w, i, *space);
+        }
         _ => {}
     }
 }
