@@ -5,7 +5,7 @@
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use spaces_protocol::invitation::Refusal;
-use spaces_protocol::invitation::host::Admitter;
+use spaces_protocol::invitation::host::{Admission, Admitter};
 use spaces_protocol::invitation::wire::AdmissionGrant;
 use spaces_protocol::{Assertion, Client, CredentialId, JoinRequest, NoiseKey, PublicKey, Role, Timestamp};
 
@@ -55,10 +55,12 @@ impl Admitter for LyingAdmitter<'_> {
         join: &JoinRequest,
         role: Role,
         delegation: Option<CredentialId>,
+        admission: Admission<'_>,
         now: Timestamp,
     ) -> Result<AdmissionGrant, Refusal> {
         let mut rng = ChaCha20Rng::from_seed(self.seed);
-        let honest = |c: &mut Client, join: &JoinRequest, role| c.admit_space(space, join, role, delegation, now);
+        let honest =
+            |c: &mut Client, join: &JoinRequest, role| c.admit_space(space, join, role, delegation, admission, now);
         match self.lie {
             Lie::OtherSpace => {
                 let other = self.client.create_space(&mut rng, now);
@@ -115,9 +117,10 @@ impl Admitter for LyingAdmitter<'_> {
         &mut self,
         device: PublicKey,
         noise_key: NoiseKey,
+        admission: Admission<'_>,
         now: Timestamp,
     ) -> Result<AdmissionGrant, Refusal> {
-        self.client.admit_device(device, noise_key, now)
+        self.client.admit_device(device, noise_key, admission, now)
     }
 }
 

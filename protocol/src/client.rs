@@ -13,7 +13,7 @@ use crate::credential::{Assertion, Credential, Designation, FRONTIER_MAX, FeedPo
 use crate::feed::FeedEntry;
 use crate::identity::{Halo, Identity};
 use crate::invitation::delegation::{self, DelegatedSecret};
-use crate::invitation::host::{Admitter, InvitationHost};
+use crate::invitation::host::{Admission, Admitter, InvitationHost};
 use crate::invitation::wire::{AdmissionGrant, GRANT_CREDENTIALS_MAX};
 use crate::invitation::{AuthMethod, InvitationCode, Kind, Limits, Pin, Refusal};
 use crate::item::{Item, ItemId, Mutation, Op, Value};
@@ -21,6 +21,7 @@ use crate::keys::NoiseKey;
 use crate::keys::NoiseKeypair;
 use crate::keys::{Keypair, PublicKey};
 use crate::membership::{InsertError, Member};
+use crate::mutants::{Mutant, active};
 use crate::space::{IngestError, Ingested, Space, SpaceSummary, WriteVerdict};
 use crate::time::Timestamp;
 
@@ -627,6 +628,16 @@ impl Client {
     }
 }
 
+impl Client {
+    /// What a guest admitted to `space` needs: every credential of the space, its role.
+    fn grant(&self, space: PublicKey, identity: PublicKey) -> AdmissionGrant {
+        let membership = self.space(&space).expect("granting from a space we hold").membership();
+        let role = membership.role(&identity).expect("granting to a member");
+        let credentials = membership.credentials().cloned().collect();
+        AdmissionGrant::Space { space, role, credentials, host_device: self.identity.device_credential().clone() }
+    }
+}
+
 /// The host side of invitations admits through the client's spaces and identity.
 impl Admitter for Client {
     fn admit_space(
@@ -635,8 +646,31 @@ impl Admitter for Client {
         join: &JoinRequest,
         role: Role,
         delegation: Option<CredentialId>,
+        admission: Admission<'_>,
         now: Timestamp,
     ) -> Result<AdmissionGrant, Refusal> {
+        let membership = self.space(&space).map(|s| s.membership()).ok_or(Refusal::NotAuthorised)?;
+        let current = membership.role(&join.identity);
+        match admission {
+            // A retry returns what was issued: the guest's role and feeds must be there already.
+            Admission::Retry => {
+                let issued =
+                    current.is_some_and(|r| r != Role::Removed) && membership.feed(&join.control_feed).is_some();
+                if !issued {
+                    return Err(Refusal::NotAuthorised);
+                }
+                return Ok(self.grant(space, join.identity));
+            }
+            // A removed identity comes back only through an invitation created after its
+            // removal: one whose causal point already shows it Removed (SPEC §7.7.2).
+            Admission::New { point } if current == Some(Role::Removed) => {
+                let known = membership.role_at_point(&join.identity, point) == Ok(Some(Role::Removed));
+                if !known && !active(Mutant::RejoinAfterRemoval) {
+                    return Err(Refusal::NotAuthorised);
+                }
+            }
+            Admission::New { .. } => {}
+        }
         let already = self.space(&space).is_some_and(|s| s.membership().is_member(&join.identity));
         if let (Some(d), false) = (delegation, already) {
             let state = self.space(&space).and_then(|s| s.membership().delegation(&d)).ok_or(Refusal::NotAuthorised)?;
@@ -653,22 +687,26 @@ impl Admitter for Client {
         if held + 3 > GRANT_CREDENTIALS_MAX {
             return Err(Refusal::NotAuthorised);
         }
-        let credentials = self.admit(&space, join, role, delegation, now).map_err(|_| Refusal::NotAuthorised)?;
-        let role =
-            self.space(&space).and_then(|s| s.membership().role(&join.identity)).ok_or(Refusal::NotAuthorised)?;
-        Ok(AdmissionGrant::Space { space, role, credentials, host_device: self.identity.device_credential().clone() })
+        self.admit(&space, join, role, delegation, now).map_err(|_| Refusal::NotAuthorised)?;
+        if !self.space(&space).is_some_and(|s| s.membership().is_member(&join.identity)) {
+            return Err(Refusal::NotAuthorised);
+        }
+        Ok(self.grant(space, join.identity))
     }
 
     fn admit_device(
         &mut self,
         device: PublicKey,
         noise_key: NoiseKey,
+        admission: Admission<'_>,
         now: Timestamp,
     ) -> Result<AdmissionGrant, Refusal> {
         let existing = self.halo.devices().find(|(d, _)| **d == device).map(|(_, c)| c.clone());
         let credential = match existing {
             Some(c) if c.authorized_device().is_some_and(|(_, _, n)| n == noise_key) => c,
             Some(_) => return Err(Refusal::NotAuthorised),
+            // A retry signs nothing: the device must have been authorised already.
+            None if admission == Admission::Retry => return Err(Refusal::NotAuthorised),
             None => {
                 let c = self.identity.authorize_device(device, noise_key, now);
                 self.halo.insert(c.clone()).map_err(|_| Refusal::NotAuthorised)?;

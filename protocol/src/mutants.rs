@@ -44,10 +44,18 @@ pub enum Mutant {
     /// A replica takes everything a heard device (a removed member's) sends and pulls its
     /// control feeds to the end, however much it appended after its removal.
     IngestRemovedUnbounded,
+    /// The host serves any session from an admitted Noise key as a retry whatever it asks, and
+    /// the admitter grants a removed identity the code's role again.
+    RejoinAfterRemoval,
+    /// A completed invitation still runs the PAKE for anyone, uncharged.
+    FreeGuessAfterCompletion,
+    /// An attempt is charged when the PAKE starts (refunded on success), so a confirmation
+    /// lost on the way costs one.
+    ChargeUnconfirmedAttempts,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 18] = [
+    pub const ALL: [Mutant; 21] = [
         Mutant::CodecLenient,
         Mutant::SkipSignatureCheck,
         Mutant::MembershipArrivalOrder,
@@ -66,6 +74,9 @@ impl Mutant {
         Mutant::LeakPinIntoFrame,
         Mutant::GuestTrustsGrant,
         Mutant::IngestRemovedUnbounded,
+        Mutant::RejoinAfterRemoval,
+        Mutant::FreeGuessAfterCompletion,
+        Mutant::ChargeUnconfirmedAttempts,
     ];
 
     pub fn name(self) -> &'static str {
@@ -88,6 +99,9 @@ impl Mutant {
             Mutant::LeakPinIntoFrame => "leak-pin-into-frame",
             Mutant::GuestTrustsGrant => "guest-trusts-grant",
             Mutant::IngestRemovedUnbounded => "ingest-removed-unbounded",
+            Mutant::RejoinAfterRemoval => "rejoin-after-removal",
+            Mutant::FreeGuessAfterCompletion => "free-guess-after-completion",
+            Mutant::ChargeUnconfirmedAttempts => "charge-unconfirmed-attempts",
         }
     }
 

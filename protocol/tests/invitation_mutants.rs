@@ -4,6 +4,10 @@
 
 mod support;
 
+#[path = "invitation_security.rs"]
+#[allow(dead_code)]
+mod security;
+
 use spaces_protocol::invitation::guest::{GuestEvent, GuestInput};
 use spaces_protocol::invitation::host::{HostInput, HostParams, InvitationHost};
 use spaces_protocol::invitation::{AuthMethod, InvitationCode, Kind, Limits, Pin, Refusal, State};
@@ -111,7 +115,10 @@ fn cancel_is_final() -> bool {
 
 #[test]
 fn each_invitation_mutant_is_caught() {
-    let table: [(Mutant, fn() -> bool); 6] = [
+    let table: [(Mutant, fn() -> bool); 9] = [
+        (Mutant::RejoinAfterRemoval, || security::removed_member_stays_removed(AuthMethod::Pin, 0)),
+        (Mutant::FreeGuessAfterCompletion, security::completed_invitation_is_no_pin_oracle),
+        (Mutant::ChargeUnconfirmedAttempts, security::dropped_confirmations_cost_nothing),
         (Mutant::AcceptAnyPin, wrong_pin_is_refused),
         (Mutant::PerSessionBudget, budget_holds_across_reconnects),
         (Mutant::ForgetBudgetOnRestart, budget_holds_across_restart),

@@ -22,6 +22,7 @@ use super::{AuthMethod, Kind, Limits, Refusal, SessionId, State};
 use crate::client::JoinRequest;
 use crate::codec::{self, Canonical, DecodeError};
 use crate::credential::{CredentialId, Role};
+use crate::hash::Digest;
 use crate::keys::{NoiseKey, NoiseKeypair, PublicKey};
 use crate::mutants::{Mutant, active};
 use crate::time::Timestamp;
@@ -30,6 +31,13 @@ use crate::time::Timestamp;
 pub const USES_MAX: usize = 1024;
 /// Concurrent sessions per invitation; more are refused as busy.
 pub const SESSIONS_MAX: usize = 16;
+/// How long a session may hold the attempt lock between its SPAKE2 reply and its
+/// confirmation: a guest confirms within one round trip, and an attempt is charged only when a
+/// confirmation arrives (SPEC §7.6.3), so without this bound holding the lock would be free.
+pub const CONFIRM_WINDOW_MS: u64 = 10_000;
+/// Credential ids in an invitation's causal point (as `credential::PARENTS_MAX`: the heads
+/// of a space's DAG when it was created).
+pub const POINT_MAX: usize = 64;
 
 /// Why a host invitation ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,9 +68,15 @@ pub struct HostRecord {
     pub attempts_left: u8,
     /// Guest keys admitted so far, sorted.
     pub admitted: Vec<PublicKey>,
-    /// The Noise static keys the admitted guests connected with, sorted: a session from one
-    /// of them is an admitted guest retrying for its grant, served whatever the end.
+    /// The Noise static keys the admitted guests connected with, sorted: only a session from
+    /// one of them is served once the invitation ended, and only for its own request.
     pub admitted_noise: Vec<NoiseKey>,
+    /// The digests (`AdmissionRequest::digest`) of the requests admitted, sorted: a retry must
+    /// repeat one of them, and gets the grant already issued, nothing newly signed.
+    pub requests: Vec<Digest>,
+    /// The space's DAG heads when the invitation was created (or its delegation): an identity
+    /// whose removal is not in this past is never re-admitted by it (SPEC §7.7.2).
+    pub point: Vec<CredentialId>,
     pub ended: Option<Ended>,
 }
 
@@ -78,12 +92,27 @@ impl Canonical for HostRecord {
         if !codec::strictly_ascending(&self.admitted_noise) || self.admitted_noise.len() > USES_MAX {
             return Err(DecodeError::Invalid("admitted_noise must be a sorted set"));
         }
+        if !codec::strictly_ascending(&self.requests) || self.requests.len() > USES_MAX {
+            return Err(DecodeError::Invalid("requests must be a sorted set"));
+        }
+        if !codec::strictly_ascending(&self.point) || self.point.len() > POINT_MAX {
+            return Err(DecodeError::Invalid("point must be a sorted set of at most POINT_MAX ids"));
+        }
         Ok(())
     }
 }
 
+/// Whether an admission is new, or the retry of one the invitation already made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission<'a> {
+    /// A first admission through an invitation created at this causal point.
+    New { point: &'a [CredentialId] },
+    /// The same request again (its grant was lost): sign nothing, return what was issued.
+    Retry,
+}
+
 /// What the host needs from its space or identity to admit a guest; implemented by
-/// `Client`. Must be idempotent: a guest admitted before gets its existing credentials.
+/// `Client`. A retry never signs: it returns the credentials already issued, or refuses.
 pub trait Admitter {
     fn admit_space(
         &mut self,
@@ -91,6 +120,7 @@ pub trait Admitter {
         join: &JoinRequest,
         role: Role,
         delegation: Option<CredentialId>,
+        admission: Admission<'_>,
         now: Timestamp,
     ) -> Result<AdmissionGrant, Refusal>;
 
@@ -98,6 +128,7 @@ pub trait Admitter {
         &mut self,
         device: PublicKey,
         noise_key: NoiseKey,
+        admission: Admission<'_>,
         now: Timestamp,
     ) -> Result<AdmissionGrant, Refusal>;
 }
@@ -156,8 +187,9 @@ enum Phase {
     Handshake(Box<snow::HandshakeState>),
     /// Handshake done; waiting for a PAKE start or a request.
     Ready(Channel),
-    /// Sent the SPAKE2 reply; waiting for the guest's confirmation. The flag says whether an
-    /// attempt was charged (not after completion, when only admitted guests' retries remain).
+    /// Sent the SPAKE2 reply; waiting for the guest's confirmation. The flag says whether a
+    /// wrong confirmation counts against the budget (not for an admitted guest's retry after
+    /// the end, the only PAKE an ended invitation runs).
     Confirming(Channel, PakeKey, u8, bool),
 }
 
@@ -279,6 +311,8 @@ impl InvitationHost {
             attempts_left: limits.attempts_max,
             admitted: Vec::new(),
             admitted_noise: Vec::new(),
+            requests: Vec::new(),
+            point: Vec::new(),
             ended: None,
         };
         let mut host = Self::restore(record, limits, rng).expect("a fresh record is valid");
@@ -312,6 +346,8 @@ impl InvitationHost {
             attempts_left: secret.attempts,
             admitted: Vec::new(),
             admitted_noise: Vec::new(),
+            requests: Vec::new(),
+            point: vec![delegation],
             ended: None,
         };
         let mut host = Self::restore(record, limits, rng)?;
@@ -322,11 +358,15 @@ impl InvitationHost {
 
     /// Resumes from a persisted record (after a restart). Sessions do not survive.
     pub fn restore<R: RngCore + CryptoRng>(
-        record: HostRecord,
+        mut record: HostRecord,
         limits: Limits,
         rng: &mut R,
     ) -> Result<Self, DecodeError> {
         record.validate()?;
+        if record.attempts_left == 0 && record.ended.is_none() {
+            // A spent budget refuses everyone: the state says so (SPEC §7.6.3).
+            record.ended = Some(Ended::Burned);
+        }
         let code = InvitationCode::from_payload(&record.code).map_err(|_| DecodeError::Invalid("bad code payload"))?;
         let mut seed = [0u8; 32];
         rng.fill_bytes(&mut seed);
@@ -352,6 +392,16 @@ impl InvitationHost {
 
     pub fn code(&self) -> InvitationCode {
         self.code
+    }
+
+    /// Records the space's heads at the invitation's creation (`HostRecord::point`); the Peer
+    /// calls it right after `create`. Without it no removed identity is ever re-admitted.
+    pub fn set_point(&mut self, mut heads: Vec<CredentialId>) {
+        heads.sort();
+        heads.dedup();
+        heads.truncate(POINT_MAX);
+        self.record.point = heads;
+        self.persist();
     }
 
     /// The PIN to show the host's user (PIN method only).
@@ -416,8 +466,11 @@ impl InvitationHost {
             }
         };
         if let Some(phase) = next {
-            self.sessions
-                .insert(session, Session { phase, deadline: now.saturating_add_millis(self.limits.session_idle_ms) });
+            let idle = match phase {
+                Phase::Confirming(..) => CONFIRM_WINDOW_MS.min(self.limits.session_idle_ms),
+                _ => self.limits.session_idle_ms,
+            };
+            self.sessions.insert(session, Session { phase, deadline: now.saturating_add_millis(idle) });
         }
     }
 
@@ -468,8 +521,11 @@ impl InvitationHost {
         };
         let mut channel = Channel { transport: Box::new(transport), h, remote: NoiseKey(remote), run: 0 };
         if let Some(refusal) = self.ended_refusal() {
-            // Admitted guests may still retry to fetch their grant; everyone else is told.
-            if self.record.ended != Some(Ended::Completed) && !self.admitted_session(&channel) {
+            // Admitted guests may still retry to fetch their grant; everyone else is told, before
+            // anything that depends on the PIN (no free guesses at an ended invitation).
+            let old_free_guess =
+                active(Mutant::FreeGuessAfterCompletion) && self.record.ended == Some(Ended::Completed);
+            if !old_free_guess && !self.admitted_session(&channel) {
                 self.refuse(session, &mut channel, refusal);
                 return None;
             }
@@ -509,7 +565,8 @@ impl InvitationHost {
         }
     }
 
-    /// Charges an attempt, persists, then answers with SPAKE2 message B.
+    /// Answers with SPAKE2 message B. Nothing is charged yet: a guest that never confirms
+    /// learns nothing about the PIN (SPAKE2), so only a wrong confirmation costs an attempt.
     fn start_pake(
         &mut self,
         session: SessionId,
@@ -523,26 +580,28 @@ impl InvitationHost {
             self.refuse(session, &mut channel, Refusal::Expired);
             return None;
         }
-        // A completed invitation still serves its admitted guests' retries (`admit` tells
-        // the others), without charging or changing state; so does any ended one for a guest
-        // it admitted (known by its Noise key: one that missed its grant, then the host
-        // restarted and another guest burned the budget); any other end refuses at once.
-        let completed = self.record.ended == Some(Ended::Completed)
-            || (self.record.ended.is_some() && self.admitted_session(&channel));
-        if let Some(refusal) = self.ended_refusal().filter(|_| !completed) {
+        // After any end only a guest it admitted (by Noise key; its request is checked at
+        // admission) runs the PAKE, uncharged: it knows the PIN, and nobody else can answer
+        // for its key. Everyone else is refused before anything PIN-dependent.
+        let old_free_guess = active(Mutant::FreeGuessAfterCompletion) && self.record.ended == Some(Ended::Completed);
+        let retry_only = self.record.ended.is_some() && (self.admitted_session(&channel) || old_free_guess);
+        if let Some(refusal) = self.ended_refusal().filter(|_| !retry_only) {
             self.refuse(session, &mut channel, refusal);
             return None;
         }
         if !self.take_lock(session, &mut channel) {
             return Some(Phase::Ready(channel));
         }
-        if self.record.attempts_left == 0 && !completed {
+        let counts = !retry_only;
+        if counts && self.record.attempts_left == 0 {
+            // Only reachable with the old charging rule: a spent budget ends the invitation.
             self.release_lock(session);
             self.refuse(session, &mut channel, Refusal::AttemptsExhausted);
             return None;
         }
-        if !completed {
-            self.record.attempts_left -= 1;
+        if counts && active(Mutant::ChargeUnconfirmedAttempts) {
+            // The old rule: charged here, refunded on success, so a lost confirmation costs one.
+            self.record.attempts_left = self.record.attempts_left.saturating_sub(1);
             self.persist();
         }
         let pin = self.record.pin.clone().expect("PIN invitations have a PIN");
@@ -555,11 +614,11 @@ impl InvitationHost {
                 return None;
             }
         };
-        if !completed {
+        if counts {
             self.set_state(State::Authenticating);
         }
         self.send(session, &mut channel, &Message::PakeReply { run, pake: reply });
-        Some(Phase::Confirming(channel, key, run, !completed))
+        Some(Phase::Confirming(channel, key, run, counts))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -567,7 +626,7 @@ impl InvitationHost {
         &mut self,
         session: SessionId,
         mut channel: Channel,
-        (key, run, charged): (PakeKey, u8, bool),
+        (key, run, counts): (PakeKey, u8, bool),
         frame: Frame,
         now: Timestamp,
         admitter: &mut dyn Admitter,
@@ -583,10 +642,9 @@ impl InvitationHost {
         };
         let ok = r == run && pake::verify_confirmation(&key, Side::Guest, &channel.h, run, &mac);
         if !ok && !active(Mutant::AcceptAnyPin) {
-            return self.wrong_pin(session, channel, charged);
+            return self.wrong_pin(session, channel, counts);
         }
-        // Success: the attempt is refunded, since the budget counts wrong PINs.
-        if charged {
+        if counts && active(Mutant::ChargeUnconfirmedAttempts) {
             self.record.attempts_left = (self.record.attempts_left + 1).min(self.limits.attempts_max);
             self.persist();
         }
@@ -597,14 +655,28 @@ impl InvitationHost {
         keep.then_some(Phase::Ready(channel))
     }
 
-    fn wrong_pin(&mut self, session: SessionId, mut channel: Channel, charged: bool) -> Option<Phase> {
+    /// A wrong confirmation: charged and persisted before the guest hears of it, so no crash
+    /// can hand out a free answer.
+    fn wrong_pin(&mut self, session: SessionId, mut channel: Channel, counts: bool) -> Option<Phase> {
         self.release_lock(session);
-        let left = self.record.attempts_left;
-        if !charged {
+        if !counts && active(Mutant::FreeGuessAfterCompletion) {
+            // The old hole: a free, uncharged answer that tells a wrong PIN from a right one.
+            let left = self.record.attempts_left;
             self.send(session, &mut channel, &Message::Refused { refusal: Refusal::WrongPin, attempts_left: left });
             channel.run = channel.run.wrapping_add(1);
             return Some(Phase::Ready(channel));
         }
+        if !counts {
+            // An admitted guest's retry after the end: refused, never a PIN-dependent answer.
+            let refusal = self.ended_refusal().unwrap_or(Refusal::ProtocolViolation);
+            self.refuse(session, &mut channel, refusal);
+            return None;
+        }
+        if !active(Mutant::ChargeUnconfirmedAttempts) {
+            self.record.attempts_left = self.record.attempts_left.saturating_sub(1);
+            self.persist();
+        }
+        let left = self.record.attempts_left;
         self.event(HostEvent::AttemptFailed { attempts_left: left });
         if left == 0 {
             self.refuse(session, &mut channel, Refusal::AttemptsExhausted);
@@ -619,6 +691,11 @@ impl InvitationHost {
 
     /// Verifies the request, applies the use limit, and asks the admitter. Returns whether
     /// the session stays open.
+    ///
+    /// A retry is the same request (digest) from the same Noise key as an admission already
+    /// made: it gets the grant already issued, whatever the end. The same identity with
+    /// another request (new feed keys: a removed member trying again) is refused, since an
+    /// invitation admits an identity once.
     fn admit(
         &mut self,
         session: SessionId,
@@ -635,7 +712,16 @@ impl InvitationHost {
         if self.record.guest.is_some_and(|g| g != guest) {
             return self.refuse(session, channel, Refusal::NotAuthorised);
         }
-        let again = self.record.admitted.binary_search(&guest).is_ok();
+        let digest = request.digest();
+        let known = self.record.admitted.binary_search(&guest).is_ok();
+        let again = if active(Mutant::RejoinAfterRemoval) {
+            known
+        } else {
+            known && self.record.requests.binary_search(&digest).is_ok() && self.admitted_session(channel)
+        };
+        if known && !again {
+            return self.refuse(session, channel, Refusal::AlreadyUsed);
+        }
         if !again {
             if let Some(refusal) = self.ended_refusal() {
                 return self.refuse(session, channel, refusal);
@@ -643,18 +729,23 @@ impl InvitationHost {
             if now >= self.code.expires_at() && !active(Mutant::IgnoreExpiry) {
                 return self.refuse(session, channel, Refusal::Expired);
             }
-            let limit = if self.record.use_limit == 0 { USES_MAX } else { self.record.use_limit as usize };
-            if self.record.admitted.len() >= limit {
+            if self.record.admitted.len() >= self.use_limit() {
                 return self.refuse(session, channel, Refusal::AlreadyUsed);
             }
         }
+        let point = self.record.point.clone();
+        let admission = if again && !active(Mutant::RejoinAfterRemoval) {
+            Admission::Retry
+        } else {
+            Admission::New { point: &point }
+        };
         let result = match (&request, self.code.kind, self.record.space) {
             (AdmissionRequest::Space { join, .. }, Kind::Space, Some(space)) => {
                 let role = self.code.role.expect("SPACE codes carry a role");
-                admitter.admit_space(space, join, role, self.record.delegation, now)
+                admitter.admit_space(space, join, role, self.record.delegation, admission, now)
             }
             (AdmissionRequest::Device { device, noise_key, .. }, Kind::Device, None) => {
-                admitter.admit_device(*device, *noise_key, now)
+                admitter.admit_device(*device, *noise_key, admission, now)
             }
             _ => Err(Refusal::ProtocolViolation),
         };
@@ -669,16 +760,7 @@ impl InvitationHost {
             Err(refusal) => return self.refuse(session, channel, refusal),
         };
         if !again {
-            let at = self.record.admitted.binary_search(&guest).unwrap_err();
-            self.record.admitted.insert(at, guest);
-            if let Err(at) = self.record.admitted_noise.binary_search(&channel.remote) {
-                self.record.admitted_noise.insert(at, channel.remote);
-            }
-            let limit = if self.record.use_limit == 0 { USES_MAX } else { self.record.use_limit as usize };
-            if self.record.admitted.len() >= limit {
-                self.record.ended = Some(Ended::Completed);
-            }
-            self.persist();
+            self.record_admission(guest, channel.remote, digest);
         }
         self.send(session, channel, &Message::Admitted { mac: host_mac, grant: grant.clone() });
         self.event(HostEvent::Admitted { session, guest, grant });
@@ -690,6 +772,23 @@ impl InvitationHost {
             self.set_state(next);
         }
         true
+    }
+
+    /// Guests one invitation admits at most.
+    fn use_limit(&self) -> usize {
+        if self.record.use_limit == 0 { USES_MAX } else { self.record.use_limit as usize }
+    }
+
+    /// A new admission, persisted before the grant that follows it.
+    fn record_admission(&mut self, guest: PublicKey, noise: NoiseKey, digest: Digest) {
+        insert_sorted(&mut self.record.admitted, guest);
+        insert_sorted(&mut self.record.admitted_noise, noise);
+        insert_sorted(&mut self.record.requests, digest);
+        if self.record.admitted.len() >= self.use_limit() {
+            self.record.ended = Some(Ended::Completed);
+        }
+        debug_assert!(self.record.admitted.len() <= self.use_limit(), "never more guests than the use limit");
+        self.persist();
     }
 
     fn on_timeout(&mut self, now: Timestamp) {
@@ -715,10 +814,15 @@ impl InvitationHost {
         let sessions = std::mem::take(&mut self.sessions);
         self.lock = None;
         for (session, s) in sessions {
-            if let Phase::Ready(mut channel) | Phase::Confirming(mut channel, ..) = s.phase {
-                self.refuse(session, &mut channel, refusal);
-            } else {
-                self.close(session);
+            match s.phase {
+                // A guest it admitted may be retrying for its grant: the end does not refuse it.
+                Phase::Ready(channel) if self.admitted_session(&channel) => {
+                    self.sessions.insert(session, Session { phase: Phase::Ready(channel), deadline: s.deadline });
+                }
+                Phase::Ready(mut channel) | Phase::Confirming(mut channel, ..) => {
+                    self.refuse(session, &mut channel, refusal);
+                }
+                Phase::Handshake(_) => self.close(session),
             }
         }
         let state = match ended {
@@ -852,5 +956,11 @@ impl InvitationHost {
             self.state = state;
             self.event(HostEvent::State(state));
         }
+    }
+}
+
+fn insert_sorted<T: Ord>(set: &mut Vec<T>, x: T) {
+    if let Err(at) = set.binary_search(&x) {
+        set.insert(at, x);
     }
 }

@@ -106,6 +106,9 @@ enum RequestBody<'a> {
     Device(&'a PublicKey, &'a NoiseKey),
 }
 
+/// Domain of `AdmissionRequest::digest`, kept in the host's record.
+pub const REQUEST_DIGEST_DOMAIN: &str = "spaces/1 admission-request-digest";
+
 fn signing_input(h: &HandshakeHash, body: &RequestBody<'_>) -> Vec<u8> {
     let mut bytes = h.to_vec();
     bytes.extend(postcard::to_allocvec(body).expect("request bodies serialize"));
@@ -131,6 +134,18 @@ impl AdmissionRequest {
         let key = device.public();
         let signature = device.sign(&signing_input(h, &RequestBody::Device(&key, &noise_key)));
         AdmissionRequest::Device { device: key, noise_key, signature }
+    }
+
+    /// What this request asks for, without the session-bound signature: a retry of the same
+    /// request (same identity, device and feed keys) has the same digest on any connection, a
+    /// new join (new feed keys) has another.
+    pub fn digest(&self) -> crate::hash::Digest {
+        let body = match self {
+            AdmissionRequest::Space { join, .. } => RequestBody::Space(join),
+            AdmissionRequest::Device { device, noise_key, .. } => RequestBody::Device(device, noise_key),
+        };
+        let bytes = postcard::to_allocvec(&body).expect("request bodies serialize");
+        crate::hash::hash_tagged(REQUEST_DIGEST_DOMAIN, &bytes)
     }
 
     /// The key the invitation is for: the identity (SPACE) or the new device (DEVICE).

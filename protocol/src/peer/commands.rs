@@ -73,8 +73,12 @@ impl Peer {
             delegation: None,
         };
         let noise = self.client.identity().noise_keypair().clone();
-        let (host, code) = InvitationHost::create(params, &noise, self.limits, now, &mut self.rng)
+        let (mut host, code) = InvitationHost::create(params, &noise, self.limits, now, &mut self.rng)
             .map_err(|_| ClientError::NotAllowed)?;
+        // The invitation's causal point: who was removed before it may be invited by it.
+        if let Some(heads) = space.and_then(|s| self.client.space(&s)).map(|s| s.membership().heads()) {
+            host.set_point(heads);
+        }
         let pin = host.pin().cloned();
         self.hosting.insert(code.id, host);
         self.event(Event::InvitationCreated { id: code.id, code, pin });
