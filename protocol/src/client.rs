@@ -669,6 +669,9 @@ impl Admitter for Client {
                     return Err(Refusal::NotAuthorised);
                 }
             }
+            // An invitation never changes a member's role: the guest would see another role
+            // than its code's and refuse, while the host counted a use (SPEC §7.11 item 7).
+            Admission::New { .. } if current.is_some_and(|r| r != role) => return Err(Refusal::NotAuthorised),
             Admission::New { .. } => {}
         }
         let already = self.space(&space).is_some_and(|s| s.membership().is_member(&join.identity));

@@ -54,6 +54,9 @@ pub const CAUGHT: &[(Planted, crate::config::Profile)] = {
         (P(Mutant::AdmitAfterCancel), Faulty),
         (P(Mutant::LeakPinIntoFrame), Calm),
         (P(Mutant::IngestRemovedUnbounded), Hostile),
+        (P(Mutant::RejoinAfterRemoval), Hostile),
+        (P(Mutant::FreeGuessAfterCompletion), Hostile),
+        (P(Mutant::ChargeUnconfirmedAttempts), Hostile),
         (Planted::ReleaseBeforeDurable, Faulty),
     ]
 };

@@ -11,9 +11,7 @@
 //!   a free PIN oracle. The host MUST answer both the same way before any PAKE reply, and the
 //!   budget MUST NOT move. Planted bug: `free-guess-after-completion`.
 //!
-//! Both FAIL with today's reference driver (protocol/src/invitation/host.rs still has the
-//! holes); they pass once the protocol fix of issue 10 is merged. `OPEN` lists them for the
-//! tests, which tolerate exactly these failures until then.
+//! Both failed with the reference driver at 797769a and pass since the host's fix (issue 10).
 
 use spaces_protocol::codec::Canonical;
 use spaces_protocol::invitation::wire::{Frame, FrameBody};
@@ -25,18 +23,10 @@ use crate::flow::{Dir, LocalFlow};
 use crate::wire::{FlowInput, Outcome};
 use spaces_protocol::Timestamp;
 
-/// Scenarios that FAIL on today's reference driver because the holes they probe are still
-/// open (issue 10); empty this list when the protocol fix is merged.
-pub const OPEN: &[&str] = &[
-    "rejoin-after-removal-none",
-    "rejoin-after-removal-pin",
-    "rejoin-after-removal-key",
-    "free-guess-after-completion",
-    // Not a host hole: today's guest (`grant_ok` in protocol/src/invitation/guest.rs) never
-    // compares the grant's role with the code's, against SPEC §7.7.3, so a consistent ADMIN
-    // grant to an EDITOR code is accepted. Passes once the guest checks it.
-    "lying-host-other-role",
-];
+/// Scenarios the reference driver is allowed to fail: none. They failed on the code the issue
+/// was filed against (797769a) and pass since the host was fixed; the list stays so an open
+/// hole found later can be recorded the same way.
+pub const OPEN: &[&str] = &[];
 
 pub const ALL: &[Scenario] = &[
     Scenario {

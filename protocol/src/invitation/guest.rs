@@ -501,9 +501,9 @@ impl InvitationGuest {
     fn grant_ok(&self, grant: &AdmissionGrant) -> bool {
         match (&self.joiner, grant) {
             (Joiner::Space { join, .. }, AdmissionGrant::Space { space, role, credentials, .. }) => {
-                // A guest who was a member already keeps its role (an invitation never changes
-                // an existing member's role); otherwise the role is the code's.
-                if !role.is_member() {
+                // The role is the code's, or the host lies (SPEC §7.7.3): a member invited
+                // with another role is refused by its host, never granted a different one.
+                if !role.is_member() || self.code.role != Some(*role) {
                     return false;
                 }
                 let mut m = Membership::new(*space);
