@@ -670,7 +670,7 @@ impl Admitter for Client {
                 }
             }
             // An invitation never changes a member's role: the guest would see another role
-            // than its code's and refuse, while the host counted a use (SPEC §7.11 item 7).
+            // than its code's and refuse, while the host counted a use (SPEC §7.11, fixed 6).
             Admission::New { .. } if current.is_some_and(|r| r != role) => return Err(Refusal::NotAuthorised),
             Admission::New { .. } => {}
         }

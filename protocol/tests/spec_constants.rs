@@ -55,6 +55,8 @@ fn code_values() -> Vec<(&'static str, &'static str, u64)> {
         ("7.3.5", "PAKE_MESSAGE_LEN", spaces_protocol::invitation::pake::PAKE_MESSAGE_LEN as u64),
         ("7.3.5", "SESSIONS_MAX", host::SESSIONS_MAX as u64),
         ("7.3.5", "USES_MAX", host::USES_MAX as u64),
+        ("7.3.5", "CONFIRM_WINDOW_MS", host::CONFIRM_WINDOW_MS),
+        ("7.3.5", "POINT_MAX", host::POINT_MAX as u64),
         ("7.6.1", "attempts_max", u64::from(limits.attempts_max)),
         ("7.6.1", "session_idle_ms", limits.session_idle_ms),
         ("7.6.1", "guest_timeout_ms", limits.guest_timeout_ms),
