@@ -541,7 +541,8 @@ impl World {
             Output::Connect { conn, addr } => crate::net::connect(self, i, conn, &addr),
             Output::Transmit { conn, bytes } => crate::net::transmit(self, i, conn, bytes),
             Output::Close { conn } => crate::net::close(self, i, conn),
-            Output::Event(_) | Output::Persist(_) | Output::Timeout(_) => {}
+            Output::Event(e) => crate::oracle::released(self, i, &e),
+            Output::Persist(_) | Output::Timeout(_) => {}
         }
     }
 

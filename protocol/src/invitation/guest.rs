@@ -20,9 +20,10 @@ use super::wire::{AdmissionGrant, AdmissionRequest, Frame, FrameBody, Message};
 use super::{AuthMethod, Kind, Limits, Refusal, SessionId, State};
 use crate::client::JoinRequest;
 use crate::codec::Canonical;
+use crate::credential::Assertion;
 use crate::hash::Digest;
 use crate::keys::{Keypair, NoiseKeypair};
-use crate::membership::Membership;
+use crate::membership::{Effect, Membership};
 use crate::time::Timestamp;
 
 /// Who is joining.
@@ -501,14 +502,21 @@ impl InvitationGuest {
     fn grant_ok(&self, grant: &AdmissionGrant) -> bool {
         match (&self.joiner, grant) {
             (Joiner::Space { join, .. }, AdmissionGrant::Space { space, role, credentials, .. }) => {
-                // The role is the code's, or the host lies (SPEC §7.7.3): a member invited
-                // with another role is refused by its host, never granted a different one.
-                if !role.is_member() || self.code.role != Some(*role) {
+                if !role.is_member() {
                     return false;
                 }
                 let mut m = Membership::new(*space);
                 m.insert_batch(credentials.clone());
-                m.role(&join.identity) == Some(*role)
+                // The admission itself grants the code's role (SPEC §7.7.3): a host that grants
+                // another is lying. The role may have changed since (a retry after a promotion),
+                // so the grant's role is the one the credentials give now.
+                let as_coded = m.credentials().any(|c| {
+                    c.subject() == join.identity
+                        && matches!(c.assertion(), Assertion::SpaceMember { role: r, .. } if Some(*r) == self.code.role)
+                        && m.effect(&c.id()) == Some(Effect::Applied)
+                });
+                as_coded
+                    && m.role(&join.identity) == Some(*role)
                     && m.feed(&join.control_feed).is_some_and(|f| f.identity == join.identity)
             }
             (Joiner::Device { device, noise }, AdmissionGrant::Device { credential, .. }) => {

@@ -167,7 +167,14 @@ pub fn check(w: &mut World, i: usize, space: PublicKey) {
         return;
     }
     let start = w.adversary.persistent.changes.get(&space);
-    if !role_changes(w, i, &space, &me).is_some_and(|now| start.is_some_and(|s| now.is_subset(s))) {
+    // Any honest replica's later role change of the insider (a readmission through a new code,
+    // say) moves what the removal had seen: a replica may then take the insider's entries from
+    // a member that holds that change before it holds the change itself.
+    let mut seen = BTreeSet::new();
+    for j in w.honest().filter(|j| w.trusted(*j)) {
+        seen.extend(role_changes(w, j, &space, &me).unwrap_or_default());
+    }
+    if !start.is_some_and(|s| seen.is_subset(s)) {
         return;
     }
     if role_in(w, i, &space, &me) != Some(Role::Removed) {

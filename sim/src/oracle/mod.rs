@@ -205,7 +205,6 @@ pub fn removed_at(w: &World, space: &PublicKey, member: &PublicKey) -> Option<u6
 }
 
 fn hosting(w: &mut World, i: usize, id: [u8; 16], e: &HostEvent) {
-    let attempts_max = u32::from(Limits::default().attempts_max);
     let now = w.local(i, w.now);
     let expires =
         w.nodes[i].peer.as_ref().and_then(|p| p.hosting().find(|h| h.code().id == id).map(|h| h.code().expires_at()));
@@ -230,14 +229,23 @@ fn hosting(w: &mut World, i: usize, id: [u8; 16], e: &HostEvent) {
             }
             readmission::check(w, i, id, *guest);
         }
-        HostEvent::AttemptFailed { .. } => {
-            inv.wrong_pins += 1;
-            if inv.wrong_pins > attempts_max {
-                let n = inv.wrong_pins;
-                w.fail("S6", format!("invitation {} took {n} wrong PINs (budget {attempts_max})", hex::encode(id)));
-            }
-        }
         _ => {}
+    }
+}
+
+/// An event leaves a device with the group commit that made it durable: a charge counts once
+/// it is on disk, since a crash before then also lost the answer that would have told the guest.
+pub fn released(w: &mut World, i: usize, e: &Event) {
+    let Event::Hosting { id, event: HostEvent::AttemptFailed { .. } } = e else { return };
+    if !w.nodes[i].is_honest() {
+        return;
+    }
+    let attempts_max = u32::from(Limits::default().attempts_max);
+    let inv = w.oracle.invitations.entry(*id).or_default();
+    inv.wrong_pins += 1;
+    if inv.wrong_pins > attempts_max {
+        let n = inv.wrong_pins;
+        w.fail("S6", format!("invitation {} took {n} wrong PINs (budget {attempts_max})", hex::encode(id)));
     }
 }
 
@@ -250,6 +258,10 @@ fn joining(w: &mut World, i: usize, id: [u8; 16], e: &GuestEvent) {
     };
     let (code, issued) = w.work.offer_of(i, &id).map(|(_, o)| (o.code, o.issued)).expect("checked above");
     honest_success::outcome(w, i, &id, e);
+    let role_touched = w.work.offer_of(i, &id).and_then(|(k, _)| space_of_offer(w, k)).is_some_and(|s| {
+        let identity = w.nodes[i].peer.as_ref().map(|p| p.client().identity_key());
+        identity.is_some_and(|me| w.oracle.success.touched.contains(&(s, me)))
+    });
     if w.work.offer_of(i, &id).is_some_and(|(k, _)| w.oracle.success.adversarial.contains(&k)) {
         // A removed member retrying its old code: `readmission` judges the host instead.
         return;
@@ -276,7 +288,9 @@ fn joining(w: &mut World, i: usize, id: [u8; 16], e: &GuestEvent) {
         }
         GuestEvent::Failed(r) if *r != Refusal::Timeout => {
             inv.refused.insert(key);
-            if inv.admitted.contains(&key) {
+            // A guest removed or demoted after its admission, whose grant was lost, is rightly
+            // refused its retry: the retry returns only what still holds (SPEC §7.7.2).
+            if inv.admitted.contains(&key) && !role_touched {
                 w.fail("S3", format!("node {i}, invitation {}: refused ({r:?}) yet admitted", hex::encode(id)));
             }
         }
