@@ -205,32 +205,28 @@ pub fn removed_at(w: &World, space: &PublicKey, member: &PublicKey) -> Option<u6
 }
 
 fn hosting(w: &mut World, i: usize, id: [u8; 16], e: &HostEvent) {
+    let HostEvent::Admitted { guest, .. } = e else { return };
     let now = w.local(i, w.now);
     let expires =
         w.nodes[i].peer.as_ref().and_then(|p| p.hosting().find(|h| h.code().id == id).map(|h| h.code().expires_at()));
     let inv = w.oracle.invitations.entry(id).or_default();
-    match e {
-        HostEvent::Admitted { guest, .. } => {
-            let again = inv.admitted.contains(guest);
-            let problem = if !inv.offered.contains(guest) {
-                Some(("S1", "admitted a guest who was never given the code"))
-            } else if inv.cancelled && !again {
-                Some(("S1", "admitted after the invitation was cancelled"))
-            } else if expires.is_some_and(|x| now > x) && !again {
-                Some(("S1", "admitted after the invitation expired (host clock)"))
-            } else if inv.refused.contains(guest) {
-                Some(("S3", "admitted a guest whose flow had ended in a refusal"))
-            } else {
-                None
-            };
-            inv.admitted.insert(*guest);
-            if let Some((s, what)) = problem {
-                return w.fail(s, format!("node {i}, invitation {}: {what}", hex::encode(id)));
-            }
-            readmission::check(w, i, id, *guest);
-        }
-        _ => {}
+    let again = inv.admitted.contains(guest);
+    let problem = if !inv.offered.contains(guest) {
+        Some(("S1", "admitted a guest who was never given the code"))
+    } else if inv.cancelled && !again {
+        Some(("S1", "admitted after the invitation was cancelled"))
+    } else if expires.is_some_and(|x| now > x) && !again {
+        Some(("S1", "admitted after the invitation expired (host clock)"))
+    } else if inv.refused.contains(guest) {
+        Some(("S3", "admitted a guest whose flow had ended in a refusal"))
+    } else {
+        None
+    };
+    inv.admitted.insert(*guest);
+    if let Some((s, what)) = problem {
+        return w.fail(s, format!("node {i}, invitation {}: {what}", hex::encode(id)));
     }
+    readmission::check(w, i, id, *guest);
 }
 
 /// An event leaves a device with the group commit that made it durable: a charge counts once
