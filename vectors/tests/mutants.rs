@@ -17,7 +17,17 @@ use spaces_vectors::generate::{self, verify_documents};
 ///   from a removed member's device; the replication vectors exercise `have`, `missing` and
 ///   `ingest_batch`, not that path yet. Caught by the simulator (hostile) and by
 ///   `a_removed_member_appending_fifty_credentials_makes_members_store_at_most_the_bound`.
-const NOT_REACHED: &[Mutant] = &[Mutant::GuestTrustsGrant, Mutant::IngestRemovedUnbounded];
+/// - `rejoin-after-removal`, `free-guess-after-completion`: each needs a second flow against a
+///   host whose first flow ended (a removal in between, or a completed invitation); the flow
+///   vectors script one guest per host. Caught by the conformance scenarios
+///   `rejoin-after-removal-*` and `free-guess-after-completion`, the simulator (S1, S6) and
+///   `protocol/tests/invitation_security.rs`.
+const NOT_REACHED: &[Mutant] = &[
+    Mutant::GuestTrustsGrant,
+    Mutant::IngestRemovedUnbounded,
+    Mutant::RejoinAfterRemoval,
+    Mutant::FreeGuessAfterCompletion,
+];
 
 /// Planted bugs for the rules issue 10's vectors cover, proposed for the protocol's catalogue
 /// (`protocol/src/mutants.rs`), with the vectors (by comment prefix) that must catch each.
