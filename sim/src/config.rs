@@ -221,7 +221,7 @@ fn hostile(r: &mut impl FnMut(u64) -> u64, swarm: bool) -> Adversaries {
         rejoin_ppm: if rejoin { 300_000 + r(700_000) as u32 } else { 0 },
         late_guess_ppm: if late { 300_000 + r(700_000) as u32 } else { 0 },
         confirm_drop_ppm: if confirm { 100_000 + r(500_000) as u32 } else { 0 },
-        signal_flood_conns: if signal_flood { 16 + r(112) as u32 } else { 0 },
+        signal_flood_conns: if signal_flood { 64 + r(64) as u32 } else { 0 },
         insider_after_removal: insider && persistent,
     }
 }

@@ -185,8 +185,9 @@ pub struct World {
     pub server: SignalServer,
     pub server_up: bool,
     pub server_timer: Option<u64>,
-    /// Signaling connections: which node (if any: the adversary opens some) owns each.
-    pub signal_clients: BTreeMap<ClientId, Option<usize>>,
+    /// Signaling connections: which node (if any: the adversary opens some) owns each, and
+    /// the source address the server is told it comes from.
+    pub signal_clients: BTreeMap<ClientId, SignalConn>,
     next_client: u64,
     pub net: crate::net::Net,
     pub work: Workload,
@@ -203,6 +204,19 @@ pub struct World {
     /// Extra delay before a node's outputs are released (its disk's group commit).
     pub fsync_ms: u64,
 }
+
+/// One signaling connection as the simulator knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignalConn {
+    /// The node whose device holds it, or `None` for the adversary's.
+    pub owner: Option<usize>,
+    /// Its source address (honest node `i` is source `i`; see `ADVERSARY_SOURCE`).
+    pub source: u64,
+}
+
+/// The source of the adversary's own signaling connections (the relay's, the junk sender's);
+/// the signaling flooder spreads over sources above it.
+pub const ADVERSARY_SOURCE: u64 = 1 << 32;
 
 /// Node `i`'s transport address.
 pub fn addr_of(i: usize) -> Vec<u8> {
@@ -586,23 +600,23 @@ impl World {
         if !self.nodes[i].up || self.nodes[i].signal.is_some() || !self.server_up {
             return;
         }
-        let client = self.open_signal_client(Some(i));
+        let client = self.open_signal_client(Some(i), i as u64);
         self.nodes[i].signal = Some(client);
         self.trace.line(self.now, i, "signal-up", String::new());
         self.input(i, Input::Signal(ClientInput::Connected), Mark::Clean);
     }
 
-    /// A new connection to the server, owned by node `owner` (or by the adversary).
-    pub fn open_signal_client(&mut self, owner: Option<usize>) -> ClientId {
+    /// A new connection to the server from `source`, owned by node `owner` (or by the adversary).
+    pub fn open_signal_client(&mut self, owner: Option<usize>, source: u64) -> ClientId {
         let client = ClientId(self.next_client);
         self.next_client += 1;
-        self.signal_clients.insert(client, owner);
+        self.signal_clients.insert(client, SignalConn { owner, source });
         self.server.handle_input(ServerInput::Connected { client }, self.ts(self.now));
         self.drain_server();
         client
     }
 
-    fn server_frame(&mut self, client: ClientId, bytes: Vec<u8>) {
+    pub(crate) fn server_frame(&mut self, client: ClientId, bytes: Vec<u8>) {
         if !self.server_up || !self.signal_clients.contains_key(&client) {
             return;
         }
@@ -619,7 +633,10 @@ impl World {
         while let Some(o) = self.server.poll_output() {
             match o {
                 ServerOutput::Transmit { client, bytes } => {
-                    let Some(Some(node)) = self.signal_clients.get(&client).copied() else { continue };
+                    let Some(SignalConn { owner: Some(node), .. }) = self.signal_clients.get(&client).copied() else {
+                        continue;
+                    };
+                    crate::oracle::fair_share::answered(self, client, &bytes);
                     crate::adversary::observe(self, &bytes);
                     for (delay, bytes) in crate::adversary::signal_lies(self, bytes) {
                         let lat = self.net.latency(&self.cfg.faults) + delay;
@@ -627,7 +644,7 @@ impl World {
                     }
                 }
                 ServerOutput::Disconnect { client } => {
-                    if let Some(Some(node)) = self.signal_clients.remove(&client) {
+                    if let Some(SignalConn { owner: Some(node), .. }) = self.signal_clients.remove(&client) {
                         self.signal_lost(node);
                     }
                 }
@@ -655,8 +672,8 @@ impl World {
             return;
         }
         self.server_up = false;
-        let clients: Vec<(ClientId, Option<usize>)> = std::mem::take(&mut self.signal_clients).into_iter().collect();
-        for (_, owner) in clients {
+        let clients: Vec<SignalConn> = std::mem::take(&mut self.signal_clients).into_values().collect();
+        for SignalConn { owner, .. } in clients {
             if let Some(i) = owner
                 && self.nodes[i].signal.take().is_some()
                 && self.nodes[i].up

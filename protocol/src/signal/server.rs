@@ -148,6 +148,11 @@ impl SignalServer {
         self.topics.len()
     }
 
+    /// The topics `client` is registered on (0 for an unknown connection).
+    pub fn topics_of(&self, client: ClientId) -> usize {
+        self.clients.get(&client).map_or(0, |c| c.topics.len())
+    }
+
     /// Registrations in total (connection × topic).
     pub fn registration_count(&self) -> usize {
         self.topics.values().map(BTreeMap::len).sum()

@@ -12,6 +12,8 @@
 //! - The insider, an admitted member, forges credentials, promotes itself, writes as a
 //!   reader and goes on writing after its removal.
 //! - The flooder sends malformed, non-canonical and oversized frames to peers and server.
+//! - The signaling flooder (`signal_flood`) opens many connections from a few sources and
+//!   fills the server's topic table; honest joins on new topics must still succeed.
 //! - The persistent insider (`persistent_insider`) goes on appending to its feeds as fast as
 //!   it can once every member knows of its removal.
 
@@ -34,6 +36,7 @@ use crate::world::{Ev, Kind, Mark, Phase, World, addr_of};
 pub mod confirm_drop;
 pub mod late_guess;
 pub mod rejoin;
+pub mod signal_flood;
 
 /// Sessions the guesser opens per leaked code: enough to exceed any per-connection budget.
 pub(crate) const GUESS_ROUNDS_MAX: u32 = 4;
@@ -43,6 +46,8 @@ const REPLAY_POOL_MAX: usize = 64;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Attack {
     Flood,
+    /// The signaling flooder's first wave, then each of its keep-alive ticks.
+    SignalFlood,
 }
 
 #[derive(Default)]
@@ -55,6 +60,7 @@ pub struct Adversary {
     flood_conn: u64,
     confirms: confirm_drop::Tracker,
     pub persistent: persistent_insider::Persistent,
+    pub flood: signal_flood::Flood,
 }
 
 pub(crate) fn roll(w: &mut World, n: u64) -> u64 {
@@ -74,6 +80,7 @@ fn flooder_node(w: &World) -> Option<usize> {
 }
 
 pub fn start(w: &mut World) {
+    signal_flood::start(w);
     let rate = w.cfg.adversaries.flood_per_min;
     if rate == 0 || flooder_node(w).is_none() {
         return;
@@ -198,14 +205,14 @@ pub fn side_channel(w: &mut World, code: InvitationCode) -> InvitationCode {
     w.adversary.forged.push((forged.topic(), code.topic()));
     // Announce the real host on the forged topic, so the guest dials it.
     if let Some(host) = w.work.offers.iter().rev().find(|o| o.issued.id == code.id).map(|o| o.host) {
-        let client = w.open_signal_client(None);
+        let client = w.open_signal_client(None, crate::world::ADVERSARY_SOURCE);
         let mut fake = [0u8; 32];
         w.rng_adv.fill_bytes(&mut fake);
         let info = PeerInfo { peer: PublicKey(fake), addr: addr_of(host) };
         let join = ClientFrame::new(ClientMessage::Join { topic: forged.topic(), info }).to_bytes();
         w.after(1, Ev::ToServer { client, bytes: join });
     } else {
-        let client = w.open_signal_client(None);
+        let client = w.open_signal_client(None, crate::world::ADVERSARY_SOURCE);
         let _ = client;
     }
     forged
@@ -267,6 +274,7 @@ pub fn flooder_input(_w: &mut World, _i: usize, _input: Input<'_>) {}
 pub fn attack(w: &mut World, a: Attack) {
     match a {
         Attack::Flood => flood(w),
+        Attack::SignalFlood => signal_flood::tick(w),
     }
 }
 
@@ -292,7 +300,7 @@ fn flood(w: &mut World) {
         2 => vec![1u8; PeerFrame::ENCODED_SIZE_MAX + 1 + roll(w, 100) as usize],
         _ => {
             w.stats.attack("flood-signal");
-            let client = w.open_signal_client(None);
+            let client = w.open_signal_client(None, crate::world::ADVERSARY_SOURCE);
             let mut junk = vec![0u8; 1 + roll(w, 600) as usize];
             w.rng_adv.fill_bytes(&mut junk);
             w.after(1, Ev::ToServer { client, bytes: junk });

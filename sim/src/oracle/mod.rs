@@ -38,6 +38,7 @@ use spaces_protocol::{Canonical, Client, PublicKey, Role};
 
 use crate::world::{Ev, Mark, Phase, World};
 
+pub mod fair_share;
 pub mod honest_success;
 pub mod readmission;
 
