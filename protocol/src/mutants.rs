@@ -52,10 +52,13 @@ pub enum Mutant {
     /// An attempt is charged when the PAKE starts (refunded on success), so a confirmation
     /// lost on the way costs one.
     ChargeUnconfirmedAttempts,
+    /// The signaling server shares nothing out: no per-source cap and no eviction, so whoever
+    /// fills a table first keeps it.
+    SignalUnfair,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 21] = [
+    pub const ALL: [Mutant; 22] = [
         Mutant::CodecLenient,
         Mutant::SkipSignatureCheck,
         Mutant::MembershipArrivalOrder,
@@ -77,6 +80,7 @@ impl Mutant {
         Mutant::RejoinAfterRemoval,
         Mutant::FreeGuessAfterCompletion,
         Mutant::ChargeUnconfirmedAttempts,
+        Mutant::SignalUnfair,
     ];
 
     pub fn name(self) -> &'static str {
@@ -102,6 +106,7 @@ impl Mutant {
             Mutant::RejoinAfterRemoval => "rejoin-after-removal",
             Mutant::FreeGuessAfterCompletion => "free-guess-after-completion",
             Mutant::ChargeUnconfirmedAttempts => "charge-unconfirmed-attempts",
+            Mutant::SignalUnfair => "signal-unfair",
         }
     }
 

@@ -10,7 +10,7 @@ use spaces_protocol::item::{ItemId, Op, Value};
 use spaces_protocol::peer::{Command, ConnId, Event, Input, Output, Peer};
 use spaces_protocol::signal::client::ClientInput;
 use spaces_protocol::signal::server::{ServerInput, ServerOutput, SignalServer};
-use spaces_protocol::signal::{ClientId, PeerInfo, SignalLimits};
+use spaces_protocol::signal::{ClientId, PeerInfo, SignalLimits, Source};
 use spaces_protocol::space::WriteVerdict;
 use spaces_protocol::{Client, PublicKey, Role, Timestamp};
 
@@ -80,7 +80,10 @@ impl Net {
         for i in 0..n {
             let client = Client::create_identity(&mut rng, now);
             peers.push(Peer::new(client, vec![i as u8], now, &mut rng));
-            server.handle_input(ServerInput::Connected { client: ClientId(i as u64) }, now);
+            server.handle_input(
+                ServerInput::Connected { client: ClientId(i as u64), source: Source([i as u8; 16]) },
+                now,
+            );
         }
         let mut net = Net {
             now,
@@ -277,7 +280,10 @@ impl Net {
         let client = Client::restore(ClientSnapshot::from_bytes(&snapshot).unwrap()).unwrap();
         self.peers[i] = Peer::restore(client, Vec::new(), vec![i as u8], self.now, &mut self.rng);
         self.server.handle_input(ServerInput::Disconnected { client: ClientId(i as u64) }, self.now);
-        self.server.handle_input(ServerInput::Connected { client: ClientId(i as u64) }, self.now);
+        self.server.handle_input(
+            ServerInput::Connected { client: ClientId(i as u64), source: Source([i as u8; 16]) },
+            self.now,
+        );
         self.drain_server();
         self.input(i, Input::Signal(ClientInput::Connected));
     }
@@ -301,7 +307,10 @@ impl Net {
         use spaces_protocol::Canonical;
         use spaces_protocol::signal::wire::{ClientFrame, ClientMessage};
         let now = self.now;
-        self.server.handle_input(ServerInput::Connected { client: ClientId(client) }, now);
+        self.server.handle_input(
+            ServerInput::Connected { client: ClientId(client), source: Source(u128::from(client).to_be_bytes()) },
+            now,
+        );
         let bytes = ClientFrame::new(ClientMessage::Join { topic, info }).to_bytes();
         self.server.handle_input(ServerInput::Frame { client: ClientId(client), bytes: &bytes }, now);
         self.drain_server();

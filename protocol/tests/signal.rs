@@ -13,7 +13,7 @@ use spaces_protocol::signal::server::{ServerInput, ServerOutput, SignalServer};
 use spaces_protocol::signal::wire::{
     ClientFrame, ClientMessage, FRAME_SIZE_MAX, JOINED_PEERS_MAX, PAYLOAD_SIZE_MAX, ServerFrame, ServerMessage,
 };
-use spaces_protocol::signal::{ClientId, PeerInfo, SignalError, SignalLimits};
+use spaces_protocol::signal::{ClientId, PeerInfo, SignalError, SignalLimits, Source};
 use spaces_protocol::{PublicKey, Timestamp};
 
 const T0: u64 = 1_700_000_000_000;
@@ -86,7 +86,7 @@ impl Net {
         let id = ClientId(self.next_id);
         self.next_id += 1;
         self.nodes[i].conn = Some(id);
-        self.server.handle_input(ServerInput::Connected { client: id }, self.now);
+        self.server.handle_input(ServerInput::Connected { client: id, source: source(id.0) }, self.now);
         self.nodes[i].client.handle_input(ClientInput::Connected, self.now);
         self.pump();
     }
@@ -254,7 +254,11 @@ impl Raw {
     }
 
     fn connect(&mut self, id: u64) -> Vec<Said> {
-        self.input(ServerInput::Connected { client: ClientId(id) })
+        self.connect_from(id, id)
+    }
+
+    fn connect_from(&mut self, id: u64, from: u64) -> Vec<Said> {
+        self.input(ServerInput::Connected { client: ClientId(id), source: source(from) })
     }
 
     fn bytes(&mut self, id: u64, bytes: &[u8]) -> Vec<Said> {
@@ -526,6 +530,84 @@ fn server_full() {
     assert_eq!(raw.join(2, 1, 2).len(), 2, "an existing topic still takes joins");
 }
 
+/// The source address a test connection comes from.
+fn source(n: u64) -> Source {
+    Source(u128::from(n).to_be_bytes())
+}
+
+/// Issue 10 item 5: a few connections from one source fill the topic table; a device from
+/// another source joining a new topic takes a slot from them (`Evicted`), until the two hold
+/// about the same (§8.3.8). With `signal-unfair` planted, the join gets `ServerFull`.
+#[test]
+fn a_flooding_source_gives_up_topics_to_a_newcomer() {
+    let limits = SignalLimits { topics_max: 8, topics_per_client_max: 4, ..SignalLimits::default() };
+    let mut raw = Raw::new(limits);
+    raw.connect_from(1, 7);
+    raw.connect_from(2, 7);
+    for t in 0..4 {
+        raw.join(1, 100 + t, 1);
+        raw.join(2, 110 + t, 2);
+    }
+    assert_eq!(raw.server.topic_count(), 8, "the flooder holds the whole table");
+    raw.connect_from(3, 9);
+    let said = raw.join(3, 1, 3);
+    assert_eq!(said.first(), Some(&error(1, SignalError::Evicted, Some(100))), "the flooder's first topic goes");
+    assert!(said.contains(&Said::To(3, ServerMessage::Joined { topic: topic(1), peers: vec![] })), "{said:?}");
+    for t in 2..=4 {
+        assert!(raw.join(3, t, 3).iter().any(|s| matches!(s, Said::To(3, ServerMessage::Joined { .. }))));
+    }
+    // Now 4 against 4: the flooder keeps the rest, and a fifth would be over the share.
+    assert_eq!(raw.server.topics_of(ClientId(3)), 4);
+    assert_eq!(raw.server.topic_count(), 8);
+    raw.connect_from(4, 9);
+    assert_eq!(raw.join(4, 5, 4), [error(4, SignalError::ServerFull, Some(5))], "share reached: refused");
+}
+
+/// One source holds at most `clients_per_source_max` connections; when the connection table
+/// is full, a newcomer's source takes the newest connection of the heaviest one.
+#[test]
+fn connections_are_shared_out_by_source() {
+    let limits = SignalLimits { clients_max: 4, clients_per_source_max: 3, ..SignalLimits::default() };
+    let mut raw = Raw::new(limits);
+    for id in 1..=3 {
+        assert_eq!(raw.connect_from(id, 7), []);
+    }
+    assert_eq!(raw.connect_from(4, 7), [error(4, SignalError::SourceFull, None), Said::Closed(4)]);
+    assert_eq!(raw.connect_from(5, 8), []);
+    assert_eq!(
+        raw.connect_from(6, 9),
+        [error(3, SignalError::Evicted, None), Said::Closed(3)],
+        "newest of the heaviest"
+    );
+    assert_eq!(raw.server.client_count(), 4);
+    assert_eq!(raw.connect_from(10, 10), [error(2, SignalError::Evicted, None), Said::Closed(2)], "2 is more than 0+1");
+    assert_eq!(
+        raw.connect_from(11, 11),
+        [error(11, SignalError::ServerFull, None), Said::Closed(11)],
+        "1,1,1,1: shared"
+    );
+}
+
+/// A topic's slot is charged to a source still on it: when its creator leaves, the slot
+/// moves to who remains, so an honest topic cannot be parked on a source that later floods.
+#[test]
+fn a_topic_slot_moves_to_a_source_still_on_it() {
+    let limits = SignalLimits { topics_max: 3, topics_per_client_max: 3, ..SignalLimits::default() };
+    let mut raw = Raw::new(limits);
+    raw.connect_from(1, 1);
+    raw.connect_from(2, 2);
+    raw.join(1, 1, 1);
+    raw.join(2, 1, 2);
+    raw.send(1, ClientMessage::Leave { topic: topic(1) });
+    raw.join(1, 2, 1);
+    raw.join(1, 3, 1);
+    // Source 1 holds topics 2 and 3; topic 1 is now charged to source 2, which holds one.
+    raw.connect_from(3, 3);
+    let said = raw.join(3, 4, 3);
+    assert_eq!(said.first(), Some(&error(1, SignalError::Evicted, Some(2))), "{said:?}");
+    assert!(raw.server.members(&topic(1)).any(|(id, _)| id == ClientId(2)), "the shared topic stays");
+}
+
 #[test]
 fn malformed_frames_are_answered_and_repeated_ones_disconnect() {
     let limits = SignalLimits::default();
@@ -709,6 +791,7 @@ fn arb_server_op() -> impl Strategy<Value = ServerOp> {
 fn tiny() -> SignalLimits {
     SignalLimits {
         clients_max: 3,
+        clients_per_source_max: 2,
         topics_max: 3,
         topics_per_client_max: 2,
         peers_per_topic_max: 2,
@@ -745,6 +828,8 @@ fn arb_server_message() -> impl Strategy<Value = ServerMessage> {
         SignalError::NotJoined,
         SignalError::UnknownPeer,
         SignalError::ServerFull,
+        SignalError::SourceFull,
+        SignalError::Evicted,
     ]);
     prop_oneof![
         (0..4u8, vec(arb_peer(), 0..6)).prop_map(|(t, peers)| {
@@ -785,7 +870,8 @@ proptest! {
         for op in ops {
             let input_bytes;
             let input = match op {
-                ServerOp::Connect(c) => ServerInput::Connected { client: ClientId(c.into()) },
+                // Two sources only, so the per-source cap and the evictions of §8.3.8 are exercised.
+                ServerOp::Connect(c) => ServerInput::Connected { client: ClientId(c.into()), source: source(u64::from(c % 2)) },
                 ServerOp::Disconnect(c) => ServerInput::Disconnected { client: ClientId(c.into()) },
                 ServerOp::Send(c, m) => {
                     input_bytes = ClientFrame::new(m).to_bytes();
@@ -887,5 +973,52 @@ proptest! {
             }
             prop_assert_eq!(&held, &model);
         }
+    }
+}
+
+/// The fairness tests can fail: with `signal-unfair` planted, both do.
+#[cfg(feature = "mutants")]
+#[test]
+fn the_fairness_tests_fail_with_signal_unfair() {
+    use spaces_protocol::mutants::{Mutant, set};
+    set(Some(Mutant::SignalUnfair));
+    let topics = std::panic::catch_unwind(a_flooding_source_gives_up_topics_to_a_newcomer).is_err();
+    let connections = std::panic::catch_unwind(connections_are_shared_out_by_source).is_err();
+    set(None);
+    assert!(topics && connections, "signal-unfair: topics caught {topics}, connections caught {connections}");
+}
+
+/// Issue 10 item 5 at the default limits: 64 connections × 256 topics fill the topic table
+/// when they come from 8 sources, not from one (the source cap stops it at 32 connections,
+/// 8192 topics); either way an honest device joining a new topic is registered.
+#[test]
+fn the_topic_table_flood_of_issue_10_leaves_honest_joins_working() {
+    for sources in [1u64, 8] {
+        let limits = SignalLimits::default();
+        let mut raw = Raw::new(limits);
+        let mut next = 0u32;
+        for c in 0..64u64 {
+            if !raw.connect_from(100 + c, 1_000 + c % sources).is_empty() {
+                continue;
+            }
+            for _ in 0..limits.topics_per_client_max {
+                next += 1;
+                let mut t = [0u8; 32];
+                t[..4].copy_from_slice(&next.to_be_bytes());
+                let join = ClientMessage::Join { topic: Digest(t), info: info(1) };
+                raw.server.handle_input(
+                    ServerInput::Frame { client: ClientId(100 + c), bytes: &ClientFrame::new(join).to_bytes() },
+                    raw.now,
+                );
+                while raw.server.poll_output().is_some() {}
+            }
+        }
+        let expected =
+            if sources == 1 { limits.clients_per_source_max * limits.topics_per_client_max } else { limits.topics_max };
+        assert_eq!(raw.server.topic_count(), expected, "{sources} sources");
+        raw.connect_from(1, 1);
+        let said = raw.join(1, 7, 2);
+        assert!(said.contains(&Said::To(1, ServerMessage::Joined { topic: topic(7), peers: vec![] })), "{said:?}");
+        raw.server.assert_invariants();
     }
 }

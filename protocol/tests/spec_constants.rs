@@ -67,6 +67,7 @@ fn code_values() -> Vec<(&'static str, &'static str, u64)> {
         ("8.5", "ADDR_SIZE_MAX", signal::wire::ADDR_SIZE_MAX as u64),
         ("8.5", "JOINED_PEERS_MAX", signal::wire::JOINED_PEERS_MAX as u64),
         ("8.5", "clients_max", signal.clients_max as u64),
+        ("8.5", "clients_per_source_max", signal.clients_per_source_max as u64),
         ("8.5", "topics_max", signal.topics_max as u64),
         ("8.5", "topics_per_client_max", signal.topics_per_client_max as u64),
         ("8.5", "peers_per_topic_max", signal.peers_per_topic_max as u64),

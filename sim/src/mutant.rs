@@ -57,6 +57,7 @@ pub const CAUGHT: &[(Planted, crate::config::Profile)] = {
         (P(Mutant::RejoinAfterRemoval), Hostile),
         (P(Mutant::FreeGuessAfterCompletion), Hostile),
         (P(Mutant::ChargeUnconfirmedAttempts), Hostile),
+        (P(Mutant::SignalUnfair), Hostile),
         (Planted::ReleaseBeforeDurable, Faulty),
     ]
 };

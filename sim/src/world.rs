@@ -15,6 +15,7 @@ use spaces_protocol::client::ClientSnapshot;
 use spaces_protocol::invitation::InvitationCode;
 use spaces_protocol::invitation::host::HostRecord;
 use spaces_protocol::peer::{Command, ConnId, Input, Output, Peer};
+use spaces_protocol::signal::Source;
 use spaces_protocol::signal::client::ClientInput;
 use spaces_protocol::signal::server::{ServerInput, ServerOutput, SignalServer};
 use spaces_protocol::signal::{ClientId, SignalLimits};
@@ -611,7 +612,8 @@ impl World {
         let client = ClientId(self.next_client);
         self.next_client += 1;
         self.signal_clients.insert(client, SignalConn { owner, source });
-        self.server.handle_input(ServerInput::Connected { client }, self.ts(self.now));
+        let source = Source(u128::from(source).to_be_bytes());
+        self.server.handle_input(ServerInput::Connected { client, source }, self.ts(self.now));
         self.drain_server();
         client
     }

@@ -486,10 +486,10 @@ impl InvitationGuest {
     /// A sealed refusal: authentic, so final ones end the invitation.
     fn refused(&mut self, session: SessionId, refusal: Refusal, now: Timestamp) {
         self.close(session);
-        if refusal == Refusal::Busy {
-            // Nothing was decided about us: not in doubt.
-            self.in_doubt = false;
-        }
+        // `Busy` decides nothing about us in this session, and says nothing of an earlier one
+        // that may have admitted us: a guest in doubt stays in doubt (simulator seed hostile
+        // 505: a grant lost, then `Busy`, then the code's expiry reported as EXPIRED while
+        // the host had admitted the guest).
         if refusal.is_final() {
             self.finish(Err(refusal));
         } else {

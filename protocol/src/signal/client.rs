@@ -322,7 +322,11 @@ impl SignalClient {
                 // The server lost the registration (or never made it): ask again, once per
                 // refusal, so even a lying server gets one frame per frame it sends.
                 SignalError::NotJoined => self.transmit(ClientMessage::Join { topic, info: self.info.clone() }),
-                SignalError::TooManyTopics | SignalError::TopicFull | SignalError::ServerFull => state.joined = false,
+                // Refused or evicted for room: asked again by the rolling refresh (a few pings).
+                SignalError::TooManyTopics
+                | SignalError::TopicFull
+                | SignalError::ServerFull
+                | SignalError::Evicted => state.joined = false,
                 _ => {}
             }
         }

@@ -12,7 +12,7 @@
 //!
 //! ```
 //! use spaces_protocol::hash::Digest;
-//! use spaces_protocol::signal::{ClientId, PeerInfo, SignalLimits};
+//! use spaces_protocol::signal::{ClientId, PeerInfo, SignalLimits, Source};
 //! use spaces_protocol::signal::client::{ClientInput, ClientOutput, SignalClient};
 //! use spaces_protocol::signal::server::{ServerInput, ServerOutput, SignalServer};
 //! use spaces_protocol::{PublicKey, Timestamp};
@@ -22,7 +22,7 @@
 //! let info = PeerInfo { peer: PublicKey([1; 32]), addr: b"quic://a".to_vec() };
 //! let mut client = SignalClient::new(info, SignalLimits::default()).unwrap();
 //! client.join(Digest([7; 32])).unwrap();
-//! server.handle_input(ServerInput::Connected { client: ClientId(1) }, now);
+//! server.handle_input(ServerInput::Connected { client: ClientId(1), source: Source([0; 16]) }, now);
 //! client.handle_input(ClientInput::Connected, now);
 //! // The driver's loop: move bytes between the two until neither has anything to say.
 //! loop {
@@ -97,7 +97,8 @@
 //! | 5 | `Error { kind: SignalError, topic: Option<Digest> }` | a request was refused |
 //!
 //! `SignalError` by variant index: 0 `Malformed`, 1 `TooLarge`, 2 `TooManyTopics`,
-//! 3 `TopicFull`, 4 `RateLimited`, 5 `NotJoined`, 6 `UnknownPeer`, 7 `ServerFull`.
+//! 3 `TopicFull`, 4 `RateLimited`, 5 `NotJoined`, 6 `UnknownPeer`, 7 `ServerFull`,
+//! 8 `SourceFull`, 9 `Evicted`.
 //!
 //! A relay is delivered only between two connections joined to the same topic, to every
 //! other connection on it that announced the key `to` (else `UnknownPeer`). `from` is the
@@ -106,7 +107,7 @@
 //! ## 8.3 Limits and timers
 //!
 //! The server's limits are `SignalLimits` (defaults in brackets): connections
-//! `clients_max` [4096]; topics in total `topics_max` [16384]; topics per connection
+//! `clients_max` [4096], from one source `clients_per_source_max` [32]; topics in total `topics_max` [16384]; topics per connection
 //! `topics_per_client_max` [256]; connections per topic `peers_per_topic_max` [256]; a token
 //! bucket per connection of `rate_per_s` [50] messages per second, `rate_burst_max` [300]
 //! deep; registration TTL `registration_ttl_ms` [60 s]; `violations_max` [16] malformed or
@@ -114,12 +115,16 @@
 //! accepted for the TTL is closed and its registrations dropped (peers are told `PeerLeft`);
 //! a client therefore sends `Ping` every TTL/3 [20 s] while connected. A message over the
 //! rate is dropped unanswered, except the first of a run, which gets `RateLimited`.
+//! When a table is full, the source holding the most of it gives a slot up to a source that
+//! would hold fewer (`Evicted`), so a flood from few addresses takes nothing from anyone
+//! (`fairness`, SPEC §8.3.8).
 //!
 //! The client re-sends `Join` for every topic it holds after each (re)connection, forgets
 //! the peers of a connection when it ends (reporting each as gone), and re-sends `Join` when
 //! the server says `NotJoined` for a topic it holds.
 
 pub mod client;
+pub mod fairness;
 pub mod server;
 pub mod wire;
 
@@ -134,6 +139,13 @@ use crate::keys::PublicKey;
 /// sent on the wire: peers are named by the keys they announce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ClientId(pub u64);
+
+/// Where a connection comes from, as far as sharing the server fairly goes (§8.3.8): the
+/// driver's choice, 16 bytes. A driver SHOULD pass an IPv4 address as its IPv4-mapped IPv6
+/// form and an IPv6 address as its /64 prefix (the rest zero), the unit one party controls;
+/// never anything the client itself sends, which a flooder would vary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Source(pub [u8; 16]);
 
 /// How a client announces itself on a topic. Neither field is authenticated: the key says
 /// whom to expect at the end of the Noise handshake, the address where to try.
@@ -163,8 +175,14 @@ pub enum SignalError {
     NotJoined,
     /// No other connection on the topic announced the relay's destination key.
     UnknownPeer,
-    /// The server is at `clients_max` connections or `topics_max` topics.
+    /// The server is at `clients_max` connections or `topics_max` topics, and no source
+    /// holds more of them than the refused one would (§8.3.8).
     ServerFull,
+    /// The connection's source already holds `clients_per_source_max` connections.
+    SourceFull,
+    /// The server took this registration (topic given) or connection (no topic) for a
+    /// source holding fewer: join again later, the share has room when others leave.
+    Evicted,
 }
 
 impl core::fmt::Display for SignalError {
@@ -178,6 +196,8 @@ impl core::fmt::Display for SignalError {
             SignalError::NotJoined => "topic not joined",
             SignalError::UnknownPeer => "no such peer on this topic",
             SignalError::ServerFull => "server has no room for another connection or topic",
+            SignalError::SourceFull => "too many connections from this source address",
+            SignalError::Evicted => "registration or connection given to a source holding fewer",
         })
     }
 }
@@ -192,6 +212,10 @@ pub struct SignalLimits {
     /// Connections at once; more are refused with `ServerFull`. Bounds the per-connection
     /// state (bucket, topic set) an attacker can make the server hold by opening sockets.
     pub clients_max: usize,
+    /// Connections from one source at once; more are refused with `SourceFull`. A
+    /// household or office behind one address runs a few devices, each with one connection;
+    /// a flooder from one address takes at most this many of `clients_max` (1 in 128).
+    pub clients_per_source_max: usize,
     /// Distinct topics at once; a join that would create one more gets `ServerFull`. Bounds
     /// the topic table independently of how registrations are spread.
     pub topics_max: usize,
@@ -222,6 +246,7 @@ impl Default for SignalLimits {
     fn default() -> Self {
         SignalLimits {
             clients_max: 4096,
+            clients_per_source_max: 32,
             topics_max: 16_384,
             topics_per_client_max: 256,
             peers_per_topic_max: 256,

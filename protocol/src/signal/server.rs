@@ -8,11 +8,13 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+use super::fairness::Shares;
 use super::wire::{ClientFrame, ClientMessage, JOINED_PEERS_MAX, ServerFrame, ServerMessage};
-use super::{ClientId, PeerInfo, SignalError, SignalLimits};
+use super::{ClientId, PeerInfo, SignalError, SignalLimits, Source};
 use crate::codec::{Canonical, DecodeError};
 use crate::hash::Digest;
 use crate::keys::PublicKey;
+use crate::mutants::{Mutant, active};
 use crate::time::Timestamp;
 
 /// A token is worth this many milli-tokens: integer refill at `rate_per_s` milli-tokens per
@@ -21,8 +23,8 @@ const TOKEN_MILLI: u64 = 1000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServerInput<'a> {
-    /// The driver accepted a connection.
-    Connected { client: ClientId },
+    /// The driver accepted a connection from `source` (see `Source` for what to pass).
+    Connected { client: ClientId, source: Source },
     /// A frame arrived on a connection. Frames of unknown connections (never connected, or
     /// already closed by the server) are ignored.
     Frame { client: ClientId, bytes: &'a [u8] },
@@ -75,6 +77,7 @@ impl Bucket {
 
 #[derive(Debug)]
 struct Connection {
+    source: Source,
     /// The topics this connection is registered on; its `PeerInfo`s live in the topic table.
     topics: BTreeSet<Digest>,
     expires_at: Timestamp,
@@ -85,13 +88,25 @@ struct Connection {
     limited: bool,
 }
 
+/// One topic: the connections on it, each with what it announced there, and the source its
+/// slot in the topic table is charged to.
+#[derive(Debug)]
+struct Topic {
+    members: BTreeMap<ClientId, PeerInfo>,
+    /// The source of the connection that created the topic while it is still on it; then
+    /// that of the remaining connection with the least `ClientId`.
+    charged: Source,
+}
+
 /// The signaling server. One per process; the driver maps sockets to `ClientId`s.
 #[derive(Debug)]
 pub struct SignalServer {
     limits: SignalLimits,
     clients: BTreeMap<ClientId, Connection>,
-    /// topic → the connections on it, each with what it announced there.
-    topics: BTreeMap<Digest, BTreeMap<ClientId, PeerInfo>>,
+    topics: BTreeMap<Digest, Topic>,
+    /// Connections per source, and topics per source they are charged to (§8.3.8).
+    connections_of: Shares<ClientId>,
+    topics_of: Shares<Digest>,
     /// `(expires_at, client)` for every connection: the next expiry without a scan.
     expiries: BTreeSet<(Timestamp, ClientId)>,
     out: VecDeque<ServerOutput>,
@@ -104,6 +119,8 @@ impl SignalServer {
             limits,
             clients: BTreeMap::new(),
             topics: BTreeMap::new(),
+            connections_of: Shares::default(),
+            topics_of: Shares::default(),
             expiries: BTreeSet::new(),
             out: VecDeque::new(),
             timeout_due: false,
@@ -116,7 +133,7 @@ impl SignalServer {
 
     pub fn handle_input(&mut self, input: ServerInput<'_>, now: Timestamp) {
         match input {
-            ServerInput::Connected { client } => self.on_connected(client, now),
+            ServerInput::Connected { client, source } => self.on_connected(client, source, now),
             ServerInput::Frame { client, bytes } => self.on_frame(client, bytes, now),
             ServerInput::Disconnected { client } => self.drop_client(client),
             ServerInput::Timeout => self.on_timeout(now),
@@ -155,12 +172,12 @@ impl SignalServer {
 
     /// Registrations in total (connection × topic).
     pub fn registration_count(&self) -> usize {
-        self.topics.values().map(BTreeMap::len).sum()
+        self.topics.values().map(|t| t.members.len()).sum()
     }
 
     /// Who is on `topic`, in `ClientId` order.
     pub fn members(&self, topic: &Digest) -> impl Iterator<Item = (ClientId, &PeerInfo)> {
-        self.topics.get(topic).into_iter().flatten().map(|(id, info)| (*id, info))
+        self.topics.get(topic).into_iter().flat_map(|t| &t.members).map(|(id, info)| (*id, info))
     }
 
     /// Panics unless the tables agree with each other and with the limits. For tests and
@@ -175,30 +192,45 @@ impl SignalServer {
             assert!(conn.violations <= limits.violations_max);
             assert!(self.expiries.contains(&(conn.expires_at, *id)));
             for topic in &conn.topics {
-                assert!(self.topics.get(topic).is_some_and(|m| m.contains_key(id)), "registration in both tables");
+                assert!(
+                    self.topics.get(topic).is_some_and(|t| t.members.contains_key(id)),
+                    "registration in both tables"
+                );
             }
         }
-        for (topic, members) in &self.topics {
-            assert!(!members.is_empty(), "empty topics are removed");
-            assert!(members.len() <= limits.peers_per_topic_max);
-            for id in members.keys() {
+        for (topic, t) in &self.topics {
+            assert!(!t.members.is_empty(), "empty topics are removed");
+            assert!(t.members.len() <= limits.peers_per_topic_max);
+            for id in t.members.keys() {
                 assert!(self.clients.get(id).is_some_and(|c| c.topics.contains(topic)), "member is connected");
             }
+            assert!(self.topics_of.holds(&t.charged, topic), "a topic is charged to its source");
+            assert!(t.members.keys().any(|id| self.clients[id].source == t.charged), "charged to a source on it");
         }
+        for (id, conn) in &self.clients {
+            assert!(self.connections_of.holds(&conn.source, id), "a connection is counted for its source");
+            assert!(self.connections_of.count(&conn.source) <= limits.clients_per_source_max);
+        }
+        assert_eq!(self.topics_of.total(), self.topics.len());
+        assert_eq!(self.connections_of.total(), self.clients.len());
+        self.topics_of.assert_consistent();
+        self.connections_of.assert_consistent();
     }
 
     // ----- transitions -----
 
-    fn on_connected(&mut self, client: ClientId, now: Timestamp) {
+    fn on_connected(&mut self, client: ClientId, source: Source, now: Timestamp) {
         // A reused id is a new connection: the old one's peers must hear it left.
         self.drop_client(client);
-        if self.clients.len() >= self.limits.clients_max {
-            self.send(client, ServerMessage::Error { kind: SignalError::ServerFull, topic: None });
+        if let Some(kind) = self.connection_refusal(&source) {
+            self.send(client, ServerMessage::Error { kind, topic: None });
             self.out.push_back(ServerOutput::Disconnect { client });
             return;
         }
         let expires_at = now.saturating_add_millis(self.limits.registration_ttl_ms);
+        self.connections_of.insert(source, client);
         let conn = Connection {
+            source,
             topics: BTreeSet::new(),
             expires_at,
             bucket: Bucket::full(&self.limits, now),
@@ -235,12 +267,43 @@ impl SignalServer {
         }
     }
 
+    /// Why a connection from `source` cannot be held, if it cannot: its source is at its
+    /// cap, or the table is full and no source gives way (§8.3.8). When one does, its newest
+    /// connection is evicted to make the room.
+    fn connection_refusal(&mut self, source: &Source) -> Option<SignalError> {
+        let unfair = active(Mutant::SignalUnfair);
+        if self.connections_of.count(source) >= self.limits.clients_per_source_max && !unfair {
+            return Some(SignalError::SourceFull);
+        }
+        if self.clients.len() < self.limits.clients_max {
+            return None;
+        }
+        if unfair {
+            return Some(SignalError::ServerFull);
+        }
+        let newest = |held: &BTreeSet<ClientId>| held.last().copied();
+        let Some((_, victim)) = self.connections_of.take_for(source, newest) else {
+            return Some(SignalError::ServerFull);
+        };
+        self.send(victim, ServerMessage::Error { kind: SignalError::Evicted, topic: None });
+        self.drop_client(victim);
+        self.out.push_back(ServerOutput::Disconnect { client: victim });
+        None
+    }
+
     fn join(&mut self, client: ClientId, topic: Digest, info: PeerInfo) {
         let conn = self.clients.get(&client).expect("caller checked the connection");
-        if let Some(kind) = self.join_refusal(conn, &topic) {
+        let source = conn.source;
+        if let Some(kind) = self.join_refusal(conn, &topic)
+            && (kind != SignalError::ServerFull || !self.evict_topic_for(&source))
+        {
             return self.send(client, ServerMessage::Error { kind, topic: Some(topic) });
         }
-        let members = self.topics.entry(topic).or_default();
+        let entry = self.topics.entry(topic).or_insert_with(|| Topic { members: BTreeMap::new(), charged: source });
+        if entry.members.is_empty() {
+            self.topics_of.insert(source, topic);
+        }
+        let members = &mut entry.members;
         let previous = members.insert(client, info.clone());
         assert!(members.len() <= self.limits.peers_per_topic_max);
         let conn = self.clients.get_mut(&client).expect("caller checked the connection");
@@ -266,10 +329,29 @@ impl SignalServer {
             return Some(SignalError::TooManyTopics);
         }
         match self.topics.get(topic) {
-            Some(members) if members.len() >= self.limits.peers_per_topic_max => Some(SignalError::TopicFull),
+            Some(t) if t.members.len() >= self.limits.peers_per_topic_max => Some(SignalError::TopicFull),
             None if self.topics.len() >= self.limits.topics_max => Some(SignalError::ServerFull),
             _ => None,
         }
+    }
+
+    /// Frees a slot in a full topic table for `source` by evicting a whole topic charged to
+    /// the heaviest source, if that source holds more than `source` would (§8.3.8). Every
+    /// connection on it is told `Evicted`; none of them is left to hear a `PeerLeft`.
+    fn evict_topic_for(&mut self, source: &Source) -> bool {
+        if active(Mutant::SignalUnfair) {
+            return false;
+        }
+        let first = |held: &BTreeSet<Digest>| held.first().copied();
+        let Some((charged, victim)) = self.topics_of.take_for(source, first) else { return false };
+        let topic = self.topics.remove(&victim).expect("a charged topic exists");
+        self.topics_of.remove(charged, &victim);
+        for id in topic.members.keys() {
+            let conn = self.clients.get_mut(id).expect("a member is connected");
+            conn.topics.remove(&victim);
+            self.send(*id, ServerMessage::Error { kind: SignalError::Evicted, topic: Some(victim) });
+        }
+        true
     }
 
     fn leave(&mut self, client: ClientId, topic: Digest) {
@@ -281,7 +363,7 @@ impl SignalServer {
     }
 
     fn relay(&mut self, client: ClientId, topic: Digest, to: PublicKey, payload: Vec<u8>) {
-        let Some(from) = self.topics.get(&topic).and_then(|m| m.get(&client)).map(|info| info.peer) else {
+        let Some(from) = self.topics.get(&topic).and_then(|t| t.members.get(&client)).map(|info| info.peer) else {
             return self.send(client, ServerMessage::Error { kind: SignalError::NotJoined, topic: Some(topic) });
         };
         let recipients: Vec<ClientId> =
@@ -327,6 +409,7 @@ impl SignalServer {
         };
         let indexed = self.expiries.remove(&(conn.expires_at, client));
         assert!(indexed, "every connection has its expiry indexed");
+        self.connections_of.remove(conn.source, &client);
         for topic in conn.topics {
             self.unregister(topic, client);
         }
@@ -335,11 +418,20 @@ impl SignalServer {
     /// Removes one registration from the topic table (the caller has removed it from the
     /// connection's set) and tells the rest of the topic if its key is gone.
     fn unregister(&mut self, topic: Digest, client: ClientId) {
-        let members = self.topics.get_mut(&topic).expect("a registration is in both tables");
-        let info = members.remove(&client).expect("a registration is in both tables");
-        if members.is_empty() {
+        let t = self.topics.get_mut(&topic).expect("a registration is in both tables");
+        let info = t.members.remove(&client).expect("a registration is in both tables");
+        let charged = t.charged;
+        let Some(&heir) = t.members.keys().next() else {
             self.topics.remove(&topic);
+            self.topics_of.remove(charged, &topic);
             return;
+        };
+        // The slot stays charged to a source that is still on the topic.
+        let clients = &self.clients;
+        if !t.members.keys().any(|id| clients[id].source == charged) {
+            t.charged = clients[&heir].source;
+            self.topics_of.remove(charged, &topic);
+            self.topics_of.insert(t.charged, topic);
         }
         self.announce_left(topic, info.peer);
     }

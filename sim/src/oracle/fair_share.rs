@@ -55,5 +55,5 @@ pub fn answered(w: &mut World, client: ClientId, bytes: &[u8]) {
 
 /// The answers that mean "no room for you", as opposed to a fault of the request.
 fn is_room_refusal(kind: SignalError) -> bool {
-    matches!(kind, SignalError::ServerFull)
+    matches!(kind, SignalError::ServerFull | SignalError::SourceFull | SignalError::Evicted)
 }

@@ -128,9 +128,18 @@ fn server_frames(f: &mut VectorFile) {
         "Oversize",
         s(ServerMessage::Joined { topic, peers: (0..65).map(|i| info(i, b"")).collect() }),
     );
-    bad(t, SERVER, "error kind 8", "UnknownVariant", vec![1, 5, 8, 0]);
+    bad(t, SERVER, "error kind 10", "UnknownVariant", vec![1, 5, 10, 0]);
     bad(t, SERVER, "error topic option tag 02", "Malformed", vec![1, 5, 7, 2]);
     bad(t, SERVER, "version 0", "WrongVersion", vec![0, 4]);
+    // Appended with the sharing rule of SPEC §8.3.8 (issue 10); "error kind 10" above was
+    // "error kind 8" before it (errata in vectors/README.md).
+    t.push(valid(SERVER, "Error{SourceFull}, no topic (01 05 08 00)", &["Valid"], input(&[1, 5, 8, 0])));
+    t.push(valid(
+        SERVER,
+        "Error{Evicted} with a topic",
+        &["Valid"],
+        input(&s(ServerMessage::Error { kind: SignalError::Evicted, topic: Some(topic) })),
+    ));
 }
 
 pub fn file() -> VectorFile {
