@@ -17,6 +17,8 @@
 //! - S6 the attempt budget: no invitation sees more wrong PINs than `attempts_max`, counted
 //!   as the host charges them *and* as guests (the guesser included) hear `WrongPin`, over all
 //!   its hosts and all its states: a PIN-dependent answer is a guess, charged or not.
+//! - S7 fair share: the signaling server refuses an honest device room only when its source
+//!   holds its share of the table (`fair_share`, SPEC §8.3.8).
 //! - R1 resources: of what a removed insider appended after every member knew of its removal,
 //!   no honest replica holds more than `HEARD_ENTRIES_MAX` entries per control feed, nor any
 //!   of its data feeds (`adversary::persistent_insider::check`, SPEC §9.2.2 rule 6).
