@@ -77,7 +77,8 @@ fn an_unknown_mutant_is_refused() {
     assert_eq!(out.status.code(), Some(2));
 }
 
-/// The core mutants (codec, signatures, membership, items, feeds) are the vectors' to catch.
+/// The core mutants (codec, signatures, membership, items, feeds) and the signaling server's
+/// `signal-unfair` are the vectors' to catch.
 /// With only the harness's samples, two of them are; with the published vectors and a driver
 /// that answers their ops, every one must be.
 #[test]
@@ -91,7 +92,8 @@ fn core_mutants_fail_some_vector() {
     let published = manifest.join("../vectors");
     let full = DriverProcess::spawn(DRIVER).unwrap().hello().unwrap().ops.iter().any(|o| o == "membership.resolve");
     let (dir, mutants): (PathBuf, Vec<Mutant>) = if full && published.is_dir() {
-        (published, Mutant::ALL[..9].to_vec())
+        // The signaling server's sharing rule (SPEC §8.3.8) is in the published vectors too.
+        (published, [&Mutant::ALL[..9], &[Mutant::SignalUnfair]].concat())
     } else {
         (manifest.join("tests/data"), vec![Mutant::CodecLenient, Mutant::SkipSignatureCheck])
     };

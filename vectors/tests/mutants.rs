@@ -22,11 +22,7 @@ use spaces_vectors::generate::{self, verify_documents};
 ///   vectors script one guest per host. Caught by the conformance scenarios
 ///   `rejoin-after-removal-*` and `free-guess-after-completion`, the simulator (S1, S6) and
 ///   `protocol/tests/invitation_security.rs`.
-/// - `signal-unfair`: the signaling vectors are frame encodings; the sharing rule (SPEC §8.3.8)
-///   is the server's behaviour over many connections. Caught by the simulator (S7, hostile),
-///   `protocol/tests/signal.rs` (`the_fairness_tests_fail_with_signal_unfair`).
 const NOT_REACHED: &[Mutant] = &[
-    Mutant::SignalUnfair,
     Mutant::GuestTrustsGrant,
     Mutant::IngestRemovedUnbounded,
     Mutant::RejoinAfterRemoval,

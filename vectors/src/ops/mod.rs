@@ -70,6 +70,7 @@ pub const OPS: &[&str] = &[
     "flow.outcome",
     "signal.decode_client_frame",
     "signal.decode_server_frame",
+    "signal.serve",
     "replication.decode_message",
     "replication.missing",
 ];
@@ -98,6 +99,7 @@ pub fn run(op: &str, input: &Value) -> Result<Value, OpError> {
         "flow.outcome" => flow::outcome(input),
         "signal.decode_client_frame" => signal::decode_client(input),
         "signal.decode_server_frame" => signal::decode_server(input),
+        "signal.serve" => signal::serve(input),
         "replication.decode_message" => replication::decode_message(input),
         "replication.missing" => replication::missing(input),
         other => Err(OpError::new(UNSUPPORTED, format!("unknown op {other}"))),
