@@ -23,9 +23,10 @@ const INVITATION_MUTANTS: [&str; 8] = [
 /// Planted bugs of issue 10's host holes, with the scenarios that must catch them. The
 /// protocol fix adds them to the catalogue (`protocol/src/mutants.rs`); until then they are
 /// skipped, with a notice.
-const PENDING_MUTANTS: [(&str, &[&str]); 2] = [
+const PENDING_MUTANTS: [(&str, &[&str]); 3] = [
     ("rejoin-after-removal", &["rejoin-after-removal-none", "rejoin-after-removal-pin", "rejoin-after-removal-key"]),
     ("free-guess-after-completion", &["free-guess-after-completion"]),
+    ("charge-unconfirmed-attempts", &["dropped-confirmations-cost-nothing"]),
 ];
 
 fn scenarios_with(mutant: Option<&str>) -> Report {

@@ -11,7 +11,13 @@
 //!   a free PIN oracle. The host MUST answer both the same way before any PAKE reply, and the
 //!   budget MUST NOT move. Planted bug: `free-guess-after-completion`.
 //!
-//! Both failed with the reference driver at 797769a and pass since the host's fix (issue 10).
+//! - `dropped-confirmations-cost-nothing`: a path drops the guest's key confirmation on its
+//!   first `attempts_max` connections; the guest, in doubt, retries with the same right PIN.
+//!   No wrong PIN was ever sent, so the budget MUST be whole and the next try MUST succeed.
+//!   Planted bug: `charge-unconfirmed-attempts` (an attempt charged when the PAKE starts).
+//!
+//! The first four failed with the reference driver at 797769a and pass since the host's fix
+//! (issue 10).
 
 use spaces_protocol::codec::Canonical;
 use spaces_protocol::invitation::wire::{Frame, FrameBody};
@@ -53,7 +59,37 @@ pub const ALL: &[Scenario] = &[
         description: "after the invitation completed, a stranger's right and wrong PINs get the same refusal, before any PAKE reply, and cost no attempt",
         run: free_guess_after_completion,
     },
+    Scenario {
+        name: "dropped-confirmations-cost-nothing",
+        driver: DriverRole::Host,
+        description: "a path that drops the guest's confirmation three times spends no attempt: the right PIN still gets in",
+        run: dropped_confirmations_cost_nothing,
+    },
 ];
+
+/// The guest's frames on each connection: Hello, Handshake, PakeStart, Confirm.
+const GUEST_FRAMES_PER_TRY: usize = 4;
+/// Connections whose Confirm the path drops: as many as the default budget.
+const DROPPED_TRIES: usize = 3;
+
+fn dropped_confirmations_cost_nothing(net: &mut Net<'_>) -> Step {
+    let args = net.host_args("pin", HOUR, 1);
+    let (h, created) = net.driver_host(&args)?;
+    let pin = pin_of(&created)?;
+    let (g, guest) = net.local_guest(&created.code)?;
+    net.tap = Some(Box::new(|d, i, bytes| {
+        let confirm = i % GUEST_FRAMES_PER_TRY == GUEST_FRAMES_PER_TRY - 1;
+        if d == Dir::ToHost && confirm && i < GUEST_FRAMES_PER_TRY * DROPPED_TRIES { vec![] } else { vec![bytes] }
+    }));
+    type_pin(net, g, &pin)?;
+    settle(net, &[g])?;
+    check(
+        net.sessions_of(g) > DROPPED_TRIES,
+        "the guest, in doubt, retried after each lost confirmation",
+        format!("{} sessions; {}", net.sessions_of(g), show(net, g)),
+    )?;
+    agree(net, h, g, &guest.identity, &created.space)
+}
 
 fn rejoin_none(net: &mut Net<'_>) -> Step {
     rejoin_after_removal(net, "none")
