@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use spaces_sim::config::{Config, Profile, draw};
-use spaces_sim::runner::{Plan, run_plan, shard};
+use spaces_sim::runner::{Plan, parse_seeds, run_plan, shard};
 use spaces_sim::{mutant, report};
 
 #[derive(Parser)]
@@ -90,20 +90,6 @@ enum Cmd {
     },
 }
 
-fn parse_seeds(s: &str) -> Result<std::ops::Range<u64>, String> {
-    match s.split_once("..") {
-        Some((a, b)) => {
-            let a: u64 = a.parse().map_err(|_| format!("bad seed range {s}"))?;
-            let b: u64 = b.parse().map_err(|_| format!("bad seed range {s}"))?;
-            Ok(a..b)
-        }
-        None => {
-            let a: u64 = s.parse().map_err(|_| format!("bad seed {s}"))?;
-            Ok(a..a + 1)
-        }
-    }
-}
-
 fn parse_mutant(name: Option<&str>) -> Result<Option<mutant::Planted>, String> {
     let Some(name) = name else { return Ok(None) };
     if !mutant::enabled() {
@@ -141,6 +127,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 }
                 None => range.collect(),
             };
+            if seeds.is_empty() {
+                return Err("the shard holds none of these seeds".into());
+            }
             let planted = parse_mutant(m.as_deref())?;
             let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             let plan =

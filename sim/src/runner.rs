@@ -22,6 +22,24 @@ pub struct Plan {
     pub peers: Option<usize>,
 }
 
+/// `A..B` (A < B) or a single seed `A`. An empty, reversed or overflowing range is an error,
+/// never a run of no seeds that passes (`3..1` once reported 18446744073709551614 passed).
+pub fn parse_seeds(s: &str) -> Result<std::ops::Range<u64>, String> {
+    let number =
+        |t: &str| t.trim().parse::<u64>().map_err(|_| format!("bad seed {t:?} in {s:?}: seeds are 0 to 2^64-1"));
+    let range = match s.split_once("..") {
+        Some((a, b)) => number(a)?..number(b)?,
+        None => {
+            let a = number(s)?;
+            a..a.checked_add(1).ok_or_else(|| format!("seed {a} is the last one: give a range that ends after it"))?
+        }
+    };
+    if range.start >= range.end {
+        return Err(format!("seed range {s:?} is empty or reversed: write A..B with A < B (B excluded)"));
+    }
+    Ok(range)
+}
+
 /// Seeds `range` restricted to shard `k` of `n` (every n-th seed, starting at k).
 pub fn shard(range: std::ops::Range<u64>, k: u64, n: u64) -> Vec<u64> {
     assert!(n > 0 && k < n, "shard k/n needs k < n");
@@ -84,4 +102,18 @@ pub fn run_plan(plan: &Plan) -> Vec<Outcome> {
 pub fn quiet_panics() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| std::panic::set_hook(Box::new(|_| {})));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_seeds;
+
+    #[test]
+    fn seed_ranges_that_would_run_nothing_are_errors() {
+        assert_eq!(parse_seeds("0..1000"), Ok(0..1000));
+        assert_eq!(parse_seeds("7"), Ok(7..8));
+        for bad in ["3..1", "10..5", "5..5", "18446744073709551615", "x", "1..", "-1..3"] {
+            assert!(parse_seeds(bad).is_err(), "{bad} must be refused");
+        }
+    }
 }
