@@ -57,6 +57,10 @@ fn main() -> ExitCode {
     let common = match &cli.command {
         Command::Vectors { common, .. } | Command::Scenarios { common, .. } => common,
     };
+    // Output paths are tried before the run, so a typo costs nothing but the message.
+    if let Err(e) = check_outputs(common) {
+        return fatal(&e);
+    }
     let mut driver = match DriverProcess::spawn(&common.driver) {
         Ok(d) => d,
         Err(e) => return fatal(&e.to_string()),
@@ -74,7 +78,26 @@ fn main() -> ExitCode {
     }
     // A closed stdout (piped into `head`) must not turn a finished run into a panic.
     let _ = writeln!(std::io::stdout(), "{}", report.render(common.verbose));
-    if report.total().failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    let total = report.total();
+    let tested = total.ok + total.non_strict + total.failed;
+    if tested == 0 {
+        // Nothing was graded: an empty directory, a filter matching nothing, or a driver that
+        // supports nothing asked. That is never a pass.
+        eprintln!(
+            "spaces-conformance: nothing was tested ({} cases, all UNSUPPORTED or none at all)",
+            total.unsupported
+        );
+        return ExitCode::FAILURE;
+    }
+    if total.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+/// Creates (empty) every output file the run will write, or says why it cannot.
+fn check_outputs(common: &Common) -> Result<(), String> {
+    for path in [&common.report_json, &common.junit].into_iter().flatten() {
+        std::fs::write(path, b"").map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(())
 }
 
 fn run(command: &Command, driver: &mut dyn Driver, report: &mut Report) -> Result<(), String> {

@@ -1,0 +1,64 @@
+//! The harness never passes green by accident (issue 16): a run that grades nothing fails, a
+//! driver that supports nothing fails, and an output path is checked before the run.
+
+use std::process::{Command, Output};
+
+const HARNESS: &str = env!("CARGO_BIN_EXE_spaces-conformance");
+const DRIVER: &str = env!("CARGO_BIN_EXE_spaces-driver");
+
+fn harness(args: &[&str]) -> Output {
+    Command::new(HARNESS).args(args).output().expect("the harness runs")
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("spaces-conformance-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    dir
+}
+
+#[test]
+fn an_empty_vectors_directory_fails() {
+    let empty = scratch("empty");
+    let out = harness(&["vectors", "--driver", DRIVER, "--vectors", empty.to_str().unwrap()]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("nothing was tested"), "{}", text(&out));
+}
+
+#[test]
+fn a_filter_that_matches_no_scenario_fails() {
+    let out = harness(&["scenarios", "--driver", DRIVER, "--only", "no-such-scenario"]);
+    assert!(!out.status.success(), "{}", text(&out));
+}
+
+#[test]
+fn a_driver_that_supports_nothing_fails() {
+    // A driver that answers hello with no ops and every request `unsupported`.
+    let dir = scratch("nothing");
+    let script = dir.join("driver.sh");
+    let body = r#"#!/bin/sh
+while read -r line; do
+  id=$(printf '%s' "$line" | sed -n 's/^{"id":\([0-9]*\).*/\1/p')
+  case "$line" in
+    *'"hello"'*) printf '{"id":%s,"ok":{"name":"nothing","version":"0","protocol":"spaces-driver/1","ops":["hello"]}}\n' "$id" ;;
+    *) printf '{"id":%s,"unsupported":true}\n' "$id" ;;
+  esac
+done
+"#;
+    std::fs::write(&script, body).unwrap();
+    let vectors = concat!(env!("CARGO_MANIFEST_DIR"), "/../vectors");
+    let out = harness(&["vectors", "--driver", &format!("sh {}", script.display()), "--vectors", vectors]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("nothing was tested"), "{}", text(&out));
+}
+
+#[test]
+fn a_bad_output_path_fails_before_the_run() {
+    let out = harness(&["vectors", "--driver", DRIVER, "--junit", "/no/such/dir/report.xml"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("cannot write /no/such/dir/report.xml"), "{}", text(&out));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("OK"), "no table was printed: the run never started");
+}
