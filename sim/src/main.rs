@@ -46,12 +46,17 @@ enum Cmd {
     },
     /// Run one seed, optionally writing its trace (JSON lines) and a sequence chart (SVG).
     Replay {
-        seed: u64,
-        #[arg(long, value_enum, default_value_t = Profile::Swarm)]
-        profile: Profile,
+        /// The seed whose world to run (drawn for `--profile`); not with `--scenario`.
+        #[arg(required_unless_present = "scenario", conflicts_with = "scenario")]
+        seed: Option<u64>,
+        /// The profile the seed's world is drawn for [default: swarm]; not with `--scenario`.
+        #[arg(long, value_enum, conflicts_with = "scenario")]
+        profile: Option<Profile>,
+        /// A planted bug (needs `--features mutants`); with `--scenario`, only the one it records.
         #[arg(long)]
         mutant: Option<String>,
-        /// A scenario file (a Config as JSON, as `shrink` writes) instead of the seed's world.
+        /// A scenario file (a Config as JSON, as `shrink` writes): self-contained, its seed,
+        /// profile and planted bug included.
         #[arg(long)]
         scenario: Option<PathBuf>,
         #[arg(long)]
@@ -153,16 +158,25 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             if log {
                 tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(tracing::Level::DEBUG).init();
             }
+            let (mut cfg, m): (Config, Option<String>) = match scenario {
+                Some(p) => {
+                    let text = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+                    let cfg: Config = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?;
+                    if m.is_some() && m != cfg.mutant {
+                        return Err(format!(
+                            "{} records mutant {:?}: a scenario replays with its own planted bug",
+                            p.display(),
+                            cfg.mutant
+                        ));
+                    }
+                    let m = cfg.mutant.clone();
+                    (cfg, m)
+                }
+                None => (draw(seed.expect("clap requires a seed"), profile.unwrap_or(Profile::Swarm)), m),
+            };
             let planted = parse_mutant(m.as_deref())?;
             mutant::set_for_run(planted);
             spaces_sim::runner::quiet_panics();
-            let mut cfg: Config = match scenario {
-                Some(p) => {
-                    let text = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
-                    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?
-                }
-                None => draw(seed, profile),
-            };
             if let Some(p) = peers {
                 cfg.peers = p;
                 cfg.blank_devices = cfg.blank_devices.min(p.saturating_sub(spaces_sim::config::PEERS_MIN));
