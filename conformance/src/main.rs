@@ -10,7 +10,7 @@ use spaces_conformance::report::Report;
 use spaces_conformance::{scenarios, vectors};
 
 #[derive(Parser)]
-#[command(name = "spaces-conformance", about = "Conformance harness for spaces/1 implementations")]
+#[command(name = "spaces-conformance", version, about = "Conformance harness for spaces/1 implementations")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -34,6 +34,8 @@ enum Command {
         #[arg(long, default_value = "")]
         only: String,
     },
+    /// List what the harness can grade: the vector ops and the scenarios, one per line.
+    List,
 }
 
 #[derive(ClapArgs)]
@@ -56,6 +58,16 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let common = match &cli.command {
         Command::Vectors { common, .. } | Command::Scenarios { common, .. } => common,
+        Command::List => {
+            let mut out = std::io::stdout();
+            for op in spaces_vectors::ops::OPS {
+                let _ = writeln!(out, "op {op}");
+            }
+            for s in scenarios::all() {
+                let _ = writeln!(out, "scenario {} ({}): {}", s.name, s.driver.label(), s.description);
+            }
+            return ExitCode::SUCCESS;
+        }
     };
     // Output paths are tried before the run, so a typo costs nothing but the message.
     if let Err(e) = check_outputs(common) {
@@ -107,6 +119,7 @@ fn run(command: &Command, driver: &mut dyn Driver, report: &mut Report) -> Resul
             vectors::run(driver, &files, report);
         }
         Command::Scenarios { only, .. } => scenarios::run(driver, only, report),
+        Command::List => {}
     }
     Ok(())
 }

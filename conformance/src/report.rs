@@ -130,7 +130,21 @@ impl Report {
         if let Some(h) = &self.driver {
             let _ = writeln!(out, "driver: {} {} ({} ops)", h.name, h.version, h.ops.len());
         }
-        for case in self.cases.iter().filter(|c| verbose || c.status != Status::Ok) {
+        // Without `-v`, UNSUPPORTED cases collapse to one line per suite and op (a scenario is
+        // its own op): a driver that lacks one op should not scroll past hundreds of lines.
+        let mut unsupported: BTreeMap<(&str, &str), (usize, &str)> = BTreeMap::new();
+        for case in self.cases.iter().filter(|c| !verbose && c.status == Status::Unsupported) {
+            let op = case.name.split('#').next().unwrap_or(&case.name);
+            let row = unsupported.entry((&case.suite, op)).or_insert((0, case.actual.as_deref().unwrap_or("")));
+            row.0 += 1;
+        }
+        for ((suite, op), (n, why)) in &unsupported {
+            let cases = if *n == 1 { "1 case".to_owned() } else { format!("{n} cases") };
+            let why = if why.is_empty() { String::new() } else { format!(" ({why})") };
+            let _ = writeln!(out, "{:<11} {suite} {op}: {cases}{why}", Status::Unsupported.label());
+        }
+        let listed = |c: &&Case| verbose || !matches!(c.status, Status::Ok | Status::Unsupported);
+        for case in self.cases.iter().filter(listed) {
             let _ = writeln!(out, "{:<11} {} {}: {}", case.status.label(), case.suite, case.name, case.comment);
             if let Some(e) = &case.expected {
                 let _ = writeln!(out, "    expected: {e}");
@@ -256,5 +270,19 @@ mod tests {
         assert!(junit.contains("name=\"c&lt;&amp;&gt;\""));
         assert!(junit.contains("<skipped"));
         assert!(junit.contains("failures=\"1\""));
+    }
+
+    #[test]
+    fn unsupported_cases_collapse_to_one_line_per_op_unless_verbose() {
+        let mut r = Report::default();
+        for i in 0..40 {
+            r.cases.push(Case::new("vectors/codes.json", &format!("code.encode#{i}"), "x", Status::Unsupported));
+        }
+        r.cases.push(Case::new("vectors/codes.json", "code.decode#1", "y", Status::Unsupported));
+        let text = r.render(false);
+        let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("UNSUPPORTED")).collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines.iter().any(|l| l.contains("code.encode: 40 cases")), "{text}");
+        assert_eq!(r.render(true).lines().filter(|l| l.starts_with("UNSUPPORTED")).count(), 41);
     }
 }

@@ -62,3 +62,13 @@ fn a_bad_output_path_fails_before_the_run() {
     assert!(text(&out).contains("cannot write /no/such/dir/report.xml"), "{}", text(&out));
     assert!(!String::from_utf8_lossy(&out.stdout).contains("OK"), "no table was printed: the run never started");
 }
+
+#[test]
+fn list_names_every_op_and_scenario_and_version_answers() {
+    let out = harness(&["list"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let listing = text(&out);
+    assert!(listing.contains("op signal.serve") && listing.contains("scenario dropped-confirmations-cost-nothing"));
+    let version = harness(&["--version"]);
+    assert!(text(&version).starts_with("spaces-conformance "), "{}", text(&version));
+}

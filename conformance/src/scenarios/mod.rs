@@ -23,6 +23,16 @@ pub enum DriverRole {
     Guest,
 }
 
+impl DriverRole {
+    /// What the driver plays, as reports and `list` say it.
+    pub fn label(self) -> &'static str {
+        match self {
+            DriverRole::Host => "driver hosts",
+            DriverRole::Guest => "driver joins",
+        }
+    }
+}
+
 pub struct Scenario {
     /// Stable name: reports, filters and tests refer to it.
     pub name: &'static str,
@@ -46,11 +56,7 @@ pub fn run(driver: &mut dyn Driver, filter: &str, report: &mut Report) {
         if !scenario.name.contains(filter) {
             continue;
         }
-        let role = match scenario.driver {
-            DriverRole::Host => "driver hosts",
-            DriverRole::Guest => "driver joins",
-        };
-        let comment = format!("{role}: {}", scenario.description);
+        let comment = format!("{}: {}", scenario.driver.label(), scenario.description);
         if i > 0
             && let Err(e) = driver.restart()
         {
