@@ -56,6 +56,17 @@ impl CausalGraph {
         self.nodes[n as usize].id
     }
 
+    /// Vector-clock entries held (every chain's base): the graph's memory beyond its nodes.
+    /// Deterministic, so tests can bound it without timing anything.
+    pub fn clock_entries(&self) -> usize {
+        self.chains.iter().map(|c| c.base.len()).sum()
+    }
+
+    /// Chains of the decomposition.
+    pub fn chains(&self) -> usize {
+        self.chains.len()
+    }
+
     pub fn depth(&self, n: NodeIx) -> u32 {
         self.nodes[n as usize].depth
     }

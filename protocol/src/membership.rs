@@ -107,6 +107,18 @@ pub enum Inserted {
     Pending,
 }
 
+/// Deterministic work counters of one `Membership`, for tests and the simulator's resource
+/// oracle: they count what resolution did, never how long it took.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Work {
+    /// Credentials judged (one rule evaluation each), over every walk and round.
+    pub judged: u64,
+    /// Fixpoint rounds run (a full walk each before incremental resolution).
+    pub rounds: u64,
+    /// Full resolutions started from scratch.
+    pub full: u64,
+}
+
 /// Bound on credentials one space stores (applied and ignored), against flooding.
 pub const CREDENTIALS_MAX: usize = 1 << 22;
 /// Bound on credentials waiting for parents.
@@ -144,6 +156,7 @@ pub struct Membership {
     waiting: BTreeMap<CredentialId, BTreeSet<CredentialId>>,
     void: BTreeSet<NodeIx>,
     res: Resolution,
+    work: Work,
 }
 
 impl Membership {
@@ -158,6 +171,7 @@ impl Membership {
             waiting: BTreeMap::new(),
             void: BTreeSet::new(),
             res: Resolution::default(),
+            work: Work::default(),
         }
     }
 
@@ -281,7 +295,9 @@ impl Membership {
             false => self.graph.canonical_order(),
         };
         self.void.clear();
+        self.work.full += 1;
         loop {
+            self.work.rounds += 1;
             self.res = Resolution { effects: vec![Effect::Pending; self.graph.len()], ..Resolution::default() };
             for n in &order {
                 self.step(*n);
@@ -297,6 +313,7 @@ impl Membership {
     /// Decides one credential given everything before it in canonical order.
     fn step(&mut self, n: NodeIx) {
         let effect = self.judge(n);
+        self.work.judged += 1;
         self.res.effects[n as usize] = effect;
         self.res.last = Some(self.graph.order_key(n));
         if effect == Effect::Applied {
@@ -529,6 +546,16 @@ impl Membership {
     }
 
     // ----- queries -----
+
+    /// What resolution has done so far (deterministic counters).
+    pub fn work(&self) -> Work {
+        self.work
+    }
+
+    /// Vector-clock entries the causal graph holds: its memory beyond one node per credential.
+    pub fn clock_entries(&self) -> usize {
+        self.graph.clock_entries()
+    }
 
     /// Members with their current roles, sorted by key; REMOVED members included.
     pub fn members(&self) -> Vec<Member> {

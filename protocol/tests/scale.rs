@@ -1,0 +1,127 @@
+//! Resolution cost on every credential shape, counted, never timed (issue 11): the honest
+//! linear history and the hostile shapes of `fixture::shapes`, loaded in one batch and one
+//! credential at a time. `Membership::work` counts credentials judged and fixpoint rounds;
+//! `clock_entries` counts the causal graph's memory beyond one node per credential. Each
+//! hostile shape must cost, per credential, a small constant times the honest one, and its
+//! resolved state must equal the batch's whatever the arrival.
+//!
+//! `cargo test -p spaces-protocol --release --test scale -- --nocapture` prints the table.
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+use spaces_protocol::PublicKey;
+use spaces_protocol::credential::Credential;
+use spaces_protocol::fixture::shapes;
+use spaces_protocol::membership::{Effect, Membership};
+
+/// What loading one shape cost.
+#[derive(Debug, Clone, Copy)]
+struct Cost {
+    credentials: usize,
+    judged: u64,
+    rounds: u64,
+    clock_entries: usize,
+}
+
+impl Cost {
+    fn judged_per(&self) -> f64 {
+        self.judged as f64 / self.credentials as f64
+    }
+    fn clock_per(&self) -> f64 {
+        self.clock_entries as f64 / self.credentials as f64
+    }
+}
+
+fn batch(space: PublicKey, creds: &[Credential]) -> (Membership, Cost) {
+    let mut m = Membership::new(space);
+    for r in m.insert_batch(creds.to_vec()) {
+        r.expect("every shape's credentials are valid");
+    }
+    let cost = cost(&m, creds.len());
+    (m, cost)
+}
+
+fn one_by_one(space: PublicKey, creds: &[Credential]) -> (Membership, Cost) {
+    let mut m = Membership::new(space);
+    for c in creds {
+        m.insert(c.clone()).expect("every shape's credentials are valid");
+    }
+    let cost = cost(&m, creds.len());
+    (m, cost)
+}
+
+fn cost(m: &Membership, credentials: usize) -> Cost {
+    let w = m.work();
+    Cost { credentials, judged: w.judged, rounds: w.rounds, clock_entries: m.clock_entries() }
+}
+
+/// Every credential's effect, in the order given: what two replicas must agree on.
+fn effects(m: &Membership, creds: &[Credential]) -> Vec<Effect> {
+    creds.iter().map(|c| m.effect(&c.id()).expect("held")).collect()
+}
+
+fn row(name: &str, how: &str, c: Cost) {
+    eprintln!(
+        "| {name} | {how} | {} | {} | {:.2} | {} | {:.2} |",
+        c.credentials,
+        c.judged,
+        c.judged_per(),
+        c.rounds,
+        c.clock_per()
+    );
+}
+
+type Shape = fn(&mut ChaCha20Rng, usize) -> (spaces_protocol::fixture::SpaceFixture, Vec<Credential>);
+
+fn shapes() -> Vec<(&'static str, Shape)> {
+    vec![
+        ("honest", shapes::honest_chain::<ChaCha20Rng>),
+        ("double-cite", shapes::double_cite_reader::<ChaCha20Rng>),
+        ("cascade", shapes::demotion_cascade::<ChaCha20Rng>),
+    ]
+}
+
+/// Per-credential judged steps and clock entries of every shape, batch and one by one, plus
+/// early junk arriving one by one after an honest history.
+fn measure(size: usize) -> Vec<(&'static str, &'static str, Cost)> {
+    let mut out = Vec::new();
+    for (name, shape) in shapes() {
+        let (f, creds) = shape(&mut ChaCha20Rng::seed_from_u64(11), size);
+        let (b, cb) = batch(f.space(), &creds);
+        out.push((name, "batch", cb));
+        if std::env::var("SCALE_BASELINE").is_ok() && size > 1_000 && name == "cascade" {
+            continue; // hours on the code before issue 11: one full resolution of k rounds per y
+        }
+        let (o, co) = one_by_one(f.space(), &creds);
+        out.push((name, "one-by-one", co));
+        assert_eq!(effects(&b, &creds), effects(&o, &creds), "{name}: arrival order changed the result");
+        assert_eq!(b.members(), o.members(), "{name}");
+    }
+    let junk = size / 10;
+    let (f, honest, junk) = shapes::early_junk(&mut ChaCha20Rng::seed_from_u64(11), size - junk, junk);
+    let (mut m, _) = batch(f.space(), &honest);
+    let before = m.work();
+    for c in &junk {
+        m.insert(c.clone()).expect("valid");
+    }
+    let after = m.work();
+    let c = Cost {
+        credentials: junk.len(),
+        judged: after.judged - before.judged,
+        rounds: after.rounds - before.rounds,
+        clock_entries: m.clock_entries(),
+    };
+    out.push(("early-junk", "junk one-by-one", c));
+    out
+}
+
+#[test]
+fn every_shape_costs_what_its_size_costs() {
+    eprintln!("| shape | load | credentials | judged | judged/credential | rounds | clock entries/credential |");
+    eprintln!("| --- | --- | --- | --- | --- | --- | --- |");
+    for size in [1_000, 10_000] {
+        for (name, how, c) in measure(size) {
+            row(name, how, c);
+        }
+    }
+}
