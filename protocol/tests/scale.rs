@@ -96,6 +96,9 @@ fn measure(size: usize) -> Vec<(&'static str, &'static str, Cost)> {
         out.push((name, "one-by-one", co));
         assert_eq!(effects(&b, &creds), effects(&o, &creds), "{name}: arrival order changed the result");
         assert_eq!(b.members(), o.members(), "{name}");
+        let mut scratch = o.clone();
+        scratch.resolve();
+        assert_eq!(effects(&scratch, &creds), effects(&o, &creds), "{name}: incremental differs from scratch");
     }
     let junk = size / 10;
     let (f, honest, junk) = shapes::early_junk(&mut ChaCha20Rng::seed_from_u64(11), size - junk, junk);
@@ -105,6 +108,10 @@ fn measure(size: usize) -> Vec<(&'static str, &'static str, Cost)> {
         m.insert(c.clone()).expect("valid");
     }
     let after = m.work();
+    let mut scratch = m.clone();
+    scratch.resolve();
+    let all: Vec<Credential> = honest.iter().chain(&junk).cloned().collect();
+    assert_eq!(effects(&scratch, &all), effects(&m, &all), "early junk: incremental differs from scratch");
     let c = Cost {
         credentials: junk.len(),
         judged: after.judged - before.judged,
@@ -122,6 +129,15 @@ fn every_shape_costs_what_its_size_costs() {
     for size in [1_000, 10_000] {
         for (name, how, c) in measure(size) {
             row(name, how, c);
+            let n = c.credentials as u64;
+            assert!(
+                c.clock_entries <= c.credentials,
+                "{name} {how} at {size}: clock entries grow past one per credential"
+            );
+            // A cascade arriving one credential at a time reruns its rounds per insert (SPEC §4.10).
+            if !(name == "cascade" && how == "one-by-one") {
+                assert!(c.judged <= 2 * n, "{name} {how} at {size}: {} judged for {n} credentials", c.judged);
+            }
         }
     }
 }
