@@ -12,7 +12,9 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 use crate::causal::{CausalGraph, NodeIx};
-use crate::credential::{Assertion, Credential, CredentialError, CredentialId, Designation, FeedPosition, Role};
+use crate::credential::{
+    Assertion, Credential, CredentialError, CredentialId, Designation, FeedPosition, Role, VerifyCache,
+};
 use crate::keys::PublicKey;
 use crate::mutants::{Mutant, active};
 
@@ -179,6 +181,8 @@ pub struct Membership {
     /// Members whose applied grants changed since their role was last computed.
     touched: BTreeSet<PublicKey>,
     work: Work,
+    /// Device chains and signer keys already verified (changes no outcome).
+    verified: VerifyCache,
 }
 
 impl Membership {
@@ -201,6 +205,7 @@ impl Membership {
             changed: BTreeSet::new(),
             touched: BTreeSet::new(),
             work: Work::default(),
+            verified: VerifyCache::default(),
         }
     }
 
@@ -243,7 +248,7 @@ impl Membership {
         if credential.assertion().space() != Some(self.space) {
             return Err(InsertError::WrongSpace);
         }
-        let id = credential.verify().map_err(InsertError::Invalid)?;
+        let id = credential.verify_cached(&mut self.verified).map_err(InsertError::Invalid)?;
         if self.graph.get(&id).is_some() || self.pending.contains_key(&id) {
             return Ok((Inserted::Duplicate, Vec::new()));
         }

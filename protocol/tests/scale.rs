@@ -141,3 +141,25 @@ fn every_shape_costs_what_its_size_costs() {
         }
     }
 }
+
+/// The verification cache changes no answer: a chain whose body was verified once but whose
+/// signature bytes differ is checked again and refused, as a replica without the cache does.
+#[test]
+fn a_cached_device_chain_does_not_excuse_other_signature_bytes() {
+    use spaces_protocol::credential::{Role, VerifyCache};
+    let mut rng = ChaCha20Rng::seed_from_u64(7);
+    let (f, creds) = shapes::honest_chain(&mut rng, 7);
+    let member = f.owner.key();
+    let tip = vec![creds[6].id()];
+    let good = f.grant(&f.owner, creds[4].subject(), Role::Reader, tip.clone());
+    let mut cache = VerifyCache::default();
+    assert_eq!(good.verify_cached(&mut cache), good.verify());
+    assert_eq!(cache.chains(), 1, "the owner's device chain is remembered");
+    let mut bad = f.grant(&f.owner, creds[4].subject(), Role::Editor, tip);
+    bad.chain.as_mut().expect("the owner signs with a device").signature.0[10] ^= 1;
+    assert!(bad.verify().is_err());
+    assert_eq!(bad.verify_cached(&mut cache), bad.verify(), "{member:?}");
+    let again = f.grant(&f.owner, creds[4].subject(), Role::Editor, vec![good.id()]);
+    assert_eq!(again.verify_cached(&mut cache), again.verify());
+    assert_eq!(cache.chains(), 1);
+}
