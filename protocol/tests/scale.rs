@@ -89,9 +89,6 @@ fn measure(size: usize) -> Vec<(&'static str, &'static str, Cost)> {
         let (f, creds) = shape(&mut ChaCha20Rng::seed_from_u64(11), size);
         let (b, cb) = batch(f.space(), &creds);
         out.push((name, "batch", cb));
-        if std::env::var("SCALE_BASELINE").is_ok() && size > 1_000 && name == "cascade" {
-            continue; // hours on the code before issue 11: one full resolution of k rounds per y
-        }
         let (o, co) = one_by_one(f.space(), &creds);
         out.push((name, "one-by-one", co));
         assert_eq!(effects(&b, &creds), effects(&o, &creds), "{name}: arrival order changed the result");
