@@ -57,6 +57,8 @@ pub struct CausalGraph {
     /// `(chain, other, from)` → the greatest position of `other` in the past of chain's nodes at
     /// positions ≥ `from` (up to the next entry), beyond what the chain's base already gives.
     deltas: BTreeMap<(u32, u32, u32), u32>,
+    /// Nodes without children, by id: `heads` is O(heads), not O(nodes).
+    heads: std::collections::BTreeSet<CredentialId>,
 }
 
 impl CausalGraph {
@@ -108,8 +110,13 @@ impl CausalGraph {
             }
         }
         for p in parents {
-            self.nodes[*p as usize].child_count += 1;
+            let node = &mut self.nodes[*p as usize];
+            if node.child_count == 0 {
+                self.heads.remove(&node.id);
+            }
+            node.child_count += 1;
         }
+        self.heads.insert(id);
         self.nodes.push(Node { id, depth, chain, pos, child_count: 0 });
         self.index.insert(id, ix);
         assert!(parents.iter().all(|p| self.is_ancestor(*p, ix)), "every parent is in the new node's past");
@@ -231,8 +238,8 @@ impl CausalGraph {
 
     /// Nodes without children, sorted by id: what a new credential names as parents.
     pub fn heads(&self) -> Vec<CredentialId> {
-        let mut heads: Vec<CredentialId> = self.nodes.iter().filter(|n| n.child_count == 0).map(|n| n.id).collect();
-        heads.sort();
+        let heads: Vec<CredentialId> = self.heads.iter().copied().collect();
+        debug_assert!(heads.iter().all(|h| self.nodes[self.index[h] as usize].child_count == 0));
         heads
     }
 
