@@ -126,7 +126,10 @@ impl CausalGraph {
     /// The chain and position of a new node, and the node whose past the chain already covers
     /// at that position (its predecessor, or the new chain's base), if any.
     fn place(&mut self, parents: &[NodeIx]) -> (u32, u32, Option<NodeIx>) {
-        if let Some(p) = parents.iter().copied().find(|p| self.is_tip(*p)) {
+        // Extend the least nested chain among the tip parents: a merge continues the trunk, so
+        // side branches stay one base pointer from it instead of nesting ever deeper.
+        let level = |p: &NodeIx| self.chains[self.nodes[*p as usize].chain as usize].level;
+        if let Some(p) = parents.iter().copied().filter(|p| self.is_tip(*p)).min_by_key(|p| (level(p), *p)) {
             let node = &self.nodes[p as usize];
             return (node.chain, node.pos + 1, Some(p));
         }
