@@ -342,12 +342,90 @@ impl Credential {
         }
     }
 
+    /// [`Credential::verify`], with what this replica already checked remembered in `cache`:
+    /// the same answer for every credential, whatever the cache holds (issue 11: a rebuild
+    /// verified the same few device chains again for every credential, two `verify_strict`
+    /// each, and decompressed the same signer keys again).
+    pub fn verify_cached(&self, cache: &mut VerifyCache) -> Result<CredentialId, CredentialError> {
+        let body = &self.body;
+        if body.version != codec::VERSION {
+            return Err(CredentialError::UnsupportedVersion { found: body.version });
+        }
+        if !strictly_ascending(&body.parents) || body.parents.len() > PARENTS_MAX {
+            return Err(CredentialError::BadParents);
+        }
+        check_shape(body)?;
+        let input = body.signing_input();
+        if !active(Mutant::SkipSignatureCheck) {
+            let key = cache.key(&body.signer).map_err(CredentialError::BadSignature)?;
+            key.verify(&input, &self.signature).map_err(CredentialError::BadSignature)?;
+        }
+        match &self.chain {
+            Some(chain) if body.signer != body.issuer => {
+                let authorises = matches!(
+                    chain.body.assertion,
+                    Assertion::AuthorizedDevice { identity, device, .. }
+                        if identity == body.issuer && device == body.signer
+                );
+                let digest = sha256(&chain.to_bytes());
+                if !(authorises && cache.chains.contains(&digest)) {
+                    self.verify_chain(0)?;
+                    cache.remember_chain(digest);
+                }
+            }
+            _ => self.verify_chain(0)?,
+        }
+        Ok(CredentialId(sha256(&input)))
+    }
+
     /// The identity a device chain proves for its device, if this is such a credential.
     pub fn authorized_device(&self) -> Option<(PublicKey, PublicKey, NoiseKey)> {
         match self.body.assertion {
             Assertion::AuthorizedDevice { identity, device, noise_key } => Some((identity, device, noise_key)),
             _ => None,
         }
+    }
+}
+
+/// Bound on the device chains and on the signer keys a [`VerifyCache`] remembers: a remote
+/// party can send a fresh chain with every credential. Full, the cache starts over; it changes
+/// no outcome, only how often a chain is checked again.
+pub const VERIFY_CACHE_MAX: usize = 1 << 16;
+
+/// What one replica has already verified, so each device chain is checked once and each
+/// signer key decompressed once (`Credential::verify_cached`).
+#[derive(Debug, Clone, Default)]
+pub struct VerifyCache {
+    /// SHA-256 of the whole encoding (body, signature, nested chain) of device chains that
+    /// verified as a credential's direct chain. The signature is in the hash: a chain with a
+    /// valid body but other signature bytes is checked again, and refused as a replica without
+    /// the cache would refuse it.
+    chains: std::collections::BTreeSet<Digest>,
+    keys: std::collections::BTreeMap<PublicKey, crate::keys::PreparedKey>,
+}
+
+impl VerifyCache {
+    fn key(&mut self, key: &PublicKey) -> Result<&crate::keys::PreparedKey, SignatureError> {
+        if !self.keys.contains_key(key) {
+            let prepared = key.prepare()?;
+            if self.keys.len() >= VERIFY_CACHE_MAX {
+                self.keys.clear();
+            }
+            self.keys.insert(*key, prepared);
+        }
+        Ok(&self.keys[key])
+    }
+
+    fn remember_chain(&mut self, digest: Digest) {
+        if self.chains.len() >= VERIFY_CACHE_MAX {
+            self.chains.clear();
+        }
+        self.chains.insert(digest);
+    }
+
+    /// Device chains remembered.
+    pub fn chains(&self) -> usize {
+        self.chains.len()
     }
 }
 

@@ -150,13 +150,16 @@ pub enum Appended {
 #[derive(Debug, Clone)]
 pub struct Feed {
     key: PublicKey,
+    /// `key` decompressed at the first entry checked (issue 11: 8% of catching up went into
+    /// decompressing the same key again per entry). Affects no outcome.
+    prepared: Option<crate::keys::PreparedKey>,
     entries: Vec<FeedEntry>,
     hashes: Vec<EntryHash>,
 }
 
 impl Feed {
     pub fn new(key: PublicKey) -> Self {
-        Feed { key, entries: Vec::new(), hashes: Vec::new() }
+        Feed { key, prepared: None, entries: Vec::new(), hashes: Vec::new() }
     }
 
     pub fn key(&self) -> PublicKey {
@@ -189,7 +192,11 @@ impl Feed {
             return Err(FeedError::WrongFeed);
         }
         entry.validate().map_err(FeedError::Malformed)?;
-        entry.verify_signature().map_err(FeedError::BadSignature)?;
+        let key = match &self.prepared {
+            Some(key) => key,
+            None => self.prepared.insert(self.key.prepare().map_err(FeedError::BadSignature)?),
+        };
+        key.verify(&signing_input(&entry.body), &entry.signature).map_err(FeedError::BadSignature)?;
         let len = self.len();
         let seq = entry.body.seq;
         if seq > len {

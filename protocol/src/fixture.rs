@@ -11,6 +11,8 @@ use crate::item::{Mutation, Op};
 use crate::keys::{Keypair, PublicKey};
 use crate::time::Timestamp;
 
+pub mod shapes;
+
 /// An identity with one device and, per space, one control and one data feed key.
 #[derive(Debug, Clone)]
 pub struct Actor {

@@ -133,6 +133,15 @@ fn lww<T>(slot: &mut Option<(Stamp, T)>, stamp: Stamp, value: T) {
 pub struct Items {
     registers: BTreeMap<ItemId, Registers>,
     lamport_max: u64,
+    /// Items `list` shows, kept by `apply`: `len` is O(1), so a space's summary costs nothing
+    /// per item (issue 11: `Client::spaces` listed every item of every space to count them).
+    live: usize,
+}
+
+impl Registers {
+    fn shown(&self) -> bool {
+        matches!(self.alive, Some((_, true))) && self.type_name.is_some()
+    }
 }
 
 impl Items {
@@ -142,6 +151,7 @@ impl Items {
         for (i, op) in mutation.ops.iter().enumerate() {
             let stamp = Stamp { lamport: mutation.lamport, feed, seq, op: i as u32 };
             let regs = self.registers.entry(op.item()).or_default();
+            let before = regs.shown();
             match op {
                 Op::Create { type_name, .. } => {
                     lww(&mut regs.type_name, stamp, type_name.clone());
@@ -155,7 +165,13 @@ impl Items {
                 }
                 Op::Delete { .. } => lww(&mut regs.alive, stamp, false),
             }
+            match (before, regs.shown()) {
+                (false, true) => self.live += 1,
+                (true, false) => self.live -= 1,
+                _ => {}
+            }
         }
+        assert!(self.live <= self.registers.len(), "only items with registers are live");
     }
 
     /// The next Lamport clock for a local write.
@@ -188,7 +204,7 @@ impl Items {
     }
 
     pub fn len(&self) -> usize {
-        self.list().len()
+        self.live
     }
 
     pub fn is_empty(&self) -> bool {

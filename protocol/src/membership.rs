@@ -8,14 +8,18 @@
 //! ever adds to the void set. Everything that decides an outcome depends on the set alone, so
 //! replicas that hold the same credentials agree, whatever order they arrived in.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 use crate::causal::{CausalGraph, NodeIx};
-use crate::credential::{Assertion, Credential, CredentialError, CredentialId, Designation, FeedPosition, Role};
+use crate::credential::{
+    Assertion, Credential, CredentialError, CredentialId, Designation, FeedPosition, Role, VerifyCache,
+};
 use crate::keys::PublicKey;
 use crate::mutants::{Mutant, active};
 
 mod heard;
+mod resolve;
 
 /// What a stored credential does in the current resolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +111,18 @@ pub enum Inserted {
     Pending,
 }
 
+/// Deterministic work counters of one `Membership`, for tests and the simulator's resource
+/// oracle: they count what resolution did, never how long it took.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Work {
+    /// Credentials judged (one rule evaluation each), over every walk and round.
+    pub judged: u64,
+    /// Fixpoint rounds run (a full walk each before incremental resolution).
+    pub rounds: u64,
+    /// Full resolutions started from scratch.
+    pub full: u64,
+}
+
 /// Bound on credentials one space stores (applied and ignored), against flooding.
 pub const CREDENTIALS_MAX: usize = 1 << 22;
 /// Bound on credentials waiting for parents.
@@ -115,17 +131,23 @@ pub const PENDING_MAX: usize = 1 << 16;
 #[derive(Debug, Clone, Default)]
 struct Resolution {
     effects: Vec<Effect>,
-    /// Effective SpaceMember credentials per subject, in canonical order.
+    /// Applied SpaceMember credentials per subject, in canonical order.
     grants: BTreeMap<PublicKey, Vec<NodeIx>>,
     roles: BTreeMap<PublicKey, Role>,
+    /// Applied AdmittedFeed credentials per feed key, in canonical order (at most one stays
+    /// applied once the walk is done; the index is what judging in any order needs).
+    admitted: BTreeMap<PublicKey, Vec<NodeIx>>,
     feeds: BTreeMap<PublicKey, FeedAdmission>,
-    delegations: BTreeMap<NodeIx, u32>,
+    /// Applied DelegateInvitation credentials.
+    delegates: BTreeSet<NodeIx>,
+    /// Applied grants naming a delegation (by its id), in canonical order: its use count at a
+    /// point is the part of the list before it.
+    uses: BTreeMap<CredentialId, Vec<NodeIx>>,
     /// Applied CancelInvitation credentials, by the delegation they cancel.
     /// Keyed by the delegation's *id*: a cancellation may arrive before the delegation it
     /// names (nothing requires the delegation in its past), and must count when it does.
     cancels: BTreeMap<CredentialId, Vec<NodeIx>>,
     genesis: Option<NodeIx>,
-    last: Option<(u32, CredentialId)>,
 }
 
 /// The membership of one space.
@@ -142,8 +164,25 @@ pub struct Membership {
     pending: BTreeMap<CredentialId, Credential>,
     /// Missing parent -> pending credentials waiting for it.
     waiting: BTreeMap<CredentialId, BTreeSet<CredentialId>>,
+    /// Connected SpaceMember credentials by subject and AdmittedFeed credentials by identity:
+    /// the credentials whose judgment reads that member's role (as subject).
+    by_subject: BTreeMap<PublicKey, Vec<NodeIx>>,
+    /// Connected AdmittedFeed credentials by feed key (`FeedAlreadyAdmitted`).
+    by_feed: BTreeMap<PublicKey, Vec<NodeIx>>,
+    /// Connected SpaceMember credentials by the delegation id they name.
+    by_invitation: BTreeMap<CredentialId, Vec<NodeIx>>,
     void: BTreeSet<NodeIx>,
     res: Resolution,
+    /// Credentials to judge again, popped in canonical order (`resolve.rs`).
+    queue: BinaryHeap<Reverse<((u32, CredentialId), NodeIx)>>,
+    queued: Vec<bool>,
+    /// Credentials whose applied-ness changed since the last fixpoint step.
+    changed: BTreeSet<NodeIx>,
+    /// Members whose applied grants changed since their role was last computed.
+    touched: BTreeSet<PublicKey>,
+    work: Work,
+    /// Device chains and signer keys already verified (changes no outcome).
+    verified: VerifyCache,
 }
 
 impl Membership {
@@ -156,8 +195,17 @@ impl Membership {
             carriers: BTreeMap::new(),
             pending: BTreeMap::new(),
             waiting: BTreeMap::new(),
+            by_subject: BTreeMap::new(),
+            by_feed: BTreeMap::new(),
+            by_invitation: BTreeMap::new(),
             void: BTreeSet::new(),
             res: Resolution::default(),
+            queue: BinaryHeap::new(),
+            queued: Vec::new(),
+            changed: BTreeSet::new(),
+            touched: BTreeSet::new(),
+            work: Work::default(),
+            verified: VerifyCache::default(),
         }
     }
 
@@ -179,16 +227,18 @@ impl Membership {
     /// Returns per credential what happened, in input order.
     pub fn insert_batch(&mut self, credentials: Vec<Credential>) -> Vec<Result<Inserted, InsertError>> {
         let mut results = Vec::with_capacity(credentials.len());
-        let mut any = false;
+        let mut all = Vec::new();
         for c in credentials {
             let r = self.store(c).map(|(outcome, added)| {
-                any |= !added.is_empty();
+                all.extend(added);
                 outcome
             });
             results.push(r);
         }
-        if any {
-            self.resolve();
+        match (all.is_empty(), active(Mutant::MembershipArrivalOrder)) {
+            (true, _) => {}
+            (false, true) => self.resolve(),
+            (false, false) => self.update(&all),
         }
         results
     }
@@ -198,7 +248,7 @@ impl Membership {
         if credential.assertion().space() != Some(self.space) {
             return Err(InsertError::WrongSpace);
         }
-        let id = credential.verify().map_err(InsertError::Invalid)?;
+        let id = credential.verify_cached(&mut self.verified).map_err(InsertError::Invalid)?;
         if self.graph.get(&id).is_some() || self.pending.contains_key(&id) {
             return Ok((Inserted::Duplicate, Vec::new()));
         }
@@ -239,296 +289,39 @@ impl Membership {
             credential.parents().iter().map(|p| self.graph.get(p).expect("parents present")).collect();
         let ix = self.graph.insert(id, &parents);
         self.by_issuer.entry(credential.issuer()).or_default().push(ix);
-        if let Assertion::AdmittedFeed { designation: Designation::Control, .. } = credential.assertion() {
-            self.carriers.entry(credential.subject()).or_default().push(ix);
+        match credential.assertion() {
+            Assertion::SpaceMember { invitation, .. } => {
+                self.by_subject.entry(credential.subject()).or_default().push(ix);
+                if let Some(inv) = invitation {
+                    self.by_invitation.entry(*inv).or_default().push(ix);
+                }
+            }
+            Assertion::AdmittedFeed { identity, designation, .. } => {
+                self.by_subject.entry(*identity).or_default().push(ix);
+                self.by_feed.entry(credential.subject()).or_default().push(ix);
+                if *designation == Designation::Control {
+                    self.carriers.entry(credential.subject()).or_default().push(ix);
+                }
+            }
+            _ => {}
         }
         self.credentials.push(credential);
         self.res.effects.push(Effect::Pending);
+        self.queued.push(false);
         ix
     }
 
-    /// Incremental when every added node sorts after all resolved ones and none of them
-    /// voids an earlier operation; otherwise a full resolution.
-    fn update(&mut self, added: &[NodeIx]) {
-        if active(Mutant::MembershipArrivalOrder) {
-            return added.iter().for_each(|n| self.step(*n));
-        }
-        let mut sorted = added.to_vec();
-        sorted.sort_by_key(|n| self.graph.order_key(*n));
-        let extends = match self.res.last {
-            None => self.graph.len() == added.len(),
-            Some(last) => self.graph.order_key(sorted[0]) > last,
-        };
-        if !extends {
-            return self.resolve();
-        }
-        // A role change whose subject has operations concurrent with it may void some of them
-        // in some pass of the fixpoint; only a full resolution is then certain to agree with a
-        // replica that received the same set in another order.
-        if sorted.iter().any(|n| self.may_void(*n)) {
-            return self.resolve();
-        }
-        for n in sorted {
-            self.step(n);
-        }
-    }
-
-    /// Full resolution: canonical walk, then strong-removal fixpoint.
-    /// Starts from an empty void set every time: the result must not depend on history.
-    pub fn resolve(&mut self) {
-        let order = match active(Mutant::MembershipArrivalOrder) {
-            true => (0..self.graph.len() as NodeIx).collect(),
-            false => self.graph.canonical_order(),
-        };
-        self.void.clear();
-        loop {
-            self.res = Resolution { effects: vec![Effect::Pending; self.graph.len()], ..Resolution::default() };
-            for n in &order {
-                self.step(*n);
-            }
-            let newly = self.newly_void();
-            if newly.is_empty() {
-                break;
-            }
-            self.void.extend(newly);
-        }
-    }
-
-    /// Decides one credential given everything before it in canonical order.
-    fn step(&mut self, n: NodeIx) {
-        let effect = self.judge(n);
-        self.res.effects[n as usize] = effect;
-        self.res.last = Some(self.graph.order_key(n));
-        if effect == Effect::Applied {
-            self.apply(n);
-        }
-    }
-
-    fn judge(&self, n: NodeIx) -> Effect {
-        use IgnoreReason::*;
-        let c = &self.credentials[n as usize];
-        if let Assertion::SpaceGenesis { .. } = c.assertion() {
-            return if self.res.genesis.is_none() { Effect::Applied } else { Effect::Ignored(DuplicateGenesis) };
-        }
-        match self.res.genesis {
-            Some(g) if self.graph.is_ancestor(g, n) => {}
-            _ => return Effect::Ignored(Detached),
-        }
-        if self.void.contains(&n) {
-            return Effect::Ignored(StrongRemoval);
-        }
-        let issuer = c.issuer();
-        if active(Mutant::AllowSelfPromotion)
-            && matches!(c.assertion(), Assertion::SpaceMember { .. })
-            && c.subject() == issuer
-        {
-            return Effect::Applied;
-        }
-        if issuer == self.space {
-            return self.judge_by_space_key(n);
-        }
-        let required = required_role(c);
-        match self.role_at(issuer, n) {
-            Some(role) if role.rank() >= required.rank() => {}
-            _ => return Effect::Ignored(NoAuthority),
-        }
-        if self.revoked_concurrently(n, required) {
-            return Effect::Ignored(StrongRemoval);
-        }
-        match self.judge_assertion(n) {
-            Some(reason) => Effect::Ignored(reason),
-            None => Effect::Applied,
-        }
-    }
-
-    /// The space key may assign any role, OWNER included; it is not a member itself.
-    fn judge_by_space_key(&self, n: NodeIx) -> Effect {
-        match self.credentials[n as usize].assertion() {
-            Assertion::SpaceMember { .. } => Effect::Applied,
-            _ => match self.judge_assertion(n) {
-                Some(reason) => Effect::Ignored(reason),
-                None => Effect::Applied,
-            },
-        }
-    }
-
-    /// Assertion-specific rules once the issuer's role suffices.
-    fn judge_assertion(&self, n: NodeIx) -> Option<IgnoreReason> {
-        use IgnoreReason::*;
-        let c = &self.credentials[n as usize];
-        match c.assertion() {
-            Assertion::SpaceMember { role, invitation, .. } => {
-                if c.subject() == c.issuer() {
-                    return Some(SelfChange);
-                }
-                if *role == Role::Owner {
-                    return Some(OwnerOnlyBySpaceKey);
-                }
-                if self.role_at(c.subject(), n) == Some(Role::Owner) {
-                    return Some(OwnerProtected);
-                }
-                if let Some(inv) = invitation
-                    && !self.delegation_usable(inv, n)
-                {
-                    return Some(InvitationUnusable);
-                }
-                None
-            }
-            Assertion::AdmittedFeed { identity, .. } => {
-                if self.res.feeds.contains_key(&c.subject()) {
-                    return Some(FeedAlreadyAdmitted);
-                }
-                if !self.role_at(*identity, n).is_some_and(Role::is_member) {
-                    return Some(SubjectNotMember);
-                }
-                None
-            }
-            _ => None,
-        }
-    }
-
-    /// A delegated invitation can admit at `n` when it was in effect in `n`'s past, was not
-    /// cancelled in `n`'s past, and has uses left (counted in canonical order).
-    fn delegation_usable(&self, delegation: &CredentialId, n: NodeIx) -> bool {
-        let Some(d) = self.graph.get(delegation) else {
-            return false;
-        };
-        if self.res.effects[d as usize] != Effect::Applied || !self.graph.is_ancestor(d, n) {
-            return false;
-        }
-        // An invitation dies with its issuer's right to admit.
-        let issuer = self.credentials[d as usize].issuer();
-        if issuer != self.space && !self.role_at(issuer, n).is_some_and(Role::can_manage_members) {
-            return false;
-        }
-        let cancels = self.res.cancels.get(delegation).map_or(&[][..], Vec::as_slice);
-        if cancels.iter().any(|c| self.graph.is_ancestor(*c, n)) {
-            return false;
-        }
-        let Assertion::DelegateInvitation { use_limit, .. } = self.credentials[d as usize].assertion() else {
-            return false;
-        };
-        let uses = self.res.delegations.get(&d).copied().unwrap_or(0);
-        *use_limit == 0 || uses < *use_limit
-    }
-
-    /// Records an applied credential's consequences.
-    fn apply(&mut self, n: NodeIx) {
-        let c = &self.credentials[n as usize];
-        match c.assertion() {
-            Assertion::SpaceGenesis { .. } => self.res.genesis = Some(n),
-            Assertion::SpaceMember { invitation, .. } => {
-                let subject = c.subject();
-                if let Some(d) = invitation.and_then(|inv| self.graph.get(&inv)) {
-                    *self.res.delegations.entry(d).or_default() += 1;
-                }
-                self.res.grants.entry(subject).or_default().push(n);
-                let current = self.current_role(subject).expect("just granted");
-                self.res.roles.insert(subject, current);
-            }
-            Assertion::AdmittedFeed { identity, device, noise_key, designation, .. } => {
-                let admission = FeedAdmission {
-                    identity: *identity,
-                    device: *device,
-                    noise_key: *noise_key,
-                    designation: *designation,
-                    credential: self.graph.id(n),
-                };
-                self.res.feeds.insert(c.subject(), admission);
-            }
-            Assertion::DelegateInvitation { .. } => {
-                self.res.delegations.entry(n).or_default();
-            }
-            Assertion::CancelInvitation { delegation, .. } => {
-                self.res.cancels.entry(*delegation).or_default().push(n);
-            }
-            Assertion::AuthorizedDevice { .. } => unreachable!("refused at insert"),
-        }
-    }
-
-    /// `member`'s role in the past of `n` (strictly before it).
-    fn role_at(&self, member: PublicKey, n: NodeIx) -> Option<Role> {
-        self.role_at_nodes(member, |g| self.graph.is_ancestor(g, n))
-    }
-
-    /// The role from the maximal effective grants among those `visible`; concurrent maximal
-    /// grants merge to the least privileged.
-    fn role_at_nodes(&self, member: PublicKey, visible: impl Fn(NodeIx) -> bool) -> Option<Role> {
-        let grants = self.res.grants.get(&member)?;
-        let mut maximal: Vec<NodeIx> = Vec::new();
-        // Canonical order is topological, so a later grant is never an ancestor of an earlier.
-        for g in grants.iter().rev().copied().filter(|g| visible(*g)) {
-            if !maximal.iter().any(|m| self.graph.is_ancestor(g, *m)) {
-                maximal.push(g);
-            }
-        }
-        maximal.iter().map(|g| grant_role(&self.credentials[*g as usize])).min_by_key(|r| r.rank())
-    }
-
-    fn current_role(&self, member: PublicKey) -> Option<Role> {
-        self.role_at_nodes(member, |_| true)
-    }
-
-    /// An applied role change of `n`'s issuer, earlier in canonical order and concurrent with
-    /// `n`, lowered it below what `n` needs. A counter-change against that change's issuer is
-    /// exempt, so two admins removing each other are both removed.
-    fn revoked_concurrently(&self, n: NodeIx, required: Role) -> bool {
-        let c = &self.credentials[n as usize];
-        if active(Mutant::NoStrongRemoval) {
-            return false;
-        }
-        let Some(grants) = self.res.grants.get(&c.issuer()) else {
-            return false;
-        };
-        grants.iter().any(|r| {
-            self.graph.concurrent(*r, n)
-                && grant_role(&self.credentials[*r as usize]).rank() < required.rank()
-                && !counters(c, &self.credentials[*r as usize])
-        })
-    }
-
-    /// Is `n` a role change whose subject issued anything concurrent with it?
-    fn may_void(&self, n: NodeIx) -> bool {
-        let c = &self.credentials[n as usize];
-        matches!(c.assertion(), Assertion::SpaceMember { .. })
-            && self.by_issuer.get(&c.subject()).is_some_and(|ops| ops.iter().any(|op| self.graph.concurrent(*op, n)))
-    }
-
-    fn victims_of(&self, r: NodeIx) -> Vec<NodeIx> {
-        let c = &self.credentials[r as usize];
-        let Assertion::SpaceMember { role, .. } = c.assertion() else {
-            return Vec::new();
-        };
-        let Some(ops) = self.by_issuer.get(&c.subject()) else {
-            return Vec::new();
-        };
-        ops.iter()
-            .copied()
-            .filter(|op| {
-                let o = &self.credentials[*op as usize];
-                self.res.effects[*op as usize] == Effect::Applied
-                    && self.graph.concurrent(*op, r)
-                    && required_role(o).rank() > role.rank()
-                    && !counters(o, c)
-            })
-            .collect()
-    }
-
-    /// Applied operations voided by applied role changes (the fixpoint's next step).
-    fn newly_void(&self) -> BTreeSet<NodeIx> {
-        let mut out = BTreeSet::new();
-        if active(Mutant::NoStrongRemoval) {
-            return out;
-        }
-        for grants in self.res.grants.values() {
-            for r in grants {
-                out.extend(self.victims_of(*r).into_iter().filter(|v| !self.void.contains(v)));
-            }
-        }
-        out
-    }
-
     // ----- queries -----
+
+    /// What resolution has done so far (deterministic counters).
+    pub fn work(&self) -> Work {
+        self.work
+    }
+
+    /// Vector-clock entries the causal graph holds: its memory beyond one node per credential.
+    pub fn clock_entries(&self) -> usize {
+        self.graph.clock_entries()
+    }
 
     /// Members with their current roles, sorted by key; REMOVED members included.
     pub fn members(&self) -> Vec<Member> {
@@ -607,28 +400,30 @@ impl Membership {
         self.res.feeds.iter()
     }
 
-    /// Delegated invitations, with their use counts and whether they can still admit.
+    /// Delegated invitations, with their use counts and whether they can still admit: each
+    /// connected DelegateInvitation that is applied or named by an applied grant.
     pub fn delegations(&self) -> Vec<Delegation> {
-        let mut out = self
-            .res
-            .delegations
-            .iter()
-            .filter(|(d, _)| matches!(self.credentials[**d as usize].assertion(), Assertion::DelegateInvitation { .. }))
-            .map(|(d, uses)| {
-                let c = &self.credentials[*d as usize];
-                let Assertion::DelegateInvitation { use_limit, .. } = c.assertion() else { unreachable!() };
-                let cancelled = self.res.cancels.contains_key(&self.graph.id(*d));
+        let named = self.res.uses.iter().filter(|(_, u)| !u.is_empty()).filter_map(|(id, _)| self.graph.get(id));
+        let all: BTreeSet<NodeIx> = self.res.delegates.iter().copied().chain(named).collect();
+        let mut out = all
+            .into_iter()
+            .filter_map(|d| {
+                let c = &self.credentials[d as usize];
+                let Assertion::DelegateInvitation { use_limit, .. } = c.assertion() else { return None };
+                let id = self.graph.id(d);
+                let uses = self.res.uses.get(&id).map_or(0, Vec::len) as u32;
+                let cancelled = self.res.cancels.get(&id).is_some_and(|v| !v.is_empty());
                 let issuer_ok =
                     c.issuer() == self.space || self.role(&c.issuer()).is_some_and(Role::can_manage_members);
-                let left = *use_limit == 0 || uses < use_limit;
-                Delegation {
-                    credential: self.graph.id(*d),
+                let left = *use_limit == 0 || uses < *use_limit;
+                Some(Delegation {
+                    credential: id,
                     issuer: c.issuer(),
                     assertion: c.assertion().clone(),
-                    uses: *uses,
+                    uses,
                     cancelled,
                     active: !cancelled && issuer_ok && left,
-                }
+                })
             })
             .collect::<Vec<_>>();
         // Sorted by id: insertion order differs between replicas.
@@ -653,7 +448,8 @@ impl Membership {
     /// heads a data entry names). `Err(id)` names a credential this replica does not have.
     pub fn role_at_point(&self, member: &PublicKey, point: &[CredentialId]) -> Result<Option<Role>, CredentialId> {
         let nodes = self.point_nodes(point)?;
-        Ok(self.role_at_nodes(*member, |g| nodes.iter().any(|h| self.graph.precedes_or_is(g, *h))))
+        let grants = self.res.grants.get(member).map_or(&[][..], Vec::as_slice);
+        Ok(self.merge_role(grants, |g| nodes.iter().any(|h| self.graph.precedes_or_is(g, *h))))
     }
 
     /// Applied role changes of `member` below write access that are *not* in the causal point:

@@ -49,6 +49,10 @@ fn code_values() -> Vec<(&'static str, &'static str, u64)> {
     let limits = Limits::default();
     let signal = SignalLimits::default();
     vec![
+        ("4.10", "CREDENTIALS_MAX", spaces_protocol::membership::CREDENTIALS_MAX as u64),
+        ("4.10", "PENDING_MAX", spaces_protocol::membership::PENDING_MAX as u64),
+        ("4.10", "BASE_LEVELS_MAX", u64::from(spaces_protocol::causal::BASE_LEVELS_MAX)),
+        ("4.10", "VERIFY_CACHE_MAX", spaces_protocol::credential::VERIFY_CACHE_MAX as u64),
         ("7.3.5", "FRAME_SIZE_MAX", wire::FRAME_SIZE_MAX as u64),
         ("7.3.5", "GRANT_CREDENTIALS_MAX", wire::GRANT_CREDENTIALS_MAX as u64),
         ("7.3.5", "CODE_LENGTH_MAX", spaces_protocol::invitation::code::CODE_LENGTH_MAX as u64),
