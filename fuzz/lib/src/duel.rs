@@ -32,7 +32,7 @@ const HOUR_MS: u64 = 3_600_000;
 /// Raw frames arrive on sessions of their own, apart from the guests'.
 const RAW_SESSION_BASE: SessionId = 1_000;
 
-#[derive(Debug, Arbitrary)]
+#[derive(Debug, Clone, Arbitrary)]
 pub enum Step {
     AddGuest {
         knows_pin: bool,
@@ -94,7 +94,13 @@ pub enum Step {
     CancelGuest {
         g: u8,
     },
+    /// An honest network for a while: every pending connect and frame delivered, in order,
+    /// until nothing moves (at most `PUMP_ROUNDS_MAX` rounds), so whole flows take few steps.
+    Pump,
 }
+
+/// Delivery rounds of one `Pump`: a complete PIN flow takes about ten.
+const PUMP_ROUNDS_MAX: usize = 32;
 
 struct Fixture {
     host: Client,
@@ -115,6 +121,7 @@ fn fixture() -> &'static Fixture {
     })
 }
 
+/// One guest and what the network holds for it.
 pub struct Party {
     pub guest: InvitationGuest,
     pub identity: PublicKey,
@@ -182,6 +189,11 @@ impl Duel {
         }
     }
 
+    /// The host's attempt budget as of the last step.
+    pub fn attempts_left(&self) -> u8 {
+        self.budget
+    }
+
     pub fn step(&mut self, step: Step) {
         let n = self.parties.len().max(1);
         let g = |g: u8| usize::from(g) % n;
@@ -195,6 +207,7 @@ impl Duel {
                 }
             }
             Step::RestartHost => self.restart(),
+            Step::Pump => self.pump(),
             Step::RawToHost { session, bytes } => {
                 let session = RAW_SESSION_BASE + SessionId::from(session % 4);
                 self.host_input(HostInput::Frame { session, bytes: &bytes });
@@ -271,6 +284,26 @@ impl Duel {
         p.to_host.clear();
         p.to_guest.clear();
         self.guest_input(i, GuestInput::Connected { session });
+    }
+
+    fn pump(&mut self) {
+        for _ in 0..PUMP_ROUNDS_MAX {
+            let mut moved = false;
+            for i in 0..self.parties.len() {
+                let p = &self.parties[i];
+                moved |= p.wants_connect || !p.to_host.is_empty() || (p.session.is_some() && !p.to_guest.is_empty());
+                self.connect(i);
+                while !self.parties[i].to_host.is_empty() && self.parties[i].session.is_some() {
+                    self.deliver_to_host(i, None);
+                }
+                while !self.parties[i].to_guest.is_empty() && self.parties[i].session.is_some() {
+                    self.deliver_to_guest(i, None);
+                }
+            }
+            if !moved {
+                return;
+            }
+        }
     }
 
     fn deliver_to_host(&mut self, i: usize, flip: Option<(u16, u8)>) {

@@ -9,7 +9,7 @@
 
 pub mod code;
 pub mod credential;
-mod duel;
+pub mod duel;
 pub mod feed;
 pub mod guest;
 pub mod host;

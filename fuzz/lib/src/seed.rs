@@ -42,7 +42,7 @@ pub fn seeds(vectors_dir: &std::path::Path) -> BTreeMap<&'static str, Vec<Vec<u8
             seeds.extend(found.iter().filter(|b| b.len() <= SEED_SIZE_MAX).take(VECTOR_SEEDS_MAX).cloned());
         }
     }
-    for (target, bytes) in built() {
+    for (target, bytes) in built().into_iter().chain(duel_scripts()) {
         out.entry(target).or_default().push(bytes);
     }
     for seeds in out.values_mut() {
@@ -122,4 +122,92 @@ fn built() -> Vec<(&'static str, Vec<u8>)> {
     let peer = PeerFrame { version: 1, body: PeerBody::Swarm(vec![1, 0, 0]) };
     out.push(("peer_frame", peer.to_bytes()));
     out
+}
+
+/// Scripts for the `host` and `guest` targets, encoded the way `arbitrary` reads them, so the
+/// fuzzer starts from complete flows (an honest guest admitted; a budget burned by wrong PINs;
+/// a restart in the middle) rather than having to discover each of a flow's ten steps.
+pub fn duel_scripts() -> Vec<(&'static str, Vec<u8>)> {
+    use crate::duel::Step::{self, *};
+    let flow = |knows_pin| vec![AddGuest { knows_pin }, Connect { g: 0 }, Pump, Pin { g: 0, wrong: 0 }, Pump];
+    let honest = flow(true);
+    let mut burn = flow(false);
+    for _ in 0..3 {
+        burn.extend([Pin { g: 0, wrong: 0 }, Pump, Connect { g: 0 }, Pump]);
+    }
+    let mut restart = flow(false);
+    restart.extend([RestartHost, Connect { g: 0 }, Pump, Pin { g: 0, wrong: 1 }, Pump, Wait { ms: 0, scale: false }]);
+    let mut two = flow(false);
+    two.extend([AddGuest { knows_pin: true }, Connect { g: 1 }, Pump, Pin { g: 1, wrong: 0 }, Pump]);
+    let mut replay = flow(true);
+    replay.extend([Replay { g: 0, index: 3, raw: Some(0) }, Replay { g: 0, index: 2, raw: None }, Close { g: 0 }]);
+    let scripts: Vec<(&str, Vec<Step>)> = vec![
+        ("guest", honest.clone()),
+        ("guest", two.clone()),
+        ("guest", replay),
+        ("host", flow(false)),
+        ("host", burn),
+        ("host", restart),
+        ("host", two),
+    ];
+    scripts.into_iter().map(|(target, steps)| (target, encode(&steps))).collect()
+}
+
+/// The bytes `arbitrary` decodes into the seed 0 and then `steps`, checked by decoding them.
+fn encode(steps: &[crate::duel::Step]) -> Vec<u8> {
+    use arbitrary::{Arbitrary, Unstructured};
+    let mut out = 0u64.to_le_bytes().to_vec();
+    for step in steps {
+        let start = out.len();
+        out.extend(tag(step));
+        out.extend(fields(step));
+        let decoded = crate::duel::Step::arbitrary(&mut Unstructured::new(&out[start..])).expect("decodes");
+        assert_eq!(format!("{decoded:?}"), format!("{step:?}"), "the seed encoder disagrees with arbitrary");
+    }
+    out
+}
+
+/// The four bytes that make `arbitrary` pick this variant: it maps a `u32` to one of `count`
+/// variants as `(u32 * count) >> 32`.
+fn tag(step: &crate::duel::Step) -> [u8; 4] {
+    use arbitrary::{Arbitrary, Unstructured};
+    const COUNT: u64 = 18;
+    let index = variant_index(step);
+    let v = ((index << 32).div_ceil(COUNT)) as u32;
+    let le = v.to_le_bytes();
+    if u32::arbitrary(&mut Unstructured::new(&le)).ok() == Some(v) { le } else { v.to_be_bytes() }
+}
+
+fn variant_index(step: &crate::duel::Step) -> u64 {
+    use crate::duel::Step::*;
+    match step {
+        AddGuest { .. } => 0,
+        Connect { .. } => 1,
+        Pin { .. } => 12,
+        Close { .. } => 13,
+        Wait { .. } => 14,
+        RestartHost => 15,
+        Replay { .. } => 9,
+        Pump => 17,
+        other => panic!("no seed encoding for {other:?}"),
+    }
+}
+
+fn fields(step: &crate::duel::Step) -> Vec<u8> {
+    use crate::duel::Step::*;
+    match step {
+        AddGuest { knows_pin } => vec![u8::from(*knows_pin)],
+        Connect { g } | Close { g } => vec![*g],
+        Pin { g, wrong } => {
+            assert!(*wrong < 256, "seed PIN offsets stay below 256: one byte reads the same either way");
+            vec![*g, *wrong as u8, 0, 0, 0]
+        }
+        Wait { ms: 0, scale } => vec![0, 0, u8::from(*scale)],
+        Replay { g, index, raw } => match raw {
+            Some(r) => vec![*g, *index, 1, *r],
+            None => vec![*g, *index, 0],
+        },
+        RestartHost | Pump => Vec::new(),
+        other => panic!("no seed encoding for {other:?}"),
+    }
 }
