@@ -10,11 +10,12 @@
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
-use spaces_protocol::Client;
 use spaces_protocol::client::ClientSnapshot;
+use spaces_protocol::credential::Credential;
 use spaces_protocol::invitation::Limits;
 use spaces_protocol::invitation::delegation::DelegatedSecret;
 use spaces_protocol::invitation::host::{HostRecord, InvitationHost};
+use spaces_protocol::{Canonical, Client};
 
 use crate::support::round_trip;
 
@@ -39,7 +40,9 @@ fn restored(source: &ClientSnapshot, written: ClientSnapshot) {
     for (a, b) in source.spaces.iter().zip(&written.spaces) {
         // By id: the id covers the signed body; the device chain is a proof, and a replica keeps
         // the first copy that verified (one carried by a control entry, say), not every copy.
-        let ids: std::collections::BTreeSet<_> = a.credentials.iter().map(|c| c.id()).collect();
+        // Control entries carry credentials too: restoring an entry inserts what it carries.
+        let carried = a.entries.iter().filter_map(|e| Credential::from_bytes(&e.body.payload).ok());
+        let ids: std::collections::BTreeSet<_> = a.credentials.iter().cloned().chain(carried).map(|c| c.id()).collect();
         assert!(b.credentials.iter().all(|c| ids.contains(&c.id())), "restore invented a credential");
         assert!(b.entries.iter().all(|e| a.entries.contains(e)), "restore invented an entry");
     }
