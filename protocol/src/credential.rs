@@ -304,13 +304,7 @@ impl Credential {
             return Err(CredentialError::ChainTooDeep);
         }
         let body = &self.body;
-        if body.version != codec::VERSION {
-            return Err(CredentialError::UnsupportedVersion { found: body.version });
-        }
-        if !strictly_ascending(&body.parents) || body.parents.len() > PARENTS_MAX {
-            return Err(CredentialError::BadParents);
-        }
-        check_shape(body)?;
+        check_body(body)?;
         let input = body.signing_input();
         if !active(Mutant::SkipSignatureCheck) {
             body.signer.verify(&input, &self.signature).map_err(CredentialError::BadSignature)?;
@@ -348,13 +342,7 @@ impl Credential {
     /// each, and decompressed the same signer keys again).
     pub fn verify_cached(&self, cache: &mut VerifyCache) -> Result<CredentialId, CredentialError> {
         let body = &self.body;
-        if body.version != codec::VERSION {
-            return Err(CredentialError::UnsupportedVersion { found: body.version });
-        }
-        if !strictly_ascending(&body.parents) || body.parents.len() > PARENTS_MAX {
-            return Err(CredentialError::BadParents);
-        }
-        check_shape(body)?;
+        check_body(body)?;
         let input = body.signing_input();
         if !active(Mutant::SkipSignatureCheck) {
             let key = cache.key(&body.signer).map_err(CredentialError::BadSignature)?;
@@ -427,6 +415,18 @@ impl VerifyCache {
     pub fn chains(&self) -> usize {
         self.chains.len()
     }
+}
+
+/// The checks of a body that need no key: version, parents, shape. One place for both
+/// `verify` and `verify_cached`, so the two cannot drift.
+fn check_body(body: &CredentialBody) -> Result<(), CredentialError> {
+    if body.version != codec::VERSION {
+        return Err(CredentialError::UnsupportedVersion { found: body.version });
+    }
+    if !strictly_ascending(&body.parents) || body.parents.len() > PARENTS_MAX {
+        return Err(CredentialError::BadParents);
+    }
+    check_shape(body)
 }
 
 /// Field consistency per assertion type, so a credential means one thing only.
