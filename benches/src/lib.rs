@@ -5,7 +5,10 @@
 //! clock). Builders are meant to run once per size, outside any measured closure; the
 //! `*_cached` variants memoise them per process so several benchmarks can share one workload.
 //!
-//! Future benchmarks (invitations, replication) add their builders here.
+//! `invite` drives a complete invitation and `floor` the primitives it cannot avoid.
+
+pub mod floor;
+pub mod invite;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};

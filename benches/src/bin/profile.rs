@@ -1,0 +1,32 @@
+//! Runs complete in-memory invitations in a plain loop, for `valgrind --tool=callgrind` and
+//! `perf record` (a criterion binary spends most of its instructions on its own analysis).
+//!
+//! `cargo run --release -p spaces-benches --bin profile -- [pin|key] [COUNT]`
+
+use spaces_benches::invite;
+use spaces_protocol::invitation::AuthMethod;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let what = args.next().unwrap_or_else(|| "pin".into());
+    let count: u64 = args.next().and_then(|n| n.parse().ok()).unwrap_or(20);
+    let mut total = std::time::Duration::ZERO;
+    let mut host = std::time::Duration::ZERO;
+    for seed in 0..count {
+        let mut s = invite::setup(seed);
+        let auth = match what.as_str() {
+            "pin" => AuthMethod::Pin,
+            "key" => AuthMethod::Key,
+            other => panic!("unknown flow {other}: pin or key"),
+        };
+        let t = invite::invitation(&mut s, auth);
+        total += t.total;
+        host += t.host;
+    }
+    let n = count as f64;
+    println!(
+        "{what}: {count} invitations, {:.3} ms each, host side {:.3} ms",
+        total.as_secs_f64() * 1e3 / n,
+        host.as_secs_f64() * 1e3 / n
+    );
+}
