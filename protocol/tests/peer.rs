@@ -7,7 +7,7 @@ use rand_core::SeedableRng;
 use spaces_protocol::invitation::guest::GuestEvent;
 use spaces_protocol::invitation::{AuthMethod, InvitationCode, Pin, State};
 use spaces_protocol::item::{ItemId, Op, Value};
-use spaces_protocol::peer::{Command, ConnId, Event, Input, Output, Peer};
+use spaces_protocol::peer::{Command, ConnId, Event, Input, Output, Peer, Record};
 use spaces_protocol::signal::client::ClientInput;
 use spaces_protocol::signal::server::{ServerInput, ServerOutput, SignalServer};
 use spaces_protocol::signal::{ClientId, PeerInfo, SignalLimits, Source};
@@ -69,6 +69,11 @@ struct Net {
     /// Connections to this address reach an impostor, which answers every invitation frame
     /// with a garbage handshake message.
     impostor: Option<u8>,
+    /// Each peer's disk: the records of its log, in order.
+    disks: Vec<Vec<Record>>,
+    /// Peers whose disk has stalled: their `Persist` outputs are neither stored nor reported
+    /// durable, so what follows them stays inside the Peer.
+    stalled: std::collections::BTreeSet<usize>,
 }
 
 impl Net {
@@ -103,6 +108,8 @@ impl Net {
             unanswered_max: 0,
             raw_out: Vec::new(),
             impostor: None,
+            disks: vec![Vec::new(); n],
+            stalled: Default::default(),
         };
         for i in 0..n {
             net.input(i, Input::Signal(ClientInput::Connected));
@@ -125,7 +132,16 @@ impl Net {
         self.input(i, Input::Command(&c));
     }
 
+    /// The driver loop: every output acted on in order; records stored, then reported durable.
     fn drain(&mut self, i: usize) {
+        while let Some(durable) = self.drain_once(i) {
+            self.peers[i].handle_input(Input::Durable { seq: durable }, self.now);
+        }
+    }
+
+    /// Acts on peer `i`'s outputs; returns the last `Persist` stored, for `Durable`.
+    fn drain_once(&mut self, i: usize) -> Option<u64> {
+        let mut stored = None;
         while let Some(o) = self.peers[i].poll_output() {
             match o {
                 Output::SignalTransmit { bytes } => self.push(Msg::ToServer { from: i, bytes }),
@@ -192,11 +208,17 @@ impl Net {
                         self.push(Msg::Closed { peer: j, conn: c });
                     }
                 }
-                Output::Persist(_) => {}
+                Output::Persist { seq, records } => {
+                    if !self.stalled.contains(&i) {
+                        self.disks[i].extend(records);
+                        stored = Some(seq);
+                    }
+                }
                 Output::Event(e) => self.events[i].push(e),
                 Output::Timeout(_) => {}
             }
         }
+        stored
     }
 
     fn drain_server(&mut self) {
@@ -239,7 +261,7 @@ impl Net {
                 return true;
             }
             let q = self.queue.keys().next().map(|(t, _)| *t);
-            let p = self.peers.iter().filter_map(Peer::poll_timeout).min();
+            let p = self.peers.iter().map(Peer::poll_timeout).min();
             let s = self.server.poll_timeout();
             let Some(t) = [q, p, s].into_iter().flatten().min() else { return false };
             if t > end {
@@ -255,7 +277,7 @@ impl Net {
                 continue;
             }
             for i in 0..self.peers.len() {
-                if self.peers[i].poll_timeout().is_some_and(|t| t <= self.now) {
+                if self.peers[i].poll_timeout() <= self.now {
                     self.input(i, Input::Timeout);
                 }
             }
@@ -267,18 +289,17 @@ impl Net {
         panic!("the world did not settle");
     }
 
-    /// Crash and restart peer `i` from a snapshot of its client: its connections drop and it
-    /// reconnects to the signaling server.
-    fn restart(&mut self, i: usize, snapshot: Vec<u8>) {
-        use spaces_protocol::Canonical;
-        use spaces_protocol::client::ClientSnapshot;
+    /// Crash and restart peer `i` from its disk (what a stalled disk did not store is lost):
+    /// its connections drop and it reconnects to the signaling server.
+    fn restart(&mut self, i: usize) {
         let ends: Vec<(usize, ConnId)> = self.links.iter().filter(|((p, _), _)| *p == i).map(|(_, o)| *o).collect();
         self.links.retain(|(p, _), (q, _)| *p != i && *q != i);
         for (j, c) in ends {
             self.push(Msg::Closed { peer: j, conn: c });
         }
-        let client = Client::restore(ClientSnapshot::from_bytes(&snapshot).unwrap()).unwrap();
-        self.peers[i] = Peer::restore(client, Vec::new(), vec![i as u8], self.now, &mut self.rng);
+        self.stalled.remove(&i);
+        let log = self.disks[i].clone();
+        self.peers[i] = Peer::restore(log, vec![i as u8], self.now, &mut self.rng).expect("the log restores");
         self.server.handle_input(ServerInput::Disconnected { client: ClientId(i as u64) }, self.now);
         self.server.handle_input(
             ServerInput::Connected { client: ClientId(i as u64), source: Source([i as u8; 16]) },
@@ -463,7 +484,6 @@ fn a_removed_member_is_disconnected_and_its_writes_rejected() {
 
 #[test]
 fn a_restarted_peer_resumes_replication_from_its_durable_state() {
-    use spaces_protocol::Canonical;
     let mut net = Net::new(2, 3);
     net.command(0, Command::CreateSpace);
     let space = space_of(&net, 0);
@@ -471,9 +491,8 @@ fn a_restarted_peer_resumes_replication_from_its_durable_state() {
     net.write(0, space, "one");
     assert!(net.run(60_000, |n| n.converged(&space, &[0, 1])));
     // Peer 1 stores its state, then crashes; meanwhile peer 0 writes more.
-    let durable = net.peers[1].client().snapshot().to_bytes();
     net.write(0, space, "two");
-    net.restart(1, durable);
+    net.restart(1);
     assert_eq!(net.peers[1].client().items(&space).unwrap().len(), 1, "resumed exactly at the durable state");
     net.command(
         0,
@@ -812,8 +831,7 @@ fn duplicate_links_between_two_devices_collapse_to_one() {
     order.sort_by_key(|i| net.device(*i));
     let (a, b, c) = (order[0], order[1], order[2]);
     net.redirect.insert(c as u8, a as u8);
-    let durable = spaces_protocol::Canonical::to_bytes(&net.peers[b].client().snapshot());
-    net.restart(b, durable);
+    net.restart(b);
     net.run(120_000, |_| false);
     let dials_before = net.dials(b, a);
     net.run(300_000, |_| false);
@@ -1077,8 +1095,7 @@ fn many_seeds_of_faults_converge_with_one_link_per_pair() {
             for i in 0..4 {
                 let item = ItemId([round * 4 + i as u8 + 1; 16]);
                 if round == 3 && i == 2 {
-                    let durable = spaces_protocol::Canonical::to_bytes(&net.peers[2].client().snapshot());
-                    net.restart(2, durable);
+                    net.restart(2);
                 }
                 // Device 3 is in S1 only.
                 let space = if i == 3 || round % 2 == 0 { s1 } else { s2 };
@@ -1101,4 +1118,42 @@ fn many_seeds_of_faults_converge_with_one_link_per_pair() {
         }
         assert!(total <= 100 && later - total <= 6, "seed {seed}: {total} dials, then {}", later - total);
     }
+}
+
+/// The entries of device `of`'s own control feed in `space`, as peer `at` holds them.
+fn control_feed(net: &Net, at: usize, of: usize, space: &PublicKey) -> Vec<spaces_protocol::feed::FeedEntry> {
+    let (device, s) = (net.device(of), net.peers[at].client().space(space).unwrap());
+    let admitted = |f: &&spaces_protocol::feed::Feed| {
+        s.membership()
+            .feed(&f.key())
+            .is_some_and(|a| a.device == device && a.designation == spaces_protocol::Designation::Control)
+    };
+    s.feeds().find(admitted).map(|f| f.entries().to_vec()).unwrap_or_default()
+}
+
+/// Issue 10 item 6, issue 12: a device issues a credential, its disk has not stored it when
+/// it crashes, and after the restart it issues another. A driver that follows the types
+/// (store what the Peer emits as `Persist`, act on the rest as it comes) must not end with two
+/// different signed entries at one position of the device's own control feed.
+#[test]
+fn a_crash_between_issuing_and_storing_never_forks_the_own_control_feed() {
+    let mut net = Net::new(2, 40);
+    net.command(0, Command::CreateSpace);
+    let space = space_of(&net, 0);
+    net.invite(0, 1, space);
+    assert!(net.run(60_000, |n| n.converged(&space, &[0, 1])));
+    // The disk stalls: what the device issues now is not stored when it crashes.
+    net.stalled.insert(0);
+    let n = control_feed(&net, 0, 0, &space).len();
+    net.command(0, Command::SetRole { space, member: net.key(1), role: Role::Admin });
+    assert_eq!(control_feed(&net, 0, 0, &space).len(), n + 1, "issued");
+    net.run(5_000, |net| control_feed(net, 1, 0, &space).len() > n);
+    net.restart(0);
+    net.command(0, Command::SetRole { space, member: net.key(1), role: Role::Reader });
+    net.run(60_000, |_| false);
+    let (own, seen) = (control_feed(&net, 0, 0, &space), control_feed(&net, 1, 0, &space));
+    let fork = own.iter().zip(&seen).position(|(a, b)| a != b);
+    assert_eq!(fork, None, "two entries at one position of device 0's control feed");
+    assert!(net.peers[1].client().space(&space).unwrap().evidence().is_empty(), "no equivocation evidence");
+    assert!(net.run(60_000, |n| n.converged(&space, &[0, 1])));
 }

@@ -10,8 +10,9 @@ use spaces_protocol::mutants::Mutant;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Planted {
     Protocol(Mutant),
-    /// The driver releases a device's outputs before the state they follow is on disk (SPEC
-    /// §9.5 says store first), so a crash can lose what was already acknowledged.
+    /// The driver reports a device's records `Durable` as soon as the Peer emits them, before
+    /// its disk flushed them (SPEC §9.5): the Peer then releases what follows them, and a crash
+    /// can lose what was already acknowledged.
     ReleaseBeforeDurable,
 }
 
@@ -116,7 +117,8 @@ fn protocol_bug() -> Option<Mutant> {
     }
 }
 
-/// Whether the simulated drivers release outputs before their state is durable.
+/// Whether the simulated drivers report records durable before the flush (and so release
+/// what follows them early).
 pub fn release_before_durable() -> bool {
     PLANTED.with(|c| c.get()) == Some(Planted::ReleaseBeforeDurable)
 }

@@ -315,6 +315,8 @@ pub fn offer(w: &mut World, node: usize, offer: usize) {
         }
         return;
     }
+    // A guest down when the code was issued is registered now, as it receives it.
+    crate::oracle::offered(w, offer);
     let code = w.work.offers[offer].code;
     w.after(0, Ev::Command { node, command: Command::AcceptInvitation { code } });
 }

@@ -62,6 +62,10 @@ struct Invitation {
     /// Keys the simulator handed the code to: identities (SPACE) or device keys (DEVICE).
     offered: BTreeSet<PublicKey>,
     admitted: BTreeSet<PublicKey>,
+    /// An honest host's user asked to cancel it.
+    cancel_asked: bool,
+    /// The host reported it cancelled: released with the record that makes it durable, so
+    /// every admission reported after it came after the cancel (outputs keep their order).
     cancelled: bool,
     wrong_pins: u32,
     /// Guests whose flow ended in a definite refusal (not a timeout, which may be in doubt).
@@ -91,7 +95,7 @@ pub struct Oracle {
 
 impl Oracle {
     pub fn cancelled(&self, id: &[u8; 16]) -> bool {
-        self.invitations.get(id).is_some_and(|i| i.cancelled)
+        self.invitations.get(id).is_some_and(|i| i.cancel_asked)
     }
 }
 
@@ -137,7 +141,8 @@ fn space_of(w: &World, host: usize, code: &spaces_protocol::invitation::Invitati
     peer.hosting().find(|h| h.code().id == code.id)?.record().space
 }
 
-/// A user command, before the device sees it: a cancel binds the host from now on.
+/// A user command, before the device sees it. A cancel binds the host once the host reports
+/// it (the report leaves with the record that makes it durable).
 pub fn command(w: &mut World, i: usize, c: &spaces_protocol::peer::Command) {
     if w.nodes[i].is_honest() {
         honest_success::command(w, i, c);
@@ -154,7 +159,7 @@ pub fn command(w: &mut World, i: usize, c: &spaces_protocol::peer::Command) {
             .as_ref()
             .is_some_and(|p| p.hosting().any(|h| h.code().id == *id && !h.state().is_terminal()));
         if live && w.nodes[i].is_honest() {
-            w.oracle.invitations.entry(*id).or_default().cancelled = true;
+            w.oracle.invitations.entry(*id).or_default().cancel_asked = true;
         }
     }
 }
@@ -208,6 +213,10 @@ pub fn removed_at(w: &World, space: &PublicKey, member: &PublicKey) -> Option<u6
 }
 
 fn hosting(w: &mut World, i: usize, id: [u8; 16], e: &HostEvent) {
+    if *e == HostEvent::State(spaces_protocol::invitation::State::Cancelled) {
+        w.oracle.invitations.entry(id).or_default().cancelled = true;
+        return;
+    }
     let HostEvent::Admitted { guest, .. } = e else { return };
     let now = w.local(i, w.now);
     let expires =
@@ -218,7 +227,8 @@ fn hosting(w: &mut World, i: usize, id: [u8; 16], e: &HostEvent) {
         Some(("S1", "admitted a guest who was never given the code"))
     } else if inv.cancelled && !again {
         Some(("S1", "admitted after the invitation was cancelled"))
-    } else if expires.is_some_and(|x| now > x) && !again {
+    } else if expires.is_some_and(|x| now > x.saturating_add_millis(w.fsync_ms)) && !again {
+        // The event leaves the host with its group commit, at most `fsync_ms` after the fact.
         Some(("S1", "admitted after the invitation expired (host clock)"))
     } else if inv.refused.contains(guest) {
         Some(("S3", "admitted a guest whose flow had ended in a refusal"))
@@ -345,9 +355,9 @@ pub fn restored(w: &mut World, i: usize, client: &Client) {
     if let Some((space, n)) = lost {
         let h = have.get(&space).copied().unwrap_or(0);
         // Whether the disk lost it or the restore dropped what the disk holds.
-        let disk = ClientSnapshot::from_bytes(&w.nodes[i].durable.client)
+        let disk = spaces_protocol::peer::durable::replay(w.nodes[i].durable.log.clone())
             .ok()
-            .and_then(|s| s.spaces.into_iter().find(|s| s.key == space));
+            .and_then(|s| s.client.spaces.into_iter().find(|s| s.key == space));
         let on_disk = disk.as_ref().map_or(0, |s| s.entries.len());
         // The first entry on disk the restored replica lacks, and what ingesting it says now.
         let dropped = disk.and_then(|d| {
