@@ -179,6 +179,28 @@ impl Report {
         c
     }
 
+    /// Why the run does not cover what CI asked for: a required op or scenario with a case
+    /// not graded (UNSUPPORTED) or no case at all, and, when `no_unsupported`, any UNSUPPORTED
+    /// case. Empty when covered.
+    pub fn coverage_gaps(&self, required: &[String], no_unsupported: bool) -> Vec<String> {
+        let op_of = |c: &Case| c.name.split('#').next().unwrap_or(&c.name).to_owned();
+        let mut gaps = Vec::new();
+        for op in required {
+            let cases: Vec<&Case> = self.cases.iter().filter(|c| &op_of(c) == op).collect();
+            let unsupported = cases.iter().filter(|c| c.status == Status::Unsupported).count();
+            if cases.is_empty() {
+                gaps.push(format!("required {op}: no case of it ran"));
+            } else if unsupported > 0 {
+                gaps.push(format!("required {op}: {unsupported} of {} cases UNSUPPORTED", cases.len()));
+            }
+        }
+        let unsupported = self.total().unsupported;
+        if no_unsupported && unsupported > 0 {
+            gaps.push(format!("--fail-on-unsupported: {unsupported} cases UNSUPPORTED"));
+        }
+        gaps
+    }
+
     /// Per suite, in name order.
     pub fn by_suite(&self) -> BTreeMap<String, Counts> {
         let mut rows: BTreeMap<String, Counts> = BTreeMap::new();

@@ -111,12 +111,14 @@ pub fn load_file(path: &Path) -> Result<VectorFile, LoadError> {
     Ok(file)
 }
 
-/// Runs every test of every file through `driver`, appending one case per test.
-pub fn run(driver: &mut dyn Driver, files: &[(String, VectorFile)], report: &mut Report) {
+/// Runs every test of every file through `driver`, appending one case per test; with a
+/// non-empty `only`, just the tests whose file name, op or `op#tcId` contains it.
+pub fn run(driver: &mut dyn Driver, files: &[(String, VectorFile)], only: &str, report: &mut Report) {
     for (name, file) in files {
         let suite = format!("vectors/{name}");
         for group in &file.test_groups {
-            for test in &group.tests {
+            let selected = |t: &&TestCase| name.contains(only) || format!("{}#{}", group.op, t.tc_id).contains(only);
+            for test in group.tests.iter().filter(selected) {
                 let case = run_one(driver, &suite, &group.op, test);
                 report.cases.push(case);
             }
