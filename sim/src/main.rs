@@ -324,10 +324,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Cmd::Mutants => {
             println!("{:<28} {:<10} caught by", "mutant", "profile");
             for p in mutant::Planted::all() {
-                let caught = mutant::CAUGHT.iter().find(|(c, _)| *c == p);
+                let caught = mutant::CAUGHT.iter().find(|(c, _, _)| *c == p);
                 match (caught, p) {
-                    (Some((_, profile)), _) => println!(
-                        "{:<28} {:<10} spaces-sim run --profile {} --mutant {} --fail-fast",
+                    (Some((_, profile, seed)), _) => println!(
+                        "{:<28} {:<10} spaces-sim replay {seed} --profile {} --mutant {}",
                         p.name(),
                         profile.name(),
                         profile.name(),
