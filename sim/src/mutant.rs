@@ -77,6 +77,20 @@ pub fn not_simulated(m: Mutant) -> Option<&'static str> {
             "every host in a world is a real Peer, whose grants pass the guest's checks anyway; a lying host \
              is interactive: the conformance harness's lying-host scenarios catch it",
         ),
+        Mutant::SkipConcurrentDemotion => Some(
+            "needs an admin demoted while it concurrently demotes another admin, in a shape where the fixpoint \
+             alone gives another answer; no workload builds it yet (300 hostile and faulty seeds pass with it); \
+             caught by the membership vectors",
+        ),
+        Mutant::FeedReadmissionWins => Some(
+            "needs a second AdmittedFeed for a feed key already admitted; honest admins never issue one and the \
+             insider does not forge one yet; caught by the items vectors",
+        ),
+        Mutant::ForkOnResignature | Mutant::DuplicateBeforeSignature => Some(
+            "needs an entry re-sent with another signature over the same body; Ed25519 signatures are \
+             deterministic, so honest devices never make one, and on-path tampering dies in Noise; \
+             caught by the feed vectors",
+        ),
         _ => None,
     }
 }

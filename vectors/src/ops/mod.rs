@@ -73,6 +73,7 @@ pub const OPS: &[&str] = &[
     "signal.serve",
     "replication.decode_message",
     "replication.missing",
+    "replication.ingest_heard",
 ];
 
 /// Runs `op` on `input`.
@@ -102,6 +103,7 @@ pub fn run(op: &str, input: &Value) -> Result<Value, OpError> {
         "signal.serve" => signal::serve(input),
         "replication.decode_message" => replication::decode_message(input),
         "replication.missing" => replication::missing(input),
+        "replication.ingest_heard" => replication::ingest_heard(input),
         other => Err(OpError::new(UNSUPPORTED, format!("unknown op {other}"))),
     }
 }
