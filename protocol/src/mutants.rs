@@ -65,10 +65,13 @@ pub enum Mutant {
     /// A replica compares an entry with the one it holds before checking its signature, so a
     /// stored body with an invalid (e.g. non-canonical) signature reads as a duplicate.
     DuplicateBeforeSignature,
+    /// Every host of a delegated invitation gets the whole attempt budget (a counter per host,
+    /// as with DXOS's per-connection one), so a guesser moving between hosts gets more.
+    DelegatedFullShares,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 26] = [
+    pub const ALL: [Mutant; 27] = [
         Mutant::CodecLenient,
         Mutant::SkipSignatureCheck,
         Mutant::MembershipArrivalOrder,
@@ -95,6 +98,7 @@ impl Mutant {
         Mutant::FeedReadmissionWins,
         Mutant::ForkOnResignature,
         Mutant::DuplicateBeforeSignature,
+        Mutant::DelegatedFullShares,
     ];
 
     pub fn name(self) -> &'static str {
@@ -125,6 +129,7 @@ impl Mutant {
             Mutant::FeedReadmissionWins => "feed-readmission-wins",
             Mutant::ForkOnResignature => "fork-on-resignature",
             Mutant::DuplicateBeforeSignature => "duplicate-before-signature",
+            Mutant::DelegatedFullShares => "delegated-full-shares",
         }
     }
 

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use spaces_protocol::invitation::guest::GuestEvent;
+use spaces_protocol::invitation::host::HostEvent;
 use spaces_protocol::invitation::{AuthMethod, InvitationCode, Pin, State};
 use spaces_protocol::item::{ItemId, Op, Value};
 use spaces_protocol::peer::{Command, ConnId, Event, Input, Output, Peer, Record};
@@ -74,6 +75,8 @@ struct Net {
     /// Peers whose disk has stalled: their `Persist` outputs are neither stored nor reported
     /// durable, so what follows them stays inside the Peer.
     stalled: std::collections::BTreeSet<usize>,
+    /// Peers taken offline for good: no input reaches them and their timers do not run.
+    down: std::collections::BTreeSet<usize>,
 }
 
 impl Net {
@@ -110,6 +113,7 @@ impl Net {
             impostor: None,
             disks: vec![Vec::new(); n],
             stalled: Default::default(),
+            down: Default::default(),
         };
         for i in 0..n {
             net.input(i, Input::Signal(ClientInput::Connected));
@@ -123,6 +127,9 @@ impl Net {
     }
 
     fn input(&mut self, i: usize, input: Input<'_>) {
+        if self.down.contains(&i) {
+            return;
+        }
         let now = self.now;
         self.peers[i].handle_input(input, now);
         self.drain(i);
@@ -261,7 +268,8 @@ impl Net {
                 return true;
             }
             let q = self.queue.keys().next().map(|(t, _)| *t);
-            let p = self.peers.iter().map(Peer::poll_timeout).min();
+            let p =
+                (0..self.peers.len()).filter(|i| !self.down.contains(i)).map(|i| self.peers[i].poll_timeout()).min();
             let s = self.server.poll_timeout();
             let Some(t) = [q, p, s].into_iter().flatten().min() else { return false };
             if t > end {
@@ -277,7 +285,7 @@ impl Net {
                 continue;
             }
             for i in 0..self.peers.len() {
-                if self.peers[i].poll_timeout() <= self.now {
+                if !self.down.contains(&i) && self.peers[i].poll_timeout() <= self.now {
                     self.input(i, Input::Timeout);
                 }
             }
@@ -307,6 +315,18 @@ impl Net {
         );
         self.drain_server();
         self.input(i, Input::Signal(ClientInput::Connected));
+    }
+
+    /// Takes peer `i` offline for good: its connections drop and the signaling server forgets it.
+    fn take_down(&mut self, i: usize) {
+        let ends: Vec<(usize, ConnId)> = self.links.iter().filter(|((p, _), _)| *p == i).map(|(_, o)| *o).collect();
+        self.links.retain(|(p, _), (q, _)| *p != i && *q != i);
+        for (j, c) in ends {
+            self.push(Msg::Closed { peer: j, conn: c });
+        }
+        self.down.insert(i);
+        self.server.handle_input(ServerInput::Disconnected { client: ClientId(i as u64) }, self.now);
+        self.drain_server();
     }
 
     /// Opens an inbound connection to peer `to` whose other end is the test itself: frames
@@ -1156,4 +1176,97 @@ fn a_crash_between_issuing_and_storing_never_forks_the_own_control_feed() {
     assert_eq!(fork, None, "two entries at one position of device 0's control feed");
     assert!(net.peers[1].client().space(&space).unwrap().evidence().is_empty(), "no equivocation evidence");
     assert!(net.run(60_000, |n| n.converged(&space, &[0, 1])));
+}
+
+/// Issues a delegated PIN invitation on `creator` and waits until `delegate` hosts it too.
+fn delegated_invitation(net: &mut Net, creator: usize, delegate: usize, space: PublicKey) -> (InvitationCode, Pin) {
+    let admin = net.key(delegate);
+    net.command(creator, Command::SetRole { space, member: admin, role: Role::Admin });
+    let promoted = |n: &Net| {
+        [creator, delegate]
+            .iter()
+            .all(|i| n.peers[*i].client().space(&space).unwrap().membership().role(&admin) == Some(Role::Admin))
+    };
+    assert!(net.run(60_000, promoted), "the delegate is an admin on both");
+    let command = Command::DelegateInvitation {
+        space,
+        auth: AuthMethod::Pin,
+        role: Role::Editor,
+        guest: None,
+        lifetime_ms: 3_600_000,
+        use_limit: 1,
+    };
+    net.command(creator, command);
+    let (code, pin) = net.events[creator]
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            Event::InvitationCreated { code, pin, .. } => Some((*code, pin.clone().unwrap())),
+            _ => None,
+        })
+        .expect("the creator announces the code");
+    let hosted = |n: &Net| [creator, delegate].iter().all(|i| n.peers[*i].hosting().any(|h| h.code().id == code.id));
+    assert!(net.run(60_000, hosted), "creator and delegate both host it");
+    (code, pin)
+}
+
+/// SPEC §7.8: the admin a delegated invitation names hosts it while its creator is offline.
+#[test]
+fn a_delegated_invitation_admits_through_another_admin_while_its_creator_is_offline() {
+    let mut net = Net::new(3, 41);
+    net.command(0, Command::CreateSpace);
+    let space = space_of(&net, 0);
+    net.invite(0, 1, space);
+    let (code, pin) = delegated_invitation(&mut net, 0, 1, space);
+    net.take_down(0);
+    assert!(join_with(&mut net, 2, space, code, pin, 120_000), "the delegate admitted the guest");
+    assert!(net.run(60_000, |n| n.converged(&space, &[1, 2])));
+    let role = net.peers[1].client().space(&space).unwrap().membership().role(&net.key(2));
+    assert_eq!(role, Some(Role::Editor));
+}
+
+/// SPEC §7.9: a guesser who goes from host to host of a delegated invitation gets
+/// `attempts_max` wrong PINs in all, and then the right PIN is refused everywhere too.
+#[test]
+fn a_guesser_moving_between_the_hosts_of_a_delegated_invitation_gets_the_budget_in_all() {
+    let mut net = Net::new(4, 43);
+    net.command(0, Command::CreateSpace);
+    let space = space_of(&net, 0);
+    net.invite(0, 1, space);
+    let (code, pin) = delegated_invitation(&mut net, 0, 1, space);
+    let wrong = Pin::parse(if pin.reveal() == "000000" { "111111" } else { "000000" }).unwrap();
+    let failed_at = |n: &Net, i: usize| {
+        n.events[i]
+            .iter()
+            .filter(|e| matches!(e, Event::Hosting { id, event: HostEvent::AttemptFailed { .. } } if *id == code.id))
+            .count()
+    };
+    for _ in 0..12 {
+        let seen = net.events[3].len();
+        net.command(3, Command::AcceptInvitation { code });
+        let ready_or_failed = |n: &Net| {
+            n.events[3][seen..].iter().any(|e| {
+                matches!(e, Event::Joining { event: GuestEvent::State(State::ReadyForAuthentication) | GuestEvent::Failed(_), id } if *id == code.id)
+            })
+        };
+        if !net.run(60_000, ready_or_failed) {
+            continue;
+        }
+        for _ in 0..3 {
+            let seen = net.events[3].len();
+            net.command(3, Command::Authenticate { id: code.id, pin: wrong.clone() });
+            let answered = |n: &Net| {
+                n.events[3][seen..].iter().any(|e| {
+                    matches!(e, Event::Joining { event: GuestEvent::WrongPin { .. } | GuestEvent::Failed(_), id } if *id == code.id)
+                })
+            };
+            if !net.run(30_000, answered) {
+                break;
+            }
+        }
+    }
+    let per_host = (failed_at(&net, 0), failed_at(&net, 1));
+    assert!(per_host.0 > 0 && per_host.1 > 0, "the guesser reached both hosts: {per_host:?}");
+    assert!(per_host.0 + per_host.1 <= 3, "wrong PINs over both hosts {per_host:?}, budget 3");
+    assert!(!join_with(&mut net, 2, space, code, pin, 60_000), "the budget is spent on every host");
 }

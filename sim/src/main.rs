@@ -324,9 +324,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Cmd::Mutants => {
             println!("{:<28} {:<10} caught by", "mutant", "profile");
             for p in mutant::Planted::all() {
-                let caught = mutant::CAUGHT.iter().find(|(c, _, _)| *c == p);
+                let caught = mutant::CAUGHT.iter().find(|(c, ..)| *c == p);
                 match (caught, p) {
-                    (Some((_, profile, seed)), _) => println!(
+                    (Some((_, profile, seed, _)), _) => println!(
                         "{:<28} {:<10} spaces-sim replay {seed} --profile {} --mutant {}",
                         p.name(),
                         profile.name(),

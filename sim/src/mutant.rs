@@ -32,36 +32,39 @@ impl Planted {
     }
 }
 
-/// Bugs the simulator is expected to catch, with the profile that catches them and the first
+/// Bugs the simulator is expected to catch, with the profile that catches them, the first
 /// seed of that profile known to catch them (the mutants test tries it first and hunts
-/// through 1,000 seeds when it has gone stale, saying so). The others in the protocol's
+/// through 1,000 seeds when it has gone stale, saying so) and the invariants whose failure
+/// is the bug's doing. A planted bug changes the world it runs in, so another oracle may fail
+/// first in some seed; that catch would not show the oracle the bug breaks. The others in the protocol's
 /// catalogue are caught by unit and property tests (listed by `spaces-sim mutants`, with the
 /// reason).
-pub const CAUGHT: &[(Planted, crate::config::Profile, u64)] = {
+pub const CAUGHT: &[(Planted, crate::config::Profile, u64, &[&str])] = {
     use crate::config::Profile::*;
     use Planted::Protocol as P;
     &[
-        (P(Mutant::CodecLenient), Hostile, 0),
-        (P(Mutant::SkipSignatureCheck), Hostile, 1),
-        (P(Mutant::MembershipArrivalOrder), Faulty, 45),
-        (P(Mutant::NoStrongRemoval), Faulty, 24),
-        (P(Mutant::AllowSelfPromotion), Hostile, 54),
-        (P(Mutant::ItemsLastApplied), Faulty, 4),
-        (P(Mutant::AcceptReaderWrites), Hostile, 204),
-        (P(Mutant::AcceptWritesAfterRemoval), Hostile, 48),
-        (P(Mutant::AcceptAnyPin), Hostile, 0),
-        (P(Mutant::PerSessionBudget), Hostile, 0),
-        (P(Mutant::IgnoreExpiry), Calm, 0),
-        (P(Mutant::ForgetBudgetOnRestart), Hostile, 1),
-        (P(Mutant::DropPrologueBinding), Hostile, 1),
-        (P(Mutant::AdmitAfterCancel), Faulty, 115),
-        (P(Mutant::LeakPinIntoFrame), Calm, 0),
-        (P(Mutant::IngestRemovedUnbounded), Hostile, 49),
-        (P(Mutant::RejoinAfterRemoval), Hostile, 13),
-        (P(Mutant::FreeGuessAfterCompletion), Hostile, 0),
-        (P(Mutant::ChargeUnconfirmedAttempts), Hostile, 598),
-        (P(Mutant::SignalUnfair), Hostile, 0),
-        (Planted::ReleaseBeforeDurable, Faulty, 0),
+        (P(Mutant::CodecLenient), Hostile, 0, &["S4"]),
+        (P(Mutant::SkipSignatureCheck), Hostile, 10, &["S4"]),
+        (P(Mutant::MembershipArrivalOrder), Faulty, 49, &["L1"]),
+        (P(Mutant::NoStrongRemoval), Faulty, 15, &["L1", "S4"]),
+        (P(Mutant::AllowSelfPromotion), Hostile, 13, &["S4"]),
+        (P(Mutant::ItemsLastApplied), Faulty, 0, &["L1"]),
+        (P(Mutant::AcceptReaderWrites), Hostile, 13, &["S4", "L1"]),
+        (P(Mutant::AcceptWritesAfterRemoval), Hostile, 48, &["L1", "S4"]),
+        (P(Mutant::AcceptAnyPin), Hostile, 0, &["S1"]),
+        (P(Mutant::PerSessionBudget), Hostile, 0, &["S6"]),
+        (P(Mutant::IgnoreExpiry), Calm, 0, &["L1"]),
+        (P(Mutant::ForgetBudgetOnRestart), Hostile, 4, &["S6"]),
+        (P(Mutant::DropPrologueBinding), Hostile, 18, &["S3"]),
+        (P(Mutant::AdmitAfterCancel), Faulty, 7, &["S1"]),
+        (P(Mutant::LeakPinIntoFrame), Calm, 0, &["S2"]),
+        (P(Mutant::IngestRemovedUnbounded), Hostile, 1, &["R1"]),
+        (P(Mutant::RejoinAfterRemoval), Hostile, 49, &["S1"]),
+        (P(Mutant::FreeGuessAfterCompletion), Hostile, 0, &["S6"]),
+        (P(Mutant::ChargeUnconfirmedAttempts), Hostile, 333, &["L2"]),
+        (P(Mutant::SignalUnfair), Hostile, 0, &["S7"]),
+        (P(Mutant::DelegatedFullShares), Hostile, 51, &["S6"]),
+        (Planted::ReleaseBeforeDurable, Faulty, 0, &["S5"]),
     ]
 };
 

@@ -129,6 +129,10 @@ pub fn command_summary(c: &Command) -> String {
             "invite space={} auth={auth:?} role={role:?} uses={use_limit} lifetime={lifetime_ms}ms",
             space.map_or("-".into(), |s| short(&s.0))
         ),
+        Command::DelegateInvitation { space, auth, role, use_limit, lifetime_ms, .. } => format!(
+            "delegate space={} auth={auth:?} role={role:?} uses={use_limit} lifetime={lifetime_ms}ms",
+            short(&space.0)
+        ),
         Command::CancelInvitation { id } => format!("cancel-invitation {}", short(id)),
         Command::AcceptInvitation { code } => format!("accept {}", short(&code.id)),
         Command::Authenticate { id, .. } => format!("authenticate {}", short(id)),

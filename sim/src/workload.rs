@@ -192,6 +192,13 @@ fn invite(w: &mut World, i: usize) -> Option<Command> {
     let lifetime_ms = if roll(w, 10) == 0 { 3_000 + roll(w, 7_000) } else { 30_000 + roll(w, 270_000) };
     let use_limit = if multi { [0, 2][roll(w, 2) as usize] } else { 1 };
     w.work.intents.entry(i).or_default().push_back(Intent { guests });
+    // One in four single-guest invitations is delegated (SPEC §7.8): the space's other admin
+    // devices host it too, each with its share of the budget, so a leaked code is guessed at
+    // several hosts. Multi-guest ones are not: two hosts may both admit the last use, and
+    // the canonical order then voids one honest guest's grant, as §7.8 allows.
+    if !multi && roll(w, 4) == 0 {
+        return Some(Command::DelegateInvitation { space, auth, role, guest: guest_key, lifetime_ms, use_limit });
+    }
     Some(Command::CreateInvitation { space: Some(space), auth, role, guest: guest_key, lifetime_ms, use_limit })
 }
 

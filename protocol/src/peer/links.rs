@@ -198,6 +198,7 @@ impl Peer {
         let Some(count) = self.client.space(&space).map(|sp| sp.membership().len()) else { return };
         if self.credentials_seen.insert(space, count) != Some(count) {
             self.redial.membership_changed(&space_topic(&space), now, &mut self.rng);
+            self.sync_delegations(space, now);
         }
     }
 

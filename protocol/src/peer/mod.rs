@@ -18,6 +18,7 @@
 
 mod commands;
 mod conns;
+mod delegated;
 pub mod durable;
 mod links;
 mod outputs;
@@ -111,6 +112,18 @@ pub enum Command {
     /// Host an invitation to `space` (or, with `space: None`, a device invitation).
     CreateInvitation {
         space: Option<PublicKey>,
+        auth: AuthMethod,
+        role: Role,
+        guest: Option<PublicKey>,
+        lifetime_ms: u64,
+        use_limit: u32,
+    },
+    /// Issue a delegated invitation to `space` (SPEC.md §7.8): this device and up to
+    /// `attempts_max - 1` other admin devices host it, each with its share of the budget. The
+    /// code and PIN come in `InvitationCreated`; `CancelInvitation` with its id ends it on
+    /// every host.
+    DelegateInvitation {
+        space: PublicKey,
         auth: AuthMethod,
         role: Role,
         guest: Option<PublicKey>,

@@ -26,10 +26,13 @@ const BURST_PER_TICK: usize = 12;
 /// Entries appended per space at most: a bound on the run, well above `HEARD_ENTRIES_MAX`.
 const BURST_PER_SPACE_MAX: usize = 240;
 
-/// What the insider appended after its removal, per space: (feed, seq, control?).
+/// What the insider appended after its removal, per space: (feed, seq) -> control?
 #[derive(Default)]
 pub struct Persistent {
-    appended: BTreeMap<PublicKey, Vec<(PublicKey, u64, bool)>>,
+    /// By position: a crash loses the burst appended since the insider's last durable point,
+    /// and its device appends the next one at the same positions (hostile 585 and 967 counted
+    /// those twice: "43 entries, bound 32"). A replica holds one entry per position.
+    appended: BTreeMap<PublicKey, BTreeMap<(PublicKey, u64), bool>>,
     /// The replicas that knew of the removal when the burst began, per space: what R1 holds to
     /// the bound. Another (a member the creator had removed too, and which never learned of
     /// either removal) took the burst as a member's.
@@ -95,7 +98,7 @@ pub fn tick(w: &mut World) {
     let Some(me) = identity(w, i) else { return };
     let spaces: Vec<PublicKey> = w.work.spaces.iter().map(|(s, _)| *s).collect();
     for space in spaces {
-        let done = w.adversary.persistent.appended.get(&space).map_or(0, Vec::len);
+        let done = w.adversary.persistent.appended.get(&space).map_or(0, BTreeMap::len);
         let held = w.nodes[i].peer.as_ref().is_some_and(|p| p.client().space(&space).is_some());
         if !held || done >= BURST_PER_SPACE_MAX {
             continue;
@@ -108,8 +111,8 @@ pub fn tick(w: &mut World) {
             w.adversary.persistent.knew.insert(space, knew);
         }
         for _ in 0..BURST_PER_TICK.min(BURST_PER_SPACE_MAX - done) {
-            if let Some(appended) = append_one(w, i, space, me) {
-                w.adversary.persistent.appended.entry(space).or_default().push(appended);
+            if let Some((feed, seq, control)) = append_one(w, i, space, me) {
+                w.adversary.persistent.appended.entry(space).or_default().insert((feed, seq), control);
             }
         }
     }
@@ -196,7 +199,7 @@ pub fn check(w: &mut World, i: usize, space: PublicKey) {
 
     let Some(sp) = w.nodes[i].peer.as_ref().and_then(|p| p.client().space(&space)) else { return };
     let mut held: BTreeMap<(PublicKey, bool), u64> = BTreeMap::new();
-    for (feed, seq, control) in appended {
+    for ((feed, seq), control) in appended {
         if sp.feed(feed).is_some_and(|f| *seq < f.len()) {
             *held.entry((*feed, *control)).or_default() += 1;
         }

@@ -64,9 +64,11 @@ struct Invitation {
     admitted: BTreeSet<PublicKey>,
     /// An honest host's user asked to cancel it.
     cancel_asked: bool,
-    /// The host reported it cancelled: released with the record that makes it durable, so
-    /// every admission reported after it came after the cancel (outputs keep their order).
-    cancelled: bool,
+    /// Hosts that reported it cancelled: released with the record that makes it durable, so
+    /// every admission that host reports after it came after the cancel (outputs keep their
+    /// order). Per host: another host of a delegated invitation may still admit until the
+    /// cancel credential reaches it (SPEC §7.8).
+    cancelled: BTreeSet<usize>,
     wrong_pins: u32,
     /// Guests whose flow ended in a definite refusal (not a timeout, which may be in doubt).
     refused: BTreeSet<PublicKey>,
@@ -214,7 +216,7 @@ pub fn removed_at(w: &World, space: &PublicKey, member: &PublicKey) -> Option<u6
 
 fn hosting(w: &mut World, i: usize, id: [u8; 16], e: &HostEvent) {
     if *e == HostEvent::State(spaces_protocol::invitation::State::Cancelled) {
-        w.oracle.invitations.entry(id).or_default().cancelled = true;
+        w.oracle.invitations.entry(id).or_default().cancelled.insert(i);
         return;
     }
     let HostEvent::Admitted { guest, .. } = e else { return };
@@ -227,7 +229,7 @@ fn hosting(w: &mut World, i: usize, id: [u8; 16], e: &HostEvent) {
     let again = inv.admitted.contains(guest);
     let problem = if !inv.offered.contains(guest) {
         Some(("S1", "admitted a guest who was never given the code"))
-    } else if inv.cancelled && !again {
+    } else if inv.cancelled.contains(&i) && !again {
         Some(("S1", "admitted after the invitation was cancelled"))
     } else if expires.is_some_and(|x| decided > x) && !again {
         Some(("S1", "admitted after the invitation expired (host clock)"))
@@ -249,6 +251,14 @@ pub fn released(w: &mut World, i: usize, e: &Event) {
     let Event::Hosting { id, event: HostEvent::AttemptFailed { .. } } = e else { return };
     if !w.nodes[i].is_honest() {
         return;
+    }
+    let delegated = w.nodes[i]
+        .peer
+        .as_ref()
+        .and_then(|p| p.hosting().find(|h| h.code().id == *id))
+        .is_some_and(|h| h.record().delegation.is_some());
+    if delegated {
+        w.stats.attack("delegated-wrong-pin");
     }
     let attempts_max = u32::from(Limits::default().attempts_max);
     let inv = w.oracle.invitations.entry(*id).or_default();
