@@ -1270,3 +1270,40 @@ fn a_guesser_moving_between_the_hosts_of_a_delegated_invitation_gets_the_budget_
     assert!(per_host.0 + per_host.1 <= 3, "wrong PINs over both hosts {per_host:?}, budget 3");
     assert!(!join_with(&mut net, 2, space, code, pin, 60_000), "the budget is spent on every host");
 }
+
+/// SPEC §9.4.2 (Leave hands off): an admin that admits a guest and leaves the space at once
+/// still hands the admission to the other members. Before, its replica went with it and the
+/// new member, whose links the others refuse until they hold its admission, was a member only
+/// to itself (sim seed `faulty 344`, L2).
+#[test]
+fn a_host_that_leaves_right_after_admitting_hands_the_admission_off_first() {
+    let mut net = Net::new(3, 47);
+    net.command(0, Command::CreateSpace);
+    let space = space_of(&net, 0);
+    net.invite(0, 1, space);
+    let admin = net.key(1);
+    net.command(0, Command::SetRole { space, member: admin, role: Role::Admin });
+    assert!(
+        net.run(60_000, |n| n.peers[1].client().space(&space).unwrap().membership().role(&admin) == Some(Role::Admin))
+    );
+    let (code, pin) = open_invitation(&mut net, 1, space, 3_600_000);
+    net.command(2, Command::AcceptInvitation { code });
+    let ready = |n: &Net| {
+        n.events[2].iter().any(
+            |e| matches!(e, Event::Joining { event: GuestEvent::State(State::ReadyForAuthentication), id } if *id == code.id),
+        )
+    };
+    assert!(net.run(60_000, ready));
+    net.command(2, Command::Authenticate { id: code.id, pin });
+    let admitted = |n: &Net| {
+        n.events[1]
+            .iter()
+            .any(|e| matches!(e, Event::Hosting { id, event: HostEvent::Admitted { .. } } if *id == code.id))
+    };
+    assert!(net.run(60_000, admitted));
+    net.command(1, Command::Leave { space });
+    let guest = net.key(2);
+    let known = |n: &Net| n.peers[0].client().space(&space).unwrap().membership().role(&guest) == Some(Role::Editor);
+    assert!(net.run(300_000, known), "the owner learns of the admission");
+    assert!(net.run(300_000, |n| n.peers[1].client().space(&space).is_none()), "and the admin is gone");
+}

@@ -38,10 +38,7 @@ impl Peer {
             Command::Write { space, ops } => {
                 self.client.write(space, ops.clone()).map(|_| self.space_changed(*space, now))
             }
-            Command::Leave { space } => {
-                self.credentials_seen.remove(space);
-                self.client.leave(space)
-            }
+            Command::Leave { space } => self.leave(*space, now),
         };
         if let Err(error) = result {
             self.event(Event::CommandFailed { command: c.clone(), error });

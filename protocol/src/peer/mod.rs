@@ -20,6 +20,7 @@ mod commands;
 mod conns;
 mod delegated;
 pub mod durable;
+mod leave;
 mod links;
 mod outputs;
 pub mod redial;
@@ -61,6 +62,7 @@ pub const SYNC_INTERVAL_MS: u64 = 10_000;
 /// First wait before redialling a device whose connection (dialled by us) dropped; the wait
 /// then doubles up to `RECONNECT_MAX_MS` (see [`redial`]).
 pub const RECONNECT_MS: u64 = redial::RECONNECT_MIN_MS;
+pub use leave::LEAVE_HANDOFF_MS;
 pub use redial::{RECONNECT_MAX_MS, WANTED_MAX};
 /// An outbound connection the driver has not reported `Connected` by then counts as failed:
 /// a driver whose transport never answers must not hold a slot or a guest forever.
@@ -310,6 +312,9 @@ pub struct Peer {
     guest_waiting: BTreeSet<[u8; 16]>,
     /// Credentials per space at the last change, to tell membership changes from writes.
     credentials_seen: BTreeMap<PublicKey, usize>,
+    /// Spaces the user left whose replica stays until a member holds our feeds, with the
+    /// deadline (`leave.rs`).
+    leaving: BTreeMap<PublicKey, Timestamp>,
     /// The set of topics to hold may have changed since it was last reconciled.
     topics_dirty: bool,
     next_sync: Timestamp,
@@ -400,6 +405,7 @@ impl Peer {
             guest_dialled: BTreeMap::new(),
             guest_waiting: BTreeSet::new(),
             credentials_seen: BTreeMap::new(),
+            leaving: BTreeMap::new(),
             topics_dirty: false,
             next_sync: now.saturating_add_millis(SYNC_INTERVAL_MS),
             out: VecDeque::new(),
@@ -560,6 +566,7 @@ impl Peer {
             consider(g.poll_timeout());
         }
         consider(self.redial.next_due());
+        consider(self.leaving.values().min().copied());
         consider(self.deadlines.values().min().copied());
         at
     }
@@ -581,6 +588,7 @@ impl Peer {
             }
         }
         self.expire_connections(now);
+        self.leave_overdue(now);
         if now >= self.next_sync {
             self.next_sync = now.saturating_add_millis(SYNC_INTERVAL_MS);
             self.anti_entropy(now);
