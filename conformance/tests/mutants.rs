@@ -20,10 +20,8 @@ const INVITATION_MUTANTS: [&str; 8] = [
     "guest-trusts-grant",
 ];
 
-/// Planted bugs of issue 10's host holes, with the scenarios that must catch them. The
-/// protocol fix adds them to the catalogue (`protocol/src/mutants.rs`); until then they are
-/// skipped, with a notice.
-const PENDING_MUTANTS: [(&str, &[&str]); 3] = [
+/// Planted bugs of issue 10's host holes, with the scenarios that must catch them.
+const ISSUE_10_MUTANTS: [(&str, &[&str]); 3] = [
     ("rejoin-after-removal", &["rejoin-after-removal-none", "rejoin-after-removal-pin", "rejoin-after-removal-key"]),
     ("free-guess-after-completion", &["free-guess-after-completion"]),
     ("charge-unconfirmed-attempts", &["dropped-confirmations-cost-nothing"]),
@@ -57,13 +55,10 @@ fn every_invitation_mutant_fails_some_scenario() {
 }
 
 #[test]
-fn issue_10_mutants_fail_their_scenarios_once_they_exist() {
+fn issue_10_mutants_fail_their_scenarios() {
     use spaces_protocol::mutants::Mutant;
-    for (mutant, expected) in PENDING_MUTANTS {
-        if Mutant::from_name(mutant).is_none() {
-            println!("SKIPPED: {mutant} is not in protocol/src/mutants.rs yet");
-            continue;
-        }
+    for (mutant, expected) in ISSUE_10_MUTANTS {
+        assert!(Mutant::from_name(mutant).is_some(), "{mutant} is in the catalogue");
         let report = scenarios_with(Some(mutant));
         for name in expected {
             let case = report.cases.iter().find(|c| c.name == *name).expect("the scenario ran");
@@ -78,8 +73,8 @@ fn an_unknown_mutant_is_refused() {
     assert_eq!(out.status.code(), Some(2));
 }
 
-/// The core mutants (codec, signatures, membership, items, feeds) and the signaling server's
-/// `signal-unfair` are the vectors' to catch.
+/// The core mutants (codec, signatures, membership, items, feeds, the heard limit) and the
+/// signaling server's `signal-unfair` are the vectors' to catch.
 /// With only the harness's samples, two of them are; with the published vectors and a driver
 /// that answers their ops, every one must be.
 #[test]
@@ -93,8 +88,19 @@ fn core_mutants_fail_some_vector() {
     let published = manifest.join("../vectors");
     let full = DriverProcess::spawn(DRIVER).unwrap().hello().unwrap().ops.iter().any(|o| o == "membership.resolve");
     let (dir, mutants): (PathBuf, Vec<Mutant>) = if full && published.is_dir() {
-        // The signaling server's sharing rule (SPEC §8.3.8) is in the published vectors too.
-        (published, [&Mutant::ALL[..9], &[Mutant::SignalUnfair]].concat())
+        // The signaling server's sharing rule (SPEC §8.3.8) is in the published vectors too, and
+        // so are the rules issue 10 added vectors for (§4.4 step 7, FeedAlreadyAdmitted, §5.3
+        // duplicates, §9.2.2 rule 6's heard limit, §7.8.1's shared budget).
+        let issue_10 = [
+            Mutant::SignalUnfair,
+            Mutant::IngestRemovedUnbounded,
+            Mutant::SkipConcurrentDemotion,
+            Mutant::FeedReadmissionWins,
+            Mutant::ForkOnResignature,
+            Mutant::DuplicateBeforeSignature,
+            Mutant::DelegatedFullShares,
+        ];
+        (published, [&Mutant::ALL[..9], &issue_10[..]].concat())
     } else {
         (manifest.join("tests/data"), vec![Mutant::CodecLenient, Mutant::SkipSignatureCheck])
     };
@@ -102,7 +108,7 @@ fn core_mutants_fail_some_vector() {
     for mutant in mutants {
         let mut driver = DriverProcess::spawn(&format!("{DRIVER} --mutant {}", mutant.name())).unwrap();
         let mut report = Report::default();
-        vectors::run(&mut driver, &files, &mut report);
+        vectors::run(&mut driver, &files, "", &mut report);
         let caught = report.cases.iter().filter(|c| c.status == Status::Failed).count();
         println!("{}: {caught} vectors failed", mutant.name());
         assert!(caught > 0, "{} passed every vector in {}", mutant.name(), dir.display());

@@ -192,6 +192,11 @@ impl Feed {
             return Err(FeedError::WrongFeed);
         }
         entry.validate().map_err(FeedError::Malformed)?;
+        if active(Mutant::DuplicateBeforeSignature)
+            && self.entries.get(entry.body.seq as usize).is_some_and(|e| e.body == entry.body)
+        {
+            return Ok(Appended::Duplicate);
+        }
         let key = match &self.prepared {
             Some(key) => key,
             None => self.prepared.insert(self.key.prepare().map_err(FeedError::BadSignature)?),
@@ -206,7 +211,8 @@ impl Feed {
         if seq < len {
             let existing = seq as usize;
             // Same body: the same entry, even if re-signed (only the body is the claim).
-            let same = self.hashes[existing] == hash || self.entries[existing].body == entry.body;
+            let same = self.hashes[existing] == hash
+                || (self.entries[existing].body == entry.body && !active(Mutant::ForkOnResignature));
             if same || active(Mutant::FeedIgnoresForks) {
                 return Ok(Appended::Duplicate);
             }

@@ -19,6 +19,55 @@
 //! assert_eq!(alice.items(&space).unwrap().len(), 1);
 //! ```
 //!
+//! A device runs one [`peer::Peer`], and its driver is one loop: every input carries `now`;
+//! drain `poll_output` after each (it ends with one `Timeout`); append each `Persist` to the
+//! device's log and, once flushed, report it `Durable`: the Peer holds back whatever follows a
+//! `Persist` until then, so nothing it says is lost in a crash (SPEC.md §9.5).
+//!
+//! ```
+//! use rand_core::SeedableRng;
+//! use spaces_protocol::peer::{Input, Output, Peer, Record};
+//! use spaces_protocol::signal::client::ClientInput;
+//! use spaces_protocol::{Client, Timestamp};
+//!
+//! /// One turn of the loop; returns when to deliver `Input::Timeout`.
+//! fn drive(peer: &mut Peer, disk: &mut Vec<Record>, input: Input<'_>, now: Timestamp) -> Timestamp {
+//!     peer.handle_input(input, now);
+//!     loop {
+//!         let (mut flushed, mut wake) = (None, now);
+//!         while let Some(out) = peer.poll_output() {
+//!             match out {
+//!                 Output::Persist { seq, records } => {
+//!                     disk.extend(records); // a real disk appends, then flushes (group commit)
+//!                     flushed = Some(seq);
+//!                 }
+//!                 Output::SignalTransmit { .. } => {} // to the signaling server
+//!                 Output::Connect { .. } => {}        // dial; report Connected or ConnectFailed
+//!                 Output::Transmit { .. } => {}       // send on the connection
+//!                 Output::Close { .. } => {}
+//!                 Output::Event(_) => {} // tell the user
+//!                 Output::Timeout(at) => wake = at,
+//!             }
+//!         }
+//!         match flushed {
+//!             Some(seq) => peer.handle_input(Input::Durable { seq }, now),
+//!             None => return wake,
+//!         }
+//!     }
+//! }
+//!
+//! let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
+//! let now = Timestamp::from_millis(1_700_000_000_000);
+//! let client = Client::create_identity(&mut rng, now);
+//! let mut peer = Peer::new(client, b"tcp://192.0.2.1:4000".to_vec(), now, &mut rng);
+//! let mut disk = Vec::new();
+//! let wake = drive(&mut peer, &mut disk, Input::Signal(ClientInput::Connected), now);
+//! assert!(wake > now && matches!(disk[0], Record::Snapshot(_)), "the keys are on disk first");
+//! // After a crash, the device is what its disk holds.
+//! let again = Peer::restore(disk, b"tcp://192.0.2.1:4000".to_vec(), now, &mut rng).unwrap();
+//! assert_eq!(again.client().identity_key(), peer.client().identity_key());
+//! ```
+//!
 //! The protocol is specified in `SPEC.md`; the code map is `ARCHITECTURE.md`.
 
 pub mod causal;

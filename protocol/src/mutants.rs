@@ -55,10 +55,23 @@ pub enum Mutant {
     /// The signaling server shares nothing out: no per-source cap and no eviction, so whoever
     /// fills a table first keeps it.
     SignalUnfair,
+    /// The walk skips §4.4 step 7 (concurrent demotion): only the fixpoint of §4.6 voids.
+    SkipConcurrentDemotion,
+    /// A feed key's later `AdmittedFeed` is applied too, so a re-admission changes whose feed
+    /// it is (no `FeedAlreadyAdmitted`).
+    FeedReadmissionWins,
+    /// An entry whose body is stored, signed again (another valid signature), counts as a fork.
+    ForkOnResignature,
+    /// A replica compares an entry with the one it holds before checking its signature, so a
+    /// stored body with an invalid (e.g. non-canonical) signature reads as a duplicate.
+    DuplicateBeforeSignature,
+    /// Every host of a delegated invitation gets the whole attempt budget (a counter per host,
+    /// as with DXOS's per-connection one), so a guesser moving between hosts gets more.
+    DelegatedFullShares,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 22] = [
+    pub const ALL: [Mutant; 27] = [
         Mutant::CodecLenient,
         Mutant::SkipSignatureCheck,
         Mutant::MembershipArrivalOrder,
@@ -81,6 +94,11 @@ impl Mutant {
         Mutant::FreeGuessAfterCompletion,
         Mutant::ChargeUnconfirmedAttempts,
         Mutant::SignalUnfair,
+        Mutant::SkipConcurrentDemotion,
+        Mutant::FeedReadmissionWins,
+        Mutant::ForkOnResignature,
+        Mutant::DuplicateBeforeSignature,
+        Mutant::DelegatedFullShares,
     ];
 
     pub fn name(self) -> &'static str {
@@ -107,6 +125,11 @@ impl Mutant {
             Mutant::FreeGuessAfterCompletion => "free-guess-after-completion",
             Mutant::ChargeUnconfirmedAttempts => "charge-unconfirmed-attempts",
             Mutant::SignalUnfair => "signal-unfair",
+            Mutant::SkipConcurrentDemotion => "skip-concurrent-demotion",
+            Mutant::FeedReadmissionWins => "feed-readmission-wins",
+            Mutant::ForkOnResignature => "fork-on-resignature",
+            Mutant::DuplicateBeforeSignature => "duplicate-before-signature",
+            Mutant::DelegatedFullShares => "delegated-full-shares",
         }
     }
 

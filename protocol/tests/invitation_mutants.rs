@@ -116,9 +116,16 @@ fn cancel_is_final() -> bool {
     w.guests[g].guest.state() == State::Cancelled && w.hosts[0].host.admitted().is_empty()
 }
 
+/// SPEC §7.8: the shares of a delegated invitation add up to the budget, however many hosts.
+fn delegated_shares_add_up_to_the_budget() -> bool {
+    use spaces_protocol::invitation::delegation::shares;
+    (1..=5).all(|hosts| shares(3, hosts).iter().map(|s| u32::from(*s)).sum::<u32>() == 3)
+}
+
 #[test]
 fn each_invitation_mutant_is_caught() {
-    let table: [(Mutant, fn() -> bool); 9] = [
+    let table: [(Mutant, fn() -> bool); 10] = [
+        (Mutant::DelegatedFullShares, delegated_shares_add_up_to_the_budget),
         (Mutant::RejoinAfterRemoval, || security::removed_member_stays_removed(AuthMethod::Pin, 0)),
         (Mutant::FreeGuessAfterCompletion, security::completed_invitation_is_no_pin_oracle),
         (Mutant::ChargeUnconfirmedAttempts, security::dropped_confirmations_cost_nothing),

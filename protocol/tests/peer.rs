@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use spaces_protocol::invitation::guest::GuestEvent;
+use spaces_protocol::invitation::host::HostEvent;
 use spaces_protocol::invitation::{AuthMethod, InvitationCode, Pin, State};
 use spaces_protocol::item::{ItemId, Op, Value};
-use spaces_protocol::peer::{Command, ConnId, Event, Input, Output, Peer};
+use spaces_protocol::peer::{Command, ConnId, Event, Input, Output, Peer, Record};
 use spaces_protocol::signal::client::ClientInput;
 use spaces_protocol::signal::server::{ServerInput, ServerOutput, SignalServer};
 use spaces_protocol::signal::{ClientId, PeerInfo, SignalLimits, Source};
@@ -69,6 +70,13 @@ struct Net {
     /// Connections to this address reach an impostor, which answers every invitation frame
     /// with a garbage handshake message.
     impostor: Option<u8>,
+    /// Each peer's disk: the records of its log, in order.
+    disks: Vec<Vec<Record>>,
+    /// Peers whose disk has stalled: their `Persist` outputs are neither stored nor reported
+    /// durable, so what follows them stays inside the Peer.
+    stalled: std::collections::BTreeSet<usize>,
+    /// Peers taken offline for good: no input reaches them and their timers do not run.
+    down: std::collections::BTreeSet<usize>,
 }
 
 impl Net {
@@ -103,6 +111,9 @@ impl Net {
             unanswered_max: 0,
             raw_out: Vec::new(),
             impostor: None,
+            disks: vec![Vec::new(); n],
+            stalled: Default::default(),
+            down: Default::default(),
         };
         for i in 0..n {
             net.input(i, Input::Signal(ClientInput::Connected));
@@ -116,6 +127,9 @@ impl Net {
     }
 
     fn input(&mut self, i: usize, input: Input<'_>) {
+        if self.down.contains(&i) {
+            return;
+        }
         let now = self.now;
         self.peers[i].handle_input(input, now);
         self.drain(i);
@@ -125,7 +139,16 @@ impl Net {
         self.input(i, Input::Command(&c));
     }
 
+    /// The driver loop: every output acted on in order; records stored, then reported durable.
     fn drain(&mut self, i: usize) {
+        while let Some(durable) = self.drain_once(i) {
+            self.peers[i].handle_input(Input::Durable { seq: durable }, self.now);
+        }
+    }
+
+    /// Acts on peer `i`'s outputs; returns the last `Persist` stored, for `Durable`.
+    fn drain_once(&mut self, i: usize) -> Option<u64> {
+        let mut stored = None;
         while let Some(o) = self.peers[i].poll_output() {
             match o {
                 Output::SignalTransmit { bytes } => self.push(Msg::ToServer { from: i, bytes }),
@@ -192,11 +215,17 @@ impl Net {
                         self.push(Msg::Closed { peer: j, conn: c });
                     }
                 }
-                Output::Persist(_) => {}
+                Output::Persist { seq, records } => {
+                    if !self.stalled.contains(&i) {
+                        self.disks[i].extend(records);
+                        stored = Some(seq);
+                    }
+                }
                 Output::Event(e) => self.events[i].push(e),
                 Output::Timeout(_) => {}
             }
         }
+        stored
     }
 
     fn drain_server(&mut self) {
@@ -239,7 +268,8 @@ impl Net {
                 return true;
             }
             let q = self.queue.keys().next().map(|(t, _)| *t);
-            let p = self.peers.iter().filter_map(Peer::poll_timeout).min();
+            let p =
+                (0..self.peers.len()).filter(|i| !self.down.contains(i)).map(|i| self.peers[i].poll_timeout()).min();
             let s = self.server.poll_timeout();
             let Some(t) = [q, p, s].into_iter().flatten().min() else { return false };
             if t > end {
@@ -255,7 +285,7 @@ impl Net {
                 continue;
             }
             for i in 0..self.peers.len() {
-                if self.peers[i].poll_timeout().is_some_and(|t| t <= self.now) {
+                if !self.down.contains(&i) && self.peers[i].poll_timeout() <= self.now {
                     self.input(i, Input::Timeout);
                 }
             }
@@ -267,18 +297,17 @@ impl Net {
         panic!("the world did not settle");
     }
 
-    /// Crash and restart peer `i` from a snapshot of its client: its connections drop and it
-    /// reconnects to the signaling server.
-    fn restart(&mut self, i: usize, snapshot: Vec<u8>) {
-        use spaces_protocol::Canonical;
-        use spaces_protocol::client::ClientSnapshot;
+    /// Crash and restart peer `i` from its disk (what a stalled disk did not store is lost):
+    /// its connections drop and it reconnects to the signaling server.
+    fn restart(&mut self, i: usize) {
         let ends: Vec<(usize, ConnId)> = self.links.iter().filter(|((p, _), _)| *p == i).map(|(_, o)| *o).collect();
         self.links.retain(|(p, _), (q, _)| *p != i && *q != i);
         for (j, c) in ends {
             self.push(Msg::Closed { peer: j, conn: c });
         }
-        let client = Client::restore(ClientSnapshot::from_bytes(&snapshot).unwrap()).unwrap();
-        self.peers[i] = Peer::restore(client, Vec::new(), vec![i as u8], self.now, &mut self.rng);
+        self.stalled.remove(&i);
+        let log = self.disks[i].clone();
+        self.peers[i] = Peer::restore(log, vec![i as u8], self.now, &mut self.rng).expect("the log restores");
         self.server.handle_input(ServerInput::Disconnected { client: ClientId(i as u64) }, self.now);
         self.server.handle_input(
             ServerInput::Connected { client: ClientId(i as u64), source: Source([i as u8; 16]) },
@@ -286,6 +315,18 @@ impl Net {
         );
         self.drain_server();
         self.input(i, Input::Signal(ClientInput::Connected));
+    }
+
+    /// Takes peer `i` offline for good: its connections drop and the signaling server forgets it.
+    fn take_down(&mut self, i: usize) {
+        let ends: Vec<(usize, ConnId)> = self.links.iter().filter(|((p, _), _)| *p == i).map(|(_, o)| *o).collect();
+        self.links.retain(|(p, _), (q, _)| *p != i && *q != i);
+        for (j, c) in ends {
+            self.push(Msg::Closed { peer: j, conn: c });
+        }
+        self.down.insert(i);
+        self.server.handle_input(ServerInput::Disconnected { client: ClientId(i as u64) }, self.now);
+        self.drain_server();
     }
 
     /// Opens an inbound connection to peer `to` whose other end is the test itself: frames
@@ -463,7 +504,6 @@ fn a_removed_member_is_disconnected_and_its_writes_rejected() {
 
 #[test]
 fn a_restarted_peer_resumes_replication_from_its_durable_state() {
-    use spaces_protocol::Canonical;
     let mut net = Net::new(2, 3);
     net.command(0, Command::CreateSpace);
     let space = space_of(&net, 0);
@@ -471,9 +511,8 @@ fn a_restarted_peer_resumes_replication_from_its_durable_state() {
     net.write(0, space, "one");
     assert!(net.run(60_000, |n| n.converged(&space, &[0, 1])));
     // Peer 1 stores its state, then crashes; meanwhile peer 0 writes more.
-    let durable = net.peers[1].client().snapshot().to_bytes();
     net.write(0, space, "two");
-    net.restart(1, durable);
+    net.restart(1);
     assert_eq!(net.peers[1].client().items(&space).unwrap().len(), 1, "resumed exactly at the durable state");
     net.command(
         0,
@@ -812,8 +851,7 @@ fn duplicate_links_between_two_devices_collapse_to_one() {
     order.sort_by_key(|i| net.device(*i));
     let (a, b, c) = (order[0], order[1], order[2]);
     net.redirect.insert(c as u8, a as u8);
-    let durable = spaces_protocol::Canonical::to_bytes(&net.peers[b].client().snapshot());
-    net.restart(b, durable);
+    net.restart(b);
     net.run(120_000, |_| false);
     let dials_before = net.dials(b, a);
     net.run(300_000, |_| false);
@@ -1077,8 +1115,7 @@ fn many_seeds_of_faults_converge_with_one_link_per_pair() {
             for i in 0..4 {
                 let item = ItemId([round * 4 + i as u8 + 1; 16]);
                 if round == 3 && i == 2 {
-                    let durable = spaces_protocol::Canonical::to_bytes(&net.peers[2].client().snapshot());
-                    net.restart(2, durable);
+                    net.restart(2);
                 }
                 // Device 3 is in S1 only.
                 let space = if i == 3 || round % 2 == 0 { s1 } else { s2 };
@@ -1101,4 +1138,172 @@ fn many_seeds_of_faults_converge_with_one_link_per_pair() {
         }
         assert!(total <= 100 && later - total <= 6, "seed {seed}: {total} dials, then {}", later - total);
     }
+}
+
+/// The entries of device `of`'s own control feed in `space`, as peer `at` holds them.
+fn control_feed(net: &Net, at: usize, of: usize, space: &PublicKey) -> Vec<spaces_protocol::feed::FeedEntry> {
+    let (device, s) = (net.device(of), net.peers[at].client().space(space).unwrap());
+    let admitted = |f: &&spaces_protocol::feed::Feed| {
+        s.membership()
+            .feed(&f.key())
+            .is_some_and(|a| a.device == device && a.designation == spaces_protocol::Designation::Control)
+    };
+    s.feeds().find(admitted).map(|f| f.entries().to_vec()).unwrap_or_default()
+}
+
+/// Issue 10 item 6, issue 12: a device issues a credential, its disk has not stored it when
+/// it crashes, and after the restart it issues another. A driver that follows the types
+/// (store what the Peer emits as `Persist`, act on the rest as it comes) must not end with two
+/// different signed entries at one position of the device's own control feed.
+#[test]
+fn a_crash_between_issuing_and_storing_never_forks_the_own_control_feed() {
+    let mut net = Net::new(2, 40);
+    net.command(0, Command::CreateSpace);
+    let space = space_of(&net, 0);
+    net.invite(0, 1, space);
+    assert!(net.run(60_000, |n| n.converged(&space, &[0, 1])));
+    // The disk stalls: what the device issues now is not stored when it crashes.
+    net.stalled.insert(0);
+    let n = control_feed(&net, 0, 0, &space).len();
+    net.command(0, Command::SetRole { space, member: net.key(1), role: Role::Admin });
+    assert_eq!(control_feed(&net, 0, 0, &space).len(), n + 1, "issued");
+    net.run(5_000, |net| control_feed(net, 1, 0, &space).len() > n);
+    net.restart(0);
+    net.command(0, Command::SetRole { space, member: net.key(1), role: Role::Reader });
+    net.run(60_000, |_| false);
+    let (own, seen) = (control_feed(&net, 0, 0, &space), control_feed(&net, 1, 0, &space));
+    let fork = own.iter().zip(&seen).position(|(a, b)| a != b);
+    assert_eq!(fork, None, "two entries at one position of device 0's control feed");
+    assert!(net.peers[1].client().space(&space).unwrap().evidence().is_empty(), "no equivocation evidence");
+    assert!(net.run(60_000, |n| n.converged(&space, &[0, 1])));
+}
+
+/// Issues a delegated PIN invitation on `creator` and waits until `delegate` hosts it too.
+fn delegated_invitation(net: &mut Net, creator: usize, delegate: usize, space: PublicKey) -> (InvitationCode, Pin) {
+    let admin = net.key(delegate);
+    net.command(creator, Command::SetRole { space, member: admin, role: Role::Admin });
+    let promoted = |n: &Net| {
+        [creator, delegate]
+            .iter()
+            .all(|i| n.peers[*i].client().space(&space).unwrap().membership().role(&admin) == Some(Role::Admin))
+    };
+    assert!(net.run(60_000, promoted), "the delegate is an admin on both");
+    let command = Command::DelegateInvitation {
+        space,
+        auth: AuthMethod::Pin,
+        role: Role::Editor,
+        guest: None,
+        lifetime_ms: 3_600_000,
+        use_limit: 1,
+    };
+    net.command(creator, command);
+    let (code, pin) = net.events[creator]
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            Event::InvitationCreated { code, pin, .. } => Some((*code, pin.clone().unwrap())),
+            _ => None,
+        })
+        .expect("the creator announces the code");
+    let hosted = |n: &Net| [creator, delegate].iter().all(|i| n.peers[*i].hosting().any(|h| h.code().id == code.id));
+    assert!(net.run(60_000, hosted), "creator and delegate both host it");
+    (code, pin)
+}
+
+/// SPEC §7.8: the admin a delegated invitation names hosts it while its creator is offline.
+#[test]
+fn a_delegated_invitation_admits_through_another_admin_while_its_creator_is_offline() {
+    let mut net = Net::new(3, 41);
+    net.command(0, Command::CreateSpace);
+    let space = space_of(&net, 0);
+    net.invite(0, 1, space);
+    let (code, pin) = delegated_invitation(&mut net, 0, 1, space);
+    net.take_down(0);
+    assert!(join_with(&mut net, 2, space, code, pin, 120_000), "the delegate admitted the guest");
+    assert!(net.run(60_000, |n| n.converged(&space, &[1, 2])));
+    let role = net.peers[1].client().space(&space).unwrap().membership().role(&net.key(2));
+    assert_eq!(role, Some(Role::Editor));
+}
+
+/// SPEC §7.9: a guesser who goes from host to host of a delegated invitation gets
+/// `attempts_max` wrong PINs in all, and then the right PIN is refused everywhere too.
+#[test]
+fn a_guesser_moving_between_the_hosts_of_a_delegated_invitation_gets_the_budget_in_all() {
+    let mut net = Net::new(4, 43);
+    net.command(0, Command::CreateSpace);
+    let space = space_of(&net, 0);
+    net.invite(0, 1, space);
+    let (code, pin) = delegated_invitation(&mut net, 0, 1, space);
+    let wrong = Pin::parse(if pin.reveal() == "000000" { "111111" } else { "000000" }).unwrap();
+    let failed_at = |n: &Net, i: usize| {
+        n.events[i]
+            .iter()
+            .filter(|e| matches!(e, Event::Hosting { id, event: HostEvent::AttemptFailed { .. } } if *id == code.id))
+            .count()
+    };
+    for _ in 0..12 {
+        let seen = net.events[3].len();
+        net.command(3, Command::AcceptInvitation { code });
+        let ready_or_failed = |n: &Net| {
+            n.events[3][seen..].iter().any(|e| {
+                matches!(e, Event::Joining { event: GuestEvent::State(State::ReadyForAuthentication) | GuestEvent::Failed(_), id } if *id == code.id)
+            })
+        };
+        if !net.run(60_000, ready_or_failed) {
+            continue;
+        }
+        for _ in 0..3 {
+            let seen = net.events[3].len();
+            net.command(3, Command::Authenticate { id: code.id, pin: wrong.clone() });
+            let answered = |n: &Net| {
+                n.events[3][seen..].iter().any(|e| {
+                    matches!(e, Event::Joining { event: GuestEvent::WrongPin { .. } | GuestEvent::Failed(_), id } if *id == code.id)
+                })
+            };
+            if !net.run(30_000, answered) {
+                break;
+            }
+        }
+    }
+    let per_host = (failed_at(&net, 0), failed_at(&net, 1));
+    assert!(per_host.0 > 0 && per_host.1 > 0, "the guesser reached both hosts: {per_host:?}");
+    assert!(per_host.0 + per_host.1 <= 3, "wrong PINs over both hosts {per_host:?}, budget 3");
+    assert!(!join_with(&mut net, 2, space, code, pin, 60_000), "the budget is spent on every host");
+}
+
+/// SPEC §9.4.2 (Leave hands off): an admin that admits a guest and leaves the space at once
+/// still hands the admission to the other members. Before, its replica went with it and the
+/// new member, whose links the others refuse until they hold its admission, was a member only
+/// to itself (sim seed `faulty 344`, L2).
+#[test]
+fn a_host_that_leaves_right_after_admitting_hands_the_admission_off_first() {
+    let mut net = Net::new(3, 47);
+    net.command(0, Command::CreateSpace);
+    let space = space_of(&net, 0);
+    net.invite(0, 1, space);
+    let admin = net.key(1);
+    net.command(0, Command::SetRole { space, member: admin, role: Role::Admin });
+    assert!(
+        net.run(60_000, |n| n.peers[1].client().space(&space).unwrap().membership().role(&admin) == Some(Role::Admin))
+    );
+    let (code, pin) = open_invitation(&mut net, 1, space, 3_600_000);
+    net.command(2, Command::AcceptInvitation { code });
+    let ready = |n: &Net| {
+        n.events[2].iter().any(
+            |e| matches!(e, Event::Joining { event: GuestEvent::State(State::ReadyForAuthentication), id } if *id == code.id),
+        )
+    };
+    assert!(net.run(60_000, ready));
+    net.command(2, Command::Authenticate { id: code.id, pin });
+    let admitted = |n: &Net| {
+        n.events[1]
+            .iter()
+            .any(|e| matches!(e, Event::Hosting { id, event: HostEvent::Admitted { .. } } if *id == code.id))
+    };
+    assert!(net.run(60_000, admitted));
+    net.command(1, Command::Leave { space });
+    let guest = net.key(2);
+    let known = |n: &Net| n.peers[0].client().space(&space).unwrap().membership().role(&guest) == Some(Role::Editor);
+    assert!(net.run(300_000, known), "the owner learns of the admission");
+    assert!(net.run(300_000, |n| n.peers[1].client().space(&space).is_none()), "and the admin is gone");
 }

@@ -85,6 +85,7 @@ fn code_values() -> Vec<(&'static str, &'static str, u64)> {
         ("9.4.4", "HANDSHAKE_TIMEOUT_MS", peer::HANDSHAKE_TIMEOUT_MS),
         ("9.4.4", "LINK_IDLE_MS", peer::LINK_IDLE_MS),
         ("9.4.4", "INVITATION_IDLE_MS", peer::INVITATION_IDLE_MS),
+        ("9.4.4", "LEAVE_HANDOFF_MS", peer::LEAVE_HANDOFF_MS),
         ("9.4.4", "HAVE_FEEDS_MAX", spaces_protocol::swarm::HAVE_FEEDS_MAX as u64),
         ("9.4.4", "ENTRIES_PER_MESSAGE_MAX", spaces_protocol::swarm::ENTRIES_PER_MESSAGE_MAX as u64),
         ("9.4.4", "BATCH_SIZE_MAX", replication::BATCH_SIZE_MAX as u64),

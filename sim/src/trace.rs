@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use spaces_protocol::invitation::guest::GuestEvent;
 use spaces_protocol::invitation::host::HostEvent;
@@ -70,7 +70,7 @@ impl Trace {
 }
 
 /// Counters for the summary table.
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct Stats {
     pub events: u64,
     pub virtual_ms: u64,
@@ -128,6 +128,10 @@ pub fn command_summary(c: &Command) -> String {
         Command::CreateInvitation { space, auth, role, use_limit, lifetime_ms, .. } => format!(
             "invite space={} auth={auth:?} role={role:?} uses={use_limit} lifetime={lifetime_ms}ms",
             space.map_or("-".into(), |s| short(&s.0))
+        ),
+        Command::DelegateInvitation { space, auth, role, use_limit, lifetime_ms, .. } => format!(
+            "delegate space={} auth={auth:?} role={role:?} uses={use_limit} lifetime={lifetime_ms}ms",
+            short(&space.0)
         ),
         Command::CancelInvitation { id } => format!("cancel-invitation {}", short(id)),
         Command::AcceptInvitation { code } => format!("accept {}", short(&code.id)),

@@ -70,7 +70,16 @@ pub struct Workload {
 }
 
 impl Workload {
-    pub fn crashed(&mut self, _node: usize) {}
+    /// A crash loses the invitations whose creation was not yet durable, and with them
+    /// their events: the codes they would have issued never come, so neither may the
+    /// guests queued for them (a later code would be handed to the wrong guest).
+    pub fn crashed(&mut self, node: usize) {
+        for intent in self.intents.remove(&node).unwrap_or_default() {
+            for guest in intent.guests {
+                self.linking.remove(&guest);
+            }
+        }
+    }
 
     pub fn offer_of(&self, guest: usize, id: &[u8; 16]) -> Option<(usize, &Offer)> {
         self.offers.iter().enumerate().rev().find(|(_, o)| o.guest == guest && o.code.id == *id)
@@ -183,6 +192,13 @@ fn invite(w: &mut World, i: usize) -> Option<Command> {
     let lifetime_ms = if roll(w, 10) == 0 { 3_000 + roll(w, 7_000) } else { 30_000 + roll(w, 270_000) };
     let use_limit = if multi { [0, 2][roll(w, 2) as usize] } else { 1 };
     w.work.intents.entry(i).or_default().push_back(Intent { guests });
+    // One in four single-guest invitations is delegated (SPEC §7.8): the space's other admin
+    // devices host it too, each with its share of the budget, so a leaked code is guessed at
+    // several hosts. Multi-guest ones are not: two hosts may both admit the last use, and
+    // the canonical order then voids one honest guest's grant, as §7.8 allows.
+    if !multi && roll(w, 4) == 0 {
+        return Some(Command::DelegateInvitation { space, auth, role, guest: guest_key, lifetime_ms, use_limit });
+    }
     Some(Command::CreateInvitation { space: Some(space), auth, role, guest: guest_key, lifetime_ms, use_limit })
 }
 
@@ -315,6 +331,8 @@ pub fn offer(w: &mut World, node: usize, offer: usize) {
         }
         return;
     }
+    // A guest down when the code was issued is registered now, as it receives it.
+    crate::oracle::offered(w, offer);
     let code = w.work.offers[offer].code;
     w.after(0, Ev::Command { node, command: Command::AcceptInvitation { code } });
 }

@@ -11,15 +11,12 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
-use spaces_protocol::client::ClientSnapshot;
-use spaces_protocol::invitation::InvitationCode;
-use spaces_protocol::invitation::host::HostRecord;
-use spaces_protocol::peer::{Command, ConnId, Input, Output, Peer};
+use spaces_protocol::peer::{Command, ConnId, Input, Output, Peer, Record};
 use spaces_protocol::signal::Source;
 use spaces_protocol::signal::client::ClientInput;
 use spaces_protocol::signal::server::{ServerInput, ServerOutput, SignalServer};
 use spaces_protocol::signal::{ClientId, SignalLimits};
-use spaces_protocol::{Canonical, Client, Timestamp};
+use spaces_protocol::{Client, Timestamp};
 
 use crate::clock::{Clock, EPOCH_MS};
 use crate::config::Config;
@@ -40,23 +37,28 @@ pub enum Kind {
     Flooder,
 }
 
-/// What a node's driver has written to disk.
+/// What a node's driver has written to disk: its log (a snapshot, then records).
 #[derive(Debug, Clone, Default)]
 pub struct Durable {
-    pub client: Vec<u8>,
-    pub records: BTreeMap<[u8; 16], HostRecord>,
+    pub log: Vec<Record>,
 }
 
-/// Outputs waiting for the snapshot that precedes them to reach disk (group commit): a
-/// crash before then loses the state change and the outputs together, as on a real device.
+/// Records written but not yet flushed (group commit): a crash before the flush loses them,
+/// and the Peer holds every output that follows them until the flush reports them durable.
 #[derive(Debug, Default)]
 pub struct Pending {
-    pub client: Option<Vec<u8>>,
-    /// Entries per space in that snapshot: what its outputs acknowledge once released.
+    pub records: Vec<Record>,
+    /// The last `Persist` among them, to report `Durable` at the flush.
+    pub seq: Option<u64>,
+    /// Entries per space once they are durable: what the outputs they release acknowledge.
     pub acked: BTreeMap<spaces_protocol::PublicKey, u64>,
-    pub records: Vec<HostRecord>,
-    pub outputs: Vec<Output>,
+    /// Frames that must close their connection (malformed) whose answer the Peer still holds.
+    pub checks: Vec<(ConnId, Mark)>,
     pub epoch: u64,
+    /// The node's clock when the group's first record was emitted: every output this group
+    /// holds was decided at or after it (the oracle judges decisions by it, not by the flush,
+    /// which a clock jump may have moved past a deadline meanwhile).
+    pub since: Option<Timestamp>,
 }
 
 pub struct Node {
@@ -81,6 +83,9 @@ pub struct Node {
     /// A crash waiting for the next group commit to start: it strikes between the write and
     /// the flush, where what is not yet durable is lost.
     pub crash_armed: bool,
+    /// While a flush releases held outputs: the node's clock when the earliest of them was
+    /// decided (`Pending::since`).
+    pub deciding: Option<Timestamp>,
 }
 
 /// Events one world may take: far above any healthy run, a bound on a runaway one.
@@ -88,6 +93,9 @@ const EVENTS_MAX: u64 = 3_000_000;
 
 /// Wake-ups in a row at one instant before a node counts as busy-looping.
 const SPINS_MAX: u32 = 1_000;
+
+/// Records a node's log holds before its driver compacts it into one snapshot at a flush.
+const LOG_RECORDS_MAX: usize = 256;
 
 impl Node {
     pub fn is_honest(&self) -> bool {
@@ -301,14 +309,19 @@ impl World {
             if f.drift_ppm_max == 0 { 0 } else { (self.rng_seed.next_u64() % (2 * f.drift_ppm_max as u64)) as i64 };
         let clock = Clock::new(skew - f.skew_ms_max as i64, drift - f.drift_ppm_max as i64);
         let now = Timestamp::from_millis(clock.local(self.now));
+        let mut durable = Durable::default();
         let peer = (kind != Kind::Flooder).then(|| {
             let client = Client::create_identity(&mut self.rng_seed, now);
-            Peer::new(client, addr_of(i), now, &mut self.rng_seed)
+            let mut peer = Peer::new(client, addr_of(i), now, &mut self.rng_seed);
+            // Provisioning: the device's first record (its keys) is on disk before it starts.
+            while let Some(o) = peer.poll_output() {
+                if let Output::Persist { seq, records } = o {
+                    durable.log.extend(records);
+                    peer.handle_input(Input::Durable { seq }, now);
+                }
+            }
+            peer
         });
-        let durable = Durable {
-            client: peer.as_ref().map(|p| p.client().snapshot().to_bytes()).unwrap_or_default(),
-            ..Default::default()
-        };
         self.nodes.push(Node {
             kind,
             peer,
@@ -322,6 +335,7 @@ impl World {
             signal: None,
             up: true,
             acked: BTreeMap::new(),
+            deciding: None,
             spins: 0,
             crash_armed: false,
         });
@@ -447,14 +461,38 @@ impl World {
 
     // ----- a node's IO -----
 
-    /// Feeds one input to node `i` and takes its outputs into a group commit.
+    /// Feeds one input to node `i`: the driver loop. Records go to the disk's write buffer
+    /// (flushed by the group commit), everything else the Peer released goes out at once.
     pub fn input(&mut self, i: usize, input: Input<'_>, mark: Mark) {
+        if let (Input::Frame { .. }, Mark::Attacked) = (input, mark) {
+            crate::oracle::honest_success::attacked(self, i);
+        }
+        let Some(released) = self.drive(i, input) else { return };
+        if let Input::Frame { conn, .. } = input {
+            let held = self.nodes[i].peer.as_ref().is_some_and(|p| p.held_outputs() > 0);
+            let closed = released.iter().any(|o| matches!(o, Output::Close { conn: c } if *c == conn));
+            if held && !closed && mark != Mark::Clean {
+                // The answer is behind a record not yet durable: judged when it is released.
+                self.nodes[i].pending.checks.push((conn, mark));
+            } else {
+                crate::oracle::frame_handled(self, i, conn, mark, &released);
+            }
+        }
+        if self.nodes[i].fsync_at.is_some() && std::mem::take(&mut self.nodes[i].crash_armed) {
+            self.at(self.now, Ev::Fault(crate::net::Fault::Crash { node: i }));
+        }
+    }
+
+    /// `handle_input`, then every output drained and acted on; what left the node, or `None`
+    /// if the node is down (or panicked, which fails the run).
+    fn drive(&mut self, i: usize, input: Input<'_>) -> Option<Vec<Output>> {
         if !self.nodes[i].up {
-            return;
+            return None;
         }
         let now = self.local(i, self.now);
         let Some(peer) = self.nodes[i].peer.as_mut() else {
-            return crate::adversary::flooder_input(self, i, input);
+            crate::adversary::flooder_input(self, i, input);
+            return None;
         };
         let result = catch_unwind(AssertUnwindSafe(|| {
             peer.handle_input(input, now);
@@ -469,78 +507,95 @@ impl World {
             Err(p) => {
                 let what =
                     p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
-                return self.fail("panic", format!("node {i} panicked on {input:?}: {}", what.unwrap_or_default()));
+                self.fail("panic", format!("node {i} panicked on {input:?}: {}", what.unwrap_or_default()));
+                return None;
             }
         };
-        if let Input::Frame { conn, .. } = input {
-            crate::oracle::frame_handled(self, i, conn, mark, &outs);
-        }
         self.reschedule_timer(i);
-        let meaningful = outs.iter().any(|o| !matches!(o, Output::Timeout(_)));
-        if !meaningful {
-            return;
-        }
-        for o in &outs {
-            if let Output::Event(e) = o {
-                self.trace.line(self.now, i, "event", crate::trace::event_summary(e));
-                crate::oracle::event(self, i, e);
-                crate::workload::event(self, i, e);
-                crate::adversary::late_guess::event(self, i, e);
-            }
-        }
-        let snapshot = self.nodes[i].peer.as_ref().map(|p| p.client().snapshot().to_bytes());
-        let acked = self.nodes[i].peer.as_ref().map(|p| crate::oracle::owed(p.client()));
-        let node = &mut self.nodes[i];
-        node.pending.client = snapshot;
-        node.pending.acked = acked.unwrap_or_default();
+        Some(self.outputs(i, outs))
+    }
+
+    /// Acts on node `i`'s outputs in order; returns those that left the node (not `Persist`).
+    fn outputs(&mut self, i: usize, outs: Vec<Output>) -> Vec<Output> {
+        let mut released = Vec::new();
+        let mut ack = None;
         for o in outs {
             match o {
-                Output::Persist(r) => node.pending.records.push(r),
+                Output::Persist { seq, records } => ack = self.persist(i, seq, records).or(ack),
                 Output::Timeout(_) => {}
-                other => node.pending.outputs.push(other),
+                Output::Event(e) => {
+                    self.trace.line(self.now, i, "event", crate::trace::event_summary(&e));
+                    crate::oracle::event(self, i, &e);
+                    crate::workload::event(self, i, &e);
+                    crate::adversary::late_guess::event(self, i, &e);
+                    crate::oracle::released(self, i, &e);
+                    released.push(Output::Event(e));
+                }
+                other => {
+                    self.release(i, other.clone());
+                    released.push(other);
+                }
             }
         }
-        if crate::mutant::release_before_durable() {
-            // The planted driver bug: outputs go out now, the state follows at the commit.
-            let outs = std::mem::take(&mut node.pending.outputs);
-            node.acked = node.pending.acked.clone();
-            for o in outs {
-                self.release(i, o);
-            }
+        if let Some(seq) = ack {
+            // The planted driver bug: it reports the records durable before the flush.
+            released.extend(self.drive(i, Input::Durable { seq }).unwrap_or_default());
         }
+        released
+    }
+
+    /// Puts records in the disk's write buffer and starts a group commit unless one is on
+    /// its way. Returns the `seq` to report durable at once: only under the planted bug.
+    fn persist(&mut self, i: usize, seq: u64, records: Vec<Record>) -> Option<u64> {
+        let acked = self.nodes[i].peer.as_ref().map(|p| crate::oracle::owed(p.client())).unwrap_or_default();
+        let early = crate::mutant::release_before_durable();
+        let local = self.local(i, self.now);
         let node = &mut self.nodes[i];
+        node.pending.since.get_or_insert(local);
+        node.pending.records.extend(records);
+        node.pending.seq = Some(seq);
+        if early {
+            node.acked = acked.clone();
+        }
+        node.pending.acked = acked;
         if node.fsync_at.is_none() {
             node.pending.epoch += 1;
             let (epoch, at) = (node.pending.epoch, self.now + self.fsync_ms);
             node.fsync_at = Some(at);
             self.at(at, Ev::Fsync { node: i, epoch });
         }
-        if std::mem::take(&mut self.nodes[i].crash_armed) {
-            self.at(self.now, Ev::Fault(crate::net::Fault::Crash { node: i }));
-        }
+        early.then_some(seq)
     }
 
-    /// The group commit reached disk: the state is durable and its outputs go out.
+    /// The group commit reached disk: the records are durable, the driver says so, and the
+    /// Peer releases what followed them.
     fn fsync(&mut self, i: usize, epoch: u64) {
         let node = &mut self.nodes[i];
         if !node.up || node.pending.epoch != epoch || node.fsync_at.is_none() {
             return;
         }
         node.fsync_at = None;
-        if let Some(c) = node.pending.client.take() {
-            node.durable.client = c;
-        }
-        for r in std::mem::take(&mut node.pending.records) {
-            if let Ok(code) = InvitationCode::from_payload(&r.code) {
-                node.durable.records.insert(code.id, r);
-            }
-        }
-        let outs = std::mem::take(&mut node.pending.outputs);
-        // What the released outputs acknowledge: the state of the snapshot this commit made
-        // durable (a space left is no longer owed; a change no output reported is not owed).
+        node.durable.log.append(&mut node.pending.records);
+        // What the released outputs acknowledge: the state these records hold (a space left
+        // is no longer owed; a change no output reported is not owed).
         node.acked = std::mem::take(&mut node.pending.acked);
-        for o in outs {
-            self.release(i, o);
+        let checks = std::mem::take(&mut node.pending.checks);
+        node.deciding = node.pending.since.take();
+        let Some(seq) = node.pending.seq.take() else { return };
+        if node.durable.log.len() > LOG_RECORDS_MAX
+            && let Some(p) = node.peer.as_ref()
+        {
+            // Compaction: every record emitted so far is in the log now, so one snapshot of
+            // the Peer replaces them all.
+            node.durable.log = vec![Record::Snapshot(Box::new(p.snapshot()))];
+        }
+        if crate::mutant::release_before_durable() {
+            return; // Reported durable long ago.
+        }
+        let released = self.drive(i, Input::Durable { seq }).unwrap_or_default();
+        self.nodes[i].deciding = None;
+        for (conn, mark) in checks {
+            crate::oracle::frame_handled(self, i, conn, mark, &released);
         }
     }
 
@@ -556,13 +611,12 @@ impl World {
             Output::Connect { conn, addr } => crate::net::connect(self, i, conn, &addr),
             Output::Transmit { conn, bytes } => crate::net::transmit(self, i, conn, bytes),
             Output::Close { conn } => crate::net::close(self, i, conn),
-            Output::Event(e) => crate::oracle::released(self, i, &e),
-            Output::Persist(_) | Output::Timeout(_) => {}
+            Output::Event(_) | Output::Persist { .. } | Output::Timeout(_) => {}
         }
     }
 
     fn reschedule_timer(&mut self, i: usize) {
-        let Some(local) = self.nodes[i].peer.as_ref().and_then(Peer::poll_timeout) else { return };
+        let Some(local) = self.nodes[i].peer.as_ref().map(Peer::poll_timeout) else { return };
         let t = self.nodes[i].clock.global(local.as_millis(), self.now);
         // A timer due now, right after a timeout input, means the peer asks to be woken
         // for something it does not do: a busy loop that would stall the world.
@@ -729,17 +783,12 @@ impl World {
             return;
         }
         let now = self.local(i, self.now);
-        let durable = self.nodes[i].durable.clone();
-        let client = ClientSnapshot::from_bytes(&durable.client)
-            .map_err(|e| format!("{e:?}"))
-            .and_then(|s| Client::restore(s).map_err(|e| format!("{e:?}")));
-        let client = match client {
-            Ok(c) => c,
+        let log = self.nodes[i].durable.log.clone();
+        let peer = match Peer::restore(log, addr_of(i), now, &mut self.rng_seed) {
+            Ok(p) => p,
             Err(e) => return self.fail("S5", format!("node {i} cannot restore its durable state: {e}")),
         };
-        crate::oracle::restored(self, i, &client);
-        let records: Vec<HostRecord> = durable.records.into_values().collect();
-        let peer = Peer::restore(client, records, addr_of(i), now, &mut self.rng_seed);
+        crate::oracle::restored(self, i, peer.client());
         self.trace.line(self.now, i, "restart", String::new());
         let node = &mut self.nodes[i];
         node.peer = Some(peer);

@@ -41,8 +41,15 @@ fn attacks_and_faults_actually_happen() {
     for seed in 0..10 {
         totals.merge(&spaces_sim::run(draw(seed, Profile::Hostile)).stats);
     }
-    for kind in ["pin-guess", "code-leak", "flood-non-canonical", "relay-role-rewrite", "signal-redirect", "net-tamper"]
-    {
+    for kind in [
+        "pin-guess",
+        "code-leak",
+        "flood-non-canonical",
+        "relay-role-rewrite",
+        "signal-redirect",
+        "net-tamper",
+        "delegated-wrong-pin",
+    ] {
         assert!(
             totals.attacks.get(kind).copied().unwrap_or(0) > 0,
             "no {kind} in 10 hostile worlds: {:?}",

@@ -13,27 +13,18 @@ use spaces_vectors::generate::{self, verify_documents};
 /// - `guest-trusts-grant`: the flow vectors run an honest host, whose grants pass the guest's
 ///   checks anyway; a lying host is interactive, and the conformance harness's `lying-host-*`
 ///   scenarios catch it (conformance/tests/mutants.rs).
-/// - `ingest-removed-unbounded`: the heard limit (SPEC.md §9.2.2 rule 6) governs what a Peer takes
-///   from a removed member's device; the replication vectors exercise `have`, `missing` and
-///   `ingest_batch`, not that path yet. Caught by the simulator (hostile) and by
-///   `a_removed_member_appending_fifty_credentials_makes_members_store_at_most_the_bound`.
 /// - `rejoin-after-removal`, `free-guess-after-completion`: each needs a second flow against a
 ///   host whose first flow ended (a removal in between, or a completed invitation); the flow
 ///   vectors script one guest per host. Caught by the conformance scenarios
 ///   `rejoin-after-removal-*` and `free-guess-after-completion`, the simulator (S1, S6) and
 ///   `protocol/tests/invitation_security.rs`.
-const NOT_REACHED: &[Mutant] = &[
-    Mutant::GuestTrustsGrant,
-    Mutant::IngestRemovedUnbounded,
-    Mutant::RejoinAfterRemoval,
-    Mutant::FreeGuessAfterCompletion,
-];
+const NOT_REACHED: &[Mutant] =
+    &[Mutant::GuestTrustsGrant, Mutant::RejoinAfterRemoval, Mutant::FreeGuessAfterCompletion];
 
-/// Planted bugs for the rules issue 10's vectors cover, proposed for the protocol's catalogue
-/// (`protocol/src/mutants.rs`), with the vectors (by comment prefix) that must catch each.
-/// Until the catalogue has them they are skipped with a notice; `new_rules.rs` proves the
-/// same at the level of answers meanwhile.
-const PENDING: [(&str, &str, &str); 4] = [
+/// Planted bugs for the rules issue 10's vectors cover (`protocol/src/mutants.rs`), with the
+/// vectors (by comment prefix) that must catch each; `new_rules.rs` proves the same at the
+/// level of answers.
+const ISSUE_10: [(&str, &str, &str); 4] = [
     ("skip-concurrent-demotion", "membership.json", "an admin demoted while it demotes another admin"),
     ("feed-readmission-wins", "items.json", "a reader's data feed re-admitted as an editor's"),
     ("fork-on-resignature", "feeds.json", "entry 1, then its body with another valid signature"),
@@ -41,13 +32,10 @@ const PENDING: [(&str, &str, &str); 4] = [
 ];
 
 #[test]
-fn issue_10_mutants_fail_their_vectors_once_they_exist() {
+fn issue_10_mutants_fail_their_vectors() {
     let docs: Vec<(String, Value)> = generate::all().iter().map(|f| (f.name.to_owned(), f.to_json())).collect();
-    for (name, file, comment) in PENDING {
-        let Some(m) = Mutant::from_name(name) else {
-            println!("SKIPPED: {name} is not in protocol/src/mutants.rs yet");
-            continue;
-        };
+    for (name, file, comment) in ISSUE_10 {
+        let m = Mutant::from_name(name).expect("the catalogue has it");
         mutants::set(Some(m));
         let report = verify_documents(&docs);
         mutants::set(None);

@@ -3,7 +3,8 @@
 //! hand (skipping §4.4 step 7; letting a second `AdmittedFeed` win; calling one body signed
 //! twice a fork; checking duplicates before signatures), and these vectors, and only these,
 //! failed; the answers below are what those runs gave. `mutants.rs` replays the planted bugs
-//! themselves once the protocol's catalogue has them.
+//! themselves (`skip-concurrent-demotion`, `feed-readmission-wins`, `fork-on-resignature`,
+//! `duplicate-before-signature`).
 
 use serde_json::{Value, json};
 use spaces_vectors::grade::{Verdict, grade};

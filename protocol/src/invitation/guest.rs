@@ -105,6 +105,7 @@ pub enum GuestOutput {
         session: SessionId,
     },
     Event(GuestEvent),
+    /// Nothing else to do until this time (or an input): the last output of a drain.
     Timeout(Timestamp),
 }
 
@@ -144,6 +145,8 @@ pub struct InvitationGuest {
     attempts_left: Option<u8>,
     outcome: Option<Result<AdmissionGrant, Refusal>>,
     out: VecDeque<GuestOutput>,
+    /// A `Timeout` ends the drain of each input (when there is a deadline).
+    timeout_due: bool,
     rng: ChaCha20Rng,
 }
 
@@ -190,6 +193,7 @@ impl InvitationGuest {
             attempts_left: None,
             outcome: None,
             out: VecDeque::new(),
+            timeout_due: false,
             rng: ChaCha20Rng::from_seed(seed),
         };
         if now >= code.expires_at() {
@@ -223,6 +227,7 @@ impl InvitationGuest {
     }
 
     pub fn handle_input(&mut self, input: GuestInput<'_>, now: Timestamp) {
+        self.timeout_due = true;
         if self.state.is_terminal() {
             if let GuestInput::Connected { session } = input {
                 self.out.push_back(GuestOutput::Close { session });
@@ -248,8 +253,15 @@ impl InvitationGuest {
         }
     }
 
+    /// The queued outputs, then (once per input, when there is a deadline) `Timeout`.
     pub fn poll_output(&mut self) -> Option<GuestOutput> {
-        self.out.pop_front()
+        if let Some(out) = self.out.pop_front() {
+            return Some(out);
+        }
+        if std::mem::take(&mut self.timeout_due) {
+            return self.poll_timeout().map(GuestOutput::Timeout);
+        }
+        None
     }
 
     pub fn poll_timeout(&self) -> Option<Timestamp> {

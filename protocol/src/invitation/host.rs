@@ -178,7 +178,7 @@ pub enum HostOutput {
     /// Store this before acting on any later output.
     Persist(HostRecord),
     Event(HostEvent),
-    /// Nothing else to do until this time (or an input).
+    /// Nothing else to do until this time (or an input): the last output of a drain.
     Timeout(Timestamp),
 }
 
@@ -217,6 +217,8 @@ pub struct InvitationHost {
     /// The session whose attempt is in flight: attempts are serialised per invitation.
     lock: Option<SessionId>,
     out: VecDeque<HostOutput>,
+    /// A `Timeout` ends the drain of each input (when there is a deadline).
+    timeout_due: bool,
     rng: ChaCha20Rng,
 }
 
@@ -386,6 +388,7 @@ impl InvitationHost {
             sessions: BTreeMap::new(),
             lock: None,
             out: VecDeque::new(),
+            timeout_due: false,
             rng: ChaCha20Rng::from_seed(seed),
         })
     }
@@ -426,6 +429,7 @@ impl InvitationHost {
     }
 
     pub fn handle_input(&mut self, input: HostInput<'_>, now: Timestamp, admitter: &mut dyn Admitter) {
+        self.timeout_due = true;
         match input {
             HostInput::Frame { session, bytes } => self.on_frame(session, bytes, now, admitter),
             HostInput::Closed { session } => self.drop_session(session),
@@ -434,8 +438,15 @@ impl InvitationHost {
         }
     }
 
+    /// The queued outputs, then (once per input, when there is a deadline) `Timeout`.
     pub fn poll_output(&mut self) -> Option<HostOutput> {
-        self.out.pop_front()
+        if let Some(out) = self.out.pop_front() {
+            return Some(out);
+        }
+        if std::mem::take(&mut self.timeout_due) {
+            return self.poll_timeout().map(HostOutput::Timeout);
+        }
+        None
     }
 
     /// The next deadline: session idle timers and the invitation's expiry.

@@ -225,7 +225,7 @@ impl Membership {
             Some(role) if role.rank() >= required.rank() => {}
             _ => return Effect::Ignored(NoAuthority),
         }
-        if self.revoked_concurrently(n, required) {
+        if self.revoked_concurrently(n, required) && !active(Mutant::SkipConcurrentDemotion) {
             return Effect::Ignored(StrongRemoval);
         }
         match self.judge_assertion(n) {
@@ -269,7 +269,7 @@ impl Membership {
             }
             Assertion::AdmittedFeed { identity, .. } => {
                 let admitted = self.res.admitted.get(&c.subject()).and_then(|a| a.first());
-                if admitted.is_some_and(|a| self.before(*a, n)) {
+                if admitted.is_some_and(|a| self.before(*a, n)) && !active(Mutant::FeedReadmissionWins) {
                     return Some(FeedAlreadyAdmitted);
                 }
                 if !self.role_at(*identity, n).is_some_and(Role::is_member) {
@@ -368,7 +368,12 @@ impl Membership {
 
     /// A feed's admission: the first applied `AdmittedFeed` naming it in canonical order.
     fn refresh_feed(&mut self, feed: PublicKey) {
-        let first = self.res.admitted.get(&feed).and_then(|a| a.first().copied());
+        let admissions = self.res.admitted.get(&feed);
+        let first = if active(Mutant::FeedReadmissionWins) {
+            admissions.and_then(|a| a.last().copied())
+        } else {
+            admissions.and_then(|a| a.first().copied())
+        };
         let Some(n) = first else {
             self.res.feeds.remove(&feed);
             return;

@@ -15,12 +15,10 @@ impl Peer {
             Command::CreateInvitation { space, auth, role, guest, lifetime_ms, use_limit } => {
                 self.create_invitation(*space, *auth, *role, *guest, *lifetime_ms, *use_limit, now)
             }
-            Command::CancelInvitation { id } => {
-                if let Some(h) = self.hosting.get_mut(id) {
-                    h.handle_input(HostInput::Cancel, now, &mut self.client);
-                }
-                Ok(())
+            Command::DelegateInvitation { space, auth, role, guest, lifetime_ms, use_limit } => {
+                self.delegate_invitation(*space, *auth, *role, *guest, *lifetime_ms, *use_limit, now)
             }
+            Command::CancelInvitation { id } => self.cancel_invitation(*id, now),
             Command::AcceptInvitation { code } => self.accept(*code, now),
             Command::Authenticate { id, pin } => {
                 if let Some(g) = self.joining.get_mut(id) {
@@ -40,14 +38,24 @@ impl Peer {
             Command::Write { space, ops } => {
                 self.client.write(space, ops.clone()).map(|_| self.space_changed(*space, now))
             }
-            Command::Leave { space } => {
-                self.credentials_seen.remove(space);
-                self.client.leave(space)
-            }
+            Command::Leave { space } => self.leave(*space, now),
         };
         if let Err(error) = result {
             self.event(Event::CommandFailed { command: c.clone(), error });
         }
+    }
+
+    /// Ends a hosted invitation; a delegated one is cancelled on every host, by a
+    /// `CancelInvitation` credential they receive like any other.
+    fn cancel_invitation(&mut self, id: [u8; 16], now: Timestamp) -> Result<(), ClientError> {
+        let Some(h) = self.hosting.get_mut(&id) else { return Ok(()) };
+        let delegation = h.record().delegation.zip(h.record().space);
+        h.handle_input(HostInput::Cancel, now, &mut self.client);
+        if let Some((d, space)) = delegation {
+            self.client.cancel_delegation(&space, d, now)?;
+            self.space_changed(space, now);
+        }
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -89,9 +89,13 @@ impl Peer {
             self.redial.replicating(&peer);
         }
         match m {
-            SwarmMessage::Have { feeds, .. } => self.on_have(conn, space, &feeds, (None, None), now),
+            SwarmMessage::Have { feeds, .. } => {
+                self.on_have(conn, space, &feeds, (None, None), now);
+                self.note_handoff(space, &feeds);
+            }
             SwarmMessage::HavePage { after, through, feeds, .. } => {
-                self.on_have(conn, space, &feeds, (after.as_ref(), through.as_ref()), now)
+                self.on_have(conn, space, &feeds, (after.as_ref(), through.as_ref()), now);
+                self.note_handoff(space, &feeds);
             }
             SwarmMessage::Entries { entries, .. } => {
                 let Some(sp) = self.client.space_mut(&space) else { return };
@@ -198,6 +202,7 @@ impl Peer {
         let Some(count) = self.client.space(&space).map(|sp| sp.membership().len()) else { return };
         if self.credentials_seen.insert(space, count) != Some(count) {
             self.redial.membership_changed(&space_topic(&space), now, &mut self.rng);
+            self.sync_delegations(space, now);
         }
     }
 

@@ -7,6 +7,8 @@
 //! (`Connected`, `Accepted`, `Closed`), and moves frames. Every frame on a peer connection is a
 //! `PeerFrame`, which says whether it belongs to an invitation or to a space swarm.
 //!
+//! - [`durable`]: the log records a driver stores before the outputs that follow them.
+//! - `outputs`: the drain: inner machines into outputs, held until their records are durable.
 //! - [`redial`]: the devices we dial, with exponential backoff.
 //! - `commands`: what a user asks of the Peer.
 //! - `conns`: connection lifecycle: dials, dispatch of inbound connections, idle deadlines,
@@ -16,7 +18,11 @@
 
 mod commands;
 mod conns;
+mod delegated;
+pub mod durable;
+mod leave;
 mod links;
+mod outputs;
 pub mod redial;
 mod topics;
 
@@ -42,6 +48,8 @@ use crate::signal::{PeerInfo, SignalClient, SignalLimits};
 use crate::swarm::{SwarmError, SwarmEvent, SwarmMessage, SwarmSession};
 use crate::time::Timestamp;
 
+pub use durable::{PeerSnapshot, Record, RestoreError};
+
 /// A connection as the driver names it.
 pub type ConnId = u64;
 
@@ -54,6 +62,7 @@ pub const SYNC_INTERVAL_MS: u64 = 10_000;
 /// First wait before redialling a device whose connection (dialled by us) dropped; the wait
 /// then doubles up to `RECONNECT_MAX_MS` (see [`redial`]).
 pub const RECONNECT_MS: u64 = redial::RECONNECT_MIN_MS;
+pub use leave::LEAVE_HANDOFF_MS;
 pub use redial::{RECONNECT_MAX_MS, WANTED_MAX};
 /// An outbound connection the driver has not reported `Connected` by then counts as failed:
 /// a driver whose transport never answers must not hold a slot or a guest forever.
@@ -111,6 +120,18 @@ pub enum Command {
         lifetime_ms: u64,
         use_limit: u32,
     },
+    /// Issue a delegated invitation to `space` (SPEC.md §7.8): this device and up to
+    /// `attempts_max - 1` other admin devices host it, each with its share of the budget. The
+    /// code and PIN come in `InvitationCreated`; `CancelInvitation` with its id ends it on
+    /// every host.
+    DelegateInvitation {
+        space: PublicKey,
+        auth: AuthMethod,
+        role: Role,
+        guest: Option<PublicKey>,
+        lifetime_ms: u64,
+        use_limit: u32,
+    },
     CancelInvitation {
         id: [u8; 16],
     },
@@ -161,6 +182,11 @@ pub enum Input<'a> {
     },
     Closed {
         conn: ConnId,
+    },
+    /// Every record of the `Persist` outputs up to `seq` is on disk: the outputs after them
+    /// may go out.
+    Durable {
+        seq: u64,
     },
     Timeout,
 }
@@ -227,9 +253,15 @@ pub enum Output {
     Close {
         conn: ConnId,
     },
-    /// An invitation record to store before acting on any later output.
-    Persist(HostRecord),
+    /// Records to append to the device's log. The Peer withholds every output after this one
+    /// until the driver reports `Durable { seq }` (or a later one): what it says is always part
+    /// of what it will remember (SPEC.md §9.5).
+    Persist {
+        seq: u64,
+        records: Vec<Record>,
+    },
     Event(Event),
+    /// When to deliver `Input::Timeout`: the last output of every drain, exactly once.
     Timeout(Timestamp),
 }
 
@@ -280,10 +312,27 @@ pub struct Peer {
     guest_waiting: BTreeSet<[u8; 16]>,
     /// Credentials per space at the last change, to tell membership changes from writes.
     credentials_seen: BTreeMap<PublicKey, usize>,
+    /// Spaces the user left whose replica stays until a member holds our feeds, with the
+    /// deadline (`leave.rs`).
+    leaving: BTreeMap<PublicKey, Timestamp>,
     /// The set of topics to hold may have changed since it was last reconciled.
     topics_dirty: bool,
     next_sync: Timestamp,
+    /// Outputs of the input being handled, not yet behind their `Persist`.
     out: VecDeque<Output>,
+    /// What the log records emitted so far hold.
+    logged: durable::Logged,
+    /// Host records of the input being handled, for its `Persist`.
+    staged: Vec<HostRecord>,
+    /// The last `Persist` emitted, and the last one the driver reported durable.
+    persist_seq: u64,
+    durable_seq: u64,
+    /// Outputs waiting for the `Persist` they follow (its `seq`) to be durable, in order.
+    held: VecDeque<(u64, Output)>,
+    /// Outputs the driver may act on, in order.
+    ready: VecDeque<Output>,
+    /// The `Timeout` that ends the next drain.
+    timeout: Option<Timestamp>,
     rng: ChaCha20Rng,
 }
 
@@ -308,7 +357,28 @@ impl Peer {
     /// `new` with the signaling limits of the server the driver uses: the client holds at
     /// most `topics_per_client_max` topics (SPEC.md §8.5), so a device in more spaces than
     /// that needs a server configured for more. An address over 64 bytes is cut to 64.
+    ///
+    /// Its first output is `Persist` of its whole state (a `Snapshot` record), so nothing it
+    /// says (its announcement to the signaling server included) goes out before its keys are
+    /// on disk.
     pub fn with_signal_limits<R: RngCore + CryptoRng>(
+        client: Client,
+        addr: Vec<u8>,
+        signal_limits: SignalLimits,
+        now: Timestamp,
+        rng: &mut R,
+    ) -> Self {
+        let mut peer = Peer::build(client, addr, signal_limits, now, rng);
+        peer.logged = durable::Logged::of(&peer.client, []);
+        let snapshot = Record::Snapshot(Box::new(peer.logged.snapshot(&peer.client)));
+        peer.persist_seq = 1;
+        peer.ready.push_back(Output::Persist { seq: 1, records: vec![snapshot] });
+        peer.commit();
+        peer.timeout = Some(peer.poll_timeout());
+        peer
+    }
+
+    fn build<R: RngCore + CryptoRng>(
         client: Client,
         addr: Vec<u8>,
         signal_limits: SignalLimits,
@@ -335,47 +405,69 @@ impl Peer {
             guest_dialled: BTreeMap::new(),
             guest_waiting: BTreeSet::new(),
             credentials_seen: BTreeMap::new(),
+            leaving: BTreeMap::new(),
             topics_dirty: false,
             next_sync: now.saturating_add_millis(SYNC_INTERVAL_MS),
             out: VecDeque::new(),
+            logged: durable::Logged::default(),
+            staged: Vec::new(),
+            persist_seq: 0,
+            durable_seq: 0,
+            held: VecDeque::new(),
+            ready: VecDeque::new(),
+            timeout: None,
             rng: ChaCha20Rng::from_seed(seed),
         };
         peer.sync_topics(now);
         peer
     }
 
-    /// Resumes after a restart: the client from its snapshot and the hosted invitations from
-    /// their records. Connections and accepted invitations in flight do not survive.
+    /// Resumes after a restart from the device's log: its last `Snapshot` record and every
+    /// record after it (the client, verified again, and the hosted invitations). Connections
+    /// and accepted invitations in flight do not survive. The log already holds everything
+    /// the restored Peer knows, so it emits no `Persist` until something changes.
     pub fn restore<R: RngCore + CryptoRng>(
-        client: Client,
-        records: Vec<HostRecord>,
+        log: impl IntoIterator<Item = Record>,
         addr: Vec<u8>,
         now: Timestamp,
         rng: &mut R,
-    ) -> Self {
-        Peer::restore_with_signal_limits(client, records, addr, SignalLimits::default(), now, rng)
+    ) -> Result<Self, RestoreError> {
+        Peer::restore_with_signal_limits(log, addr, SignalLimits::default(), now, rng)
     }
 
     /// `restore` with the signaling limits of the server the driver uses (see
     /// `with_signal_limits`).
     pub fn restore_with_signal_limits<R: RngCore + CryptoRng>(
-        client: Client,
-        records: Vec<HostRecord>,
+        log: impl IntoIterator<Item = Record>,
         addr: Vec<u8>,
         signal_limits: SignalLimits,
         now: Timestamp,
         rng: &mut R,
-    ) -> Self {
-        let mut peer = Peer::with_signal_limits(client, addr, signal_limits, now, rng);
-        for r in records {
-            if let Ok(host) = InvitationHost::restore(r, peer.limits, &mut peer.rng) {
+    ) -> Result<Self, RestoreError> {
+        let state = durable::replay(log)?;
+        let client = Client::restore(state.client).map_err(RestoreError::Client)?;
+        let mut peer = Peer::build(client, addr, signal_limits, now, rng);
+        let mut records = Vec::new();
+        for r in state.hosts {
+            // A record that does not restore (corrupt, or from a newer version) is skipped.
+            if let Ok(host) = InvitationHost::restore(r.clone(), peer.limits, &mut peer.rng) {
                 peer.hosting.insert(host.code().id, host);
+                records.push(r);
             }
         }
+        peer.logged = durable::Logged::of(&peer.client, records);
         // Open invitations, and completed ones until they expire (admitted guests in doubt
         // retry until then), are found on their topics again.
         peer.sync_topics(now);
-        peer
+        peer.timeout = Some(peer.poll_timeout());
+        Ok(peer)
+    }
+
+    /// The device's whole durable state, as one record: what every `Persist` emitted so far
+    /// holds, durable or not. A driver compacts its log by writing `Record::Snapshot` of it
+    /// in place of every record before; once that is on disk, every `seq` emitted so far is.
+    pub fn snapshot(&self) -> PeerSnapshot {
+        self.logged.snapshot(&self.client)
     }
 
     pub fn client(&self) -> &Client {
@@ -415,6 +507,11 @@ impl Peer {
         self.redial.state(peer)
     }
 
+    /// Outputs waiting for their records to be reported durable: for drivers' diagnostics.
+    pub fn held_outputs(&self) -> usize {
+        self.held.len()
+    }
+
     pub fn connection_count(&self) -> usize {
         self.conns.len()
     }
@@ -424,6 +521,7 @@ impl Peer {
         self.signal.topics().copied().collect()
     }
 
+    /// Takes one input at `now`. Drain `poll_output` after each: it ends with one `Timeout`.
     pub fn handle_input(&mut self, input: Input<'_>, now: Timestamp) {
         match input {
             Input::Command(c) => self.command(c, now),
@@ -435,19 +533,24 @@ impl Peer {
             Input::Accepted { conn } => self.on_accepted(conn, now),
             Input::Frame { conn, bytes } => self.on_frame(conn, bytes, now),
             Input::Closed { conn } => self.on_closed(conn, now),
+            // A `seq` never emitted is the driver's mistake; it cannot release what follows.
+            Input::Durable { seq } => self.durable_seq = self.durable_seq.max(seq.min(self.persist_seq)),
             Input::Timeout => self.on_timeout(now),
         }
         self.pump(now);
         assert!(self.conns.len() <= CONNECTIONS_MAX, "connections are bounded");
         assert!(self.deadlines.len() == self.conns.len(), "every connection has a deadline");
+        assert!(self.out.is_empty() && self.staged.is_empty(), "every output is behind its records");
     }
 
-    /// Outputs in order; `Timeout` last, when nothing else is pending.
+    /// Outputs in order: those released (`Persist` at once, the others once the records
+    /// before them are durable), then one `Timeout` per input, last.
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.out.pop_front()
+        self.ready.pop_front().or_else(|| self.timeout.take().map(Output::Timeout))
     }
 
-    pub fn poll_timeout(&self) -> Option<Timestamp> {
+    /// The earliest deadline of every machine inside: when the driver must deliver `Timeout`.
+    pub fn poll_timeout(&self) -> Timestamp {
         let mut at = self.next_sync;
         let mut consider = |t: Option<Timestamp>| {
             if let Some(t) = t {
@@ -463,8 +566,9 @@ impl Peer {
             consider(g.poll_timeout());
         }
         consider(self.redial.next_due());
+        consider(self.leaving.values().min().copied());
         consider(self.deadlines.values().min().copied());
-        Some(at)
+        at
     }
 
     fn on_timeout(&mut self, now: Timestamp) {
@@ -484,135 +588,11 @@ impl Peer {
             }
         }
         self.expire_connections(now);
+        self.leave_overdue(now);
         if now >= self.next_sync {
             self.next_sync = now.saturating_add_millis(SYNC_INTERVAL_MS);
             self.anti_entropy(now);
         }
-    }
-
-    // ----- moving outputs of the inner machines -----
-
-    /// Drains the signal client, hosted and accepted invitations into our outputs, keeps the
-    /// topics and dials in step with them, then announces the next deadline.
-    fn pump(&mut self, now: Timestamp) {
-        for _ in 0..64 {
-            let mut moved = false;
-            if std::mem::take(&mut self.topics_dirty) {
-                self.sync_topics(now);
-            }
-            moved |= self.pump_signal(now);
-            moved |= self.pump_hosts(now);
-            moved |= self.pump_guests(now);
-            moved |= self.dial_due(now);
-            if !moved && !self.topics_dirty {
-                break;
-            }
-        }
-        if let Some(t) = self.poll_timeout() {
-            self.out.push_back(Output::Timeout(t));
-        }
-    }
-
-    fn pump_signal(&mut self, now: Timestamp) -> bool {
-        let mut moved = false;
-        while let Some(o) = self.signal.poll_output() {
-            moved = true;
-            match o {
-                ClientOutput::Transmit { bytes } => self.out.push_back(Output::SignalTransmit { bytes }),
-                ClientOutput::Event(e) => self.on_signal_event(e, now),
-                ClientOutput::Timeout(_) => {}
-            }
-        }
-        moved
-    }
-
-    fn pump_hosts(&mut self, now: Timestamp) -> bool {
-        let mut moved = false;
-        let ids: Vec<[u8; 16]> = self.hosting.keys().copied().collect();
-        for id in ids {
-            while let Some(o) = self.hosting.get_mut(&id).and_then(InvitationHost::poll_output) {
-                moved = true;
-                match o {
-                    HostOutput::Transmit { session, bytes } => self.transmit(session, PeerBody::Invitation(bytes)),
-                    HostOutput::Close { session } => self.close(session, now),
-                    HostOutput::Persist(r) => self.out.push_back(Output::Persist(r)),
-                    HostOutput::Event(event) => {
-                        if let HostEvent::Admitted { grant: AdmissionGrant::Space { space, .. }, .. } = &event {
-                            self.space_changed(*space, now);
-                        }
-                        // A state change may end the invitation, and with it its topic.
-                        self.topics_dirty = true;
-                        self.event(Event::Hosting { id, event });
-                    }
-                    HostOutput::Timeout(_) => {}
-                }
-            }
-        }
-        moved
-    }
-
-    fn pump_guests(&mut self, now: Timestamp) -> bool {
-        let mut moved = false;
-        let ids: Vec<[u8; 16]> = self.joining.keys().copied().collect();
-        for id in ids {
-            while let Some(o) = self.joining.get_mut(&id).and_then(InvitationGuest::poll_output) {
-                moved = true;
-                match o {
-                    GuestOutput::Connect { .. } => self.guest_connect(id, now),
-                    GuestOutput::Transmit { session, bytes } => self.transmit(session, PeerBody::Invitation(bytes)),
-                    GuestOutput::Close { session } => self.close(session, now),
-                    GuestOutput::Event(event) => {
-                        if let GuestEvent::Admitted(grant) = &event {
-                            self.on_admitted(grant, now);
-                        }
-                        // A terminal state ends the guest, and with it its topic.
-                        self.topics_dirty = true;
-                        self.event(Event::Joining { id, event });
-                    }
-                    GuestOutput::Timeout(_) => {}
-                }
-            }
-        }
-        moved
-    }
-
-    fn on_admitted(&mut self, grant: &AdmissionGrant, now: Timestamp) {
-        match grant {
-            AdmissionGrant::Space { .. } => {
-                if let Ok(space) = self.client.accept_grant(grant) {
-                    self.event(Event::Joined { space });
-                    // Links we already have to other members may now carry this space.
-                    self.space_changed(space, now);
-                }
-            }
-            AdmissionGrant::Device { .. } => {
-                let device = self.client.device_keypair().clone();
-                let noise = self.client.identity().noise_keypair().clone();
-                if let Ok(linked) = Client::from_device_grant(device, noise, grant) {
-                    let identity = linked.identity_key();
-                    self.client = linked;
-                    self.event(Event::Linked { identity });
-                }
-            }
-        }
-        self.topics_dirty = true;
-    }
-
-    fn transmit(&mut self, conn: ConnId, body: PeerBody) {
-        if self.conns.contains_key(&conn) {
-            self.out.push_back(Output::Transmit { conn, bytes: wrap(body) });
-        }
-    }
-
-    fn close(&mut self, conn: ConnId, now: Timestamp) {
-        if self.conns.contains_key(&conn) {
-            self.out.push_back(Output::Close { conn });
-            self.on_closed(conn, now);
-        }
-    }
-
-    fn event(&mut self, e: Event) {
-        self.out.push_back(Output::Event(e));
     }
 }
 

@@ -26,10 +26,13 @@ const BURST_PER_TICK: usize = 12;
 /// Entries appended per space at most: a bound on the run, well above `HEARD_ENTRIES_MAX`.
 const BURST_PER_SPACE_MAX: usize = 240;
 
-/// What the insider appended after its removal, per space: (feed, seq, control?).
+/// What the insider appended after its removal, per space: (feed, seq) -> control?
 #[derive(Default)]
 pub struct Persistent {
-    appended: BTreeMap<PublicKey, Vec<(PublicKey, u64, bool)>>,
+    /// By position: a crash loses the burst appended since the insider's last durable point,
+    /// and its device appends the next one at the same positions (hostile 585 and 967 counted
+    /// those twice: "43 entries, bound 32"). A replica holds one entry per position.
+    appended: BTreeMap<PublicKey, BTreeMap<(PublicKey, u64), bool>>,
     /// The replicas that knew of the removal when the burst began, per space: what R1 holds to
     /// the bound. Another (a member the creator had removed too, and which never learned of
     /// either removal) took the burst as a member's.
@@ -38,6 +41,8 @@ pub struct Persistent {
     /// A later one (a readmission, or a removal by a member that took the burst as a member's
     /// meanwhile) moves what a removal had seen, so R1 rests there for that space.
     changes: BTreeMap<PublicKey, BTreeSet<CredentialId>>,
+    /// Spaces where a trusted replica held the burst while listing the insider as a member.
+    relayed: BTreeSet<PublicKey>,
 }
 
 /// The role changes of `x` by others that replica `i` holds.
@@ -93,7 +98,7 @@ pub fn tick(w: &mut World) {
     let Some(me) = identity(w, i) else { return };
     let spaces: Vec<PublicKey> = w.work.spaces.iter().map(|(s, _)| *s).collect();
     for space in spaces {
-        let done = w.adversary.persistent.appended.get(&space).map_or(0, Vec::len);
+        let done = w.adversary.persistent.appended.get(&space).map_or(0, BTreeMap::len);
         let held = w.nodes[i].peer.as_ref().is_some_and(|p| p.client().space(&space).is_some());
         if !held || done >= BURST_PER_SPACE_MAX {
             continue;
@@ -106,8 +111,8 @@ pub fn tick(w: &mut World) {
             w.adversary.persistent.knew.insert(space, knew);
         }
         for _ in 0..BURST_PER_TICK.min(BURST_PER_SPACE_MAX - done) {
-            if let Some(appended) = append_one(w, i, space, me) {
-                w.adversary.persistent.appended.entry(space).or_default().push(appended);
+            if let Some((feed, seq, control)) = append_one(w, i, space, me) {
+                w.adversary.persistent.appended.entry(space).or_default().insert((feed, seq), control);
             }
         }
     }
@@ -163,6 +168,17 @@ pub fn check(w: &mut World, i: usize, space: PublicKey) {
     let Some(x) = insider(w) else { return };
     let Some(me) = identity(w, x) else { return };
     let Some(appended) = w.adversary.persistent.appended.get(&space) else { return };
+    // A trusted replica that holds the space yet lists the insider as a member (one that
+    // joined since through the insider's own invitation, say) takes the burst as a member's
+    // and passes it on as any member does: what others hold then came through a member, not
+    // from the removed device, which is all §9.2.2 rule 6 bounds. R1 rests for the space.
+    let relayed = w.honest().filter(|j| w.trusted(*j)).any(|j| role_in(w, j, &space, &me).is_some_and(Role::is_member));
+    if relayed {
+        w.adversary.persistent.relayed.insert(space);
+    }
+    if w.adversary.persistent.relayed.contains(&space) {
+        return;
+    }
     if !w.adversary.persistent.knew.get(&space).is_some_and(|k| k.contains(&i)) {
         return;
     }
@@ -180,9 +196,10 @@ pub fn check(w: &mut World, i: usize, space: PublicKey) {
     if role_in(w, i, &space, &me) != Some(Role::Removed) {
         return; // admitted again since, or not yet told: what it holds is a member's
     }
+
     let Some(sp) = w.nodes[i].peer.as_ref().and_then(|p| p.client().space(&space)) else { return };
     let mut held: BTreeMap<(PublicKey, bool), u64> = BTreeMap::new();
-    for (feed, seq, control) in appended {
+    for ((feed, seq), control) in appended {
         if sp.feed(feed).is_some_and(|f| *seq < f.len()) {
             *held.entry((*feed, *control)).or_default() += 1;
         }

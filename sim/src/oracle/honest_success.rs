@@ -41,6 +41,9 @@ pub struct Track {
     pub cancelled: bool,
     /// The guest device crashed while this flow was live.
     pub lost: bool,
+    /// The on-path attacker altered a frame the guest device received while this flow was
+    /// live: before the guest is in doubt, an unauthentic frame rightly ends it in ERROR.
+    pub attacked: bool,
     pub outcome: Option<Result<(), Refusal>>,
 }
 
@@ -113,6 +116,19 @@ pub fn outcome(w: &mut World, i: usize, id: &[u8; 16], e: &GuestEvent) {
     w.oracle.success.tracks.entry(k).or_default().outcome.get_or_insert(result);
 }
 
+/// The on-path attacker altered a frame that reached node `i`.
+pub fn attacked(w: &mut World, i: usize) {
+    for (k, o) in w.work.offers.iter().enumerate() {
+        if o.guest != i {
+            continue;
+        }
+        let track = w.oracle.success.tracks.entry(k).or_default();
+        if track.accepted_at.is_some() && track.outcome.is_none() {
+            track.attacked = true;
+        }
+    }
+}
+
 /// Node `i` crashed: its live flows are gone.
 pub fn crashed(w: &mut World, i: usize) {
     for (k, o) in w.work.offers.iter().enumerate() {
@@ -133,16 +149,18 @@ fn excuse(w: &World, k: usize) -> Option<&'static str> {
     let track = ledger.tracks.get(&k).cloned().unwrap_or_default();
     let space = crate::oracle::space_of_offer(w, k);
     let (Some(host), Some(guest)) = (identity(w, o.host), identity(w, o.guest)) else { return Some("a node is gone") };
-    // The user sees a code as its device reports it, which the simulator delivers before the
-    // group commit that stores it: a crash in between loses an invitation the guest still holds.
+    // The user sees a code once the record that stores it is durable (SPEC §9.5), so this
+    // no longer happens; kept as a guard, since a guest holding a forgotten code is owed nothing.
     let forgotten = w.nodes[o.host].peer.as_ref().is_some_and(|p| p.hosting().all(|h| h.code().id != o.issued.id));
-    let checks: [(bool, &'static str); 12] = [
+    let broken = track.attacked && track.outcome == Some(Err(Refusal::ProtocolViolation));
+    let checks: [(bool, &'static str); 13] = [
         (forgotten, "the host crashed before its invitation was stored"),
         (ledger.adversarial.contains(&k), "an adversary's offer"),
         (!w.trusted(o.host) || !w.trusted(o.guest), "host or guest not trusted"),
         (o.code != o.issued, "the code was rewritten"),
         (track.cancelled, "the guest cancelled"),
         (track.lost, "the guest crashed mid-flow"),
+        (broken, "the on-path attacker broke the flow before the guest was in doubt"),
         (ledger.leaked.contains(&o.issued.id), "the code leaked to the guesser"),
         (w.oracle.cancelled(&o.issued.id), "the host cancelled"),
         (

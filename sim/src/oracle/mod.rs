@@ -62,7 +62,13 @@ struct Invitation {
     /// Keys the simulator handed the code to: identities (SPACE) or device keys (DEVICE).
     offered: BTreeSet<PublicKey>,
     admitted: BTreeSet<PublicKey>,
-    cancelled: bool,
+    /// An honest host's user asked to cancel it.
+    cancel_asked: bool,
+    /// Hosts that reported it cancelled: released with the record that makes it durable, so
+    /// every admission that host reports after it came after the cancel (outputs keep their
+    /// order). Per host: another host of a delegated invitation may still admit until the
+    /// cancel credential reaches it (SPEC §7.8).
+    cancelled: BTreeSet<usize>,
     wrong_pins: u32,
     /// Guests whose flow ended in a definite refusal (not a timeout, which may be in doubt).
     refused: BTreeSet<PublicKey>,
@@ -91,7 +97,7 @@ pub struct Oracle {
 
 impl Oracle {
     pub fn cancelled(&self, id: &[u8; 16]) -> bool {
-        self.invitations.get(id).is_some_and(|i| i.cancelled)
+        self.invitations.get(id).is_some_and(|i| i.cancel_asked)
     }
 }
 
@@ -137,7 +143,8 @@ fn space_of(w: &World, host: usize, code: &spaces_protocol::invitation::Invitati
     peer.hosting().find(|h| h.code().id == code.id)?.record().space
 }
 
-/// A user command, before the device sees it: a cancel binds the host from now on.
+/// A user command, before the device sees it. A cancel binds the host once the host reports
+/// it (the report leaves with the record that makes it durable).
 pub fn command(w: &mut World, i: usize, c: &spaces_protocol::peer::Command) {
     if w.nodes[i].is_honest() {
         honest_success::command(w, i, c);
@@ -154,7 +161,7 @@ pub fn command(w: &mut World, i: usize, c: &spaces_protocol::peer::Command) {
             .as_ref()
             .is_some_and(|p| p.hosting().any(|h| h.code().id == *id && !h.state().is_terminal()));
         if live && w.nodes[i].is_honest() {
-            w.oracle.invitations.entry(*id).or_default().cancelled = true;
+            w.oracle.invitations.entry(*id).or_default().cancel_asked = true;
         }
     }
 }
@@ -208,17 +215,23 @@ pub fn removed_at(w: &World, space: &PublicKey, member: &PublicKey) -> Option<u6
 }
 
 fn hosting(w: &mut World, i: usize, id: [u8; 16], e: &HostEvent) {
+    if *e == HostEvent::State(spaces_protocol::invitation::State::Cancelled) {
+        w.oracle.invitations.entry(id).or_default().cancelled.insert(i);
+        return;
+    }
     let HostEvent::Admitted { guest, .. } = e else { return };
-    let now = w.local(i, w.now);
+    // The host's clock when it decided: a flush releases the admission later, and a clock
+    // jump meanwhile may have moved past the expiry.
+    let decided = w.nodes[i].deciding.unwrap_or_else(|| w.local(i, w.now));
     let expires =
         w.nodes[i].peer.as_ref().and_then(|p| p.hosting().find(|h| h.code().id == id).map(|h| h.code().expires_at()));
     let inv = w.oracle.invitations.entry(id).or_default();
     let again = inv.admitted.contains(guest);
     let problem = if !inv.offered.contains(guest) {
         Some(("S1", "admitted a guest who was never given the code"))
-    } else if inv.cancelled && !again {
+    } else if inv.cancelled.contains(&i) && !again {
         Some(("S1", "admitted after the invitation was cancelled"))
-    } else if expires.is_some_and(|x| now > x) && !again {
+    } else if expires.is_some_and(|x| decided > x) && !again {
         Some(("S1", "admitted after the invitation expired (host clock)"))
     } else if inv.refused.contains(guest) {
         Some(("S3", "admitted a guest whose flow had ended in a refusal"))
@@ -238,6 +251,14 @@ pub fn released(w: &mut World, i: usize, e: &Event) {
     let Event::Hosting { id, event: HostEvent::AttemptFailed { .. } } = e else { return };
     if !w.nodes[i].is_honest() {
         return;
+    }
+    let delegated = w.nodes[i]
+        .peer
+        .as_ref()
+        .and_then(|p| p.hosting().find(|h| h.code().id == *id))
+        .is_some_and(|h| h.record().delegation.is_some());
+    if delegated {
+        w.stats.attack("delegated-wrong-pin");
     }
     let attempts_max = u32::from(Limits::default().attempts_max);
     let inv = w.oracle.invitations.entry(*id).or_default();
@@ -345,9 +366,9 @@ pub fn restored(w: &mut World, i: usize, client: &Client) {
     if let Some((space, n)) = lost {
         let h = have.get(&space).copied().unwrap_or(0);
         // Whether the disk lost it or the restore dropped what the disk holds.
-        let disk = ClientSnapshot::from_bytes(&w.nodes[i].durable.client)
+        let disk = spaces_protocol::peer::durable::replay(w.nodes[i].durable.log.clone())
             .ok()
-            .and_then(|s| s.spaces.into_iter().find(|s| s.key == space));
+            .and_then(|s| s.client.spaces.into_iter().find(|s| s.key == space));
         let on_disk = disk.as_ref().map_or(0, |s| s.entries.len());
         // The first entry on disk the restored replica lacks, and what ingesting it says now.
         let dropped = disk.and_then(|d| {

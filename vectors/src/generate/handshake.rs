@@ -2,7 +2,7 @@
 //! SPAKE2 and the confirmations (§7.5.4), the Noise XK frames and handshake hash, prologue
 //! binding, and strict decoding of invitation frames.
 
-use serde_json::json;
+use serde_json::{Value, json};
 use spaces_protocol::Role;
 use spaces_protocol::invitation::{AuthMethod, InvitationCode, Kind};
 
@@ -27,6 +27,28 @@ fn notes(f: &mut VectorFile) {
     );
     f.note("Frame", "Encoding", "A well-formed invitation frame (§7.3.1).");
     f.note("MalformedFrame", "Encoding", "An invitation frame a strict decoder MUST refuse (§2.3).");
+    f.note(
+        "SharedBudget",
+        "Authentication",
+        "A delegated invitation's attempt budget split over its hosts (§7.8.1 step 2): the parts add up to attempts_max, so a guesser moving from host to host gets no more wrong PINs than at one host.",
+    );
+}
+
+fn shares(f: &mut VectorFile) {
+    const SHARES: &str = "delegation.shares";
+    let t = f.group(SHARES);
+    for (total, hosts, comment) in [
+        (3, 1, "3 over one host: all of it"),
+        (3, 2, "3 over 2 hosts: [2, 1] (SPEC §7.8.1)"),
+        (3, 5, "3 over 5 hosts: the first 3 get one each, the rest none"),
+        (5, 3, "5 over 3 hosts: [2, 2, 1]"),
+        (3, 0, "no host: no share"),
+    ] {
+        let v = valid(SHARES, comment, &["Valid", "SharedBudget"], json!({ "total": total, "hosts": hosts }));
+        let sum: u64 = v.output["shares"].as_array().into_iter().flatten().filter_map(Value::as_u64).sum();
+        assert_eq!(sum, if hosts == 0 { 0 } else { total }, "{comment}");
+        t.push(v);
+    }
 }
 
 fn seq(from: u8) -> [u8; 32] {
@@ -149,5 +171,6 @@ pub fn file() -> VectorFile {
     pake(&mut f);
     transcripts(&mut f);
     frames(&mut f);
+    shares(&mut f);
     f
 }

@@ -6,7 +6,7 @@ use rand_core::SeedableRng;
 use serde_json::{Value, json};
 use spaces_protocol::Canonical;
 use spaces_protocol::Role;
-use spaces_protocol::credential::FeedPosition;
+use spaces_protocol::credential::{Credential, FeedPosition};
 use spaces_protocol::feed::FeedEntry;
 use spaces_protocol::fixture::SpaceFixture;
 use spaces_protocol::item::{ItemId, Op};
@@ -19,6 +19,7 @@ use crate::json::{hex, hex_list};
 
 const DECODE: &str = "replication.decode_message";
 const MISSING: &str = "replication.missing";
+const HEARD: &str = "replication.ingest_heard";
 
 fn notes(f: &mut VectorFile) {
     f.note("Valid", "Functionality", "A canonical message, or the exact answer to a Have.");
@@ -26,6 +27,11 @@ fn notes(f: &mut VectorFile) {
     f.note("UnknownVariant", "Versioning", "A message index this version does not define.");
     f.note("Malformed", "Robustness", "Truncated, trailing, or an entry inside that does not decode strictly.");
     f.note("InnerEntryVersion", "Versioning", "An Entries message whose entry has version 2. SPEC §2.3 rule 9 asks decoders to refuse it; the reference decodes the message and refuses the entry when it ingests it (Feed::append), so either answer is acceptable until the reference decodes inner entries strictly.");
+    f.note(
+        "HeardLimit",
+        "Resources",
+        "Entries from a device that is no current member's stop at the feed's heard limit (SPEC §9.2.2 rule 6): none of a data feed, and of a removed member's control feed what the removal had seen plus HEARD_ENTRIES_MAX (32); the rest is refused, so a removed member cannot make replicas store without bound.",
+    );
     f.note(
         "ControlFirst",
         "Liveness",
@@ -141,11 +147,94 @@ fn missing_cases(f: &mut VectorFile, r: &Replica) {
     t.push(valid(MISSING, "the peer names a feed we do not know", &["Valid"], unknown));
 }
 
+/// Entries from a heard device (§9.2.2 rule 6): a removed admin's control feed, whose
+/// credentials (role changes of another member, each citing the one before) its removal saw
+/// in part or not at all, the same feed while the admin is a member, and its data feed.
+fn heard_cases(f: &mut VectorFile) {
+    let mut rng = ChaCha20Rng::seed_from_u64(0x5eed_0006);
+    let fx = SpaceFixture::new(&mut rng);
+    let (admin, c_admin) = fx.admit(&mut rng, &fx.owner, Role::Admin, vec![fx.tip()]);
+    let (other, c_other) = fx.admit(&mut rng, &fx.owner, Role::Reader, vec![c_admin[2].id()]);
+    let owner_creds: Vec<Credential> = c_admin.iter().chain(&c_other).cloned().collect();
+    let owner_control = entries_chain(&fx.owner.control, owner_creds.iter().map(Canonical::to_bytes).collect());
+    let admin_chain = |seen: usize, after: usize| -> (Vec<Credential>, Vec<FeedEntry>) {
+        let mut creds: Vec<Credential> = Vec::new();
+        for k in 0..seen + after {
+            let parent = creds.last().map_or(c_other[2].id(), Credential::id);
+            let role = if k % 2 == 0 { Role::Editor } else { Role::Reader };
+            creds.push(fx.grant(&admin, other.key(), role, vec![parent]));
+        }
+        let entries = entries_chain(&admin.control, creds.iter().map(Canonical::to_bytes).collect());
+        (creds, entries)
+    };
+    let input = |removal: Option<Credential>, held: &[FeedEntry], heard: &[FeedEntry]| -> Value {
+        let credentials = fx.genesis.iter().chain(&owner_creds).chain(&removal).map(Canonical::to_bytes);
+        json!({
+            "space": hex(fx.space().0),
+            "credentials": hex_list(credentials),
+            "entries": hex_list(owner_control.iter().chain(held).map(Canonical::to_bytes)),
+            "heard": hex_list(heard.iter().map(Canonical::to_bytes)),
+        })
+    };
+    let t = f.group(HEARD);
+    // Removed after its admission only: 40 credentials later, 32 are taken.
+    let (_, late) = admin_chain(0, 40);
+    let removal = removal_of(&fx, &admin, &c_other);
+    let v = valid(
+        HEARD,
+        "a removed admin's 40 later credentials: 32 taken",
+        &["Valid", "HeardLimit"],
+        input(Some(removal.clone()), &[], &late),
+    );
+    assert_eq!((v.output["new"].as_u64(), v.output["refused"].as_u64()), (Some(32), Some(8)), "{}", v.output);
+    t.push(v);
+    // The removal had seen 2 of its credentials (held): the limit is 2 + 32.
+    let (creds, chain) = admin_chain(2, 40);
+    let saw_two = fx.grant(&fx.owner, admin.key(), Role::Removed, vec![creds[1].id()]);
+    let comment = "a removed admin whose removal saw 2 of its credentials: 2 + 32";
+    let v = valid(HEARD, comment, &["Valid", "HeardLimit"], input(Some(saw_two), &chain[..2], &chain));
+    assert_eq!((v.output["duplicate"].as_u64(), v.output["new"].as_u64()), (Some(2), Some(32)), "{}", v.output);
+    t.push(v);
+    // The same feed while its identity is a member: no limit.
+    let v =
+        valid(HEARD, "a current admin's 40 credentials: all taken", &["Valid", "HeardLimit"], input(None, &[], &late));
+    assert_eq!(v.output["new"].as_u64(), Some(40), "{}", v.output);
+    t.push(v);
+    // A removed member's data feed: nothing.
+    let x = ItemId([0x32; 16]);
+    let data: Vec<FeedEntry> = (0..3u64)
+        .scan(None, |prev: &mut Option<FeedEntry>, k| {
+            let e = admin.data_entry(
+                k,
+                prev.as_ref().map(FeedEntry::hash),
+                vec![c_other[2].id()],
+                k + 1,
+                vec![Op::Create { item: x, type_name: "t".into() }],
+            );
+            *prev = Some(e.clone());
+            Some(e)
+        })
+        .collect();
+    let v = valid(
+        HEARD,
+        "a removed admin's data entries: none taken",
+        &["Valid", "HeardLimit"],
+        input(Some(removal.clone()), &[], &data),
+    );
+    assert_eq!(v.output["new"].as_u64(), Some(0), "{}", v.output);
+    t.push(v);
+}
+
+fn removal_of(fx: &SpaceFixture, member: &spaces_protocol::fixture::Actor, after: &[Credential]) -> Credential {
+    fx.grant(&fx.owner, member.key(), Role::Removed, vec![after[after.len() - 1].id()])
+}
+
 pub fn file() -> VectorFile {
     let mut f = VectorFile::new("replication.json", "spaces/1 replication messages");
     notes(&mut f);
     let r = replica();
     decode_cases(&mut f, &r);
     missing_cases(&mut f, &r);
+    heard_cases(&mut f);
     f
 }

@@ -288,3 +288,11 @@ pub fn decode_frame(input: &Value) -> Result<Value, OpError> {
         FrameBody::Reject { refusal } => json!({ "type": "reject", "refusal": refusal_json(refusal) }),
     })
 }
+
+/// How a delegated invitation's attempt budget is split over its hosts (SPEC §7.8.1 step 2):
+/// the parts add up to the budget, so a guesser moving between hosts gets no more.
+pub fn delegation_shares(input: &Value) -> Result<Value, OpError> {
+    let total = u8::try_from(u64_of(input, "total")?).map_err(|_| OpError::new("bad_args", "total is a u8"))?;
+    let hosts = usize::try_from(u64_of(input, "hosts")?).map_err(|_| OpError::new("bad_args", "hosts"))?;
+    Ok(json!({ "shares": spaces_protocol::invitation::delegation::shares(total, hosts) }))
+}

@@ -64,6 +64,7 @@ pub const OPS: &[&str] = &[
     "code.decode",
     "code.encode",
     "pake.run",
+    "delegation.shares",
     "handshake.transcript",
     "invitation.decode_frame",
     "flow.transcript",
@@ -73,6 +74,7 @@ pub const OPS: &[&str] = &[
     "signal.serve",
     "replication.decode_message",
     "replication.missing",
+    "replication.ingest_heard",
 ];
 
 /// Runs `op` on `input`.
@@ -93,6 +95,7 @@ pub fn run(op: &str, input: &Value) -> Result<Value, OpError> {
         "code.decode" => invite_code::decode(input),
         "code.encode" => invite_code::encode(input),
         "pake.run" => handshake::pake_run(input),
+        "delegation.shares" => handshake::delegation_shares(input),
         "handshake.transcript" => handshake::transcript(input),
         "invitation.decode_frame" => handshake::decode_frame(input),
         "flow.transcript" => flow::transcript(input),
@@ -102,6 +105,7 @@ pub fn run(op: &str, input: &Value) -> Result<Value, OpError> {
         "signal.serve" => signal::serve(input),
         "replication.decode_message" => replication::decode_message(input),
         "replication.missing" => replication::missing(input),
+        "replication.ingest_heard" => replication::ingest_heard(input),
         other => Err(OpError::new(UNSUPPORTED, format!("unknown op {other}"))),
     }
 }

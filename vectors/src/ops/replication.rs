@@ -9,7 +9,7 @@ use spaces_protocol::swarm::SwarmMessage;
 
 use super::space::replica;
 use super::{OpError, decode_error};
-use crate::json::{array_of, bytes_of, hex, hex_list, list_of, u64_of};
+use crate::json::{array_of, bytes_of, hex, hex_items, hex_list, list_of, u64_of};
 
 fn positions_json(p: &[FeedPosition]) -> Value {
     Value::Array(p.iter().map(|p| json!({ "feed": hex(p.feed.0), "length": p.length })).collect())
@@ -53,5 +53,33 @@ pub fn missing(input: &Value) -> Result<Value, OpError> {
         "haveMessage": hex(SwarmMessage::Have { space, feeds: have.clone() }.to_bytes()),
         "missing": hex_list(entries.iter().map(|e| e.to_bytes())),
         "entriesMessage": hex(SwarmMessage::Entries { space, entries }.to_bytes()),
+    }))
+}
+
+/// Our replica (the input's credentials and entries) takes the `heard` entries from a device
+/// that is no current member's (SPEC §9.2.2 rule 6): what `ingest_heard` made of them, and the
+/// heard limit of every feed they name afterwards (`null`: unbounded).
+pub fn ingest_heard(input: &Value) -> Result<Value, OpError> {
+    let mut ours = replica(input)?;
+    let heard: Vec<spaces_protocol::feed::FeedEntry> = hex_items(input, "heard")?
+        .iter()
+        .map(|b| spaces_protocol::feed::FeedEntry::from_bytes(b).map_err(super::decode_error))
+        .collect::<Result<_, OpError>>()?;
+    let feeds: std::collections::BTreeSet<PublicKey> = heard.iter().map(|e| e.body.feed).collect();
+    let report = replication::ingest_heard(&mut ours, heard);
+    let limits: Vec<Value> = feeds
+        .iter()
+        .map(|f| {
+            let limit = replication::heard_limit(&ours, f);
+            let length = ours.feed(f).map_or(0, |feed| feed.len());
+            json!({ "feed": hex(f.0), "limit": (limit != u64::MAX).then_some(limit), "length": length })
+        })
+        .collect();
+    Ok(json!({
+        "new": report.new,
+        "duplicate": report.duplicate,
+        "refused": report.refused,
+        "deferred": report.deferred,
+        "feeds": limits,
     }))
 }

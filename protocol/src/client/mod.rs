@@ -3,6 +3,10 @@
 //! pure state machines. It performs no IO: entries it writes are returned for a driver to
 //! replicate, and everything it needs (time, randomness) is an argument.
 
+mod snapshot;
+
+pub use snapshot::{ClientSnapshot, SpaceSnapshot};
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use rand_core::{CryptoRng, RngCore};
@@ -717,101 +721,5 @@ impl Admitter for Client {
             }
         };
         Ok(AdmissionGrant::Device { credential, host_device: self.identity.device_credential().clone() })
-    }
-}
-
-/// Everything a device must keep across restarts: its keys, its spaces (credentials and feed
-/// entries; the state is rebuilt from them, verified again), contacts and known devices.
-/// A driver stores it after each batch of outputs; what it did not store is lost in a crash.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ClientSnapshot {
-    pub version: u8,
-    pub identity_secret: Option<[u8; 32]>,
-    pub device_secret: [u8; 32],
-    pub noise_secret: [u8; 32],
-    pub device_credential: Credential,
-    pub spaces: Vec<SpaceSnapshot>,
-    /// (control, data) feed secrets of joins in progress.
-    pub joining: Vec<([u8; 32], [u8; 32])>,
-    pub contacts: Vec<PublicKey>,
-    pub devices: Vec<Credential>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct SpaceSnapshot {
-    pub key: PublicKey,
-    pub space_secret: Option<[u8; 32]>,
-    pub control_secret: [u8; 32],
-    pub data_secret: [u8; 32],
-    pub credentials: Vec<Credential>,
-    pub entries: Vec<FeedEntry>,
-}
-
-impl Canonical for ClientSnapshot {
-    const ENCODED_SIZE_MAX: usize = 1 << 30;
-
-    fn validate(&self) -> Result<(), crate::codec::DecodeError> {
-        codec::check_version(self.version)
-    }
-}
-
-impl Client {
-    pub fn snapshot(&self) -> ClientSnapshot {
-        let spaces = self
-            .spaces
-            .iter()
-            .map(|(key, l)| SpaceSnapshot {
-                key: *key,
-                space_secret: l.space_key.as_ref().map(Keypair::secret_bytes),
-                control_secret: l.control.secret_bytes(),
-                data_secret: l.data.secret_bytes(),
-                credentials: l.space.membership().credentials().cloned().collect(),
-                entries: l.space.feeds().flat_map(|f| f.entries().iter().cloned()).collect(),
-            })
-            .collect();
-        ClientSnapshot {
-            version: codec::VERSION,
-            identity_secret: self.identity.identity_secret().map(Keypair::secret_bytes),
-            device_secret: self.identity.device_keypair().secret_bytes(),
-            noise_secret: self.identity.noise_keypair().secret_bytes(),
-            device_credential: self.identity.device_credential().clone(),
-            spaces,
-            joining: self.joining.values().map(|(c, d)| (c.secret_bytes(), d.secret_bytes())).collect(),
-            contacts: self.contacts.iter().copied().collect(),
-            devices: self.halo.devices().map(|(_, c)| c.clone()).collect(),
-        }
-    }
-
-    /// Rebuilds a client from a snapshot, re-verifying every credential and entry.
-    pub fn restore(s: ClientSnapshot) -> Result<Self, ClientError> {
-        let identity = Identity::from_parts(
-            s.identity_secret.map(Keypair::from_secret_bytes),
-            Keypair::from_secret_bytes(s.device_secret),
-            NoiseKeypair::from_secret_bytes(s.noise_secret),
-            s.device_credential,
-        )
-        .map_err(|_| ClientError::NotAllowed)?;
-        let mut client = Client::new(identity);
-        for sp in s.spaces {
-            let mut space = Space::new(sp.key);
-            space.insert_credentials(sp.credentials);
-            crate::replication::ingest_batch(&mut space, sp.entries);
-            let local = LocalSpace {
-                space,
-                space_key: sp.space_secret.map(Keypair::from_secret_bytes),
-                control: Keypair::from_secret_bytes(sp.control_secret),
-                data: Keypair::from_secret_bytes(sp.data_secret),
-            };
-            client.spaces.insert(sp.key, local);
-        }
-        for (c, d) in s.joining {
-            let (c, d) = (Keypair::from_secret_bytes(c), Keypair::from_secret_bytes(d));
-            client.joining.insert(c.public(), (c, d));
-        }
-        client.contacts = s.contacts.into_iter().collect();
-        for d in s.devices {
-            let _ = client.halo.insert(d);
-        }
-        Ok(client)
     }
 }
