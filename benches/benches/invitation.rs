@@ -1,133 +1,62 @@
-//! One complete in-memory invitation (both sides, one thread) next to a bare snow handshake of
-//! the same Noise pattern, measured in the same run so their ratio means something on a noisy
-//! machine. `cargo bench -p spaces-benches --bench invitation`, then
-//! `cargo run -p spaces-benches --bin bench-report` prints the ratios.
+//! Handshake throughput (issue 14), everything in one run so the ratios mean something on a
+//! noisy machine: complete in-memory invitations (both sides in one thread, then the guest
+//! accepts the grant) for the PIN and KEY methods; the host's part of each alone (what a
+//! host pays per guest); a bare snow XK handshake with the same parameters and prologue; and
+//! the floor, each operation an invitation cannot avoid timed alone (`floor/*`, composed by
+//! `spaces_benches::floor::FLOOR_COUNTS`).
+//!
+//! `cargo bench -p spaces-benches --bench invitation`, then
+//! `cargo run --release -p spaces-benches --bin bench-report` writes `benches/REPORT.md`.
 
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
-use spaces_protocol::invitation::guest::{GuestInput, GuestOutput, InvitationGuest, Joiner};
-use spaces_protocol::invitation::host::{HostInput, HostOutput, HostParams, InvitationHost};
-use spaces_protocol::invitation::{AuthMethod, Kind, Limits, State, handshake};
+use spaces_benches::floor::Primitives;
+use spaces_benches::invite;
+use spaces_protocol::invitation::AuthMethod;
 use spaces_protocol::keys::NoiseKeypair;
-use spaces_protocol::{Client, PublicKey, Role, Timestamp};
 
-const T0: u64 = 1_700_000_000_000;
-
-struct Setup {
-    host: Client,
-    guest: Client,
-    space: PublicKey,
-    rng: ChaCha20Rng,
-}
-
-fn setup(seed: u64) -> Setup {
-    let mut rng = ChaCha20Rng::seed_from_u64(seed);
-    let now = Timestamp::from_millis(T0);
-    let mut host = Client::create_identity(&mut rng, now);
-    let guest = Client::create_identity(&mut rng, now);
-    let space = host.create_space(&mut rng, now);
-    Setup { host, guest, space, rng }
-}
-
-/// Creates the invitation, runs both sides to SUCCESS over direct in-memory delivery, and
-/// has the guest join. Returns the number of frames exchanged.
-fn invitation(s: &mut Setup, auth: AuthMethod) -> usize {
-    let now = Timestamp::from_millis(T0);
-    let params = HostParams {
-        kind: Kind::Space,
-        auth,
-        role: Role::Editor,
-        space: Some(s.space),
-        guest: None,
-        expires_at: now.saturating_add_millis(3_600_000),
-        use_limit: 1,
-        delegation: None,
-    };
-    let noise = s.host.identity().noise_keypair().clone();
-    let (mut host, code) = InvitationHost::create(params, &noise, Limits::default(), now, &mut s.rng).unwrap();
-    let pin = host.pin().cloned();
-    let joiner = Joiner::Space {
-        join: s.guest.join_request(&mut s.rng),
-        device: s.guest.device_keypair().clone(),
-        noise: s.guest.identity().noise_keypair().clone(),
-    };
-    let mut guest = InvitationGuest::new(code, joiner, Limits::default(), now, &mut s.rng).unwrap();
-    let mut frames = 0;
-    while !guest.state().is_terminal() {
-        while let Some(out) = guest.poll_output() {
-            match out {
-                GuestOutput::Connect { .. } => guest.handle_input(GuestInput::Connected { session: 1 }, now),
-                GuestOutput::Transmit { session, bytes } => {
-                    frames += 1;
-                    host.handle_input(HostInput::Frame { session, bytes: &bytes }, now, &mut s.host);
-                }
-                _ => {}
-            }
-        }
-        while let Some(out) = host.poll_output() {
-            if let HostOutput::Transmit { session, bytes } = out {
-                frames += 1;
-                guest.handle_input(GuestInput::Frame { session, bytes: &bytes }, now);
-            }
-        }
-        if guest.state() == State::ReadyForAuthentication {
-            guest.handle_input(GuestInput::Authenticate(pin.clone().expect("PIN method")), now);
-        }
+/// Runs `iters` invitations, each on a fresh setup made outside the clock, and returns the
+/// time `part` picks from each.
+fn timed(iters: u64, auth: AuthMethod, seed: &mut u64, part: fn(&invite::Timing) -> Duration) -> Duration {
+    let mut sum = Duration::ZERO;
+    for _ in 0..iters {
+        *seed += 1;
+        let mut s = invite::setup(*seed);
+        sum += part(&invite::invitation(&mut s, auth));
     }
-    let Some(Ok(grant)) = guest.outcome() else { panic!("invitation failed") };
-    s.guest.accept_grant(grant).unwrap();
-    frames
+    sum
 }
 
-/// The bare Noise XK handshake (three messages) with the same parameters and prologue size.
-fn bare_xk(
-    rng: &mut ChaCha20Rng,
-    code: &spaces_protocol::invitation::InvitationCode,
-    host: &NoiseKeypair,
-    guest: &NoiseKeypair,
-) {
-    let mut i = handshake::initiator(code, guest, rng).unwrap();
-    let mut r = handshake::responder(code, host, rng).unwrap();
-    let m1 = handshake::write(&mut i).unwrap();
-    handshake::read(&mut r, &m1).unwrap();
-    let m2 = handshake::write(&mut r).unwrap();
-    handshake::read(&mut i, &m2).unwrap();
-    let m3 = handshake::write(&mut i).unwrap();
-    handshake::read(&mut r, &m3).unwrap();
-    assert!(i.is_handshake_finished() && r.is_handshake_finished());
-}
-
-fn benches(c: &mut Criterion) {
+fn invitations(c: &mut Criterion) {
     let mut g = c.benchmark_group("invitation");
     g.sample_size(30);
     let mut seed = 0;
-    for (name, auth) in [("pin", AuthMethod::Pin), ("none", AuthMethod::None)] {
-        g.bench_function(format!("complete_{name}"), |b| {
-            b.iter_batched(
-                || {
-                    seed += 1;
-                    setup(seed)
-                },
-                |mut s| invitation(&mut s, auth),
-                BatchSize::SmallInput,
-            )
-        });
+    for (name, auth) in [("pin", AuthMethod::Pin), ("key", AuthMethod::Key)] {
+        g.bench_function(format!("complete_{name}"), |b| b.iter_custom(|n| timed(n, auth, &mut seed, |t| t.total)));
+        g.bench_function(format!("host_{name}"), |b| b.iter_custom(|n| timed(n, auth, &mut seed, |t| t.host)));
     }
     let mut rng = ChaCha20Rng::seed_from_u64(99);
     let host = NoiseKeypair::generate(&mut rng);
     let guest = NoiseKeypair::generate(&mut rng);
-    let code = spaces_protocol::invitation::InvitationCode {
-        kind: Kind::Space,
-        auth: AuthMethod::Pin,
-        role: Some(Role::Editor),
-        id: [1; 16],
-        host: host.public(),
-        expires_at_s: 1_800_000_000,
-    };
-    g.bench_function("bare_snow_xk", |b| b.iter(|| bare_xk(&mut rng, &code, &host, &guest)));
+    let code = invite::bare_code(&host);
+    g.bench_function("bare_snow_xk", |b| b.iter(|| invite::bare_xk(&mut rng, &code, &host, &guest)));
     g.finish();
 }
 
-criterion_group!(invitation_benches, benches);
+fn floor(c: &mut Criterion) {
+    let mut g = c.benchmark_group("floor");
+    let mut p = Primitives::new();
+    g.bench_function("x25519_dh", |b| b.iter(|| black_box(p.dh())));
+    g.bench_function("x25519_keygen", |b| b.iter(|| black_box(p.keygen())));
+    g.bench_function("spake2_both_sides", |b| b.iter(|| black_box(p.spake2_both())));
+    g.bench_function("ed25519_sign", |b| b.iter(|| black_box(p.sign())));
+    g.bench_function("ed25519_verify_strict", |b| b.iter(|| black_box(p.verify_strict())));
+    g.finish();
+}
+
+criterion_group!(invitation_benches, invitations, floor);
 criterion_main!(invitation_benches);
