@@ -116,8 +116,10 @@ fn role_of(w: &World, node: usize, space: &PublicKey) -> Option<Role> {
     c.members(space).ok()?.into_iter().find(|m| m.identity == me).map(|m| m.role)
 }
 
+/// The spaces the node's user sees: not those it left and only hands off before it goes.
 fn spaces_of(w: &World, node: usize) -> Vec<PublicKey> {
-    w.nodes[node].peer.as_ref().map(|p| p.client().spaces().iter().map(|s| s.key).collect()).unwrap_or_default()
+    let Some(p) = w.nodes[node].peer.as_ref() else { return Vec::new() };
+    p.client().spaces().iter().map(|s| s.key).filter(|k| !p.is_leaving(k)).collect()
 }
 
 /// One user action on a random device; then the next is scheduled.

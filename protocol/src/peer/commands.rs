@@ -6,6 +6,17 @@ use super::*;
 impl Peer {
     pub(super) fn command(&mut self, c: &Command, now: Timestamp) {
         self.topics_dirty = true;
+        let target = match c {
+            Command::CreateInvitation { space, .. } => *space,
+            Command::DelegateInvitation { space, .. }
+            | Command::SetRole { space, .. }
+            | Command::Write { space, .. }
+            | Command::Leave { space } => Some(*space),
+            _ => None,
+        };
+        if target.is_some_and(|s| self.is_leaving(&s)) {
+            return self.event(Event::CommandFailed { command: c.clone(), error: ClientError::UnknownSpace });
+        }
         let result = match c {
             Command::CreateSpace => {
                 let space = self.client.create_space(&mut self.rng, now);

@@ -19,11 +19,26 @@ impl Peer {
         let me = self.client.identity().noise_key();
         let m = sp.membership();
         let others = m.feeds().any(|(_, a)| a.noise_key != me && m.is_member(&a.identity));
+        // The user is gone from the space at once: its invitations end here (another host of
+        // a delegated one still serves it), and later commands find no such space.
+        let hosted: Vec<[u8; 16]> =
+            self.hosting.values().filter(|h| h.record().space == Some(space)).map(|h| h.code().id).collect();
+        for id in hosted {
+            if let Some(h) = self.hosting.get_mut(&id) {
+                h.handle_input(HostInput::Cancel, now, &mut self.client);
+            }
+        }
         if others && !self.unheld_feeds(&space).is_empty() {
             self.leaving.entry(space).or_insert(now.saturating_add_millis(LEAVE_HANDOFF_MS));
             return Ok(());
         }
         self.finish_leave(space)
+    }
+
+    /// Whether the user left `space` and the device only hands off its feeds before it goes:
+    /// commands on it are refused (`UnknownSpace`), as once it is gone.
+    pub fn is_leaving(&self, space: &PublicKey) -> bool {
+        self.leaving.contains_key(space)
     }
 
     /// Our own feeds of `space` that hold entries: what a member must have before we go.
