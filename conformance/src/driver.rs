@@ -58,7 +58,10 @@ pub trait Driver {
                 }
                 Ok(hello)
             }
-            other => Err(DriverError::BadReply(format!("hello must succeed, got {other:?}"))),
+            Reply::Error(e) => {
+                Err(DriverError::BadReply(format!("hello must succeed, got error {}: {}", e.kind, e.message)))
+            }
+            Reply::Unsupported => Err(DriverError::BadReply("hello must succeed, got unsupported".into())),
         }
     }
 }

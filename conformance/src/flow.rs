@@ -8,8 +8,10 @@ use std::collections::BTreeMap;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use sha2::{Digest as _, Sha256};
-use spaces_protocol::invitation::guest::{GuestEvent, GuestInput, GuestOutput, InvitationGuest, Joiner};
-use spaces_protocol::invitation::host::{HostEvent, HostInput, HostOutput, HostParams, HostRecord, InvitationHost};
+use spaces_protocol::invitation::guest::{GuestError, GuestEvent, GuestInput, GuestOutput, InvitationGuest, Joiner};
+use spaces_protocol::invitation::host::{
+    HostEvent, HostInput, HostOutput, HostParams, HostRecord, InvitationHost, ParamsError,
+};
 use spaces_protocol::invitation::wire::AdmissionGrant;
 use spaces_protocol::invitation::{InvitationCode, Kind, Limits, Pin, SessionId};
 use spaces_protocol::{Client, PublicKey, Timestamp};
@@ -112,7 +114,7 @@ impl LocalFlow {
         };
         let noise = client.identity().noise_keypair().clone();
         let (host, code) = InvitationHost::create(params, &noise, Limits::default(), now, &mut rng)
-            .map_err(|e| OpError::new("bad_params", format!("{e:?}")))?;
+            .map_err(|e| OpError::new("bad_params", params_error_text(e)))?;
         let created = HostCreated {
             handle: 0,
             code: code.encode(),
@@ -138,8 +140,9 @@ impl LocalFlow {
             device: client.device_keypair().clone(),
             noise: client.identity().noise_keypair().clone(),
         };
-        let guest = InvitationGuest::new(code, joiner, Limits::default(), now, &mut rng)
-            .map_err(|e| OpError::new("bad_code", format!("{e:?}")))?;
+        let guest = InvitationGuest::new(code, joiner, Limits::default(), now, &mut rng).map_err(|e| match e {
+            GuestError::KindMismatch => OpError::new("bad_code", "a DEVICE code cannot be accepted by a space guest"),
+        })?;
         let created = GuestCreated { handle: 0, identity: hex::encode(client.identity_key().0) };
         let mut flow = LocalFlow {
             side: Side::Guest { guest },
@@ -243,7 +246,7 @@ impl LocalFlow {
             return Err(OpError::bad_args("only a host restarts"));
         };
         *host = InvitationHost::restore(persisted.clone(), Limits::default(), &mut self.rng)
-            .map_err(|e| OpError::new("restore_failed", format!("{e:?}")))?;
+            .map_err(|e| OpError::new("restore_failed", e.to_string()))?;
         self.drain();
         Ok(())
     }
@@ -314,14 +317,14 @@ impl LocalFlow {
     pub fn remove_member(&mut self, member: &str, now: Timestamp) -> Result<(), OpError> {
         let member = PublicKey(hex_array::<32>(member).ok_or_else(|| OpError::bad_args("member: 32 bytes hex"))?);
         let space = self.space().ok_or_else(|| OpError::bad_args("only a host holds a space"))?;
-        self.client.remove_member(&space, member, now).map_err(|e| OpError::new("not_allowed", format!("{e:?}")))?;
+        self.client.remove_member(&space, member, now).map_err(|e| OpError::new("not_allowed", e.to_string()))?;
         Ok(())
     }
 
     /// `space.members` (hosts): the members of the host's space now, identity → role name.
     pub fn members(&self) -> Result<BTreeMap<String, String>, OpError> {
         let space = self.space().ok_or_else(|| OpError::bad_args("only a host holds a space"))?;
-        let members = self.client.members(&space).map_err(|e| OpError::new("unknown_space", format!("{e:?}")))?;
+        let members = self.client.members(&space).map_err(|e| OpError::new("unknown_space", e.to_string()))?;
         Ok(members.into_iter().map(|m| (hex::encode(m.identity.0), role_name(m.role).to_owned())).collect())
     }
 
@@ -379,4 +382,15 @@ fn guest_output(o: GuestOutput) -> Option<FlowOutput> {
         GuestOutput::Event(GuestEvent::Admitted(_)) => return None,
         GuestOutput::Event(GuestEvent::Failed(r)) => FlowOutput::Failed { reason: refusal_name(r).to_owned() },
     })
+}
+
+/// `host.create`'s refusals in words (the driver's messages are for people, never `Debug`).
+fn params_error_text(e: ParamsError) -> &'static str {
+    match e {
+        ParamsError::RoleNotGrantable => "OWNER and REMOVED are never granted by invitation",
+        ParamsError::SpaceMismatch => "a SPACE invitation needs a space, a DEVICE one must not name one",
+        ParamsError::GuestMismatch => "auth key needs `guest`, other methods must not carry it",
+        ParamsError::BadExpiry => "the expiry has passed or cannot be expressed in a code",
+        ParamsError::UnsafeDeviceInvitation => "a DEVICE invitation needs a PIN or a key",
+    }
 }

@@ -10,6 +10,7 @@
 //!
 //! `spaces-driver` is the reference driver over `spaces-protocol`; it passes everything.
 
+pub mod diff;
 pub mod driver;
 pub mod flow;
 pub mod lying;

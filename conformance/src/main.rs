@@ -25,6 +25,9 @@ enum Command {
         /// Directory of vector files (*.json).
         #[arg(long, default_value = "vectors")]
         vectors: PathBuf,
+        /// Run only the cases whose file name, op or `op#tcId` contains this.
+        #[arg(long, default_value = "")]
+        only: String,
     },
     /// Play the other party of invitation flows against the driver.
     Scenarios {
@@ -52,6 +55,13 @@ struct Common {
     /// List every case, not only those that are not OK.
     #[arg(long, short)]
     verbose: bool,
+    /// Fail (exit 1) unless every case of these vector ops or scenarios was graded:
+    /// comma-separated names as `list` prints them, so CI can pin what a driver must cover.
+    #[arg(long, value_delimiter = ',', value_name = "OP,OP")]
+    require: Vec<String>,
+    /// Fail (exit 1) when any case is UNSUPPORTED.
+    #[arg(long)]
+    fail_on_unsupported: bool,
 }
 
 fn main() -> ExitCode {
@@ -69,8 +79,9 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
     };
-    // Output paths are tried before the run, so a typo costs nothing but the message.
-    if let Err(e) = check_outputs(common) {
+    // Output paths and required names are checked before the run, so a typo costs nothing
+    // but the message.
+    if let Err(e) = check_outputs(common).and_then(|()| check_required(&common.require)) {
         return fatal(&e);
     }
     let mut driver = match DriverProcess::spawn(&common.driver) {
@@ -101,7 +112,20 @@ fn main() -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
-    if total.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    let uncovered = report.coverage_gaps(&common.require, common.fail_on_unsupported);
+    for gap in &uncovered {
+        eprintln!("spaces-conformance: {gap}");
+    }
+    if total.failed == 0 && uncovered.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+/// Every name `--require` gives is a vector op or a scenario the harness knows.
+fn check_required(require: &[String]) -> Result<(), String> {
+    let known = |r: &str| spaces_vectors::ops::OPS.contains(&r) || scenarios::all().any(|s| s.name == r);
+    match require.iter().find(|r| !known(r)) {
+        Some(r) => Err(format!("--require {r}: not a vector op or scenario the harness grades (see `list`)")),
+        None => Ok(()),
+    }
 }
 
 /// Creates (empty) every output file the run will write, or says why it cannot.
@@ -114,9 +138,9 @@ fn check_outputs(common: &Common) -> Result<(), String> {
 
 fn run(command: &Command, driver: &mut dyn Driver, report: &mut Report) -> Result<(), String> {
     match command {
-        Command::Vectors { vectors: dir, .. } => {
+        Command::Vectors { vectors: dir, only, .. } => {
             let files = vectors::load_dir(dir).map_err(|e| e.to_string())?;
-            vectors::run(driver, &files, report);
+            vectors::run(driver, &files, only, report);
         }
         Command::Scenarios { only, .. } => scenarios::run(driver, only, report),
         Command::List => {}

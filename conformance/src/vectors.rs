@@ -2,9 +2,12 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
-use serde_json::Value;
+use std::time::Instant;
 
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::diff::{Difference, SHOWN_CHARS_MAX, clip, first_difference, show};
 use crate::driver::{Driver, DriverError};
 use crate::report::{Case, Report, Status};
 use crate::wire::Reply;
@@ -108,12 +111,14 @@ pub fn load_file(path: &Path) -> Result<VectorFile, LoadError> {
     Ok(file)
 }
 
-/// Runs every test of every file through `driver`, appending one case per test.
-pub fn run(driver: &mut dyn Driver, files: &[(String, VectorFile)], report: &mut Report) {
+/// Runs every test of every file through `driver`, appending one case per test; with a
+/// non-empty `only`, just the tests whose file name, op or `op#tcId` contains it.
+pub fn run(driver: &mut dyn Driver, files: &[(String, VectorFile)], only: &str, report: &mut Report) {
     for (name, file) in files {
         let suite = format!("vectors/{name}");
         for group in &file.test_groups {
-            for test in &group.tests {
+            let selected = |t: &&TestCase| name.contains(only) || format!("{}#{}", group.op, t.tc_id).contains(only);
+            for test in group.tests.iter().filter(selected) {
                 let case = run_one(driver, &suite, &group.op, test);
                 report.cases.push(case);
             }
@@ -123,17 +128,14 @@ pub fn run(driver: &mut dyn Driver, files: &[(String, VectorFile)], report: &mut
 
 fn run_one(driver: &mut dyn Driver, suite: &str, op: &str, test: &TestCase) -> Case {
     let name = format!("{op}#{}", test.tc_id);
-    let comment = if test.flags.is_empty() {
-        test.comment.clone()
-    } else {
-        format!("{} [{}]", test.comment, test.flags.join(", "))
-    };
-    let request = format!("-> {op} {}", test.input);
-    match driver.call(op, test.input.clone()) {
+    let request = format!("-> {op} {}", clip(&test.input.to_string(), SHOWN_CHARS_MAX));
+    let started = Instant::now();
+    let mut case = match driver.call(op, test.input.clone()) {
         Ok(reply) => {
-            let mut case = grade(suite, &name, &comment, test, &reply);
+            let mut case = grade(suite, &name, &test.comment, test, &reply);
             if case.status == Status::Failed {
-                case.transcript = vec![request, format!("<- {}", reply_text(&reply))];
+                // The reply is `actual` already: showing it twice is noise.
+                case.transcript = vec![request];
             }
             case
         }
@@ -143,11 +145,17 @@ fn run_one(driver: &mut dyn Driver, suite: &str, op: &str, test: &TestCase) -> C
                 Ok(()) => "restarted".to_owned(),
                 Err(r) => format!("restart failed: {r}"),
             };
-            let mut case = Case::failed(suite, &name, &comment, expected_text(test), format!("{e} ({restarted})"));
+            let mut case = Case::failed(suite, &name, &test.comment, String::new(), format!("{e} ({restarted})"));
+            case.expected = Some(expected_value(test));
+            case.expected_text = Some(expected_text(test));
             case.transcript = vec![request];
             case
         }
-    }
+    };
+    case.time = started.elapsed();
+    case.tc_id = Some(test.tc_id);
+    case.flags = test.flags.clone();
+    case
 }
 
 fn reply_text(reply: &Reply) -> String {
@@ -158,27 +166,49 @@ fn reply_text(reply: &Reply) -> String {
     }
 }
 
+/// The reply as the driver sent it (DRIVER.md §1.2), for the JSON report.
+fn reply_value(reply: &Reply) -> Value {
+    match reply {
+        Reply::Ok(v) => json!({ "ok": v }),
+        Reply::Error(e) => json!({ "error": e }),
+        Reply::Unsupported => json!({ "unsupported": true }),
+    }
+}
+
+/// The test's own verdict and output, as the vector file has them.
+fn expected_value(test: &TestCase) -> Value {
+    let result = match test.result {
+        Expectation::Valid => "valid",
+        Expectation::Invalid => "invalid",
+        Expectation::Acceptable => "acceptable",
+    };
+    json!({ "result": result, "output": test.output })
+}
+
 fn expected_text(test: &TestCase) -> String {
     match test.result {
-        Expectation::Valid => format!("ok with {}", test.output),
+        Expectation::Valid => format!("ok with {}", show(&test.output)),
         Expectation::Invalid => match test.output.get("errorKind").and_then(Value::as_str) {
             Some(kind) => format!("an error of kind `{kind}`"),
             None => "an error (a rejection, not a driver failure)".into(),
         },
-        Expectation::Acceptable => format!("an error, or ok with {}", test.output),
+        Expectation::Acceptable => format!("an error, or ok with {}", show(&test.output)),
     }
 }
 
 /// `errorKind` is graded against an error's kind (`grade`), never against an `ok` value.
 const INFORMATIVE_KEYS: &[&str] = &["errorKind"];
 
-/// Does `actual` carry every graded key of `expected` with an equal value?
-fn matches_output(expected: &Value, actual: &Value) -> bool {
+/// Where `actual` fails to carry a graded key of `expected` with an equal value; `None`
+/// when it carries them all (extra top-level keys are allowed).
+fn output_difference(expected: &Value, actual: &Value) -> Option<Difference> {
     match expected.as_object() {
         Some(keys) => {
-            keys.iter().filter(|(k, _)| !INFORMATIVE_KEYS.contains(&k.as_str())).all(|(k, v)| actual.get(k) == Some(v))
+            let graded = keys.iter().filter(|(k, _)| !INFORMATIVE_KEYS.contains(&k.as_str()));
+            first_difference(&Value::Object(graded.map(|(k, v)| (k.clone(), v.clone())).collect()), actual)
         }
-        None => expected.is_null() || expected == actual,
+        None if expected.is_null() => None,
+        None => first_difference(expected, actual),
     }
 }
 
@@ -189,10 +219,20 @@ fn matches_output(expected: &Value, actual: &Value) -> bool {
 /// output, and is NON-STRICT as any other value.
 pub fn grade(suite: &str, name: &str, comment: &str, test: &TestCase, reply: &Reply) -> Case {
     let ok = |s| Case::new(suite, name, comment, s);
-    let fail = |actual: String| Case::failed(suite, name, comment, expected_text(test), actual);
+    let fail = |actual: String| {
+        let mut c = ok(Status::Failed);
+        c.expected = Some(expected_value(test));
+        c.actual = Some(reply_value(reply));
+        c.expected_text = Some(expected_text(test));
+        c.actual_text = Some(actual);
+        c
+    };
     match (test.result, reply) {
         (_, Reply::Unsupported) => ok(Status::Unsupported),
-        (Expectation::Valid, Reply::Ok(v)) if matches_output(&test.output, v) => ok(Status::Ok),
+        (Expectation::Valid, Reply::Ok(v)) => match output_difference(&test.output, v) {
+            None => ok(Status::Ok),
+            Some(d) => Case { difference: Some(d), ..fail(reply_text(reply)) },
+        },
         (Expectation::Valid, other) => fail(reply_text(other)),
         (Expectation::Invalid, Reply::Error(e)) => match invalid_kind_mismatch(&test.output, &e.kind) {
             None => ok(Status::Ok),
@@ -203,13 +243,10 @@ pub fn grade(suite: &str, name: &str, comment: &str, test: &TestCase, reply: &Re
             fail(format!("{} (a driver failure, not a rejection)", reply_text(reply)))
         }
         (Expectation::Acceptable, Reply::Error(_)) => ok(Status::Ok),
-        (Expectation::Acceptable, Reply::Ok(v)) if matches_output(&test.output, v) => ok(Status::Ok),
-        (Expectation::Acceptable, Reply::Ok(v)) => {
-            let mut c = ok(Status::NonStrict);
-            c.expected = Some(expected_text(test));
-            c.actual = Some(format!("ok {v}"));
-            c
-        }
+        (Expectation::Acceptable, Reply::Ok(v)) => match output_difference(&test.output, v) {
+            None => ok(Status::Ok),
+            Some(d) => Case { status: Status::NonStrict, difference: Some(d), ..fail(reply_text(reply)) },
+        },
     }
 }
 

@@ -9,6 +9,8 @@ use serde_json::{Value, json};
 use spaces_protocol::Role;
 use spaces_protocol::invitation::{AuthMethod, Refusal, State};
 
+use crate::diff::{SHOWN_CHARS_MAX, clip};
+
 /// Driver protocol version; `hello` reports it and the harness refuses another.
 pub const DRIVER_PROTOCOL: &str = "spaces-driver/1";
 
@@ -60,23 +62,28 @@ impl Reply {
 
     /// Parses a reply line: its id and the reply. Exactly one of `ok`, `error`, `unsupported`.
     pub fn from_line(line: &str) -> Result<(u64, Reply), String> {
-        let v: Value = serde_json::from_str(line).map_err(|e| format!("reply is not JSON: {e}"))?;
-        let obj = v.as_object().ok_or("reply is not a JSON object")?;
-        let id = obj.get("id").and_then(Value::as_u64).ok_or("reply has no numeric id")?;
+        // Every message quotes the line (clipped): a traceback or a debug print on stdout is
+        // then visible in the report, not only the parser's complaint about it.
+        let quoted = || Value::String(clip(line, SHOWN_CHARS_MAX)).to_string();
+        let v: Value = serde_json::from_str(line).map_err(|e| format!("reply is not JSON ({e}): {}", quoted()))?;
+        let obj = v.as_object().ok_or_else(|| format!("reply is not a JSON object: {}", quoted()))?;
+        let id =
+            obj.get("id").and_then(Value::as_u64).ok_or_else(|| format!("reply has no numeric id: {}", quoted()))?;
         let keys = ["ok", "error", "unsupported"].iter().filter(|k| obj.contains_key(**k)).count();
         if keys != 1 {
-            return Err(format!("reply must carry exactly one of ok, error, unsupported: {line}"));
+            return Err(format!("reply must carry exactly one of ok, error, unsupported: {}", quoted()));
         }
         if let Some(value) = obj.get("ok") {
             return Ok((id, Reply::Ok(value.clone())));
         }
         if let Some(e) = obj.get("error") {
-            let e: OpError = serde_json::from_value(e.clone()).map_err(|e| format!("bad error object: {e}"))?;
+            let e: OpError =
+                serde_json::from_value(e.clone()).map_err(|why| format!("bad error object ({why}): {}", quoted()))?;
             return Ok((id, Reply::Error(e)));
         }
         match obj.get("unsupported") {
             Some(Value::Bool(true)) => Ok((id, Reply::Unsupported)),
-            _ => Err("unsupported must be true".into()),
+            _ => Err(format!("unsupported must be true: {}", quoted())),
         }
     }
 }
@@ -216,6 +223,26 @@ pub enum Outcome {
     Failure { reason: String },
 }
 
+/// In the words of DRIVER.md §4.5, for reports: `success (editor of space 1a2b…)`.
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Success { space, role } => write!(f, "success ({role} of space {})", clip(space, 8)),
+            Outcome::Failure { reason } => write!(f, "failure ({reason})"),
+        }
+    }
+}
+
+/// Any wire value as the JSON a driver author reads in DRIVER.md (never Rust's `Debug`).
+pub fn json_text<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|e| format!("<unserializable: {e}>"))
+}
+
+/// An optional count as a report says it: the number, or `none`.
+pub fn count_text(n: Option<u8>) -> String {
+    n.map_or_else(|| "none".to_owned(), |n| n.to_string())
+}
+
 /// `flow.poll`'s answer: the outputs since the last poll, and the flow's status now.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Poll {
@@ -309,6 +336,17 @@ pub fn hex_array<const N: usize>(text: &str) -> Option<[u8; N]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reply_that_is_not_json_is_quoted_clipped() {
+        let e = Reply::from_line("Traceback (most recent call last): KeyError 'text'").unwrap_err();
+        assert!(e.contains("Traceback (most recent call last)"), "{e}");
+        let long = format!("debug: {}", "x".repeat(5000));
+        let e = Reply::from_line(&long).unwrap_err();
+        assert!(e.contains("debug: xxx") && e.contains("(5007 chars)") && e.len() < 400, "{e}");
+        let e = Reply::from_line(r#"{"id":1,"ok":{},"error":{}}"#).unwrap_err();
+        assert!(e.contains(r#"\"ok\":{}"#), "{e}");
+    }
 
     #[test]
     fn replies_round_trip_and_need_exactly_one_answer() {

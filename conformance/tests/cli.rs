@@ -72,3 +72,50 @@ fn list_names_every_op_and_scenario_and_version_answers() {
     let version = harness(&["--version"]);
     assert!(text(&version).starts_with("spaces-conformance "), "{}", text(&version));
 }
+
+fn sample_vectors() -> &'static str {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data")
+}
+
+#[test]
+fn vectors_only_runs_the_matching_cases() {
+    let out = harness(&["vectors", "--driver", DRIVER, "--vectors", sample_vectors(), "--only", "code.decode#5", "-v"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let cases: Vec<String> = text(&out).lines().filter(|l| l.starts_with("OK ")).map(str::to_owned).collect();
+    assert_eq!(cases.len(), 1, "{}", text(&out));
+    assert!(cases[0].contains("code.decode#5"), "{}", text(&out));
+    let by_file =
+        harness(&["vectors", "--driver", DRIVER, "--vectors", sample_vectors(), "--only", "credential_verify"]);
+    assert!(by_file.status.success() && !text(&by_file).contains("code_decode.json"), "{}", text(&by_file));
+}
+
+/// Answers `code.decode` as the reference does and `unsupported` to everything else.
+fn half_driver() -> String {
+    format!(
+        r#"while IFS= read -r line; do
+  case "$line" in
+    *'"op":"credential.verify"'*) id=$(printf '%s' "$line" | sed 's/^{{"id":\([0-9]*\).*/\1/'); printf '{{"id":%s,"unsupported":true}}\n' "$id" ;;
+    *) printf '%s\n' "$line" | {DRIVER} ;;
+  esac
+done"#
+    )
+}
+
+#[test]
+fn require_and_fail_on_unsupported_make_coverage_a_gate() {
+    // The reference driver answers one line and exits; restarting it per line is slow but
+    // keeps this driver to a few lines of shell.
+    let driver = half_driver();
+    let base = ["vectors", "--driver", &driver, "--vectors", sample_vectors()];
+    let plain = harness(&base);
+    assert!(plain.status.success(), "UNSUPPORTED alone passes: {}", text(&plain));
+    let covered = harness(&[&base[..], &["--require", "code.decode"]].concat());
+    assert!(covered.status.success(), "{}", text(&covered));
+    let gap = harness(&[&base[..], &["--require", "code.decode,credential.verify"]].concat());
+    assert_eq!(gap.status.code(), Some(1), "{}", text(&gap));
+    assert!(text(&gap).contains("required credential.verify:") && text(&gap).contains("UNSUPPORTED"), "{}", text(&gap));
+    let strict = harness(&[&base[..], &["--fail-on-unsupported"]].concat());
+    assert_eq!(strict.status.code(), Some(1), "{}", text(&strict));
+    let typo = harness(&[&base[..], &["--require", "code.decod"]].concat());
+    assert_eq!(typo.status.code(), Some(2), "an unknown name is refused before the run: {}", text(&typo));
+}

@@ -102,7 +102,7 @@ fn core_mutants_fail_some_vector() {
     for mutant in mutants {
         let mut driver = DriverProcess::spawn(&format!("{DRIVER} --mutant {}", mutant.name())).unwrap();
         let mut report = Report::default();
-        vectors::run(&mut driver, &files, &mut report);
+        vectors::run(&mut driver, &files, "", &mut report);
         let caught = report.cases.iter().filter(|c| c.status == Status::Failed).count();
         println!("{}: {caught} vectors failed", mutant.name());
         assert!(caught > 0, "{} passed every vector in {}", mutant.name(), dir.display());

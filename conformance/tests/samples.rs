@@ -246,7 +246,7 @@ fn sample_vectors_are_current_and_pass_on_the_reference() {
     }
     let files = vectors::load_dir(&dir).unwrap();
     let mut report = Report::default();
-    vectors::run(&mut ReferenceDriver::default(), &files, &mut report);
+    vectors::run(&mut ReferenceDriver::default(), &files, "", &mut report);
     assert!(report.cases.len() >= 20);
     for case in &report.cases {
         assert_eq!(case.status, Status::Ok, "{case:?}");

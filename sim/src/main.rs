@@ -1,12 +1,13 @@
 //! `spaces-sim`: run seeded worlds, replay one, shrink a failure, list the planted bugs.
 
-use std::path::PathBuf;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use spaces_sim::config::{Config, Profile, draw};
 use spaces_sim::runner::{Plan, parse_seeds, run_plan, shard};
-use spaces_sim::{mutant, report};
+use spaces_sim::{junit, mutant, report};
 
 #[derive(Parser)]
 #[command(name = "spaces-sim", version, about = "Deterministic simulation of spaces peers under faults and attacks")]
@@ -33,9 +34,16 @@ enum Cmd {
         /// Plant a bug from the catalogue (needs `--features mutants`).
         #[arg(long)]
         mutant: Option<String>,
-        /// Write the whole report as JSON.
+        /// Write the whole report as JSON (mergeable across shards with `merge-reports`).
         #[arg(long)]
         report: Option<PathBuf>,
+        /// Write JUnit XML: one testcase per seed, a failure carrying its invariant, the
+        /// replay command and the last events.
+        #[arg(long)]
+        junit: Option<PathBuf>,
+        /// When stderr is not a terminal (CI), print a progress line every N seeds.
+        #[arg(long, default_value_t = 100, value_name = "N")]
+        progress_every: usize,
         /// Stop at the first failure (mutant hunts).
         #[arg(long)]
         fail_fast: bool,
@@ -59,14 +67,17 @@ enum Cmd {
         /// profile and planted bug included.
         #[arg(long)]
         scenario: Option<PathBuf>,
-        #[arg(long)]
+        /// Write every event as a JSON line `{"t", "node", "ev", "what"}` (sim/README.md).
+        #[arg(long, value_name = "FILE.jsonl")]
         trace: Option<PathBuf>,
-        #[arg(long)]
+        /// Write a message sequence chart of the run (one lifeline per node).
+        #[arg(long, value_name = "FILE.svg")]
         svg: Option<PathBuf>,
         /// Run twice and compare the trace hashes.
         #[arg(long)]
         check_determinism: bool,
-        /// Print every event as a tracing log line on stderr.
+        /// Print every event as a tracing log line on stderr, stamped with virtual time
+        /// (`t`, ms since the world's epoch), never the wall clock.
         #[arg(long)]
         log: bool,
         /// The same override `run --peers` applied.
@@ -86,6 +97,16 @@ enum Cmd {
     },
     /// List the planted bugs and the profile that catches each.
     Mutants,
+    /// Merge the `--report` files of the shards of one sweep into one report; exit 1 if any
+    /// seed failed.
+    MergeReports {
+        /// The shard reports (`run --shard K/N --report FILE`).
+        #[arg(required = true)]
+        reports: Vec<PathBuf>,
+        /// Write the merged report here (JSON).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Run seeds twice each and compare trace hashes.
     Determinism {
         #[arg(long, default_value = "0..100")]
@@ -93,6 +114,11 @@ enum Cmd {
         #[arg(long, value_enum, default_value_t = Profile::Swarm)]
         profile: Profile,
     },
+}
+
+fn write_report(path: &Path, r: &report::Report) -> Result<(), String> {
+    let json = serde_json::to_string_pretty(r).map_err(|e| e.to_string())?;
+    std::fs::write(path, json + "\n").map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn parse_mutant(name: Option<&str>) -> Result<Option<mutant::Planted>, String> {
@@ -116,12 +142,27 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
-        Cmd::Run { seeds, profile, jobs, shard: sh, mutant: m, report: out, fail_fast, peers } => {
+        Cmd::Run {
+            seeds: seed_range,
+            profile,
+            jobs,
+            shard: sh,
+            mutant: m,
+            report: out,
+            junit,
+            progress_every,
+            fail_fast,
+            peers,
+        } => {
+            // Output paths are tried first: a typo must not cost a whole sweep.
+            for path in [&out, &junit].into_iter().flatten() {
+                std::fs::write(path, b"").map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            }
             if peers.is_some_and(|p| !(spaces_sim::config::PEERS_MIN..=spaces_sim::config::PEERS_MAX).contains(&p)) {
                 return Err("--peers must be within 2..=20".into());
             }
-            let range = parse_seeds(&seeds)?;
-            let seeds = match sh {
+            let range = parse_seeds(&seed_range)?;
+            let seeds = match &sh {
                 Some(s) => {
                     let (k, n) = s.split_once('/').ok_or("shard is K/N")?;
                     let (k, n) = (k.parse().map_err(|_| "bad K")?, n.parse().map_err(|_| "bad N")?);
@@ -137,11 +178,20 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             let planted = parse_mutant(m.as_deref())?;
             let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            let plan =
-                Plan { seeds, profile, jobs, mutant: planted, stop_on_failure: fail_fast, progress: true, peers };
+            let plan = Plan {
+                seeds,
+                profile,
+                jobs,
+                mutant: planted,
+                stop_on_failure: fail_fast,
+                progress: true,
+                progress_every,
+                peers,
+            };
             let started = std::time::Instant::now();
             let outcomes = run_plan(&plan);
-            let mut r = report::build(profile, m.as_deref(), &outcomes, started.elapsed().as_millis() as u64);
+            let scope = report::Scope { profile, mutant: m.as_deref(), seed_range: &seed_range, shard: sh.as_deref() };
+            let mut r = report::build(&scope, &outcomes, started.elapsed().as_millis() as u64);
             if let Some(p) = peers {
                 for f in &mut r.failures {
                     f.replay.push_str(&format!(" --peers {p}"));
@@ -149,14 +199,38 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             print!("{}", report::table(&r));
             if let Some(path) = out {
-                let json = serde_json::to_string_pretty(&r).map_err(|e| e.to_string())?;
-                std::fs::write(&path, json + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
+                write_report(&path, &r)?;
+            }
+            if let Some(path) = junit {
+                std::fs::write(&path, junit::render(&r, &outcomes)).map_err(|e| format!("{}: {e}", path.display()))?;
             }
             Ok(if r.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
+        Cmd::MergeReports { reports, out } => {
+            let mut parsed = Vec::with_capacity(reports.len());
+            for p in &reports {
+                let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+                let r: report::Report = serde_json::from_str(&text)
+                    .map_err(|e| format!("{}: not a spaces-sim report: {e}", p.display()))?;
+                parsed.push(r);
+            }
+            let merged = report::merge(parsed).map_err(|e| e.to_string())?;
+            print!("{}", report::table(&merged));
+            if let Some(path) = out {
+                write_report(&path, &merged)?;
+            }
+            Ok(if merged.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
         Cmd::Replay { seed, profile, mutant: m, scenario, trace, svg, check_determinism, log, peers } => {
             if log {
-                tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(tracing::Level::DEBUG).init();
+                // Every line carries its virtual time `t`; a wall-clock stamp would make two
+                // replays of one seed differ. Colour only on a terminal.
+                tracing_subscriber::fmt()
+                    .with_writer(std::io::stderr)
+                    .with_max_level(tracing::Level::DEBUG)
+                    .without_time()
+                    .with_ansi(std::io::stderr().is_terminal())
+                    .init();
             }
             let (mut cfg, m): (Config, Option<String>) = match scenario {
                 Some(p) => {
@@ -250,10 +324,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Cmd::Mutants => {
             println!("{:<28} {:<10} caught by", "mutant", "profile");
             for p in mutant::Planted::all() {
-                let caught = mutant::CAUGHT.iter().find(|(c, _)| *c == p);
+                let caught = mutant::CAUGHT.iter().find(|(c, _, _)| *c == p);
                 match (caught, p) {
-                    (Some((_, profile)), _) => println!(
-                        "{:<28} {:<10} spaces-sim run --profile {} --mutant {} --fail-fast",
+                    (Some((_, profile, seed)), _) => println!(
+                        "{:<28} {:<10} spaces-sim replay {seed} --profile {} --mutant {}",
                         p.name(),
                         profile.name(),
                         profile.name(),

@@ -2,6 +2,7 @@
 //! deterministic on its own. Results are sorted by seed, so the report does not depend on
 //! scheduling.
 
+use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -17,7 +18,10 @@ pub struct Plan {
     pub mutant: Option<crate::mutant::Planted>,
     /// Stop handing out seeds after the first failure (mutant hunts).
     pub stop_on_failure: bool,
+    /// Show progress on stderr: a bar on a terminal; otherwise (CI logs) a plain line every
+    /// `progress_every` seeds, without escape codes.
     pub progress: bool,
+    pub progress_every: usize,
     /// Every world gets this many honest peers instead of the drawn number.
     pub peers: Option<usize>,
 }
@@ -50,7 +54,11 @@ pub fn run_plan(plan: &Plan) -> Vec<Outcome> {
     let next = AtomicUsize::new(0);
     let results = Mutex::new(Vec::with_capacity(plan.seeds.len()));
     let failed = std::sync::atomic::AtomicBool::new(false);
-    let bar = plan.progress.then(|| {
+    let terminal = std::io::stderr().is_terminal();
+    let started = std::time::Instant::now();
+    let done = AtomicUsize::new(0);
+    let failures = AtomicUsize::new(0);
+    let bar = (plan.progress && terminal).then(|| {
         let bar = indicatif::ProgressBar::new(plan.seeds.len() as u64);
         bar.set_style(
             indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} seeds {msg}")
@@ -79,11 +87,22 @@ pub fn run_plan(plan: &Plan) -> Vec<Outcome> {
                     if outcome.violation.is_some() {
                         failed.store(true, Ordering::Relaxed);
                     }
+                    let failed_so_far = failures.fetch_add(usize::from(outcome.violation.is_some()), Ordering::Relaxed)
+                        + usize::from(outcome.violation.is_some());
+                    let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
                     if let Some(bar) = &bar {
                         bar.inc(1);
                         if outcome.violation.is_some() {
                             bar.set_message(format!("(seed {seed} failed)"));
                         }
+                    } else if plan.progress
+                        && (finished.is_multiple_of(plan.progress_every.max(1)) || finished == plan.seeds.len())
+                    {
+                        eprintln!(
+                            "spaces-sim: {finished}/{} seeds, {failed_so_far} failed, {:.0} s",
+                            plan.seeds.len(),
+                            started.elapsed().as_secs_f64()
+                        );
                     }
                     results.lock().expect("no worker panics holding the lock").push(outcome);
                 }

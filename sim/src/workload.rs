@@ -70,7 +70,16 @@ pub struct Workload {
 }
 
 impl Workload {
-    pub fn crashed(&mut self, _node: usize) {}
+    /// A crash loses the invitations whose creation was not yet durable, and with them
+    /// their events: the codes they would have issued never come, so neither may the
+    /// guests queued for them (a later code would be handed to the wrong guest).
+    pub fn crashed(&mut self, node: usize) {
+        for intent in self.intents.remove(&node).unwrap_or_default() {
+            for guest in intent.guests {
+                self.linking.remove(&guest);
+            }
+        }
+    }
 
     pub fn offer_of(&self, guest: usize, id: &[u8; 16]) -> Option<(usize, &Offer)> {
         self.offers.iter().enumerate().rev().find(|(_, o)| o.guest == guest && o.code.id == *id)

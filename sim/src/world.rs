@@ -55,6 +55,10 @@ pub struct Pending {
     /// Frames that must close their connection (malformed) whose answer the Peer still holds.
     pub checks: Vec<(ConnId, Mark)>,
     pub epoch: u64,
+    /// The node's clock when the group's first record was emitted: every output this group
+    /// holds was decided at or after it (the oracle judges decisions by it, not by the flush,
+    /// which a clock jump may have moved past a deadline meanwhile).
+    pub since: Option<Timestamp>,
 }
 
 pub struct Node {
@@ -79,6 +83,9 @@ pub struct Node {
     /// A crash waiting for the next group commit to start: it strikes between the write and
     /// the flush, where what is not yet durable is lost.
     pub crash_armed: bool,
+    /// While a flush releases held outputs: the node's clock when the earliest of them was
+    /// decided (`Pending::since`).
+    pub deciding: Option<Timestamp>,
 }
 
 /// Events one world may take: far above any healthy run, a bound on a runaway one.
@@ -328,6 +335,7 @@ impl World {
             signal: None,
             up: true,
             acked: BTreeMap::new(),
+            deciding: None,
             spins: 0,
             crash_armed: false,
         });
@@ -541,7 +549,9 @@ impl World {
     fn persist(&mut self, i: usize, seq: u64, records: Vec<Record>) -> Option<u64> {
         let acked = self.nodes[i].peer.as_ref().map(|p| crate::oracle::owed(p.client())).unwrap_or_default();
         let early = crate::mutant::release_before_durable();
+        let local = self.local(i, self.now);
         let node = &mut self.nodes[i];
+        node.pending.since.get_or_insert(local);
         node.pending.records.extend(records);
         node.pending.seq = Some(seq);
         if early {
@@ -570,6 +580,7 @@ impl World {
         // is no longer owed; a change no output reported is not owed).
         node.acked = std::mem::take(&mut node.pending.acked);
         let checks = std::mem::take(&mut node.pending.checks);
+        node.deciding = node.pending.since.take();
         let Some(seq) = node.pending.seq.take() else { return };
         if node.durable.log.len() > LOG_RECORDS_MAX
             && let Some(p) = node.peer.as_ref()
@@ -582,6 +593,7 @@ impl World {
             return; // Reported durable long ago.
         }
         let released = self.drive(i, Input::Durable { seq }).unwrap_or_default();
+        self.nodes[i].deciding = None;
         for (conn, mark) in checks {
             crate::oracle::frame_handled(self, i, conn, mark, &released);
         }

@@ -8,7 +8,7 @@ use super::cases::*;
 use super::net::{Chaos, Net, Step, check};
 use super::{DriverRole, Scenario};
 use crate::flow::Dir;
-use crate::wire::{FlowInput, FlowOutput, Outcome};
+use crate::wire::{FlowInput, FlowOutput, Outcome, count_text};
 
 pub const ALL: &[Scenario] = &[
     Scenario {
@@ -87,8 +87,8 @@ fn replayed_session(net: &mut Net<'_>) -> Step {
     )?;
     check(
         net.status(h).attempts_left == attempts,
-        format!("attempts_left stays {attempts:?}"),
-        format!("{:?}", net.status(h).attempts_left),
+        format!("attempts_left stays {}", count_text(attempts)),
+        count_text(net.status(h).attempts_left),
     )
 }
 

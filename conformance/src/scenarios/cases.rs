@@ -5,7 +5,7 @@
 use super::net::{Abort, Net, Step, check};
 use super::{DriverRole, Scenario};
 use crate::flow::Dir;
-use crate::wire::{FlowInput, FlowOutput, HostCreated, Outcome};
+use crate::wire::{FlowInput, FlowOutput, HostCreated, Outcome, count_text, json_text};
 
 pub(super) const SECOND: u64 = 1_000;
 pub(super) const MINUTE: u64 = 60 * SECOND;
@@ -89,11 +89,11 @@ pub(super) fn wrong(pin: &str) -> String {
 pub(super) fn show(net: &Net<'_>, slot: usize) -> String {
     let s = net.status(slot);
     format!(
-        "{} is {} (outcome {:?}, attempts_left {:?}, admitted {})",
+        "{} is {} (outcome {}, attempts_left {}, admitted {})",
         net.name(slot),
         s.state,
-        s.outcome,
-        s.attempts_left,
+        s.outcome.as_ref().map_or_else(|| "none".to_owned(), |o| o.to_string()),
+        count_text(s.attempts_left),
         s.admitted.len()
     )
 }
@@ -125,13 +125,13 @@ pub(super) fn agree(net: &Net<'_>, host: usize, guest: usize, identity: &str, sp
     let expected = Outcome::Success { space: space.to_owned(), role: "editor".into() };
     check(
         net.status(guest).outcome.as_ref() == Some(&expected),
-        format!("{} ends with {expected:?}", net.name(guest)),
+        format!("{} ends with {expected}", net.name(guest)),
         show(net, guest),
     )?;
     check(
         net.status(host).admitted.iter().any(|k| k == identity),
         format!("{} admitted the guest {identity}", net.name(host)),
-        format!("{} admitted {:?}", net.name(host), net.status(host).admitted),
+        format!("{} admitted {}", net.name(host), json_text(&net.status(host).admitted)),
     )?;
     transcripts_agree(net, host, guest)
 }
@@ -241,7 +241,7 @@ fn guest_wrong_pin_then_right(net: &mut Net<'_>) -> Step {
     check(
         net.events(g).contains(&FlowOutput::WrongPin { attempts_left: 2 }),
         "the guest reports wrong_pin with 2 attempts left",
-        format!("{:?}", net.events(g)),
+        json_text(&net.events(g)),
     )?;
     nobody_admitted(net, h)?;
     type_pin(net, g, &pin)?;

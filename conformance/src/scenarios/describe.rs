@@ -4,7 +4,7 @@ use spaces_protocol::codec::Canonical;
 use spaces_protocol::invitation::wire::{Frame, FrameBody};
 
 use crate::flow::Dir;
-use crate::wire::FlowInput;
+use crate::wire::{FlowInput, refusal_name};
 
 pub(super) fn dir_name(d: Dir) -> &'static str {
     match d {
@@ -28,7 +28,7 @@ pub fn describe_frame(bytes: &[u8]) -> String {
             FrameBody::Hello { .. } => "Hello".to_owned(),
             FrameBody::Handshake { .. } => "Handshake".to_owned(),
             FrameBody::Sealed { chunks } => format!("Sealed({} chunk)", chunks.len()),
-            FrameBody::Reject { refusal } => format!("Reject({refusal:?})"),
+            FrameBody::Reject { refusal } => format!("Reject({})", refusal_name(refusal)),
         },
         Err(_) => "undecodable".to_owned(),
     };

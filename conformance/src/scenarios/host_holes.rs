@@ -26,7 +26,7 @@ use super::cases::{HOUR, MINUTE, agree, pin_of, settle, show, type_pin, wrong, w
 use super::net::{Net, Step, check};
 use super::{DriverRole, Scenario};
 use crate::flow::{Dir, LocalFlow};
-use crate::wire::{FlowInput, Outcome};
+use crate::wire::{FlowInput, Outcome, count_text, json_text};
 use spaces_protocol::Timestamp;
 
 /// Scenarios the reference driver is allowed to fail: none. They failed on the code the issue
@@ -136,7 +136,11 @@ fn rejoin_after_removal(net: &mut Net<'_>, auth: &str) -> Step {
     agree(net, h, first, &member, &created.space)?;
     net.remove_member(h, &member)?;
     let members = net.members(h)?;
-    check(!is_member(&members, &member), "the removed guest is no longer a member", format!("members {members:?}"))?;
+    check(
+        !is_member(&members, &member),
+        "the removed guest is no longer a member",
+        format!("members {}", json_text(&members)),
+    )?;
     // It comes back as itself: same seed, so same identity, device and Noise key.
     let again = join(net, &created.code, &seed, pin.as_deref())?;
     let members = net.members(h)?;
@@ -148,7 +152,7 @@ fn rejoin_after_removal(net: &mut Net<'_>, auth: &str) -> Step {
     check(
         !is_member(&members, &member),
         "the removed member did not become a member again",
-        format!("members {members:?}"),
+        format!("members {}", json_text(&members)),
     )
 }
 
@@ -208,9 +212,13 @@ fn free_guess_after_completion(net: &mut Net<'_>) -> Step {
         check(
             sealed.iter().all(|(_, n)| *n <= 1),
             format!("the {what} PIN is refused before any PAKE reply (at most one sealed host frame per session)"),
-            format!("sealed host frames per session {sealed:?}"),
+            format!("sealed host frames per session {}", json_text(sealed)),
         )?;
     }
-    check(net.status(h).attempts_left == budget, format!("the attempt budget stays {budget:?}"), show(net, h))?;
+    check(
+        net.status(h).attempts_left == budget,
+        format!("the attempt budget stays {}", count_text(budget)),
+        show(net, h),
+    )?;
     check(net.status(h).admitted == [member.clone()], "the host admitted the first guest only", show(net, h))
 }

@@ -64,14 +64,15 @@ pub fn run(driver: &mut dyn Driver, filter: &str, report: &mut Report) {
             report.cases.push(case);
             continue;
         }
+        let started = std::time::Instant::now();
         let mut net = Net::new(driver, 0x5eed_0000 + i as u64);
         let result = (scenario.run)(&mut net);
         let excerpt = net.excerpt(TRANSCRIPT_EXCERPT_LINES);
-        let case = match result {
+        let mut case = match result {
             Ok(()) => Case::new(SUITE, scenario.name, &comment, Status::Ok),
             Err(Abort::Unsupported(op)) => {
                 let mut c = Case::new(SUITE, scenario.name, &comment, Status::Unsupported);
-                c.actual = Some(format!("the driver does not support {op}"));
+                c.actual = Some(format!("the driver does not support {op}").into());
                 c
             }
             Err(Abort::Driver(e)) => {
@@ -85,6 +86,7 @@ pub fn run(driver: &mut dyn Driver, filter: &str, report: &mut Report) {
                 c
             }
         };
+        case.time = started.elapsed();
         report.cases.push(case);
     }
 }

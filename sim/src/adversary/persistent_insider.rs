@@ -38,6 +38,8 @@ pub struct Persistent {
     /// A later one (a readmission, or a removal by a member that took the burst as a member's
     /// meanwhile) moves what a removal had seen, so R1 rests there for that space.
     changes: BTreeMap<PublicKey, BTreeSet<CredentialId>>,
+    /// Spaces where a trusted replica held the burst while listing the insider as a member.
+    relayed: BTreeSet<PublicKey>,
 }
 
 /// The role changes of `x` by others that replica `i` holds.
@@ -163,6 +165,17 @@ pub fn check(w: &mut World, i: usize, space: PublicKey) {
     let Some(x) = insider(w) else { return };
     let Some(me) = identity(w, x) else { return };
     let Some(appended) = w.adversary.persistent.appended.get(&space) else { return };
+    // A trusted replica that holds the space yet lists the insider as a member (one that
+    // joined since through the insider's own invitation, say) takes the burst as a member's
+    // and passes it on as any member does: what others hold then came through a member, not
+    // from the removed device, which is all §9.2.2 rule 6 bounds. R1 rests for the space.
+    let relayed = w.honest().filter(|j| w.trusted(*j)).any(|j| role_in(w, j, &space, &me).is_some_and(Role::is_member));
+    if relayed {
+        w.adversary.persistent.relayed.insert(space);
+    }
+    if w.adversary.persistent.relayed.contains(&space) {
+        return;
+    }
     if !w.adversary.persistent.knew.get(&space).is_some_and(|k| k.contains(&i)) {
         return;
     }
@@ -180,6 +193,7 @@ pub fn check(w: &mut World, i: usize, space: PublicKey) {
     if role_in(w, i, &space, &me) != Some(Role::Removed) {
         return; // admitted again since, or not yet told: what it holds is a member's
     }
+
     let Some(sp) = w.nodes[i].peer.as_ref().and_then(|p| p.client().space(&space)) else { return };
     let mut held: BTreeMap<(PublicKey, bool), u64> = BTreeMap::new();
     for (feed, seq, control) in appended {

@@ -218,7 +218,9 @@ fn hosting(w: &mut World, i: usize, id: [u8; 16], e: &HostEvent) {
         return;
     }
     let HostEvent::Admitted { guest, .. } = e else { return };
-    let now = w.local(i, w.now);
+    // The host's clock when it decided: a flush releases the admission later, and a clock
+    // jump meanwhile may have moved past the expiry.
+    let decided = w.nodes[i].deciding.unwrap_or_else(|| w.local(i, w.now));
     let expires =
         w.nodes[i].peer.as_ref().and_then(|p| p.hosting().find(|h| h.code().id == id).map(|h| h.code().expires_at()));
     let inv = w.oracle.invitations.entry(id).or_default();
@@ -227,8 +229,7 @@ fn hosting(w: &mut World, i: usize, id: [u8; 16], e: &HostEvent) {
         Some(("S1", "admitted a guest who was never given the code"))
     } else if inv.cancelled && !again {
         Some(("S1", "admitted after the invitation was cancelled"))
-    } else if expires.is_some_and(|x| now > x.saturating_add_millis(w.fsync_ms)) && !again {
-        // The event leaves the host with its group commit, at most `fsync_ms` after the fact.
+    } else if expires.is_some_and(|x| decided > x) && !again {
         Some(("S1", "admitted after the invitation expired (host clock)"))
     } else if inv.refused.contains(guest) {
         Some(("S3", "admitted a guest whose flow had ended in a refusal"))
