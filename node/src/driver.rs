@@ -191,11 +191,6 @@ impl Node {
         self.feed(Input::Signal(ClientInput::Connected))
     }
 
-    /// Dials to `addr` that failed in a row (0 after one that connected).
-    pub fn dial_failures(&self, addr: &[u8]) -> u32 {
-        self.dial_failures.get(addr).copied().unwrap_or(0)
-    }
-
     /// The next event the Peer reported, in order.
     pub fn next_event(&mut self) -> Option<Event> {
         self.events.pop_front()

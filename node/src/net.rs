@@ -98,7 +98,7 @@ pub fn open(stream: TcpStream, frame_size_max: usize) -> std::io::Result<(Link, 
             }
         }
         // Every queued frame is written (or the socket failed): a clean end for the other side.
-        let _ = sink.close().await;
+        let _ = SinkExt::<Bytes>::close(&mut sink).await;
     });
     Ok((Link { tx, writer, peer }, Reader(FramedRead::new(read, codec(frame_size_max)))))
 }

@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{Database, ReadableTable, TableDefinition};
 use spaces_protocol::Canonical;
 use spaces_protocol::peer::{PeerSnapshot, Record};
 
@@ -94,12 +94,6 @@ impl Store {
             records.push(record);
         }
         Ok(records)
-    }
-
-    pub fn log_len(&self) -> Result<u64, NodeError> {
-        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
-        let log = txn.open_table(LOG).map_err(|e| self.err(e))?;
-        log.len().map_err(|e| self.err(e))
     }
 
     /// Replaces the whole log by one snapshot, atomically (one transaction): a crash leaves
