@@ -116,6 +116,8 @@ async fn invite(ctx: &Ctx, space: &str, role: spaces_protocol::Role, use_limit: 
 }
 
 async fn host_loop(node: &mut Node, id: [u8; 16], status: &Status) -> Result<(), NodeError> {
+    // The last session's refusal explains an ERROR end (burned, for one).
+    let mut last_refusal = None;
     loop {
         while let Some(e) = node.next_event() {
             let Event::Hosting { id: eid, event } = e else { continue };
@@ -129,8 +131,12 @@ async fn host_loop(node: &mut Node, id: [u8; 16], status: &Status) -> Result<(),
                         return Ok(());
                     }
                     if s.is_terminal() {
+                        let why = match (s, last_refusal) {
+                            (State::Error, Some(r)) => refusal(r).0,
+                            _ => state_name(s).to_owned(),
+                        };
                         return Err(NodeError::Invitation {
-                            reason: format!("the invitation ended: {}", state_name(s)),
+                            reason: format!("the invitation ended: {why}"),
                             hint: "create a new one with spaces invite SPACE".into(),
                         });
                     }
@@ -143,6 +149,7 @@ async fn host_loop(node: &mut Node, id: [u8; 16], status: &Status) -> Result<(),
                     json!({"event": "wrong_pin", "attempts_left": attempts_left}),
                 ),
                 HostEvent::SessionFailed { reason, .. } => {
+                    last_refusal = Some(reason);
                     let (why, _) = refusal(reason);
                     status.note(&format!("a guest failed: {why}"), json!({"event": "session_failed", "reason": why}))
                 }
@@ -257,22 +264,30 @@ fn node_items(home: &std::path::Path, key: &PublicKey) -> usize {
 }
 
 async fn sync_loop(node: &mut Node, key: PublicKey, deadline: Instant) -> Result<(), NodeError> {
-    let start = node.last_frame;
     let mut refused = false;
+    // Only a link the Peer holds authorised for this space when replication goes quiet
+    // counts: a device that refuses us (we were removed) answers `Refused`, and the Peer then
+    // drops the space from the link.
+    let mut linked = false;
     loop {
         while let Some(e) = node.next_event() {
             if let Event::Refused { .. } = e {
                 refused = true;
             }
         }
-        let heard = node.last_frame > start;
-        let quiet_at = node.last_frame + SYNC_QUIET;
-        let until = if heard { quiet_at.min(deadline) } else { deadline };
+        let now_linked = node.peer.swarm_links().iter().any(|(_, spaces)| spaces.contains(&key));
+        refused |= linked && !now_linked;
+        linked = now_linked;
+        let until = if linked { (node.last_frame + SYNC_QUIET).min(deadline) } else { deadline };
         match node.step(Some(until)).await? {
             Step::Progress => {}
-            Step::Deadline if heard && Instant::now() < deadline => return Ok(()),
+            Step::Deadline if linked && Instant::now() < deadline => return Ok(()),
             Step::Deadline => {
-                let detail = if refused { "the other devices refused us (removed from the space?)" } else { "no other member device answered in time" };
+                let detail = if refused {
+                    "the other devices refused us (removed from the space?)"
+                } else {
+                    "no other member device answered in time"
+                };
                 return Err(NodeError::Sync { space: key.to_string(), detail: detail.into() });
             }
             Step::Interrupted => return Err(NodeError::Interrupted),
