@@ -129,9 +129,8 @@ impl Node {
         let listener = TcpListener::bind(listen)
             .await
             .map_err(|e| NodeError::Listen { addr: listen.to_string(), detail: e.to_string() })?;
-        let local = listener
-            .local_addr()
-            .map_err(|e| NodeError::Listen { addr: listen.to_string(), detail: e.to_string() })?;
+        let local =
+            listener.local_addr().map_err(|e| NodeError::Listen { addr: listen.to_string(), detail: e.to_string() })?;
         let log = store.log()?;
         let len = log.len() as u64;
         let peer = Peer::restore(log, local.to_string().into_bytes(), now(), &mut OsRng)

@@ -5,27 +5,72 @@ use std::path::PathBuf;
 
 #[derive(Debug)]
 pub enum NodeError {
-    NotInitialised { home: PathBuf },
-    AlreadyInitialised { home: PathBuf },
+    NotInitialised {
+        home: PathBuf,
+    },
+    AlreadyInitialised {
+        home: PathBuf,
+    },
     /// The store is open in another process (redb holds a lock on it).
-    Busy { path: PathBuf },
-    Permissions { path: PathBuf, mode: u32 },
-    Store { path: PathBuf, detail: String },
-    Corrupt { path: PathBuf, index: u64, detail: String },
-    Io { what: String, detail: String },
-    Restore { detail: String },
+    Busy {
+        path: PathBuf,
+    },
+    Permissions {
+        path: PathBuf,
+        mode: u32,
+    },
+    Store {
+        path: PathBuf,
+        detail: String,
+    },
+    Corrupt {
+        path: PathBuf,
+        index: u64,
+        detail: String,
+    },
+    Io {
+        what: String,
+        detail: String,
+    },
+    Restore {
+        detail: String,
+    },
     NoSignal,
-    SignalUnreachable { addr: String, detail: String },
-    Listen { addr: String, detail: String },
-    BadArgument { what: String, detail: String },
-    UnknownSpace { given: String },
-    AmbiguousSpace { given: String },
-    UnknownItem { given: String },
+    SignalUnreachable {
+        addr: String,
+        detail: String,
+    },
+    Listen {
+        addr: String,
+        detail: String,
+    },
+    BadArgument {
+        what: String,
+        detail: String,
+    },
+    UnknownSpace {
+        given: String,
+    },
+    AmbiguousSpace {
+        given: String,
+    },
+    UnknownItem {
+        given: String,
+    },
     /// The Peer refused a command (our role, or the membership rules).
-    Refused { what: String, detail: String },
+    Refused {
+        what: String,
+        detail: String,
+    },
     /// An invitation ended without success, as host or guest.
-    Invitation { reason: String, hint: String },
-    Sync { space: String, detail: String },
+    Invitation {
+        reason: String,
+        hint: String,
+    },
+    Sync {
+        space: String,
+        detail: String,
+    },
     Interrupted,
 }
 

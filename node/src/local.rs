@@ -97,7 +97,8 @@ pub fn spaces(home: &Path, out: Out) -> Result<(), NodeError> {
     }
     for s in summaries {
         let name = alias_of(&node, &s.key)?.unwrap_or_default();
-        let role = node.peer.client().space(&s.key).and_then(|sp| sp.membership().role(&node.peer.client().identity_key()));
+        let role =
+            node.peer.client().space(&s.key).and_then(|sp| sp.membership().role(&node.peer.client().identity_key()));
         out.emit(
             format!("{} {:<12} {} members, {} items, role {}", s.key, name, s.members, s.items, role_name(role)),
             json!({"space": s.key.to_string(), "name": name, "members": s.members, "items": s.items, "role": role_name(role)}),
@@ -145,7 +146,11 @@ pub fn members(home: &Path, space: &str, out: Out) -> Result<(), NodeError> {
     let node = Node::offline(home)?;
     let key = resolve_space(&node, space)?;
     let me = node.peer.client().identity_key();
-    let members = node.peer.client().members(&key).map_err(|e| NodeError::Refused { what: "members".into(), detail: e.to_string() })?;
+    let members = node
+        .peer
+        .client()
+        .members(&key)
+        .map_err(|e| NodeError::Refused { what: "members".into(), detail: e.to_string() })?;
     for m in members {
         let you = if m.identity == me { " (you)" } else { "" };
         out.emit(
@@ -158,7 +163,8 @@ pub fn members(home: &Path, space: &str, out: Out) -> Result<(), NodeError> {
 
 /// `FIELD=VALUE`: integers and `true`/`false`/`null` are typed, everything else is text.
 fn parse_field(text: &str) -> Result<(String, Value), NodeError> {
-    let (field, value) = text.split_once('=').ok_or_else(|| NodeError::bad("field", format!("{text:?} (expected FIELD=VALUE)")))?;
+    let (field, value) =
+        text.split_once('=').ok_or_else(|| NodeError::bad("field", format!("{text:?} (expected FIELD=VALUE)")))?;
     if field.is_empty() {
         return Err(NodeError::bad("field", format!("{text:?} has no field name")));
     }
@@ -184,7 +190,11 @@ pub fn put(home: &Path, space: &str, item: &str, fields: &[String], out: Out) ->
     let mut node = Node::offline(home)?;
     let key = resolve_space(&node, space)?;
     let fields = fields.iter().map(|f| parse_field(f)).collect::<Result<Vec<_>, _>>()?;
-    let items = node.peer.client().items(&key).map_err(|e| NodeError::Refused { what: "the write".into(), detail: e.to_string() })?;
+    let items = node
+        .peer
+        .client()
+        .items(&key)
+        .map_err(|e| NodeError::Refused { what: "the write".into(), detail: e.to_string() })?;
     // Two devices may have created an item of the same name before they synced: the one with
     // the least id is the one `put` changes, on every device alike.
     let (id, mut ops) = match find_items(&items, item).first() {
@@ -200,7 +210,10 @@ pub fn put(home: &Path, space: &str, item: &str, fields: &[String], out: Out) ->
     };
     ops.extend(fields.into_iter().map(|(field, value)| Op::Set { item: id, field, value }));
     run(&mut node, &Command::Write { space: key, ops })?;
-    out.emit(format!("wrote {item} ({id})"), json!({"event": "written", "space": key.to_string(), "item": id.to_string(), "name": item}));
+    out.emit(
+        format!("wrote {item} ({id})"),
+        json!({"event": "written", "space": key.to_string(), "item": id.to_string(), "name": item}),
+    );
     Ok(())
 }
 
@@ -227,7 +240,11 @@ fn value_text(v: &Value) -> String {
 pub fn get(home: &Path, space: &str, item: Option<&str>, out: Out) -> Result<(), NodeError> {
     let node = Node::offline(home)?;
     let key = resolve_space(&node, space)?;
-    let items = node.peer.client().items(&key).map_err(|e| NodeError::Refused { what: "reading".into(), detail: e.to_string() })?;
+    let items = node
+        .peer
+        .client()
+        .items(&key)
+        .map_err(|e| NodeError::Refused { what: "reading".into(), detail: e.to_string() })?;
     let shown = match item {
         Some(given) => {
             let found = find_items(&items, given);
@@ -242,15 +259,23 @@ pub fn get(home: &Path, space: &str, item: Option<&str>, out: Out) -> Result<(),
         let name = i.fields.get(NAME_FIELD).map(value_text).unwrap_or_else(|| i.id.to_string());
         let text: Vec<String> =
             i.fields.iter().filter(|(f, _)| *f != NAME_FIELD).map(|(f, v)| format!("{f}={}", value_text(v))).collect();
-        let fields: serde_json::Map<String, serde_json::Value> = i.fields.iter().map(|(f, v)| (f.clone(), value_json(v))).collect();
-        out.emit(format!("{name} {}", text.join(" ")), json!({"item": i.id.to_string(), "name": name, "fields": fields}));
+        let fields: serde_json::Map<String, serde_json::Value> =
+            i.fields.iter().map(|(f, v)| (f.clone(), value_json(v))).collect();
+        out.emit(
+            format!("{name} {}", text.join(" ")),
+            json!({"item": i.id.to_string(), "name": name, "fields": fields}),
+        );
     }
     Ok(())
 }
 
 /// The member `given` names: an identity key or a unique prefix of one (4+ digits).
 fn resolve_member(node: &Node, space: &PublicKey, given: &str) -> Result<PublicKey, NodeError> {
-    let members = node.peer.client().members(space).map_err(|e| NodeError::Refused { what: "members".into(), detail: e.to_string() })?;
+    let members = node
+        .peer
+        .client()
+        .members(space)
+        .map_err(|e| NodeError::Refused { what: "members".into(), detail: e.to_string() })?;
     let matching: Vec<PublicKey> =
         members.iter().map(|m| m.identity).filter(|k| given.len() >= 4 && k.to_string().starts_with(given)).collect();
     match matching.as_slice() {

@@ -59,7 +59,10 @@ fn run(cli: Cli, out: Out) -> Result<(), NodeError> {
     // The signaling server needs no home.
     if let Command::Signal { listen } = &cli.command {
         return runtime()?.block_on(signal::serve(*listen, |addr| {
-            out.emit(format!("signaling server listening on {addr}"), json!({"event": "listening", "addr": addr.to_string()}));
+            out.emit(
+                format!("signaling server listening on {addr}"),
+                json!({"event": "listening", "addr": addr.to_string()}),
+            );
         }));
     }
     let home = home(&cli)?;

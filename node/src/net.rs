@@ -29,12 +29,23 @@ pub const DIAL_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug)]
 pub enum NetEvent<K> {
     /// A dial finished: `Ok` with the connection's send queue, or why it failed.
-    Dialled { key: K, result: Result<Link, String> },
+    Dialled {
+        key: K,
+        result: Result<Link, String>,
+    },
     /// Someone connected to our listener.
-    Accepted { key: K, link: Link },
-    Frame { key: K, bytes: Bytes },
+    Accepted {
+        key: K,
+        link: Link,
+    },
+    Frame {
+        key: K,
+        bytes: Bytes,
+    },
     /// The connection ended (either side, an error, or a frame over the bound).
-    Closed { key: K },
+    Closed {
+        key: K,
+    },
 }
 
 /// The loop's handle on one open connection: dropping it closes the connection once the

@@ -42,8 +42,9 @@ pub async fn run(ctx: &Ctx, command: &Cmd) -> Result<(), NodeError> {
             invite(ctx, space, role.role(), use_limit, lifetime).await
         }
         Cmd::Join { code, pin, name, timeout } => {
-            let code = InvitationCode::decode(code.trim())
-                .map_err(|e| NodeError::bad("invite code", format!("{e} (expected the spc1... code the inviter printed)")))?;
+            let code = InvitationCode::decode(code.trim()).map_err(|e| {
+                NodeError::bad("invite code", format!("{e} (expected the spc1... code the inviter printed)"))
+            })?;
             let timeout = cli::parse_duration(timeout)?;
             join(ctx, code, pin.as_deref(), name.as_deref(), timeout).await
         }
@@ -83,7 +84,9 @@ fn refusal(r: Refusal) -> (String, String) {
         Refusal::AlreadyUsed => ("the invitation was already used", "ask for a new invitation"),
         Refusal::Busy => ("another guest is joining right now", "try again in a few seconds"),
         Refusal::ProtocolViolation => ("the host broke the protocol", "try again; report it if it repeats"),
-        Refusal::UnknownInvitation => ("the host does not know this invitation", "check the code, or ask for a new one"),
+        Refusal::UnknownInvitation => {
+            ("the host does not know this invitation", "check the code, or ask for a new one")
+        }
         Refusal::Timeout => ("no answer from the host in time", HOST_HINT),
     };
     (reason.to_owned(), hint.to_owned())
@@ -91,11 +94,24 @@ fn refusal(r: Refusal) -> (String, String) {
 
 const HOST_HINT: &str = "is the inviter's `spaces invite` still running, with the same --signal server?";
 
-async fn invite(ctx: &Ctx, space: &str, role: spaces_protocol::Role, use_limit: u32, lifetime: Duration) -> Result<(), NodeError> {
+async fn invite(
+    ctx: &Ctx,
+    space: &str,
+    role: spaces_protocol::Role,
+    use_limit: u32,
+    lifetime: Duration,
+) -> Result<(), NodeError> {
     let mut node = online(ctx).await?;
     let key = local::resolve_space(&node, space)?;
     let lifetime_ms = u64::try_from(lifetime.as_millis()).unwrap_or(u64::MAX);
-    let create = Command::CreateInvitation { space: Some(key), auth: AuthMethod::Pin, role, guest: None, lifetime_ms, use_limit };
+    let create = Command::CreateInvitation {
+        space: Some(key),
+        auth: AuthMethod::Pin,
+        role,
+        guest: None,
+        lifetime_ms,
+        use_limit,
+    };
     let events = local::run(&mut node, &create)?;
     let Some((id, code, pin)) = events.into_iter().find_map(|e| match e {
         Event::InvitationCreated { id, code, pin } => Some((id, code, pin)),
@@ -105,7 +121,10 @@ async fn invite(ctx: &Ctx, space: &str, role: spaces_protocol::Role, use_limit: 
     };
     let pin = pin.as_ref().map(Pin::reveal).unwrap_or_default().to_owned();
     let out = ctx.out;
-    out.emit(format!("invite code: {code}"), json!({"event": "invitation", "code": code.to_string(), "role": local::role_name(Some(role))}));
+    out.emit(
+        format!("invite code: {code}"),
+        json!({"event": "invitation", "code": code.to_string(), "role": local::role_name(Some(role))}),
+    );
     out.emit(&pin, json!({"event": "pin", "pin": pin}));
     let status = out.status();
     status.set("waiting for a guest", json!({"event": "state", "state": "waiting"}));
@@ -163,11 +182,18 @@ async fn host_loop(node: &mut Node, id: [u8; 16], status: &Status) -> Result<(),
 }
 
 fn read_pin() -> Result<Pin, NodeError> {
-    let text = rpassword::prompt_password("PIN: ").map_err(|e| NodeError::Io { what: "reading the PIN".into(), detail: e.to_string() })?;
+    let text = rpassword::prompt_password("PIN: ")
+        .map_err(|e| NodeError::Io { what: "reading the PIN".into(), detail: e.to_string() })?;
     Pin::parse(&text).map_err(|_| NodeError::bad("PIN", "expected 6 digits"))
 }
 
-async fn join(ctx: &Ctx, code: InvitationCode, pin: Option<&str>, name: Option<&str>, timeout: Duration) -> Result<(), NodeError> {
+async fn join(
+    ctx: &Ctx,
+    code: InvitationCode,
+    pin: Option<&str>,
+    name: Option<&str>,
+    timeout: Duration,
+) -> Result<(), NodeError> {
     let given = pin.map(|p| Pin::parse(p).map_err(|_| NodeError::bad("PIN", "expected 6 digits"))).transpose()?;
     let mut node = online(ctx).await?;
     local::run(&mut node, &Command::AcceptInvitation { code })?;
@@ -186,7 +212,13 @@ async fn join(ctx: &Ctx, code: InvitationCode, pin: Option<&str>, name: Option<&
     result
 }
 
-async fn guest_loop(node: &mut Node, id: [u8; 16], mut pin: Option<Pin>, deadline: Instant, status: &Status) -> Result<PublicKey, NodeError> {
+async fn guest_loop(
+    node: &mut Node,
+    id: [u8; 16],
+    mut pin: Option<Pin>,
+    deadline: Instant,
+    status: &Status,
+) -> Result<PublicKey, NodeError> {
     let mut reached = false;
     loop {
         while let Some(e) = node.next_event() {
@@ -210,7 +242,10 @@ async fn guest_loop(node: &mut Node, id: [u8; 16], mut pin: Option<Pin>, deadlin
                     GuestEvent::WrongPin { attempts_left } => {
                         let reason = format!("wrong PIN ({attempts_left} attempts left)");
                         if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-                            return Err(NodeError::Invitation { reason, hint: "check the PIN with the inviter and run join again".into() });
+                            return Err(NodeError::Invitation {
+                                reason,
+                                hint: "check the PIN with the inviter and run join again".into(),
+                            });
                         }
                         status.note(&reason, json!({"event": "wrong_pin", "attempts_left": attempts_left}));
                         let p = read_pin()?;
@@ -241,7 +276,10 @@ fn failed(r: Refusal) -> NodeError {
 }
 
 fn unreachable() -> NodeError {
-    NodeError::Invitation { reason: "host unreachable: no host for this invitation answered".into(), hint: HOST_HINT.into() }
+    NodeError::Invitation {
+        reason: "host unreachable: no host for this invitation answered".into(),
+        hint: HOST_HINT.into(),
+    }
 }
 
 async fn sync(ctx: &Ctx, space: &str, timeout: Duration) -> Result<(), NodeError> {
@@ -255,7 +293,10 @@ async fn sync(ctx: &Ctx, space: &str, timeout: Duration) -> Result<(), NodeError
     node.shutdown(SHUTDOWN_GRACE).await;
     let (space_s, items) = (key.to_string(), node_items(&ctx.home, &key));
     result?;
-    ctx.out.emit(format!("synced space {space_s} ({items} items)"), json!({"event": "synced", "space": space_s, "items": items}));
+    ctx.out.emit(
+        format!("synced space {space_s} ({items} items)"),
+        json!({"event": "synced", "space": space_s, "items": items}),
+    );
     Ok(())
 }
 
@@ -306,8 +347,12 @@ async fn up(ctx: &Ctx) -> Result<(), NodeError> {
     loop {
         while let Some(e) = node.next_event() {
             match e {
-                Event::Changed { space } => ctx.out.emit(format!("space {space} changed"), json!({"event": "changed", "space": space.to_string()})),
-                Event::Joined { space } => ctx.out.emit(format!("joined space {space}"), json!({"event": "joined", "space": space.to_string()})),
+                Event::Changed { space } => ctx
+                    .out
+                    .emit(format!("space {space} changed"), json!({"event": "changed", "space": space.to_string()})),
+                Event::Joined { space } => ctx
+                    .out
+                    .emit(format!("joined space {space}"), json!({"event": "joined", "space": space.to_string()})),
                 _ => {}
             }
         }

@@ -41,7 +41,8 @@ pub async fn serve(listen: SocketAddr, ready: impl FnOnce(SocketAddr)) -> Result
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|e| NodeError::Listen { addr: listen.to_string(), detail: e.to_string() })?;
-    let local = listener.local_addr().map_err(|e| NodeError::Listen { addr: listen.to_string(), detail: e.to_string() })?;
+    let local =
+        listener.local_addr().map_err(|e| NodeError::Listen { addr: listen.to_string(), detail: e.to_string() })?;
     let limits = SignalLimits::default();
     let sockets_max = limits.clients_max + SOCKETS_OVER_MAX;
     let mut server = SignalServer::new(limits);
@@ -61,7 +62,8 @@ pub async fn serve(listen: SocketAddr, ready: impl FnOnce(SocketAddr)) -> Result
     let mut links: BTreeMap<u64, Link> = BTreeMap::new();
     let mut timer: Option<spaces_protocol::Timestamp> = None;
     loop {
-        let wake = timer.map(|t| Instant::now() + Duration::from_millis(t.as_millis().saturating_sub(now().as_millis())));
+        let wake =
+            timer.map(|t| Instant::now() + Duration::from_millis(t.as_millis().saturating_sub(now().as_millis())));
         let far = Instant::now() + Duration::from_secs(3600);
         tokio::select! {
             ev = rx.recv() => {

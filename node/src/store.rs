@@ -73,10 +73,9 @@ impl Store {
         let txn = self.db.begin_write().map_err(|e| self.err(e))?;
         {
             let mut log = txn.open_table(LOG).map_err(|e| self.err(e))?;
-            let mut next = log.last().map_err(|e| self.err(e))?.map_or(0, |(k, _)| k.value() + 1);
-            for r in records {
-                log.insert(next, r.to_bytes().as_slice()).map_err(|e| self.err(e))?;
-                next += 1;
+            let first = log.last().map_err(|e| self.err(e))?.map_or(0, |(k, _)| k.value() + 1);
+            for (index, r) in (first..).zip(records) {
+                log.insert(index, r.to_bytes().as_slice()).map_err(|e| self.err(e))?;
             }
         }
         txn.commit().map_err(|e| self.err(e))
@@ -89,8 +88,11 @@ impl Store {
         let mut records = Vec::new();
         for row in log.iter().map_err(|e| self.err(e))? {
             let (k, v) = row.map_err(|e| self.err(e))?;
-            let record = Record::from_bytes(v.value())
-                .map_err(|e| NodeError::Corrupt { path: self.path.clone(), index: k.value(), detail: format!("{e:?}") })?;
+            let record = Record::from_bytes(v.value()).map_err(|e| NodeError::Corrupt {
+                path: self.path.clone(),
+                index: k.value(),
+                detail: format!("{e:?}"),
+            })?;
             records.push(record);
         }
         Ok(records)
