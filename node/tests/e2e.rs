@@ -343,4 +343,27 @@ fn bad_input_is_one_line_and_a_hint_with_a_non_zero_exit() {
     assert!(bad.contains("bad invite code"), "{bad}");
     let down = alice.fails(&["up"]);
     assert!(down.contains("cannot reach the signaling server"), "{down}");
+
+    // Scripts get one JSON object per line, errors included.
+    let listed = alice.ok(&["--json", "space", "create", "--name", "s"]);
+    let value: serde_json::Value = serde_json::from_str(listed.trim()).expect("one JSON object");
+    assert_eq!(value["event"], "space_created");
+    let missing = alice.fails(&["--json", "get", "nope"]);
+    let first = missing.lines().next().unwrap_or_default();
+    let value: serde_json::Value = serde_json::from_str(first).expect("a JSON error line");
+    assert_eq!(value["event"], "error");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_key_file_others_may_read_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = Dir::new();
+    let alice = Device::new(&dir.0, "alice", "127.0.0.1:1");
+    let db = Path::new(&alice.home).join("spaces.redb");
+    assert_eq!(std::fs::metadata(&db).expect("store").permissions().mode() & 0o777, 0o600);
+    assert_eq!(std::fs::metadata(&alice.home).expect("home").permissions().mode() & 0o777, 0o700);
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let refused = alice.fails(&["spaces"]);
+    assert!(refused.contains("mode 644") && refused.contains("chmod 600"), "{refused}");
 }
