@@ -296,3 +296,35 @@ pub fn set_role(home: &Path, space: &str, member: &str, role: Role, out: Out) ->
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A long history is compacted to a snapshot, and the device restored from it holds all
+    /// it wrote: the bound on the log loses nothing.
+    #[test]
+    fn a_compacted_log_restores_every_write() {
+        let home = std::env::temp_dir().join(format!("spaces-compact-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&home);
+        let mut node = Node::init(&home).expect("init");
+        let events = run(&mut node, &Command::CreateSpace).expect("create");
+        let Some(Event::SpaceCreated { space }) = events.into_iter().find(|e| matches!(e, Event::SpaceCreated { .. }))
+        else {
+            panic!("no space created");
+        };
+        let writes = crate::store::LOG_RECORDS_MAX + 20;
+        for n in 0..writes {
+            let item = ItemId(u128::from(n).to_be_bytes());
+            let ops = vec![Op::Create { item, type_name: ITEM_TYPE.into() }];
+            run(&mut node, &Command::Write { space, ops }).expect("write");
+        }
+        let logged = node.store.log().expect("log").len() as u64;
+        assert!(logged <= crate::store::LOG_RECORDS_MAX, "compacted: {logged} records");
+        drop(node);
+        let restored = Node::offline(&home).expect("restore");
+        let items = restored.peer.client().items(&space).expect("items");
+        assert_eq!(items.len() as u64, writes);
+        let _ = std::fs::remove_dir_all(&home);
+    }
+}
