@@ -94,7 +94,10 @@ impl NodeError {
             NodeError::Corrupt { .. } | NodeError::Restore { .. } => {
                 "the store is damaged; restore it from a backup, or init a new device and join again".into()
             }
-            NodeError::NoSignal => "pass --signal HOST:PORT or set SPACES_SIGNAL".into(),
+            NodeError::NoSignal => {
+                "pass --signal HOST:PORT, set SPACES_SIGNAL, or write signal = HOST:PORT in the home's config file"
+                    .into()
+            }
             NodeError::SignalUnreachable { .. } => {
                 "is the signaling server running? start one with: spaces signal --listen HOST:PORT".into()
             }

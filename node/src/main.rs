@@ -77,14 +77,30 @@ fn run(cli: Cli, out: Out) -> Result<(), NodeError> {
         Command::Remove { space, member } => local::set_role(&home, space, member, spaces_protocol::Role::Removed, out),
         Command::Signal { .. } => Ok(()),
         online_command => {
-            let ctx = online::Ctx { home, signal: signal_addr(&cli)?, listen: cli.listen, out };
+            let signal = signal_addr(cli.signal.clone().or_else(|| configured_signal(&home)))?;
+            let ctx = online::Ctx { home, signal, listen: cli.listen, out };
             runtime()?.block_on(online::run(&ctx, online_command))
         }
     }
 }
 
-fn signal_addr(cli: &Cli) -> Result<std::net::SocketAddr, NodeError> {
-    let text = cli.signal.as_deref().ok_or(NodeError::NoSignal)?;
+/// The config file in the home: `signal = HOST:PORT` lines (the last wins), so a device used
+/// with one server needs neither the flag nor the variable.
+const CONFIG_FILE: &str = "config";
+
+fn configured_signal(home: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(home.join(CONFIG_FILE)).ok()?;
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .filter(|(k, _)| k.trim() == "signal")
+        .map(|(_, v)| v.trim().to_owned())
+        .next_back()
+}
+
+/// `--signal`, `SPACES_SIGNAL` or the config file, resolved.
+fn signal_addr(given: Option<String>) -> Result<std::net::SocketAddr, NodeError> {
+    let text = given.ok_or(NodeError::NoSignal)?;
+    let text = text.as_str();
     use std::net::ToSocketAddrs;
     text.to_socket_addrs()
         .map_err(|e| NodeError::bad("--signal", format!("{text:?}: {e} (expected HOST:PORT)")))?
