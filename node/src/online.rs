@@ -1,0 +1,366 @@
+//! Commands that go online: `invite`, `join`, `sync` and `up`. Each restores the device,
+//! connects it to the signaling server and steps the [`Node`] loop until its goal or its
+//! deadline; what happens on the wire is all the Peer's doing, the command only watches its
+//! events and tells the user.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::json;
+use spaces_protocol::PublicKey;
+use spaces_protocol::invitation::guest::GuestEvent;
+use spaces_protocol::invitation::host::HostEvent;
+use spaces_protocol::invitation::{AuthMethod, InvitationCode, Pin, Refusal, State};
+use spaces_protocol::peer::{Command, Event, Input};
+use tokio::time::Instant;
+
+use crate::cli::{self, Command as Cmd};
+use crate::driver::{Node, Step};
+use crate::error::NodeError;
+use crate::local;
+use crate::output::{Out, Status};
+
+/// How long a finishing command waits for its last frames (an admission, entries) to leave.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+/// A sync is done when a member link has been up and no frame arrived for this long: the
+/// Peer sends what it has at once when a link opens, so a quiet link holds nothing new.
+const SYNC_QUIET: Duration = Duration::from_millis(700);
+
+pub struct Ctx {
+    pub home: PathBuf,
+    pub signal: SocketAddr,
+    pub listen: SocketAddr,
+    pub out: Out,
+}
+
+pub async fn run(ctx: &Ctx, command: &Cmd) -> Result<(), NodeError> {
+    match command {
+        Cmd::Invite { space, role, multi_use, max_uses, expires } => {
+            let lifetime = cli::parse_duration(expires)?;
+            let use_limit = if *multi_use { max_uses.unwrap_or(0) } else { 1 };
+            invite(ctx, space, role.role(), use_limit, lifetime).await
+        }
+        Cmd::Join { code, pin, name, timeout } => {
+            let code = InvitationCode::decode(code.trim()).map_err(|e| {
+                NodeError::bad("invite code", format!("{e} (expected the spc1... code the inviter printed)"))
+            })?;
+            let timeout = cli::parse_duration(timeout)?;
+            join(ctx, code, pin.as_deref(), name.as_deref(), timeout).await
+        }
+        Cmd::Sync { space, timeout } => sync(ctx, space, cli::parse_duration(timeout)?).await,
+        Cmd::Up => up(ctx).await,
+        other => Err(NodeError::bad("command", format!("{other:?} is not an online command"))),
+    }
+}
+
+async fn online(ctx: &Ctx) -> Result<Node, NodeError> {
+    Node::online(&ctx.home, ctx.signal, ctx.listen).await
+}
+
+fn state_name(s: State) -> &'static str {
+    match s {
+        State::Init => "created",
+        State::Connecting => "connecting",
+        State::Connected => "guest connected",
+        State::ReadyForAuthentication => "waiting for the PIN",
+        State::Authenticating => "authenticating",
+        State::Success => "admitted",
+        State::Cancelled => "cancelled",
+        State::Timeout => "timed out",
+        State::Error => "failed",
+        State::Expired => "expired",
+    }
+}
+
+/// One reason per refusal, as the issue asks: what happened and what to do.
+fn refusal(r: Refusal) -> (String, String) {
+    let (reason, hint) = match r {
+        Refusal::WrongPin => ("wrong PIN", "check the PIN with the inviter and try again"),
+        Refusal::AttemptsExhausted => ("the invitation is burned: too many wrong PINs", "ask for a new invitation"),
+        Refusal::Expired => ("the invitation expired", "ask for a new invitation"),
+        Refusal::Cancelled => ("the inviter cancelled the invitation", "ask for a new invitation"),
+        Refusal::NotAuthorised => ("the inviter may no longer admit members", "ask an admin of the space"),
+        Refusal::AlreadyUsed => ("the invitation was already used", "ask for a new invitation"),
+        Refusal::Busy => ("another guest is joining right now", "try again in a few seconds"),
+        Refusal::ProtocolViolation => ("the host broke the protocol", "try again; report it if it repeats"),
+        Refusal::UnknownInvitation => {
+            ("the host does not know this invitation", "check the code, or ask for a new one")
+        }
+        Refusal::Timeout => ("no answer from the host in time", HOST_HINT),
+    };
+    (reason.to_owned(), hint.to_owned())
+}
+
+const HOST_HINT: &str = "is the inviter's `spaces invite` still running, with the same --signal server?";
+
+async fn invite(
+    ctx: &Ctx,
+    space: &str,
+    role: spaces_protocol::Role,
+    use_limit: u32,
+    lifetime: Duration,
+) -> Result<(), NodeError> {
+    let mut node = online(ctx).await?;
+    let key = local::resolve_space(&node, space)?;
+    let lifetime_ms = u64::try_from(lifetime.as_millis()).unwrap_or(u64::MAX);
+    let create = Command::CreateInvitation {
+        space: Some(key),
+        auth: AuthMethod::Pin,
+        role,
+        guest: None,
+        lifetime_ms,
+        use_limit,
+    };
+    let events = local::run(&mut node, &create)?;
+    let Some((id, code, pin)) = events.into_iter().find_map(|e| match e {
+        Event::InvitationCreated { id, code, pin } => Some((id, code, pin)),
+        _ => None,
+    }) else {
+        return Err(NodeError::Refused { what: "the invitation".into(), detail: "no invitation was created".into() });
+    };
+    let pin = pin.as_ref().map(Pin::reveal).unwrap_or_default().to_owned();
+    let out = ctx.out;
+    out.emit(
+        format!("invite code: {code}"),
+        json!({"event": "invitation", "code": code.to_string(), "role": local::role_name(Some(role))}),
+    );
+    out.emit(&pin, json!({"event": "pin", "pin": pin}));
+    let status = out.status();
+    status.set("waiting for a guest", json!({"event": "state", "state": "waiting"}));
+    let result = host_loop(&mut node, id, &status).await;
+    status.finish();
+    node.shutdown(SHUTDOWN_GRACE).await;
+    result
+}
+
+async fn host_loop(node: &mut Node, id: [u8; 16], status: &Status) -> Result<(), NodeError> {
+    // The last session's refusal explains an ERROR end (burned, for one).
+    let mut last_refusal = None;
+    loop {
+        while let Some(e) = node.next_event() {
+            let Event::Hosting { id: eid, event } = e else { continue };
+            if eid != id {
+                continue;
+            }
+            match event {
+                HostEvent::State(s) => {
+                    status.note(state_name(s), json!({"event": "state", "state": state_name(s)}));
+                    if s == State::Success {
+                        return Ok(());
+                    }
+                    if s.is_terminal() {
+                        let why = match (s, last_refusal) {
+                            (State::Error, Some(r)) => refusal(r).0,
+                            _ => state_name(s).to_owned(),
+                        };
+                        return Err(NodeError::Invitation {
+                            reason: format!("the invitation ended: {why}"),
+                            hint: "create a new one with spaces invite SPACE".into(),
+                        });
+                    }
+                }
+                HostEvent::Admitted { guest, .. } => {
+                    status.note(&format!("admitted {guest}"), json!({"event": "admitted", "guest": guest.to_string()}))
+                }
+                HostEvent::AttemptFailed { attempts_left } => status.note(
+                    &format!("a guest typed a wrong PIN ({attempts_left} attempts left)"),
+                    json!({"event": "wrong_pin", "attempts_left": attempts_left}),
+                ),
+                HostEvent::SessionFailed { reason, .. } => {
+                    last_refusal = Some(reason);
+                    let (why, _) = refusal(reason);
+                    status.note(&format!("a guest failed: {why}"), json!({"event": "session_failed", "reason": why}))
+                }
+            }
+        }
+        if node.step(None).await? == Step::Interrupted {
+            node.feed(Input::Command(&Command::CancelInvitation { id }))?;
+            return Err(NodeError::Interrupted);
+        }
+    }
+}
+
+fn read_pin() -> Result<Pin, NodeError> {
+    let text = rpassword::prompt_password("PIN: ")
+        .map_err(|e| NodeError::Io { what: "reading the PIN".into(), detail: e.to_string() })?;
+    Pin::parse(&text).map_err(|_| NodeError::bad("PIN", "expected 6 digits"))
+}
+
+async fn join(
+    ctx: &Ctx,
+    code: InvitationCode,
+    pin: Option<&str>,
+    name: Option<&str>,
+    timeout: Duration,
+) -> Result<(), NodeError> {
+    let given = pin.map(|p| Pin::parse(p).map_err(|_| NodeError::bad("PIN", "expected 6 digits"))).transpose()?;
+    let mut node = online(ctx).await?;
+    local::run(&mut node, &Command::AcceptInvitation { code })?;
+    let status = ctx.out.status();
+    status.set("looking for the host", json!({"event": "state", "state": "connecting"}));
+    let result = guest_loop(&mut node, code.id, given, Instant::now() + timeout, &status).await;
+    status.finish();
+    let result = result.and_then(|space| {
+        if let Some(name) = name {
+            local::set_alias(&node, name, &space)?;
+        }
+        ctx.out.emit(format!("joined space {space}"), json!({"event": "joined", "space": space.to_string()}));
+        Ok(())
+    });
+    node.shutdown(SHUTDOWN_GRACE).await;
+    result
+}
+
+async fn guest_loop(
+    node: &mut Node,
+    id: [u8; 16],
+    mut pin: Option<Pin>,
+    deadline: Instant,
+    status: &Status,
+) -> Result<PublicKey, NodeError> {
+    let mut reached = false;
+    loop {
+        while let Some(e) = node.next_event() {
+            match e {
+                Event::Joined { space } => return Ok(space),
+                Event::Joining { id: eid, event } if eid == id => match event {
+                    GuestEvent::State(State::ReadyForAuthentication) => {
+                        reached = true;
+                        let p = match pin.take() {
+                            Some(p) => p,
+                            None => read_pin()?,
+                        };
+                        status.set("authenticating", json!({"event": "state", "state": "authenticating"}));
+                        node.feed(Input::Command(&Command::Authenticate { id, pin: p }))?;
+                    }
+                    GuestEvent::State(s) => {
+                        reached |= matches!(s, State::Connected | State::Authenticating);
+                        status.set(state_name(s), json!({"event": "state", "state": state_name(s)}));
+                    }
+                    GuestEvent::WrongPin { attempts_left: 0 } => return Err(failed(Refusal::AttemptsExhausted)),
+                    GuestEvent::WrongPin { attempts_left } => {
+                        let reason = format!("wrong PIN ({attempts_left} attempts left)");
+                        if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                            return Err(NodeError::Invitation {
+                                reason,
+                                hint: "check the PIN with the inviter and run join again".into(),
+                            });
+                        }
+                        status.note(&reason, json!({"event": "wrong_pin", "attempts_left": attempts_left}));
+                        let p = read_pin()?;
+                        node.feed(Input::Command(&Command::Authenticate { id, pin: p }))?;
+                    }
+                    GuestEvent::Admitted(_) => status.set("admitted", json!({"event": "state", "state": "admitted"})),
+                    GuestEvent::Failed(Refusal::Timeout) if !reached => return Err(unreachable()),
+                    GuestEvent::Failed(r) => return Err(failed(r)),
+                },
+                _ => {}
+            }
+        }
+        match node.step(Some(deadline)).await? {
+            Step::Progress => {}
+            Step::Deadline if reached => return Err(failed(Refusal::Timeout)),
+            Step::Deadline => return Err(unreachable()),
+            Step::Interrupted => {
+                node.feed(Input::Command(&Command::CancelAccept { id }))?;
+                return Err(NodeError::Interrupted);
+            }
+        }
+    }
+}
+
+fn failed(r: Refusal) -> NodeError {
+    let (reason, hint) = refusal(r);
+    NodeError::Invitation { reason, hint }
+}
+
+fn unreachable() -> NodeError {
+    NodeError::Invitation {
+        reason: "host unreachable: no host for this invitation answered".into(),
+        hint: HOST_HINT.into(),
+    }
+}
+
+async fn sync(ctx: &Ctx, space: &str, timeout: Duration) -> Result<(), NodeError> {
+    let mut node = online(ctx).await?;
+    let key = local::resolve_space(&node, space)?;
+    let deadline = Instant::now() + timeout;
+    let status = ctx.out.status();
+    status.set("looking for another member device", json!({"event": "state", "state": "searching"}));
+    let result = sync_loop(&mut node, key, deadline).await;
+    status.finish();
+    node.shutdown(SHUTDOWN_GRACE).await;
+    let (space_s, items) = (key.to_string(), node_items(&ctx.home, &key));
+    result?;
+    ctx.out.emit(
+        format!("synced space {space_s} ({items} items)"),
+        json!({"event": "synced", "space": space_s, "items": items}),
+    );
+    Ok(())
+}
+
+fn node_items(home: &std::path::Path, key: &PublicKey) -> usize {
+    Node::offline(home).ok().and_then(|n| n.peer.client().items(key).ok().map(|i| i.len())).unwrap_or(0)
+}
+
+async fn sync_loop(node: &mut Node, key: PublicKey, deadline: Instant) -> Result<(), NodeError> {
+    let mut refused = false;
+    // Only a link the Peer holds authorised for this space when replication goes quiet
+    // counts: a device that refuses us (we were removed) answers `Refused`, and the Peer then
+    // drops the space from the link.
+    let mut linked = false;
+    loop {
+        while let Some(e) = node.next_event() {
+            if let Event::Refused { .. } = e {
+                refused = true;
+            }
+        }
+        let now_linked = node.peer.swarm_links().iter().any(|(_, spaces)| spaces.contains(&key));
+        refused |= linked && !now_linked;
+        linked = now_linked;
+        let until = if linked { (node.last_frame + SYNC_QUIET).min(deadline) } else { deadline };
+        match node.step(Some(until)).await? {
+            Step::Progress => {}
+            Step::Deadline if linked && Instant::now() < deadline => return Ok(()),
+            Step::Deadline => {
+                let detail = if refused {
+                    "the other devices refused us (removed from the space?)"
+                } else {
+                    "no other member device answered in time"
+                };
+                return Err(NodeError::Sync { space: key.to_string(), detail: detail.into() });
+            }
+            Step::Interrupted => return Err(NodeError::Interrupted),
+        }
+    }
+}
+
+async fn up(ctx: &Ctx) -> Result<(), NodeError> {
+    let mut node = online(ctx).await?;
+    let identity = node.peer.client().identity_key();
+    let listen = node.listen.map(|a| a.to_string()).unwrap_or_default();
+    ctx.out.emit(
+        format!("online as {identity} on {listen}; Ctrl-C to stop"),
+        json!({"event": "online", "identity": identity.to_string(), "listen": listen}),
+    );
+    loop {
+        while let Some(e) = node.next_event() {
+            match e {
+                Event::Changed { space } => ctx
+                    .out
+                    .emit(format!("space {space} changed"), json!({"event": "changed", "space": space.to_string()})),
+                Event::Joined { space } => ctx
+                    .out
+                    .emit(format!("joined space {space}"), json!({"event": "joined", "space": space.to_string()})),
+                _ => {}
+            }
+        }
+        if node.step(None).await? == Step::Interrupted {
+            break;
+        }
+    }
+    node.shutdown(SHUTDOWN_GRACE).await;
+    ctx.out.emit("stopped", json!({"event": "stopped"}));
+    Ok(())
+}
