@@ -5,10 +5,12 @@
 //! clock). Builders are meant to run once per size, outside any measured closure; the
 //! `*_cached` variants memoise them per process so several benchmarks can share one workload.
 //!
-//! `invite` drives a complete invitation and `floor` the primitives it cannot avoid.
+//! `invite` drives a complete invitation and `floor` the primitives it cannot avoid; `report`
+//! turns criterion's output into `benches/REPORT.md`.
 
 pub mod floor;
 pub mod invite;
+pub mod report;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};

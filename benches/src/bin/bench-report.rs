@@ -1,75 +1,71 @@
-//! Prints the criterion results of the last `cargo bench` run as a table, with the ratios
-//! that matter (each measured in the same run, so machine noise mostly cancels out).
+//! Writes `benches/REPORT.md` (and its plots under `benches/report/`) from the criterion
+//! results of the last `cargo bench -p spaces-benches` run, and prints the report.
 //!
-//! `cargo run -p spaces-benches --bin bench-report`
+//! `cargo run --release -p spaces-benches --bin bench-report [-- --print]`
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::process::ExitCode;
 
-fn estimate(dir: &Path) -> Option<(f64, f64)> {
-    let text = std::fs::read_to_string(dir.join("new").join("estimates.json")).ok()?;
-    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
-    Some((v["median"]["point_estimate"].as_f64()?, v["mean"]["point_estimate"].as_f64()?))
+use spaces_benches::report::{self, Machine};
+
+/// Plots: (file under benches/report/, criterion id prefix, title).
+const PLOTS: [(&str, &str, &str); 3] = [
+    ("membership.svg", "membership_", "membership: rebuild, resolve, one by one"),
+    ("scale-rebuild.svg", "scale_rebuild", "membership rebuild per credential shape"),
+    ("scale-one-by-one.svg", "scale_one_by_one", "one-by-one insertion per credential shape"),
+];
+
+fn machine() -> Machine {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split_once(':')).map(|(_, v)| v.trim().to_string()))
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let rustc = std::process::Command::new("rustc")
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map_or_else(|| "rustc unknown".into(), |s| s.trim().to_string());
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map_or_else(|| "unknown".into(), |l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
+    Machine { cpu, cores, rustc, load }
 }
 
-fn walk(dir: &Path, out: &mut Vec<(String, f64, f64)>, root: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    let mut entries: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
-    entries.sort();
-    for path in entries {
-        if path.file_name().is_some_and(|n| n == "report") || !path.is_dir() {
-            continue;
-        }
-        if let Some((median, mean)) = estimate(&path) {
-            let name = path.strip_prefix(root).unwrap_or(&path).display().to_string();
-            out.push((name, median, mean));
-        } else {
-            walk(&path, out, root);
-        }
-    }
-}
-
-fn human(ns: f64) -> String {
-    match ns {
-        x if x >= 1e9 => format!("{:.2} s", x / 1e9),
-        x if x >= 1e6 => format!("{:.2} ms", x / 1e6),
-        x if x >= 1e3 => format!("{:.2} µs", x / 1e3),
-        x => format!("{x:.0} ns"),
-    }
-}
-
-fn main() {
+fn main() -> ExitCode {
     let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
     let root = Path::new(&target).join("criterion");
-    let mut rows = Vec::new();
-    walk(&root, &mut rows, &root);
+    let rows = report::collect(&root);
     if rows.is_empty() {
         eprintln!("no criterion results under {}; run `cargo bench -p spaces-benches` first", root.display());
-        std::process::exit(1);
+        return ExitCode::FAILURE;
     }
-    println!("{:<50} {:>12} {:>12}", "benchmark", "median", "mean");
-    for (name, median, mean) in &rows {
-        println!("{name:<50} {:>12} {:>12}", human(*median), human(*mean));
-    }
-    let get = |n: &str| rows.iter().find(|r| r.0 == n).map(|r| r.1);
-    let ratios = [
-        ("invitation/complete_pin", "invitation/bare_snow_xk"),
-        ("invitation/complete_none", "invitation/bare_snow_xk"),
-        ("invitation/complete_pin", "invitation/complete_none"),
-        ("replication/many_spaces/1000", "replication/many_spaces/10"),
-        ("replication/items_100k", "replication/items_100k_batched"),
-        // Criterion names the directory of group "membership/rebuild" `membership_rebuild`.
-        ("membership_rebuild/10k", "membership_rebuild/1k"),
-        ("membership_rebuild/100k", "membership_rebuild/10k"),
-        ("membership_resolve/10k", "membership_resolve/1k"),
-        ("membership_resolve/100k", "membership_resolve/10k"),
-        ("membership_insert_one_by_one/10k", "membership_insert_one_by_one/1k"),
-        ("membership_insert_one_by_one/10k", "membership_rebuild/10k"),
-        ("credential_verify/single", "credential_verify/single_direct"),
-    ];
-    println!();
-    for (a, b) in ratios {
-        if let (Some(x), Some(y)) = (get(a), get(b)) {
-            println!("{a} / {b} = {:.1}x (medians)", x / y);
+    let out = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut plots = Vec::new();
+    for (file, prefix, title) in PLOTS {
+        let series = report::series(&rows, prefix);
+        if series.is_empty() {
+            continue;
         }
+        let path = out.join("report").join(file);
+        let written = std::fs::create_dir_all(out.join("report"))
+            .and_then(|()| std::fs::write(&path, report::svg_plot(title, &series)));
+        if let Err(e) = written {
+            eprintln!("cannot write {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+        plots.push(format!("report/{file}"));
     }
+    let md = report::render(&rows, &machine(), &plots);
+    if let Err(e) = std::fs::write(out.join("REPORT.md"), &md) {
+        eprintln!("cannot write REPORT.md: {e}");
+        return ExitCode::FAILURE;
+    }
+    if std::env::args().any(|a| a == "--print") {
+        print!("{md}");
+    }
+    println!("wrote {} ({} figures, {} plots)", out.join("REPORT.md").display(), rows.len(), plots.len());
+    ExitCode::SUCCESS
 }
