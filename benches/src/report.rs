@@ -221,11 +221,12 @@ fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
-/// The size a benchmark id ends with (`…/10k` → 10 000), if any.
-pub fn size_of(name: &str) -> Option<u64> {
-    let last = name.rsplit('/').next()?;
-    let n: u64 = last.strip_suffix('k')?.parse().ok()?;
-    Some(n * 1000)
+/// The size a benchmark id ends with (`…/10k`, or `…_10k` where criterion turned a `/` inside
+/// a bench name into `_`) → 10 000, and the id without it.
+pub fn size_of(name: &str) -> Option<(&str, u64)> {
+    let cut = name.rfind(['/', '_'])?;
+    let n: u64 = name[cut + 1..].strip_suffix('k')?.parse().ok()?;
+    Some((&name[..cut], n * 1000))
 }
 
 /// Series for a plot: every benchmark under `prefix` that ends with a size, grouped by the
@@ -233,9 +234,8 @@ pub fn size_of(name: &str) -> Option<u64> {
 pub fn series(rows: &[Row], prefix: &str) -> Vec<(String, Vec<(f64, f64)>)> {
     let mut groups: std::collections::BTreeMap<String, Vec<(f64, f64)>> = Default::default();
     for r in rows.iter().filter(|r| r.name.starts_with(prefix)) {
-        if let Some(size) = size_of(&r.name) {
-            let key = r.name.rsplit_once('/').map_or(r.name.clone(), |(k, _)| k.to_string());
-            groups.entry(key).or_default().push((size as f64, r.median));
+        if let Some((key, size)) = size_of(&r.name) {
+            groups.entry(key.to_string()).or_default().push((size as f64, r.median));
         }
     }
     groups
