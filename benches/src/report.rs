@@ -214,7 +214,7 @@ fn bounds(v: impl Iterator<Item = f64>) -> (f64, f64) {
 
 /// Sizes as the benches name them (1k, 10k, 100k).
 fn size_label(v: u64) -> String {
-    if v >= 1000 && v % 1000 == 0 { format!("{}k", v / 1000) } else { v.to_string() }
+    if v >= 1000 && v.is_multiple_of(1000) { format!("{}k", v / 1000) } else { v.to_string() }
 }
 
 fn escape(s: &str) -> String {
