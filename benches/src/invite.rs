@@ -105,8 +105,9 @@ pub fn invitation(s: &mut Setup, auth: AuthMethod) -> Timing {
             guest.handle_input(GuestInput::Authenticate(pin.clone().expect("PIN method")), now);
         }
     }
-    let Some(Ok(grant)) = guest.outcome() else { panic!("invitation failed: {:?}", guest.outcome()) };
-    s.guest.accept_grant(grant).unwrap();
+    let Some(Ok(grant)) = guest.outcome().cloned() else { panic!("invitation failed: {:?}", guest.outcome()) };
+    let verified = guest.take_verified();
+    s.guest.accept_grant_verified(&grant, verified).unwrap();
     Timing { total: start.elapsed(), host: host_time, frames }
 }
 

@@ -272,7 +272,7 @@ impl Client {
     fn publish(&mut self, key: &PublicKey, credential: Credential) -> Result<Credential, ClientError> {
         let local = self.local_mut(key)?;
         let mut trial = local.space.membership().clone();
-        trial.insert(credential.clone()).map_err(ClientError::Credential)?;
+        trial.insert_own(credential.clone()).map_err(ClientError::Credential)?;
         if trial.effect(&credential.id()) != Some(crate::membership::Effect::Applied) {
             return Err(ClientError::NoEffect);
         }
@@ -428,9 +428,14 @@ impl Client {
 
     /// Completes a join with the credentials the admitter returned.
     pub fn accept(&mut self, key: &PublicKey, credentials: Vec<Credential>) -> Result<(), ClientError> {
-        let me = self.identity.identity_key();
         let mut space = Space::new(*key);
         space.insert_credentials(credentials);
+        self.join(key, space)
+    }
+
+    /// Stores `space` as joined if it admits one of our pending joins.
+    fn join(&mut self, key: &PublicKey, space: Space) -> Result<(), ClientError> {
+        let me = self.identity.identity_key();
         let control = self
             .joining
             .keys()
@@ -448,11 +453,25 @@ impl Client {
     /// Completes a SPACE invitation on the guest's side: joins the space and records the host
     /// as a contact. Returns the space key.
     pub fn accept_grant(&mut self, grant: &AdmissionGrant) -> Result<PublicKey, ClientError> {
+        self.accept_grant_verified(grant, None)
+    }
+
+    /// `accept_grant` with the membership the guest built from this grant's credentials when
+    /// it checked them (`InvitationGuest::take_verified`): stored as it is, so no credential
+    /// is verified twice. One of another space is ignored.
+    pub fn accept_grant_verified(
+        &mut self,
+        grant: &AdmissionGrant,
+        verified: Option<crate::membership::Membership>,
+    ) -> Result<PublicKey, ClientError> {
         let AdmissionGrant::Space { space, credentials, .. } = grant else {
             return Err(ClientError::NotAllowed);
         };
         if !self.spaces.contains_key(space) {
-            self.accept(space, credentials.clone())?;
+            match verified.filter(|m| m.space() == *space) {
+                Some(m) => self.join(space, Space::from_membership(m))?,
+                None => self.accept(space, credentials.clone())?,
+            }
         }
         if let Some(host) = grant.host_identity() {
             self.add_contact(host);

@@ -144,6 +144,9 @@ pub struct InvitationGuest {
     in_doubt: bool,
     attempts_left: Option<u8>,
     outcome: Option<Result<AdmissionGrant, Refusal>>,
+    /// The membership `grant_ok` built from the grant of a SPACE outcome: its credentials are
+    /// verified and resolved, so the `Client` stores it instead of verifying them again.
+    verified: Option<Membership>,
     out: VecDeque<GuestOutput>,
     /// A `Timeout` ends the drain of each input (when there is a deadline).
     timeout_due: bool,
@@ -192,6 +195,7 @@ impl InvitationGuest {
             in_doubt: false,
             attempts_left: None,
             outcome: None,
+            verified: None,
             out: VecDeque::new(),
             timeout_due: false,
             rng: ChaCha20Rng::from_seed(seed),
@@ -466,6 +470,7 @@ impl InvitationGuest {
                 };
                 let trusted = crate::mutants::active(crate::mutants::Mutant::GuestTrustsGrant);
                 if !mac_ok || !(trusted || self.grant_ok(&grant)) {
+                    self.verified = None;
                     self.close(session);
                     self.finish(Err(Refusal::ProtocolViolation));
                     return None;
@@ -511,7 +516,15 @@ impl InvitationGuest {
     }
 
     /// The grant must make us what the code promised.
-    fn grant_ok(&self, grant: &AdmissionGrant) -> bool {
+    /// The verified membership of a SPACE grant this guest accepted (once): pass it with the
+    /// grant to `Client::accept_grant_verified`.
+    pub fn take_verified(&mut self) -> Option<Membership> {
+        self.verified.take()
+    }
+
+    /// Checks a grant (SPEC §7.7.3); a SPACE grant that passes leaves its membership in
+    /// `verified`.
+    fn grant_ok(&mut self, grant: &AdmissionGrant) -> bool {
         match (&self.joiner, grant) {
             (Joiner::Space { join, .. }, AdmissionGrant::Space { space, role, credentials, .. }) => {
                 if !role.is_member() {
@@ -527,9 +540,11 @@ impl InvitationGuest {
                         && matches!(c.assertion(), Assertion::SpaceMember { role: r, .. } if Some(*r) == self.code.role)
                         && m.effect(&c.id()) == Some(Effect::Applied)
                 });
-                as_coded
+                let ok = as_coded
                     && m.role(&join.identity) == Some(*role)
-                    && m.feed(&join.control_feed).is_some_and(|f| f.identity == join.identity)
+                    && m.feed(&join.control_feed).is_some_and(|f| f.identity == join.identity);
+                self.verified = ok.then_some(m);
+                ok
             }
             (Joiner::Device { device, noise }, AdmissionGrant::Device { credential, .. }) => {
                 credential.verify().is_ok()

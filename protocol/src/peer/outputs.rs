@@ -96,7 +96,8 @@ impl Peer {
                     GuestOutput::Close { session } => self.close(session, now),
                     GuestOutput::Event(event) => {
                         if let GuestEvent::Admitted(grant) = &event {
-                            self.on_admitted(grant, now);
+                            let verified = self.joining.get_mut(&id).and_then(InvitationGuest::take_verified);
+                            self.on_admitted(grant, verified, now);
                         }
                         // A terminal state ends the guest, and with it its topic.
                         self.topics_dirty = true;
@@ -109,10 +110,10 @@ impl Peer {
         moved
     }
 
-    fn on_admitted(&mut self, grant: &AdmissionGrant, now: Timestamp) {
+    fn on_admitted(&mut self, grant: &AdmissionGrant, verified: Option<crate::membership::Membership>, now: Timestamp) {
         match grant {
             AdmissionGrant::Space { .. } => {
-                if let Ok(space) = self.client.accept_grant(grant) {
+                if let Ok(space) = self.client.accept_grant_verified(grant, verified) {
                     self.event(Event::Joined { space });
                     // Links we already have to other members may now carry this space.
                     self.space_changed(space, now);
