@@ -1,5 +1,5 @@
 //! The node loop: one `Peer` driven over TCP, with time from the system clock, randomness from
-//! the OS and durability from the store. The shape is the simulator's (`sim/src/world.rs`):
+//! the OS and durability from the store. The shape is the simulator's (`sim/src/world/drive.rs`):
 //! feed one input with `now`, drain `poll_output` until `Timeout`, append every `Persist` and
 //! answer `Durable` once the records are committed, which releases what the Peer held back.
 //!

@@ -20,6 +20,7 @@ mod commands;
 mod conns;
 mod delegated;
 pub mod durable;
+mod interface;
 mod leave;
 mod links;
 mod outputs;
@@ -39,8 +40,7 @@ use crate::hash::Digest;
 use crate::invitation::guest::{GuestEvent, GuestInput, GuestOutput, InvitationGuest, Joiner};
 use crate::invitation::host::{HostEvent, HostInput, HostOutput, HostParams, HostRecord, InvitationHost};
 use crate::invitation::wire::AdmissionGrant;
-use crate::invitation::{AuthMethod, InvitationCode, Kind, Limits, Pin};
-use crate::item::Op;
+use crate::invitation::{AuthMethod, InvitationCode, Kind, Limits};
 use crate::keys::{NoiseKey, PublicKey};
 use crate::replication;
 use crate::signal::client::{ClientInput, ClientOutput, SignalEvent};
@@ -49,6 +49,7 @@ use crate::swarm::{SwarmError, SwarmEvent, SwarmMessage, SwarmSession};
 use crate::time::Timestamp;
 
 pub use durable::{PeerSnapshot, Record, RestoreError};
+pub use interface::{Command, Event, Input, Output};
 
 /// A connection as the driver names it.
 pub type ConnId = u64;
@@ -105,164 +106,6 @@ impl Canonical for PeerFrame {
 
 fn wrap(body: PeerBody) -> Vec<u8> {
     PeerFrame { version: codec::VERSION, body }.to_bytes()
-}
-
-/// What a user (or a test, or the simulator's workload) asks of the peer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
-    CreateSpace,
-    /// Host an invitation to `space` (or, with `space: None`, a device invitation).
-    CreateInvitation {
-        space: Option<PublicKey>,
-        auth: AuthMethod,
-        role: Role,
-        guest: Option<PublicKey>,
-        lifetime_ms: u64,
-        use_limit: u32,
-    },
-    /// Issue a delegated invitation to `space` (SPEC.md §7.8): this device and up to
-    /// `attempts_max - 1` other admin devices host it, each with its share of the budget. The
-    /// code and PIN come in `InvitationCreated`; `CancelInvitation` with its id ends it on
-    /// every host.
-    DelegateInvitation {
-        space: PublicKey,
-        auth: AuthMethod,
-        role: Role,
-        guest: Option<PublicKey>,
-        lifetime_ms: u64,
-        use_limit: u32,
-    },
-    CancelInvitation {
-        id: [u8; 16],
-    },
-    AcceptInvitation {
-        code: InvitationCode,
-    },
-    Authenticate {
-        id: [u8; 16],
-        pin: Pin,
-    },
-    CancelAccept {
-        id: [u8; 16],
-    },
-    SetRole {
-        space: PublicKey,
-        member: PublicKey,
-        role: Role,
-    },
-    Write {
-        space: PublicKey,
-        ops: Vec<Op>,
-    },
-    Leave {
-        space: PublicKey,
-    },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Input<'a> {
-    Command(&'a Command),
-    /// The connection to the signaling server (the driver keeps one).
-    Signal(ClientInput<'a>),
-    /// An outbound connection we asked for is up.
-    Connected {
-        conn: ConnId,
-    },
-    /// An outbound connection could not be made.
-    ConnectFailed {
-        conn: ConnId,
-    },
-    /// Someone connected to us; the driver chose `conn`.
-    Accepted {
-        conn: ConnId,
-    },
-    Frame {
-        conn: ConnId,
-        bytes: &'a [u8],
-    },
-    Closed {
-        conn: ConnId,
-    },
-    /// Every record of the `Persist` outputs up to `seq` is on disk: the outputs after them
-    /// may go out.
-    Durable {
-        seq: u64,
-    },
-    Timeout,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
-    SpaceCreated {
-        space: PublicKey,
-    },
-    InvitationCreated {
-        id: [u8; 16],
-        code: InvitationCode,
-        pin: Option<Pin>,
-    },
-    /// A hosted invitation's state or outcome changed.
-    Hosting {
-        id: [u8; 16],
-        event: HostEvent,
-    },
-    /// An accepted invitation's state or outcome changed.
-    Joining {
-        id: [u8; 16],
-        event: GuestEvent,
-    },
-    /// We joined a space through an invitation.
-    Joined {
-        space: PublicKey,
-    },
-    /// This device now belongs to `identity` (a DEVICE invitation succeeded).
-    Linked {
-        identity: PublicKey,
-    },
-    /// New credentials or entries arrived for a space.
-    Changed {
-        space: PublicKey,
-    },
-    /// A swarm connection was refused or closed for lack of membership.
-    Refused {
-        conn: ConnId,
-        remote: Option<NoiseKey>,
-    },
-    CommandFailed {
-        command: Command,
-        error: ClientError,
-    },
-    Signal(SignalEvent),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Output {
-    /// A frame for the signaling server.
-    SignalTransmit {
-        bytes: Vec<u8>,
-    },
-    /// Open a connection to `addr` and report it as `conn`.
-    Connect {
-        conn: ConnId,
-        addr: Vec<u8>,
-    },
-    Transmit {
-        conn: ConnId,
-        bytes: Vec<u8>,
-    },
-    Close {
-        conn: ConnId,
-    },
-    /// Records to append to the device's log. The Peer withholds every output after this one
-    /// until the driver reports `Durable { seq }` (or a later one): what it says is always part
-    /// of what it will remember (SPEC.md §9.5).
-    Persist {
-        seq: u64,
-        records: Vec<Record>,
-    },
-    Event(Event),
-    /// When to deliver `Input::Timeout`: the last output of every drain, exactly once.
-    Timeout(Timestamp),
 }
 
 enum Conn {

@@ -1,0 +1,234 @@
+//! Admission: the request a guest sends, what a host's `Admitter` signs for a guest (or
+//! returns again on a retry), and a guest accepting its grant.
+
+// A part of `Client`'s impl: it reads the client's private types.
+use super::*;
+
+impl Client {
+    /// Prepares to join a space: new feed keys, and the request an admitter needs.
+    pub fn join_request<R: RngCore + CryptoRng>(&mut self, rng: &mut R) -> JoinRequest {
+        let (control, data) = (Keypair::generate(rng), Keypair::generate(rng));
+        let request = JoinRequest {
+            identity: self.identity.identity_key(),
+            device: self.identity.device_key(),
+            control_feed: control.public(),
+            data_feed: data.public(),
+            device_credential: self.identity.device_credential().clone(),
+        };
+        self.joining.insert(control.public(), (control, data));
+        request
+    }
+
+    /// The device key pair, for signing invitation requests.
+    pub fn device_keypair(&self) -> &Keypair {
+        self.identity.device_keypair()
+    }
+
+    /// Admits a member: grants the role (unless it is a member already: admission is
+    /// idempotent) and admits its feeds (unless admitted). Returns every credential of the
+    /// space, which is what the new member needs to start replicating.
+    pub fn admit(
+        &mut self,
+        key: &PublicKey,
+        request: &JoinRequest,
+        role: Role,
+        delegation: Option<CredentialId>,
+        now: Timestamp,
+    ) -> Result<Vec<Credential>, ClientError> {
+        let ok_device = request.device_credential.verify().is_ok()
+            && request
+                .device_credential
+                .authorized_device()
+                .is_some_and(|(i, d, _)| i == request.identity && d == request.device);
+        let me = self.identity.identity_key();
+        let local = self.local(key)?;
+        if !ok_device || !local.space.membership().role(&me).is_some_and(Role::can_manage_members) {
+            return Err(ClientError::NotAllowed);
+        }
+        let mut parent = None;
+        if !local.space.membership().is_member(&request.identity) {
+            let assertion =
+                Assertion::SpaceMember { space: *key, role, invitation: delegation, data_frontier: Vec::new() };
+            let heads = local.space.membership().next_parents();
+            let grant = self.identity.signer().issue(request.identity, assertion, now, heads);
+            parent = Some(self.publish(key, grant)?.id());
+        }
+        if self.local(key)?.space.membership().feed(&request.control_feed).is_none() {
+            let after = match parent {
+                Some(p) => p,
+                None => *self.local(key)?.space.membership().heads().last().expect("heads are never empty"),
+            };
+            let noise =
+                request.device_credential.authorized_device().map(|(_, _, n)| n).ok_or(ClientError::NotAllowed)?;
+            let who = (request.identity, request.device, noise);
+            for cred in self.feed_admissions_for(*key, who, request.control_feed, request.data_feed, now, after) {
+                self.publish(key, cred)?;
+            }
+        }
+        self.add_contact(request.identity);
+        Ok(self.local(key)?.space.membership().credentials().cloned().collect())
+    }
+
+    /// Completes a join with the credentials the admitter returned.
+    pub fn accept(&mut self, key: &PublicKey, credentials: Vec<Credential>) -> Result<(), ClientError> {
+        let mut space = Space::new(*key);
+        space.insert_credentials(credentials);
+        self.join(key, space)
+    }
+
+    /// Stores `space` as joined if it admits one of our pending joins.
+    fn join(&mut self, key: &PublicKey, space: Space) -> Result<(), ClientError> {
+        let me = self.identity.identity_key();
+        let control = self
+            .joining
+            .keys()
+            .copied()
+            .find(|c| space.membership().feed(c).is_some_and(|f| f.identity == me))
+            .ok_or(ClientError::NotAllowed)?;
+        if !space.membership().is_member(&me) {
+            return Err(ClientError::NotAllowed);
+        }
+        let (control, data) = self.joining.remove(&control).expect("found above");
+        self.spaces.insert(*key, LocalSpace { space, space_key: None, control, data });
+        Ok(())
+    }
+
+    /// Completes a SPACE invitation on the guest's side: joins the space and records the host
+    /// as a contact. Returns the space key.
+    pub fn accept_grant(&mut self, grant: &AdmissionGrant) -> Result<PublicKey, ClientError> {
+        self.accept_grant_verified(grant, None)
+    }
+
+    /// `accept_grant` with the membership the guest built from this grant's credentials when
+    /// it checked them (`InvitationGuest::take_verified`): stored as it is, so no credential
+    /// is verified twice. One of another space is ignored.
+    pub fn accept_grant_verified(
+        &mut self,
+        grant: &AdmissionGrant,
+        verified: Option<crate::membership::Membership>,
+    ) -> Result<PublicKey, ClientError> {
+        let AdmissionGrant::Space { space, credentials, .. } = grant else {
+            return Err(ClientError::NotAllowed);
+        };
+        if !self.spaces.contains_key(space) {
+            match verified.filter(|m| m.space() == *space) {
+                Some(m) => self.join(space, Space::from_membership(m))?,
+                None => self.accept(space, credentials.clone())?,
+            }
+        }
+        if let Some(host) = grant.host_identity() {
+            self.add_contact(host);
+        }
+        Ok(*space)
+    }
+
+    /// A new device's client, from the grant of a DEVICE invitation.
+    pub fn from_device_grant(
+        device: Keypair,
+        noise: crate::keys::NoiseKeypair,
+        grant: &AdmissionGrant,
+    ) -> Result<Self, ClientError> {
+        let AdmissionGrant::Device { credential, .. } = grant else {
+            return Err(ClientError::NotAllowed);
+        };
+        let identity =
+            Identity::from_authorization(device, noise, credential.clone()).map_err(|_| ClientError::NotAllowed)?;
+        let mut client = Client::new(identity);
+        if let Some(host) = grant.host_identity() {
+            client.add_contact(host);
+        }
+        Ok(client)
+    }
+}
+
+impl Client {
+    /// What a guest admitted to `space` needs: every credential of the space, its role.
+    fn grant(&self, space: PublicKey, identity: PublicKey) -> AdmissionGrant {
+        let membership = self.space(&space).expect("granting from a space we hold").membership();
+        let role = membership.role(&identity).expect("granting to a member");
+        let credentials = membership.credentials().cloned().collect();
+        AdmissionGrant::Space { space, role, credentials, host_device: self.identity.device_credential().clone() }
+    }
+}
+
+/// The host side of invitations admits through the client's spaces and identity.
+impl Admitter for Client {
+    fn admit_space(
+        &mut self,
+        space: PublicKey,
+        join: &JoinRequest,
+        role: Role,
+        delegation: Option<CredentialId>,
+        admission: Admission<'_>,
+        now: Timestamp,
+    ) -> Result<AdmissionGrant, Refusal> {
+        let membership = self.space(&space).map(|s| s.membership()).ok_or(Refusal::NotAuthorised)?;
+        let current = membership.role(&join.identity);
+        match admission {
+            // A retry returns what was issued: the guest's role and feeds must be there already.
+            Admission::Retry => {
+                let issued =
+                    current.is_some_and(|r| r != Role::Removed) && membership.feed(&join.control_feed).is_some();
+                if !issued {
+                    return Err(Refusal::NotAuthorised);
+                }
+                return Ok(self.grant(space, join.identity));
+            }
+            // A removed identity comes back only through an invitation created after its
+            // removal: one whose causal point already shows it Removed (SPEC §7.7.2).
+            Admission::New { point } if current == Some(Role::Removed) => {
+                let known = membership.role_at_point(&join.identity, point) == Ok(Some(Role::Removed));
+                if !known && !active(Mutant::RejoinAfterRemoval) {
+                    return Err(Refusal::NotAuthorised);
+                }
+            }
+            // An invitation never changes a member's role: the guest would see another role
+            // than its code's and refuse, while the host counted a use (SPEC §7.11, fixed 6).
+            Admission::New { .. } if current.is_some_and(|r| r != role) => return Err(Refusal::NotAuthorised),
+            Admission::New { .. } => {}
+        }
+        let already = self.space(&space).is_some_and(|s| s.membership().is_member(&join.identity));
+        if let (Some(d), false) = (delegation, already) {
+            let state = self.space(&space).and_then(|s| s.membership().delegation(&d)).ok_or(Refusal::NotAuthorised)?;
+            if state.cancelled {
+                return Err(Refusal::Cancelled);
+            }
+            if !state.active {
+                let used_up = matches!(state.assertion, Assertion::DelegateInvitation { use_limit, .. } if use_limit != 0 && state.uses >= use_limit);
+                return Err(if used_up { Refusal::AlreadyUsed } else { Refusal::NotAuthorised });
+            }
+        }
+        // Checked before issuing anything: a refused guest must not become a member.
+        let held = self.space(&space).map_or(0, |s| s.membership().len());
+        if held + 3 > GRANT_CREDENTIALS_MAX {
+            return Err(Refusal::NotAuthorised);
+        }
+        self.admit(&space, join, role, delegation, now).map_err(|_| Refusal::NotAuthorised)?;
+        if !self.space(&space).is_some_and(|s| s.membership().is_member(&join.identity)) {
+            return Err(Refusal::NotAuthorised);
+        }
+        Ok(self.grant(space, join.identity))
+    }
+
+    fn admit_device(
+        &mut self,
+        device: PublicKey,
+        noise_key: NoiseKey,
+        admission: Admission<'_>,
+        now: Timestamp,
+    ) -> Result<AdmissionGrant, Refusal> {
+        let existing = self.halo.devices().find(|(d, _)| **d == device).map(|(_, c)| c.clone());
+        let credential = match existing {
+            Some(c) if c.authorized_device().is_some_and(|(_, _, n)| n == noise_key) => c,
+            Some(_) => return Err(Refusal::NotAuthorised),
+            // A retry signs nothing: the device must have been authorised already.
+            None if admission == Admission::Retry => return Err(Refusal::NotAuthorised),
+            None => {
+                let c = self.identity.authorize_device(device, noise_key, now);
+                self.halo.insert(c.clone()).map_err(|_| Refusal::NotAuthorised)?;
+                c
+            }
+        };
+        Ok(AdmissionGrant::Device { credential, host_device: self.identity.device_credential().clone() })
+    }
+}
