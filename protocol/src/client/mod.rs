@@ -7,6 +7,7 @@ mod admission;
 mod delegated;
 mod snapshot;
 
+pub use crate::invitation::wire::JoinRequest;
 pub use snapshot::{ClientSnapshot, SpaceSnapshot};
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -60,18 +61,6 @@ impl core::fmt::Display for ClientError {
 }
 
 impl std::error::Error for ClientError {}
-
-/// What a joining device sends to be admitted: its identity, device and new feed keys.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct JoinRequest {
-    pub identity: PublicKey,
-    pub device: PublicKey,
-    pub control_feed: PublicKey,
-    pub data_feed: PublicKey,
-    /// The device's AuthorizedDevice credential, so the admitter can check the device
-    /// belongs to the identity.
-    pub device_credential: Credential,
-}
 
 #[derive(Debug, Clone)]
 struct LocalSpace {

@@ -5,7 +5,6 @@ use serde::{Deserialize, Serialize};
 
 use super::Refusal;
 use super::handshake::HandshakeHash;
-use crate::client::JoinRequest;
 use crate::codec::{self, Canonical, DecodeError};
 use crate::credential::{Credential, Role};
 use crate::hash::{Digest, tagged};
@@ -206,4 +205,16 @@ impl AdmissionGrant {
         host_device.verify().ok()?;
         host_device.authorized_device().map(|(identity, _, _)| identity)
     }
+}
+
+/// What a joining device sends to be admitted: its identity, device and new feed keys.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct JoinRequest {
+    pub identity: PublicKey,
+    pub device: PublicKey,
+    pub control_feed: PublicKey,
+    pub data_feed: PublicKey,
+    /// The device's AuthorizedDevice credential, so the admitter can check the device
+    /// belongs to the identity.
+    pub device_credential: Credential,
 }
