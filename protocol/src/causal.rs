@@ -19,6 +19,7 @@
 use std::collections::BTreeMap;
 
 use crate::credential::CredentialId;
+use crate::mutants::{Mutant, active};
 
 /// Index of a node, in insertion (hence topological) order.
 pub type NodeIx = u32;
@@ -129,6 +130,11 @@ impl CausalGraph {
         // Extend the least nested chain among the tip parents: a merge continues the trunk, so
         // side branches stay one base pointer from it instead of nesting ever deeper.
         let level = |p: &NodeIx| self.chains[self.nodes[*p as usize].chain as usize].level;
+        let dense = active(Mutant::DenseClocks) && parents.len() > 1;
+        if dense {
+            self.chains.push(Chain { len: 0, base: None, level: 0, others: Vec::new() });
+            return (self.chains.len() as u32 - 1, 0, None);
+        }
         if let Some(p) = parents.iter().copied().filter(|p| self.is_tip(*p)).min_by_key(|p| (level(p), *p)) {
             let node = &self.nodes[p as usize];
             return (node.chain, node.pos + 1, Some(p));

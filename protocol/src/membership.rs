@@ -180,6 +180,11 @@ pub struct Membership {
     changed: BTreeSet<NodeIx>,
     /// Members whose applied grants changed since their role was last computed.
     touched: BTreeSet<PublicKey>,
+    /// Credentials whose applied-ness differed between fixpoint rounds of a resolution since
+    /// the last full one (a superset: it only grows until then). A credential outside it had
+    /// its final effect in every round, which lets a new leaf credential be judged once
+    /// (`resolve.rs`, `leaf_effect`).
+    unstable: BTreeSet<NodeIx>,
     work: Work,
     /// Device chains and signer keys already verified (changes no outcome).
     verified: VerifyCache,
@@ -204,6 +209,7 @@ impl Membership {
             queued: Vec::new(),
             changed: BTreeSet::new(),
             touched: BTreeSet::new(),
+            unstable: BTreeSet::new(),
             work: Work::default(),
             verified: VerifyCache::default(),
         }

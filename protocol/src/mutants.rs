@@ -68,10 +68,17 @@ pub enum Mutant {
     /// Every host of a delegated invitation gets the whole attempt budget (a counter per host,
     /// as with DXOS's per-connection one), so a guesser moving between hosts gets more.
     DelegatedFullShares,
+    /// Every credential insert resolves the whole set from scratch (the cost before issue 11:
+    /// junk that sorts early forced it): the same answers, O(n) work per insert.
+    ResolveEveryInsert,
+    /// The causal graph starts a new chain for every credential with more than one parent and
+    /// stores its whole clock (the memory before issue 11): the same answers, O(n) clock
+    /// entries per credential for a member citing its own two previous credentials.
+    DenseClocks,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 27] = [
+    pub const ALL: [Mutant; 29] = [
         Mutant::CodecLenient,
         Mutant::SkipSignatureCheck,
         Mutant::MembershipArrivalOrder,
@@ -99,6 +106,8 @@ impl Mutant {
         Mutant::ForkOnResignature,
         Mutant::DuplicateBeforeSignature,
         Mutant::DelegatedFullShares,
+        Mutant::ResolveEveryInsert,
+        Mutant::DenseClocks,
     ];
 
     pub fn name(self) -> &'static str {
@@ -130,6 +139,8 @@ impl Mutant {
             Mutant::ForkOnResignature => "fork-on-resignature",
             Mutant::DuplicateBeforeSignature => "duplicate-before-signature",
             Mutant::DelegatedFullShares => "delegated-full-shares",
+            Mutant::ResolveEveryInsert => "resolve-every-insert",
+            Mutant::DenseClocks => "dense-clocks",
         }
     }
 

@@ -219,3 +219,35 @@ proptest::proptest! {
         proptest::prop_assert_eq!(effects(&scratch, &creds), effects(&m, &creds));
     }
 }
+
+/// Found by the simulator's resource oracle R2 (hostile seed 727, swarm seed 504, on the
+/// insider's shape bursts): every insert of a credential that no other judgment reads (here a
+/// cancellation of no delegation) re-ran the fixpoint from the whole old void set, so after a
+/// strong removal voided `v` credentials each such insert cost `v` judgments. It changes no
+/// other credential's effect and nothing can void it, so it costs one judgment.
+#[test]
+fn a_credential_no_judgment_reads_costs_one_judgment_after_a_strong_removal() {
+    use spaces_protocol::credential::Assertion;
+    use spaces_protocol::{CredentialId, hash::Digest};
+    let mut rng = ChaCha20Rng::seed_from_u64(727);
+    let (f, creds) = shapes::demotion_cascade(&mut rng, 2_000);
+    let (mut m, _) = batch(f.space(), &creds);
+    let voided = creds.iter().filter(|c| matches!(m.effect(&c.id()), Some(Effect::Ignored(_)))).count();
+    assert!(voided > 400, "the cascade voided a large set ({voided})");
+    let before = m.work().judged;
+    const CANCELS: u64 = 200;
+    for k in 0..CANCELS {
+        let mut id = [0u8; 32];
+        id[..8].copy_from_slice(&k.to_le_bytes());
+        let cancel = Assertion::CancelInvitation { space: f.space(), delegation: CredentialId(Digest(id)) };
+        let c = f.owner.identity.signer().issue(f.space(), cancel, f.now, m.next_parents());
+        m.insert(c).expect("valid");
+    }
+    let per = (m.work().judged - before) as f64 / CANCELS as f64;
+    eprintln!("judged per cancellation after a cascade voiding {voided}: {per:.1}");
+    assert!(per <= 2.0, "each cancellation judged {per:.1} credentials");
+    let mut all = creds.clone();
+    all.extend(m.credentials().skip(creds.len()).cloned());
+    let (fresh, _) = batch(f.space(), &m.credentials().cloned().collect::<Vec<_>>());
+    assert_eq!(effects(&m, &all), effects(&fresh, &all), "the incremental result is the full resolution's");
+}

@@ -122,6 +122,9 @@ pub struct Adversaries {
     pub signal_flood_conns: u32,
     /// The insider goes on issuing credentials and writing in its feeds after its removal.
     pub insider_after_removal: bool,
+    /// The insider, while a member, issues credentials in the hostile DAG shapes of issue 11
+    /// (`adversary::shapes`); R2 bounds what they cost honest replicas.
+    pub shapes: bool,
 }
 
 impl Adversaries {
@@ -211,7 +214,7 @@ fn hostile(r: &mut impl FnMut(u64) -> u64, swarm: bool) -> Adversaries {
     let mut on = |pct: u64| !swarm || r(100) < pct;
     let (net, leak, mitm, signal, insider, flood) = (on(50), on(60), on(40), on(40), on(40), on(40));
     let (rejoin, late, confirm, signal_flood, persistent) = (on(50), on(50), on(40), on(30), on(50));
-    Adversaries {
+    let mut adversaries = Adversaries {
         network_ppm: if net { 1_000 + r(20_000) as u32 } else { 0 },
         leak_ppm: if leak { 300_000 + r(700_000) as u32 } else { 0 },
         mitm_ppm: if mitm { 100_000 + r(300_000) as u32 } else { 0 },
@@ -223,7 +226,11 @@ fn hostile(r: &mut impl FnMut(u64) -> u64, swarm: bool) -> Adversaries {
         confirm_drop_ppm: if confirm { 100_000 + r(500_000) as u32 } else { 0 },
         signal_flood_conns: if signal_flood { 64 + r(64) as u32 } else { 0 },
         insider_after_removal: insider && persistent,
-    }
+        shapes: false,
+    };
+    // Drawn last, so every world drawn before the shape-maker existed is unchanged.
+    adversaries.shapes = insider && (!swarm || r(100) < 60);
+    adversaries
 }
 
 #[cfg(test)]

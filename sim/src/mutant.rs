@@ -64,6 +64,8 @@ pub const CAUGHT: &[(Planted, crate::config::Profile, u64, &[&str])] = {
         (P(Mutant::ChargeUnconfirmedAttempts), Hostile, 333, &["L2"]),
         (P(Mutant::SignalUnfair), Hostile, 0, &["S7"]),
         (P(Mutant::DelegatedFullShares), Hostile, 51, &["S6"]),
+        (P(Mutant::ResolveEveryInsert), Hostile, 10, &["R2"]),
+        (P(Mutant::DenseClocks), Hostile, 10, &["R2"]),
         (Planted::ReleaseBeforeDurable, Faulty, 0, &["S5"]),
     ]
 };

@@ -18,8 +18,15 @@ use spaces_vectors::generate::{self, verify_documents};
 ///   vectors script one guest per host. Caught by the conformance scenarios
 ///   `rejoin-after-removal-*` and `free-guess-after-completion`, the simulator (S1, S6) and
 ///   `protocol/tests/invitation_security.rs`.
-const NOT_REACHED: &[Mutant] =
-    &[Mutant::GuestTrustsGrant, Mutant::RejoinAfterRemoval, Mutant::FreeGuessAfterCompletion];
+/// - `resolve-every-insert`, `dense-clocks`: they change what resolution costs, never its
+///   answers, and vectors grade answers; the simulator's resource oracle R2 catches both.
+const NOT_REACHED: &[Mutant] = &[
+    Mutant::GuestTrustsGrant,
+    Mutant::RejoinAfterRemoval,
+    Mutant::FreeGuessAfterCompletion,
+    Mutant::ResolveEveryInsert,
+    Mutant::DenseClocks,
+];
 
 /// Planted bugs for the rules issue 10's vectors cover (`protocol/src/mutants.rs`), with the
 /// vectors (by comment prefix) that must catch each; `new_rules.rs` proves the same at the

@@ -14,6 +14,8 @@
 //! - The flooder sends malformed, non-canonical and oversized frames to peers and server.
 //! - The signaling flooder (`signal_flood`) opens many connections from a few sources and
 //!   fills the server's topic table; honest joins on new topics must still succeed.
+//! - The shape-maker (`shapes`), the insider while a member, issues credentials in the
+//!   DAG shapes that cost replicas more than linear work or memory before issue 11.
 //! - The persistent insider (`persistent_insider`) goes on appending to its feeds as fast as
 //!   it can once every member knows of its removal.
 
@@ -36,6 +38,7 @@ use crate::world::{Ev, Kind, Mark, Phase, World, addr_of};
 pub mod confirm_drop;
 pub mod late_guess;
 pub mod rejoin;
+pub mod shapes;
 pub mod signal_flood;
 
 /// Sessions the guesser opens per leaked code: enough to exceed any per-connection budget.
@@ -61,6 +64,7 @@ pub struct Adversary {
     confirms: confirm_drop::Tracker,
     pub persistent: persistent_insider::Persistent,
     pub flood: signal_flood::Flood,
+    pub shapes: shapes::Shapes,
 }
 
 pub(crate) fn roll(w: &mut World, n: u64) -> u64 {
@@ -338,6 +342,9 @@ pub fn insider_act(w: &mut World, i: usize) {
     }
     let space = spaces[roll(w, spaces.len() as u64) as usize];
     let now = w.local(i, w.now);
+    if w.cfg.adversaries.shapes && roll(w, 2) == 0 {
+        return shapes::burst(w, i, space);
+    }
     match roll(w, 3) {
         0 => {
             w.stats.attack("insider-self-promotion");

@@ -43,6 +43,7 @@ use crate::world::{Ev, Mark, Phase, World};
 pub mod fair_share;
 pub mod honest_success;
 pub mod readmission;
+pub mod resources;
 
 /// How often, in virtual time, the liveness phase looks for convergence.
 pub const CHECK_INTERVAL_MS: u64 = 5_000;
@@ -391,6 +392,7 @@ pub fn restored(w: &mut World, i: usize, client: &Client) {
 
 /// The periodic check: during liveness, done once everything converged.
 pub fn check(w: &mut World) {
+    resources::check(w);
     if w.phase == Phase::Liveness && converged(w).is_ok() {
         deep(w);
         honest_success::check(w);
@@ -404,6 +406,7 @@ pub fn check(w: &mut World) {
 
 /// L1: the deadline passed.
 pub fn liveness_deadline(w: &mut World) {
+    resources::check(w);
     match converged(w) {
         Ok(()) => {
             deep(w);

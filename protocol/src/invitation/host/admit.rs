@@ -73,7 +73,7 @@ impl InvitationHost {
             if let Some(refusal) = self.ended_refusal() {
                 return self.refuse(session, channel, refusal);
             }
-            if now >= self.code.expires_at() && !active(Mutant::IgnoreExpiry) {
+            if self.past_expiry(now) {
                 return self.refuse(session, channel, Refusal::Expired);
             }
             if self.record.admitted.len() >= self.use_limit() {

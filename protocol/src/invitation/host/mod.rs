@@ -373,10 +373,21 @@ impl InvitationHost {
 
     // ----- lifecycle and outputs -----
 
-    fn on_timeout(&mut self, now: Timestamp) {
-        if self.record.ended.is_none() && now >= self.code.expires_at() && !active(Mutant::IgnoreExpiry) {
+    /// Whether the code has expired by the host's clock: the one expiry rule (SPEC §7.6.1).
+    fn past_expiry(&self, now: Timestamp) -> bool {
+        now >= self.code.expires_at() && !active(Mutant::IgnoreExpiry)
+    }
+
+    /// Ends an open invitation whose code expired, whether its timer ran yet or an input got
+    /// there first (a driver's timer fires when it fires).
+    fn expire_if_due(&mut self, now: Timestamp) {
+        if self.record.ended.is_none() && self.past_expiry(now) {
             self.end(Ended::Expired, Refusal::Expired);
         }
+    }
+
+    fn on_timeout(&mut self, now: Timestamp) {
+        self.expire_if_due(now);
         let stale: Vec<SessionId> =
             self.sessions.iter().filter(|(_, s)| s.deadline <= now).map(|(id, _)| *id).collect();
         for session in stale {

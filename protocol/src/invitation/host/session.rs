@@ -135,11 +135,10 @@ impl InvitationHost {
         guest_msg: &[u8],
         now: Timestamp,
     ) -> Option<Phase> {
-        if self.record.ended.is_none() && now >= self.code.expires_at() && !active(Mutant::IgnoreExpiry) {
-            self.end(Ended::Expired, Refusal::Expired);
-            self.refuse(session, &mut channel, Refusal::Expired);
-            return None;
-        }
+        // Expired before its timer ran: it ends now, and then, as after any end, only an
+        // admitted guest's retry goes on (model test `late_retry_at_expiry_gets_its_grant`:
+        // refusing it here left a guest in doubt EXPIRED although it was admitted).
+        self.expire_if_due(now);
         // After any end only a guest it admitted (by Noise key; its request is checked at
         // admission) runs the PAKE, uncharged: it knows the PIN, and nobody else can answer
         // for its key. Everyone else is refused before anything PIN-dependent.
