@@ -92,3 +92,39 @@ done"#;
     let skipped = cases.iter().filter(|l| l.contains("<skipped")).count();
     assert!(skipped > 0 && cases.iter().all(|l| !l.contains("code.decode") || l.contains("<skipped")), "{xml}");
 }
+
+/// DRIVER.md §1: malformed `args` are `bad_args`, for vector ops as for flow ops (issue 16:
+/// the reference driver answered a missing argument of a vector op with kind `input`, a name
+/// DRIVER.md does not have).
+#[test]
+fn the_reference_driver_answers_malformed_args_with_bad_args() {
+    use serde_json::json;
+    use spaces_conformance::reference::ReferenceDriver;
+    use spaces_conformance::wire::Reply;
+    let mut driver = ReferenceDriver::default();
+    for (op, args) in [
+        ("code.decode", json!({})),
+        ("credential.verify", json!({"credential": 7})),
+        ("flow.input", json!({})),
+        ("time.set", json!({})),
+    ] {
+        match driver.handle(op, &args) {
+            Reply::Error(e) => assert_eq!(e.kind, "bad_args", "{op} {args}: {}", e.message),
+            _ => panic!("{op} {args}: not an error"),
+        }
+    }
+}
+
+/// DRIVER.md §3 names every vector op the reference knows, and only those (issue 16: it left out
+/// `flow.outcome`), so a driver author reading it implements what the vectors grade.
+#[test]
+fn driver_md_lists_every_vector_op() {
+    let text = include_str!("../DRIVER.md");
+    let start = text.find("The op names are those of the vector files").expect("the op list");
+    let end = start + text[start..].find("Their inputs and").expect("its end");
+    let mut listed: Vec<&str> = text[start..end].split('`').skip(1).step_by(2).filter(|s| s.contains('.')).collect();
+    listed.sort();
+    let mut ops: Vec<&str> = spaces_conformance::vector_ops::OPS.to_vec();
+    ops.sort();
+    assert_eq!(listed, ops, "DRIVER.md §3's op names against spaces_vectors::OPS");
+}

@@ -14,7 +14,7 @@ pub fn hex_list<T: AsRef<[u8]>>(items: impl IntoIterator<Item = T>) -> Value {
 }
 
 fn field<'a>(input: &'a Value, key: &str) -> Result<&'a Value, OpError> {
-    input.get(key).ok_or_else(|| OpError::input(format!("missing field `{key}`")))
+    input.get(key).ok_or_else(|| OpError::bad_args(format!("missing field `{key}`")))
 }
 
 pub fn opt<'a>(input: &'a Value, key: &str) -> Option<&'a Value> {
@@ -22,15 +22,15 @@ pub fn opt<'a>(input: &'a Value, key: &str) -> Option<&'a Value> {
 }
 
 pub fn str_of<'a>(input: &'a Value, key: &str) -> Result<&'a str, OpError> {
-    field(input, key)?.as_str().ok_or_else(|| OpError::input(format!("`{key}` must be a string")))
+    field(input, key)?.as_str().ok_or_else(|| OpError::bad_args(format!("`{key}` must be a string")))
 }
 
 pub fn u64_of(input: &Value, key: &str) -> Result<u64, OpError> {
-    field(input, key)?.as_u64().ok_or_else(|| OpError::input(format!("`{key}` must be an unsigned integer")))
+    field(input, key)?.as_u64().ok_or_else(|| OpError::bad_args(format!("`{key}` must be an unsigned integer")))
 }
 
 pub fn bool_of(input: &Value, key: &str) -> Result<bool, OpError> {
-    field(input, key)?.as_bool().ok_or_else(|| OpError::input(format!("`{key}` must be a boolean")))
+    field(input, key)?.as_bool().ok_or_else(|| OpError::bad_args(format!("`{key}` must be a boolean")))
 }
 
 pub fn bytes_of(input: &Value, key: &str) -> Result<Vec<u8>, OpError> {
@@ -39,24 +39,24 @@ pub fn bytes_of(input: &Value, key: &str) -> Result<Vec<u8>, OpError> {
 
 pub fn parse_hex(text: &str, what: &str) -> Result<Vec<u8>, OpError> {
     if text.bytes().any(|b| b.is_ascii_uppercase()) {
-        return Err(OpError::input(format!("`{what}` must be lowercase hex")));
+        return Err(OpError::bad_args(format!("`{what}` must be lowercase hex")));
     }
-    ::hex::decode(text).map_err(|_| OpError::input(format!("`{what}` is not hex")))
+    ::hex::decode(text).map_err(|_| OpError::bad_args(format!("`{what}` is not hex")))
 }
 
 pub fn array_of<const N: usize>(input: &Value, key: &str) -> Result<[u8; N], OpError> {
     let bytes = bytes_of(input, key)?;
-    bytes.try_into().map_err(|_| OpError::input(format!("`{key}` must be {N} bytes")))
+    bytes.try_into().map_err(|_| OpError::bad_args(format!("`{key}` must be {N} bytes")))
 }
 
 pub fn list_of<'a>(input: &'a Value, key: &str) -> Result<&'a Vec<Value>, OpError> {
-    field(input, key)?.as_array().ok_or_else(|| OpError::input(format!("`{key}` must be an array")))
+    field(input, key)?.as_array().ok_or_else(|| OpError::bad_args(format!("`{key}` must be an array")))
 }
 
 pub fn hex_items(input: &Value, key: &str) -> Result<Vec<Vec<u8>>, OpError> {
     list_of(input, key)?
         .iter()
-        .map(|v| v.as_str().ok_or_else(|| OpError::input(format!("`{key}` holds hex strings"))))
+        .map(|v| v.as_str().ok_or_else(|| OpError::bad_args(format!("`{key}` holds hex strings"))))
         .map(|s| s.and_then(|s| parse_hex(s, key)))
         .collect()
 }

@@ -58,7 +58,14 @@ fn check(root: &Path) -> ExitCode {
     for f in &report.failures {
         eprintln!("{f}");
     }
-    println!("{} files, {} vectors verified, {} failed", rendered.len(), report.checked, report.failures.len());
+    let schemas = rendered.iter().filter(|r| r.path.starts_with("schema")).count();
+    println!(
+        "{} vector files and their {schemas} schemas {}, {} vectors verified, {} failed",
+        rendered.len() - schemas,
+        if failed { "differ from a regeneration" } else { "unchanged" },
+        report.checked,
+        report.failures.len()
+    );
     if failed || !report.failures.is_empty() {
         eprintln!("check failed: run `cargo run -p spaces-vectors -- generate` and review the diff");
         return ExitCode::FAILURE;

@@ -279,20 +279,20 @@ fn guest_event_json(e: &GuestEvent) -> Value {
 
 fn faults(input: &Value) -> Result<Vec<Fault>, OpError> {
     let Some(list) = opt(input, "faults") else { return Ok(Vec::new()) };
-    let list = list.as_array().ok_or_else(|| OpError::input("`faults` must be an array"))?;
+    let list = list.as_array().ok_or_else(|| OpError::bad_args("`faults` must be an array"))?;
     list.iter()
         .map(|f| {
             let dir = match str_of(f, "dir")? {
                 "toHost" => Dir::ToHost,
                 "toGuest" => Dir::ToGuest,
-                other => return Err(OpError::input(format!("unknown dir {other}"))),
+                other => return Err(OpError::bad_args(format!("unknown dir {other}"))),
             };
             let frame = u64_of(f, "frame")? as usize;
             let action = match str_of(f, "action")? {
                 "tamper" => FaultAction::Tamper(u64_of(f, "byte")? as usize),
                 "replay" => FaultAction::Replay,
                 "drop" => FaultAction::Drop,
-                other => return Err(OpError::input(format!("unknown fault {other}"))),
+                other => return Err(OpError::bad_args(format!("unknown fault {other}"))),
             };
             Ok(Fault { dir, frame, action })
         })
@@ -301,7 +301,7 @@ fn faults(input: &Value) -> Result<Vec<Fault>, OpError> {
 
 fn setup(input: &Value) -> Result<Flow, OpError> {
     let now = Timestamp::from_millis(u64_of(input, "start")?);
-    let params = input.get("params").ok_or_else(|| OpError::input("missing `params`"))?;
+    let params = input.get("params").ok_or_else(|| OpError::bad_args("missing `params`"))?;
     let kind = parse_kind(str_of(params, "kind")?)?;
     let mut host_rng = ChaCha20Rng::from_seed(array_of(input, "hostSeed")?);
     let mut host_client = Client::create_identity(&mut host_rng, now);
@@ -370,14 +370,14 @@ fn step(flow: &mut Flow, s: &Value) -> Result<(), OpError> {
             let text = str_of(s, "pin")?;
             let pin = match text {
                 "host" | "wrong" => {
-                    let pin = flow.host.pin().ok_or_else(|| OpError::input("no PIN on this invitation"))?.reveal();
+                    let pin = flow.host.pin().ok_or_else(|| OpError::bad_args("no PIN on this invitation"))?.reveal();
                     let mut digits = pin.as_bytes().to_vec();
                     if text == "wrong" {
                         digits[5] = b'0' + (digits[5] - b'0' + 1) % 10;
                     }
                     Pin::parse(core::str::from_utf8(&digits).expect("ASCII digits")).expect("six digits")
                 }
-                other => Pin::parse(other).map_err(|_| OpError::input("bad PIN in script"))?,
+                other => Pin::parse(other).map_err(|_| OpError::bad_args("bad PIN in script"))?,
             };
             flow.guest_input(GuestInput::Authenticate(pin));
             flow.pump()
@@ -393,7 +393,7 @@ fn step(flow: &mut Flow, s: &Value) -> Result<(), OpError> {
         }
         "restartHost" => flow.restart_host(),
         "dropConnection" => flow.drop_connection(),
-        other => Err(OpError::input(format!("unknown step {other}"))),
+        other => Err(OpError::bad_args(format!("unknown step {other}"))),
     }
 }
 
@@ -403,7 +403,7 @@ pub fn transcript(input: &Value) -> Result<Value, OpError> {
     flow.pump()?;
     let script = list_of(input, "script")?;
     if script.len() > SCRIPT_STEPS_MAX {
-        return Err(OpError::input("script too long"));
+        return Err(OpError::bad_args("script too long"));
     }
     for s in script {
         step(&mut flow, s)?;

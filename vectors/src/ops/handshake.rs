@@ -55,11 +55,11 @@ impl RngCore for FixedRng {
 impl CryptoRng for FixedRng {}
 
 fn pin_of(input: &Value, key: &str) -> Result<Pin, OpError> {
-    Pin::parse(str_of(input, key)?).map_err(|_| OpError::input(format!("`{key}` is not a 6-digit PIN")))
+    Pin::parse(str_of(input, key)?).map_err(|_| OpError::bad_args(format!("`{key}` is not a 6-digit PIN")))
 }
 
 fn run_of(input: &Value) -> Result<u8, OpError> {
-    u8::try_from(u64_of(input, "run")?).map_err(|_| OpError::input("`run` must fit a byte"))
+    u8::try_from(u64_of(input, "run")?).map_err(|_| OpError::bad_args("`run` must fit a byte"))
 }
 
 struct PakeRun {
@@ -171,7 +171,7 @@ pub fn transcript(input: &Value) -> Result<Value, OpError> {
     let host_static = NoiseKeypair::from_secret_bytes(array_of(input, "hostStatic")?);
     let guest_static = NoiseKeypair::from_secret_bytes(array_of(input, "guestStatic")?);
     if host_static.public() != code.host {
-        return Err(OpError::input("hostStatic is not the key the code pins"));
+        return Err(OpError::bad_args("hostStatic is not the key the code pins"));
     }
     let (host_e, guest_e) = (array_of::<32>(input, "hostEphemeral")?, array_of::<32>(input, "guestEphemeral")?);
     // The guest may hold another code than the host (a relay altered it): `guestCode`.

@@ -65,7 +65,7 @@ pub fn parse_role(name: &str) -> Result<Role, OpError> {
         "reader" => Role::Reader,
         "owner" => Role::Owner,
         "removed" => Role::Removed,
-        other => return Err(OpError::input(format!("unknown role {other}"))),
+        other => return Err(OpError::bad_args(format!("unknown role {other}"))),
     })
 }
 
@@ -73,7 +73,7 @@ pub fn parse_kind(name: &str) -> Result<Kind, OpError> {
     match name {
         "space" => Ok(Kind::Space),
         "device" => Ok(Kind::Device),
-        other => Err(OpError::input(format!("unknown kind {other}"))),
+        other => Err(OpError::bad_args(format!("unknown kind {other}"))),
     }
 }
 
@@ -82,7 +82,7 @@ pub fn parse_auth(name: &str) -> Result<AuthMethod, OpError> {
         "none" => Ok(AuthMethod::None),
         "pin" => Ok(AuthMethod::Pin),
         "key" => Ok(AuthMethod::Key),
-        other => Err(OpError::input(format!("unknown auth method {other}"))),
+        other => Err(OpError::bad_args(format!("unknown auth method {other}"))),
     }
 }
 

@@ -20,8 +20,8 @@ mod space;
 /// The kind of an error for an op this build does not implement.
 pub const UNSUPPORTED: &str = "unsupported";
 
-/// Why an op refused its input. `kind` is one of: `input` (the vector itself is malformed),
-/// `decode`, `signature`, `credential`, `feed`, `code`, `pake`, `handshake`, `frame`,
+/// Why an op refused its input. `kind` is one of: `bad_args` (the vector itself is malformed:
+/// the name DRIVER.md gives malformed `args`), `decode`, `signature`, `credential`, `feed`, `code`, `pake`, `handshake`, `frame`,
 /// `unsupported`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpError {
@@ -34,8 +34,8 @@ impl OpError {
         OpError { kind: kind.to_owned(), message: message.into() }
     }
 
-    pub fn input(message: impl Into<String>) -> Self {
-        OpError::new("input", message)
+    pub fn bad_args(message: impl Into<String>) -> Self {
+        OpError::new("bad_args", message)
     }
 }
 

@@ -56,7 +56,7 @@ pub fn decode_server(input: &Value) -> Result<Value, OpError> {
 /// inputs; per step, what it sends (`to`, `bytes`) and whom it disconnects (`close`), in
 /// order. `Timeout(t)` outputs are not listed: they are the driver's business.
 pub fn serve(input: &Value) -> Result<Value, OpError> {
-    let l = opt(input, "limits").ok_or_else(|| OpError::input("limits missing"))?;
+    let l = opt(input, "limits").ok_or_else(|| OpError::bad_args("limits missing"))?;
     let size = |k: &str| u64_of(l, k).map(|n| n as usize);
     let limits = SignalLimits {
         clients_max: size("clientsMax")?,
@@ -67,7 +67,7 @@ pub fn serve(input: &Value) -> Result<Value, OpError> {
         rate_per_s: u64_of(l, "ratePerS")?,
         rate_burst_max: u64_of(l, "rateBurstMax")?,
         registration_ttl_ms: u64_of(l, "registrationTtlMs")?,
-        violations_max: u32::try_from(u64_of(l, "violationsMax")?).map_err(|_| OpError::input("violationsMax"))?,
+        violations_max: u32::try_from(u64_of(l, "violationsMax")?).map_err(|_| OpError::bad_args("violationsMax"))?,
     };
     let start = u64_of(input, "startMs")?;
     let mut server = SignalServer::new(limits);
@@ -84,7 +84,7 @@ pub fn serve(input: &Value) -> Result<Value, OpError> {
             }
             "disconnect" => ServerInput::Disconnected { client: client()? },
             "timeout" => ServerInput::Timeout,
-            other => return Err(OpError::input(format!("unknown step op {other}"))),
+            other => return Err(OpError::bad_args(format!("unknown step op {other}"))),
         };
         server.handle_input(input, now);
         let mut out = Vec::new();
