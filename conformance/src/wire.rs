@@ -267,18 +267,7 @@ pub struct Poll {
 }
 
 pub fn state_name(s: State) -> &'static str {
-    match s {
-        State::Init => "INIT",
-        State::Connecting => "CONNECTING",
-        State::Connected => "CONNECTED",
-        State::ReadyForAuthentication => "READY_FOR_AUTHENTICATION",
-        State::Authenticating => "AUTHENTICATING",
-        State::Success => "SUCCESS",
-        State::Cancelled => "CANCELLED",
-        State::Timeout => "TIMEOUT",
-        State::Error => "ERROR",
-        State::Expired => "EXPIRED",
-    }
+    s.name()
 }
 
 /// Terminal states, by name: a flow in one of these will never change again.
@@ -302,13 +291,7 @@ pub fn refusal_name(r: Refusal) -> &'static str {
 }
 
 pub fn role_name(r: Role) -> &'static str {
-    match r {
-        Role::Owner => "owner",
-        Role::Admin => "admin",
-        Role::Editor => "editor",
-        Role::Reader => "reader",
-        Role::Removed => "removed",
-    }
+    r.name()
 }
 
 pub fn parse_role(s: &str) -> Option<Role> {
@@ -316,11 +299,7 @@ pub fn parse_role(s: &str) -> Option<Role> {
 }
 
 pub fn auth_name(a: AuthMethod) -> &'static str {
-    match a {
-        AuthMethod::None => "none",
-        AuthMethod::Pin => "pin",
-        AuthMethod::Key => "key",
-    }
+    a.name()
 }
 
 pub fn parse_auth(s: &str) -> Option<AuthMethod> {

@@ -108,14 +108,7 @@ pub fn spaces(home: &Path, out: Out) -> Result<(), NodeError> {
 }
 
 pub fn role_name(role: Option<Role>) -> &'static str {
-    match role {
-        Some(Role::Owner) => "owner",
-        Some(Role::Admin) => "admin",
-        Some(Role::Editor) => "editor",
-        Some(Role::Reader) => "reader",
-        Some(Role::Removed) => "removed",
-        None => "none",
-    }
+    role.map_or("none", Role::name)
 }
 
 pub fn create_space(home: &Path, name: Option<&str>, out: Out) -> Result<(), NodeError> {

@@ -55,6 +55,17 @@ pub enum Role {
 }
 
 impl Role {
+    /// The role's name as SPEC, the vectors, the driver protocol and the CLI write it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Editor => "editor",
+            Role::Reader => "reader",
+            Role::Removed => "removed",
+        }
+    }
+
     /// Privilege order: Removed < Reader < Editor < Admin < Owner. Used when concurrent role
     /// assignments must be merged (the least privileged wins).
     pub fn rank(self) -> u8 {
@@ -95,6 +106,17 @@ pub enum AuthMethod {
     None,
     Pin,
     Key,
+}
+
+impl AuthMethod {
+    /// The method's name as SPEC, the vectors and the driver protocol write it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            AuthMethod::None => "none",
+            AuthMethod::Pin => "pin",
+            AuthMethod::Key => "key",
+        }
+    }
 }
 
 /// How much of a feed an issuer had seen: entries with `seq < length`.

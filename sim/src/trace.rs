@@ -126,18 +126,22 @@ pub fn command_summary(c: &Command) -> String {
     match c {
         Command::CreateSpace => "create-space".into(),
         Command::CreateInvitation { space, auth, role, use_limit, lifetime_ms, .. } => format!(
-            "invite space={} auth={auth:?} role={role:?} uses={use_limit} lifetime={lifetime_ms}ms",
-            space.map_or("-".into(), |s| short(&s.0))
+            "invite space={} auth={} role={} uses={use_limit} lifetime={lifetime_ms}ms",
+            space.map_or("-".into(), |s| short(&s.0)),
+            auth.name(),
+            role.name()
         ),
         Command::DelegateInvitation { space, auth, role, use_limit, lifetime_ms, .. } => format!(
-            "delegate space={} auth={auth:?} role={role:?} uses={use_limit} lifetime={lifetime_ms}ms",
-            short(&space.0)
+            "delegate space={} auth={} role={} uses={use_limit} lifetime={lifetime_ms}ms",
+            short(&space.0),
+            auth.name(),
+            role.name()
         ),
         Command::CancelInvitation { id } => format!("cancel-invitation {}", short(id)),
         Command::AcceptInvitation { code } => format!("accept {}", short(&code.id)),
         Command::Authenticate { id, .. } => format!("authenticate {}", short(id)),
         Command::CancelAccept { id } => format!("cancel-accept {}", short(id)),
-        Command::SetRole { member, role, .. } => format!("set-role {} {role:?}", short(&member.0)),
+        Command::SetRole { member, role, .. } => format!("set-role {} {}", short(&member.0), role.name()),
         Command::Write { ops, .. } => format!("write {} ops", ops.len()),
         Command::Leave { space } => format!("leave {}", short(&space.0)),
     }
@@ -148,16 +152,16 @@ pub fn event_summary(e: &Event) -> String {
     match e {
         Event::SpaceCreated { space } => format!("space-created {}", short(&space.0)),
         Event::InvitationCreated { id, code, .. } => {
-            format!("invitation-created {} {:?} {:?}", short(id), code.kind, code.auth)
+            format!("invitation-created {} {} {}", short(id), code.kind.name(), code.auth.name())
         }
         Event::Hosting { id, event } => match event {
-            HostEvent::State(s) => format!("host {} {s:?}", short(id)),
+            HostEvent::State(s) => format!("host {} {}", short(id), s.name()),
             HostEvent::Admitted { guest, .. } => format!("host {} admitted {}", short(id), short(&guest.0)),
             HostEvent::AttemptFailed { attempts_left } => format!("host {} wrong-pin left={attempts_left}", short(id)),
             HostEvent::SessionFailed { reason, .. } => format!("host {} session-failed {reason:?}", short(id)),
         },
         Event::Joining { id, event } => match event {
-            GuestEvent::State(s) => format!("guest {} {s:?}", short(id)),
+            GuestEvent::State(s) => format!("guest {} {}", short(id), s.name()),
             GuestEvent::WrongPin { attempts_left } => format!("guest {} wrong-pin left={attempts_left}", short(id)),
             GuestEvent::Admitted(_) => format!("guest {} admitted", short(id)),
             GuestEvent::Failed(r) => format!("guest {} failed {r:?}", short(id)),
@@ -166,14 +170,14 @@ pub fn event_summary(e: &Event) -> String {
         Event::Linked { identity } => format!("linked {}", short(&identity.0)),
         Event::Changed { space } => format!("changed {}", short(&space.0)),
         Event::Refused { conn, .. } => format!("refused conn={conn}"),
-        Event::CommandFailed { command, error } => format!("command-failed {} {error:?}", command_summary(command)),
+        Event::CommandFailed { command, error } => format!("command-failed {}: {error}", command_summary(command)),
         Event::Signal(s) => match s {
             SignalEvent::PeerAppeared { topic, info } => {
                 format!("signal appeared {} {}", short(&topic.0), short(&info.peer.0))
             }
             SignalEvent::PeerGone { topic, peer } => format!("signal gone {} {}", short(&topic.0), short(&peer.0)),
             SignalEvent::Relayed { topic, .. } => format!("signal relayed {}", short(&topic.0)),
-            SignalEvent::Error(e, _) => format!("signal error {e:?}"),
+            SignalEvent::Error(e, _) => format!("signal error {e}"),
         },
     }
 }

@@ -29,3 +29,23 @@ fn hostile() {
 fn swarm() {
     golden(Profile::Swarm, 7);
 }
+
+/// Trace lines are read by people who do not write Rust (issue 16): states, roles, methods and
+/// kinds as SPEC names them (`READY_FOR_AUTHENTICATION`, `editor`, `pin`), never `Debug`
+/// (`ReadyForAuthentication`, `Editor`, `Some(..)`). Refusals keep SPEC's names (`WrongPin`).
+#[test]
+fn trace_lines_name_things_as_spec_does() {
+    const DEBUG_WORDS: [&str; 14] = [
+        "Some(", "None", "Ok(", "Err(", " { ", "Init", "Connecting", "Connected", "ReadyForAuthentication",
+        "Authenticating", "Success", "Admin", "Editor", "Reader",
+    ];
+    for (profile, seed) in [(Profile::Calm, 6), (Profile::Faulty, 6), (Profile::Hostile, 5), (Profile::Swarm, 7)] {
+        let (_, lines) = spaces_sim::run_traced(draw(seed, profile), true);
+        assert!(lines.iter().any(|l| l.contains("\"invite ")), "the trace has invitations");
+        for line in &lines {
+            let what = line.split("\"what\":").nth(1).unwrap_or("");
+            let hit = DEBUG_WORDS.iter().find(|w| what.contains(*w));
+            assert!(hit.is_none(), "{} seed {seed}: `{}` in {line}", profile.name(), hit.unwrap());
+        }
+    }
+}

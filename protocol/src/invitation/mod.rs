@@ -36,6 +36,16 @@ pub enum Kind {
     Device,
 }
 
+impl Kind {
+    /// The kind's name as the vectors and the driver protocol write it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Kind::Space => "space",
+            Kind::Device => "device",
+        }
+    }
+}
+
 pub use crate::credential::AuthMethod;
 
 /// The states of an invitation on either side, named as in DXOS so its users feel at home.
@@ -54,6 +64,22 @@ pub enum State {
 }
 
 impl State {
+    /// The state's name as DXOS and SPEC write it (`READY_FOR_AUTHENTICATION`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            State::Init => "INIT",
+            State::Connecting => "CONNECTING",
+            State::Connected => "CONNECTED",
+            State::ReadyForAuthentication => "READY_FOR_AUTHENTICATION",
+            State::Authenticating => "AUTHENTICATING",
+            State::Success => "SUCCESS",
+            State::Cancelled => "CANCELLED",
+            State::Timeout => "TIMEOUT",
+            State::Error => "ERROR",
+            State::Expired => "EXPIRED",
+        }
+    }
+
     pub fn is_terminal(self) -> bool {
         matches!(self, State::Success | State::Cancelled | State::Timeout | State::Error | State::Expired)
     }

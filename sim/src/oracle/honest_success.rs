@@ -221,11 +221,18 @@ pub fn check(w: &mut World) {
         let track = w.oracle.success.tracks.get(&k).cloned().unwrap_or_default();
         let id = crate::trace::short(&o.issued.id);
         if track.outcome != Some(Ok(())) {
-            let how = track.outcome.map_or("no outcome".to_string(), |r| format!("{r:?}"));
+            let how = match track.outcome {
+                None => "with no outcome".to_string(),
+                Some(Ok(())) => "SUCCESS".to_string(),
+                Some(Err(refusal)) => format!("refused {refusal:?}"),
+            };
             let detail = format!(
-                "node {} typed the right secret for invitation {id} of node {} ({:?}, {:?}, use limit of offer {k}) \
+                "node {} typed the right secret for invitation {id} of node {} ({}, {}, use limit of offer {k}) \
                  yet ended {how}",
-                o.guest, o.host, o.issued.kind, o.issued.auth
+                o.guest,
+                o.host,
+                o.issued.kind.name(),
+                o.issued.auth.name()
             );
             return w.fail("L2", detail);
         }
@@ -240,11 +247,12 @@ pub fn check(w: &mut World) {
         let role = role_of(Some(guest));
         if role.is_none_or(|r| r == Role::Removed) {
             let detail = format!(
-                "node {} joined through invitation {id} but the honest replicas together make it {role:?} \
-                 (its host, node {}, {:?}; space {} held by nodes {:?})",
+                "node {} joined through invitation {id} but the honest replicas together make it {} \
+                 (its host, node {}, {}; space {} held by nodes {:?})",
                 o.guest,
+                crate::oracle::role_or_none(role),
                 o.host,
-                role_of(identity(w, o.host)),
+                crate::oracle::role_or_none(role_of(identity(w, o.host))),
                 crate::trace::short(&space.0),
                 w.honest()
                     .filter(|j| w.nodes[*j].peer.as_ref().is_some_and(|p| p.client().space(&space).is_some()))

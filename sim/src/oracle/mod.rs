@@ -35,11 +35,16 @@ use spaces_protocol::invitation::host::HostEvent;
 use spaces_protocol::invitation::{Limits, Refusal};
 use spaces_protocol::item::Item;
 use spaces_protocol::membership::Member;
+use spaces_protocol::peer::redial::DialState;
+
+pub use describe::role_or_none;
+use describe::{links, roster, short};
 use spaces_protocol::peer::{ConnId, Event, Output};
 use spaces_protocol::{Canonical, Client, PublicKey, Role};
 
 use crate::world::{Ev, Mark, Phase, World};
 
+mod describe;
 pub mod fair_share;
 pub mod honest_success;
 pub mod readmission;
@@ -297,8 +302,9 @@ fn joining(w: &mut World, i: usize, id: [u8; 16], e: &GuestEvent) {
                 Some("the guest succeeded but the host never admitted it".to_string())
             } else if code != issued {
                 Some(format!(
-                    "the guest succeeded with a rewritten code (role {:?}, issued {:?})",
-                    code.role, issued.role
+                    "the guest succeeded with a rewritten code (role {}, issued {})",
+                    role_or_none(code.role),
+                    role_or_none(issued.role)
                 ))
             } else {
                 None
@@ -329,7 +335,7 @@ fn members_allowed(w: &mut World, i: usize, space: PublicKey) {
         members.iter().find(|m| m.role != Role::Removed && !allowed.is_some_and(|a| a.contains(&m.identity)));
     if let Some(m) = intruder {
         let detail =
-            format!("node {i} lists {} as {:?} of a space it was never invited to", short(&m.identity), m.role);
+            format!("node {i} lists {} as {} of a space it was never invited to", short(&m.identity), m.role.name());
         w.fail("S1", detail);
     }
 }
@@ -432,13 +438,13 @@ fn converged(w: &World) -> Result<(), String> {
         let Some(peer) = w.nodes[i].peer.as_ref() else { return Err(format!("node {i} is down")) };
         if let Some(h) = peer.hosting().find(|h| !h.state().is_terminal()) {
             return Err(format!(
-                "node {i} still hosts invitation {} in {:?}",
+                "node {i} still hosts invitation {} in {}",
                 crate::trace::short(&h.code().id),
-                h.state()
+                h.state().name()
             ));
         }
         if let Some(g) = peer.joining().find(|g| !g.state().is_terminal()) {
-            return Err(format!("node {i} still joins {} in {:?}", crate::trace::short(&g.code().id), g.state()));
+            return Err(format!("node {i} still joins {} in {}", crate::trace::short(&g.code().id), g.state().name()));
         }
     }
     let spaces: BTreeSet<PublicKey> = w.work.spaces.iter().map(|(s, _)| *s).collect();
@@ -474,7 +480,14 @@ fn converged(w: &World) -> Result<(), String> {
             let dial = |a: usize, b: usize| {
                 let pb = w.nodes[b].peer.as_ref().map(|p| p.client().identity().device_key());
                 let pa = w.nodes[a].peer.as_ref();
-                format!("{:?}", pa.zip(pb).map(|(pa, k)| pa.dial_state(&k)))
+                match pa.zip(pb).map(|(pa, k)| pa.dial_state(&k)) {
+                    None => "down".to_string(),
+                    Some(None) => "not wanted".to_string(),
+                    Some(Some(DialState::Due(t))) => format!("due at {} ms", t.as_millis()),
+                    Some(Some(DialState::Dialling(_))) => "dialling".to_string(),
+                    Some(Some(DialState::Linked)) => "linked".to_string(),
+                    Some(Some(DialState::Parked)) => "parked".to_string(),
+                }
             };
             let mut links = format!("; links of node {i}: {}", links(w, *i));
             if let Some(p) = w.nodes[*i].peer.as_ref() {
@@ -483,7 +496,12 @@ fn converged(w: &World) -> Result<(), String> {
                     let c = Client::restore(ClientSnapshot::from_bytes(&bytes).ok()?).ok()?;
                     Some(c.members(&space).ok()? == v.0)
                 });
-                links.push_str(&format!("; its own state rebuilt gives the same members: {rebuilt:?}"));
+                let rebuilt = match rebuilt {
+                    Some(true) => "yes",
+                    Some(false) => "no",
+                    None => "cannot rebuild",
+                };
+                links.push_str(&format!("; its own state rebuilt gives the same members: {rebuilt}"));
             }
             for (j, _) in views.iter().filter(|(j, _)| j != i) {
                 links.push_str(&format!("; dial {i}->{j} {}, {j}->{i} {}", dial(*i, *j), dial(*j, *i)));
@@ -568,34 +586,4 @@ fn deep(w: &mut World) {
             }
         }
     }
-}
-
-/// A node's open swarm links, by remote node and number of spaces carried.
-fn links(w: &World, i: usize) -> String {
-    let Some(p) = w.nodes[i].peer.as_ref() else { return "down".into() };
-    let parts: Vec<String> = p
-        .swarm_links()
-        .iter()
-        .map(|(remote, spaces)| {
-            let n = w.nodes.iter().position(|n| {
-                n.peer.as_ref().is_some_and(|p| p.client().identity().noise_keypair().public() == *remote)
-            });
-            format!("n{}({})", n.map_or("?".into(), |n| n.to_string()), spaces.len())
-        })
-        .collect();
-    format!("[{}]", parts.join(" "))
-}
-
-/// Members as `node:role`, naming nodes by index where the identity is a node's.
-fn roster(w: &World, members: &[Member]) -> String {
-    let name = |k: &PublicKey| {
-        let node = w.nodes.iter().position(|n| n.peer.as_ref().is_some_and(|p| p.client().identity_key() == *k));
-        node.map_or_else(|| short(k), |n| format!("n{n}"))
-    };
-    let parts: Vec<String> = members.iter().map(|m| format!("{}:{:?}", name(&m.identity), m.role)).collect();
-    format!("[{}]", parts.join(" "))
-}
-
-fn short(k: &PublicKey) -> String {
-    crate::trace::short(&k.0)
 }

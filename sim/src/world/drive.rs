@@ -169,11 +169,14 @@ impl World {
             if self.nodes[i].spins > SPINS_MAX {
                 let now = self.local(i, self.now).as_millis();
                 let p = self.nodes[i].peer.as_ref().expect("a peer has a timer");
+                let at =
+                    |t: Option<spaces_protocol::Timestamp>| t.map_or("never".into(), |t| t.as_millis().to_string());
                 let hosts: Vec<String> =
-                    p.hosting().map(|h| format!("{:?}@{:?}", h.state(), h.poll_timeout())).collect();
+                    p.hosting().map(|h| format!("{} until {}", h.state().name(), at(h.poll_timeout()))).collect();
                 let guests: Vec<String> =
-                    p.joining().map(|g| format!("{:?}@{:?}", g.state(), g.poll_timeout())).collect();
-                let local = format!("{} (hosts {hosts:?}, guests {guests:?})", local.as_millis());
+                    p.joining().map(|g| format!("{} until {}", g.state().name(), at(g.poll_timeout()))).collect();
+                let local =
+                    format!("{} (hosts: {}; guests: {})", local.as_millis(), hosts.join(", "), guests.join(", "));
                 return self.fail(
                     "L1",
                     format!(

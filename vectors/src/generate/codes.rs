@@ -72,7 +72,7 @@ fn encode_cases(f: &mut VectorFile) {
     let fields = |c: &InvitationCode| {
         json!({
             "kind": if c.kind == Kind::Space { "space" } else { "device" },
-            "auth": match c.auth { AuthMethod::None => "none", AuthMethod::Pin => "pin", AuthMethod::Key => "key" },
+            "auth": c.auth.name(),
             "role": c.role.map(crate::ops::role_name_pub),
             "id": hex(c.id),
             "host": hex(c.host.0),

@@ -31,13 +31,7 @@ pub fn decode_mutation(input: &Value) -> Result<Value, OpError> {
 }
 
 pub fn role_name(r: Role) -> &'static str {
-    match r {
-        Role::Owner => "owner",
-        Role::Admin => "admin",
-        Role::Editor => "editor",
-        Role::Reader => "reader",
-        Role::Removed => "removed",
-    }
+    r.name()
 }
 
 /// What a decoded credential says (not whether it verifies: see `credential.verify`).

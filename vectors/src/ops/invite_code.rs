@@ -26,18 +26,11 @@ pub fn code_json(c: &InvitationCode) -> Value {
 }
 
 pub fn kind_name(k: Kind) -> &'static str {
-    match k {
-        Kind::Space => "space",
-        Kind::Device => "device",
-    }
+    k.name()
 }
 
 pub fn auth_name(a: AuthMethod) -> &'static str {
-    match a {
-        AuthMethod::None => "none",
-        AuthMethod::Pin => "pin",
-        AuthMethod::Key => "key",
-    }
+    a.name()
 }
 
 fn code_error_kind(e: CodeError) -> &'static str {
