@@ -36,6 +36,11 @@ enum Command {
         /// Run only the scenarios whose name contains this.
         #[arg(long, default_value = "")]
         only: String,
+        /// Cross mode: this second driver command (run with `sh -c`) plays the other party
+        /// instead of the harness, so two implementations are checked against each other;
+        /// scenarios that script the harness's own flow are then reported UNSUPPORTED.
+        #[arg(long, value_name = "COMMAND")]
+        peer: Option<String>,
     },
     /// List what the harness can grade: the vector ops and the scenarios, one per line.
     List,
@@ -93,7 +98,21 @@ fn main() -> ExitCode {
         Ok(hello) => report.driver = Some(hello),
         Err(e) => return fatal(&format!("hello: {e}")),
     }
-    if let Err(e) = run(&cli.command, &mut driver, &mut report) {
+    let mut peer = match &cli.command {
+        Command::Scenarios { peer: Some(command), .. } => match DriverProcess::spawn(command) {
+            Ok(mut p) => match p.hello() {
+                Ok(_) => Some(p),
+                Err(e) => return fatal(&format!("the peer driver's hello: {e}")),
+            },
+            Err(e) => return fatal(&format!("the peer driver: {e}")),
+        },
+        _ => None,
+    };
+    let peer_ref: Option<&mut dyn Driver> = match peer.as_mut() {
+        Some(p) => Some(p),
+        None => None,
+    };
+    if let Err(e) = run(&cli.command, &mut driver, peer_ref, &mut report) {
         return fatal(&e);
     }
     if let Err(e) = write_outputs(common, &report) {
@@ -136,13 +155,18 @@ fn check_outputs(common: &Common) -> Result<(), String> {
     Ok(())
 }
 
-fn run(command: &Command, driver: &mut dyn Driver, report: &mut Report) -> Result<(), String> {
+fn run(
+    command: &Command,
+    driver: &mut dyn Driver,
+    peer: Option<&mut dyn Driver>,
+    report: &mut Report,
+) -> Result<(), String> {
     match command {
         Command::Vectors { vectors: dir, only, .. } => {
             let files = vectors::load_dir(dir).map_err(|e| e.to_string())?;
             vectors::run(driver, &files, only, report);
         }
-        Command::Scenarios { only, .. } => scenarios::run(driver, only, report),
+        Command::Scenarios { only, .. } => scenarios::run_cross(driver, peer, only, report),
         Command::List => {}
     }
     Ok(())

@@ -119,3 +119,25 @@ fn require_and_fail_on_unsupported_make_coverage_a_gate() {
     let typo = harness(&[&base[..], &["--require", "code.decod"]].concat());
     assert_eq!(typo.status.code(), Some(2), "an unknown name is refused before the run: {}", text(&typo));
 }
+
+/// Cross mode (issue 16, the MLS interop harness's shape): a second driver plays the harness's
+/// part, so two implementations are checked against each other. The reference against itself
+/// passes every scenario that does not script the harness's own flow; those are UNSUPPORTED,
+/// saying why.
+#[test]
+fn cross_mode_runs_one_driver_against_another() {
+    let out = harness(&["scenarios", "--driver", DRIVER, "--peer", DRIVER]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("honest-host-pin") || t.contains("passed"), "{t}");
+    assert!(t.contains("lying-host-other-role") && t.contains("not in cross mode"), "{t}");
+    let passed: usize = t.lines().find_map(|l| l.strip_suffix(" passed, 0 failed")?.parse().ok()).expect("a tally");
+    assert!(passed >= 20, "{passed} scenarios ran across two drivers: {t}");
+}
+
+#[test]
+fn cross_mode_refuses_a_peer_that_cannot_start() {
+    let out = harness(&["scenarios", "--driver", DRIVER, "--peer", "/nonexistent/driver"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("peer driver"), "{}", text(&out));
+}

@@ -114,3 +114,17 @@ fn core_mutants_fail_some_vector() {
         assert!(caught > 0, "{} passed every vector in {}", mutant.name(), dir.display());
     }
 }
+
+/// Cross mode catches a disagreement between two implementations: an honest driver against a
+/// peer driver whose host accepts any PIN fails a scenario (the honest guest, told its wrong PIN
+/// was right, is admitted).
+#[test]
+fn cross_mode_fails_when_the_peer_has_a_planted_bug() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_spaces-conformance"))
+        .args(["scenarios", "--driver", DRIVER, "--peer", &format!("{DRIVER} --mutant accept-any-pin")])
+        .output()
+        .expect("the harness runs");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(!out.status.success(), "an honest driver against a PIN-ignoring peer must fail:\n{text}");
+    assert!(text.contains("FAILED"), "{text}");
+}

@@ -36,8 +36,20 @@ fn swarm() {
 #[test]
 fn trace_lines_name_things_as_spec_does() {
     const DEBUG_WORDS: [&str; 14] = [
-        "Some(", "None", "Ok(", "Err(", " { ", "Init", "Connecting", "Connected", "ReadyForAuthentication",
-        "Authenticating", "Success", "Admin", "Editor", "Reader",
+        "Some(",
+        "None",
+        "Ok(",
+        "Err(",
+        " { ",
+        "Init",
+        "Connecting",
+        "Connected",
+        "ReadyForAuthentication",
+        "Authenticating",
+        "Success",
+        "Admin",
+        "Editor",
+        "Reader",
     ];
     for (profile, seed) in [(Profile::Calm, 6), (Profile::Faulty, 6), (Profile::Hostile, 5), (Profile::Swarm, 7)] {
         let (_, lines) = spaces_sim::run_traced(draw(seed, profile), true);

@@ -77,7 +77,7 @@ fn replayed_session(net: &mut Net<'_>) -> Step {
     let attempts = net.status(h).attempts_left;
     let admitted_events = net.events(h).iter().filter(|e| matches!(e, FlowOutput::Admitted { .. })).count();
     let topic = hex::encode(InvitationCode::decode(&created.code).expect("routed codes decode").topic().0);
-    let _replayer = net.replayer(&topic, recorded);
+    let _replayer = net.replayer(&topic, recorded)?;
     net.wait(MINUTE)?;
     let after = net.events(h).iter().filter(|e| matches!(e, FlowOutput::Admitted { .. })).count();
     check(

@@ -52,27 +52,48 @@ pub fn all() -> impl Iterator<Item = &'static Scenario> {
 /// Runs the scenarios whose name contains `filter` (all when empty), one case each. Every
 /// scenario gets a fresh driver (`restart`), so no state leaks from one into the next.
 pub fn run(driver: &mut dyn Driver, filter: &str, report: &mut Report) {
+    run_cross(driver, None, filter, report);
+}
+
+/// `run`, with `peer` (if any) playing the harness's hosts and guests: two implementations
+/// checked against each other, each through its driver. Scenarios that script the harness's
+/// own flow (a lying host, a relay, a replay) are reported unsupported in cross mode.
+pub fn run_cross(driver: &mut dyn Driver, mut peer: Option<&mut dyn Driver>, filter: &str, report: &mut Report) {
     for (i, scenario) in all().enumerate() {
         if !scenario.name.contains(filter) {
             continue;
         }
-        let comment = format!("{}: {}", scenario.driver.label(), scenario.description);
-        if i > 0
-            && let Err(e) = driver.restart()
-        {
+        let mut comment = format!("{}: {}", scenario.driver.label(), scenario.description);
+        if peer.is_some() {
+            comment = format!("{} (the other party: the peer driver)", comment);
+        }
+        let mut restarted = Ok(());
+        if i > 0 {
+            restarted = driver.restart();
+            if let (Ok(()), Some(p)) = (&restarted, peer.as_mut()) {
+                restarted = p.restart();
+            }
+        }
+        if let Err(e) = restarted {
             let case = Case::failed(SUITE, scenario.name, &comment, "a driver".into(), e.to_string());
             report.cases.push(case);
             continue;
         }
         let started = std::time::Instant::now();
-        let mut net = Net::new(driver, 0x5eed_0000 + i as u64);
+        // Reborrowed for this scenario only (the trait object's lifetime shrinks with it).
+        let other: Option<&mut dyn Driver> = match peer.as_mut() {
+            Some(p) => Some(&mut **p),
+            None => None,
+        };
+        let mut net = Net::with_peer(driver, other, 0x5eed_0000 + i as u64);
         let result = (scenario.run)(&mut net);
         let excerpt = net.excerpt(TRANSCRIPT_EXCERPT_LINES);
         let mut case = match result {
             Ok(()) => Case::new(SUITE, scenario.name, &comment, Status::Ok),
             Err(Abort::Unsupported(op)) => {
                 let mut c = Case::new(SUITE, scenario.name, &comment, Status::Unsupported);
-                c.actual = Some(format!("the driver does not support {op}").into());
+                let why = if op == net::HARNESS_ONLY { op } else { format!("the driver does not support {op}") };
+                c.actual = Some(why.into());
                 c
             }
             Err(Abort::Driver(e)) => {

@@ -20,6 +20,8 @@ use crate::wire::{
     FlowInput, FlowOutput, GuestCreate, GuestCreated, HostCreate, HostCreated, Poll, Reply, is_terminal_name,
 };
 
+mod parties;
+
 pub const LATENCY_MS: u64 = 20;
 /// The harness's epoch: virtual time starts here (2023-11-14).
 pub const T0_MS: u64 = 1_700_000_000_000;
@@ -49,9 +51,21 @@ pub fn check(cond: bool, expected: impl Into<String>, actual: impl Into<String>)
 /// What the tap does with a frame: the frames to deliver instead (empty = drop).
 pub type Tap = Box<dyn FnMut(Dir, usize, Vec<u8>) -> Vec<Vec<u8>>>;
 
+/// Which driver a remote flow lives in: the one under test, or (cross mode) the peer driver
+/// that plays the harness's part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Tested,
+    Peer,
+}
+
+/// What cross mode cannot do: script the harness's own flow (make it lie, impersonate it,
+/// replay its frames). Those scenarios are reported as unsupported, not failed.
+pub const HARNESS_ONLY: &str = "not in cross mode: it scripts the harness's own flow";
+
 enum Party {
     Local(Box<LocalFlow>),
-    Remote(u64),
+    Remote(Side, u64),
     /// A guest that sends recorded frames, one per frame received (and the first on connect).
     Replayer(VecDeque<Vec<u8>>),
 }
@@ -80,6 +94,10 @@ enum Delivery {
 pub struct Net<'d> {
     driver: &'d mut dyn Driver,
     driver_now: Option<u64>,
+    /// Cross mode: the driver that plays the harness's part (the MLS interop harness's shape),
+    /// so two implementations are checked against each other.
+    peer: Option<&'d mut dyn Driver>,
+    peer_now: Option<u64>,
     pub now: u64,
     rng: ChaCha20Rng,
     slots: Vec<Slot>,
@@ -106,9 +124,16 @@ pub struct Net<'d> {
 
 impl<'d> Net<'d> {
     pub fn new(driver: &'d mut dyn Driver, seed: u64) -> Self {
+        Self::with_peer(driver, None, seed)
+    }
+
+    /// A world where `peer`, if any, plays the harness's hosts and guests.
+    pub fn with_peer(driver: &'d mut dyn Driver, peer: Option<&'d mut dyn Driver>, seed: u64) -> Self {
         Net {
             driver,
             driver_now: None,
+            peer,
+            peer_now: None,
             now: T0_MS,
             rng: ChaCha20Rng::seed_from_u64(seed),
             slots: Vec::new(),
@@ -156,135 +181,42 @@ impl<'d> Net<'d> {
     // ----- the driver -----
 
     fn call(&mut self, op: &str, args: Value) -> Step<Value> {
-        if self.driver_now != Some(self.now) {
-            self.driver_now = Some(self.now);
-            self.raw_call("time.set", json!({ "now_ms": self.now }))?;
-        }
-        self.raw_call(op, args)
+        self.call_on(Side::Tested, op, args)
     }
 
-    fn raw_call(&mut self, op: &str, args: Value) -> Step<Value> {
-        match self.driver.call(op, args) {
+    /// Whether the harness's parts are played by a peer driver.
+    pub fn is_cross(&self) -> bool {
+        self.peer.is_some()
+    }
+
+    fn call_on(&mut self, side: Side, op: &str, args: Value) -> Step<Value> {
+        let now = self.now;
+        let last = match side {
+            Side::Tested => &mut self.driver_now,
+            Side::Peer => &mut self.peer_now,
+        };
+        if *last != Some(now) {
+            *last = Some(now);
+            self.raw_call(side, "time.set", json!({ "now_ms": now }))?;
+        }
+        self.raw_call(side, op, args)
+    }
+
+    fn raw_call(&mut self, side: Side, op: &str, args: Value) -> Step<Value> {
+        let (driver, who) = match side {
+            Side::Tested => (&mut *self.driver, ""),
+            Side::Peer => (&mut **self.peer.as_mut().expect("peer flows only in cross mode"), "the peer driver's "),
+        };
+        match driver.call(op, args) {
             Ok(Reply::Ok(v)) => Ok(v),
-            Ok(Reply::Unsupported) => Err(Abort::Unsupported(op.to_owned())),
-            Ok(Reply::Error(e)) => Err(Abort::Driver(format!("{op} failed: {}: {}", e.kind, e.message))),
-            Err(e) => Err(Abort::Driver(format!("{op}: {e}"))),
+            Ok(Reply::Unsupported) => Err(Abort::Unsupported(format!("{who}{op}"))),
+            Ok(Reply::Error(e)) => Err(Abort::Driver(format!("{who}{op} failed: {}: {}", e.kind, e.message))),
+            Err(e) => Err(Abort::Driver(format!("{who}{op}: {e}"))),
         }
     }
 
     fn parse<T: serde::de::DeserializeOwned>(op: &str, v: Value) -> Step<T> {
         serde_json::from_value(v).map_err(|e| Abort::Driver(format!("{op} answered an unexpected shape: {e}")))
-    }
-
-    // ----- parties -----
-
-    fn add_slot(&mut self, name: &str, party: Party, is_host: bool) -> usize {
-        let slot = Slot {
-            name: name.to_owned(),
-            party,
-            is_host,
-            up: true,
-            status: Poll::default(),
-            events: Vec::new(),
-            timed_out_at: None,
-            sessions: 0,
-        };
-        self.slots.push(slot);
-        self.slots.len() - 1
-    }
-
-    fn route_code(&mut self, code: &str, host: usize) -> Step<InvitationCode> {
-        let decoded = InvitationCode::decode(code)
-            .map_err(|e| Abort::Driver(format!("host.create answered a code that does not decode: {e}")))?;
-        self.route.insert(hex::encode(decoded.topic().0), host);
-        Ok(decoded)
-    }
-
-    pub fn host_args(&mut self, auth: &str, expires_in_ms: u64, use_limit: u32) -> HostCreate {
-        HostCreate {
-            seed: self.seed(),
-            kind: "space".into(),
-            auth: auth.into(),
-            role: "editor".into(),
-            expires_at_ms: self.now + expires_in_ms,
-            use_limit,
-            guest: None,
-        }
-    }
-
-    /// A host flow in the driver; its topic is routed to it.
-    pub fn driver_host(&mut self, args: &HostCreate) -> Step<(usize, HostCreated)> {
-        let v = self.call("host.create", serde_json::to_value(args).expect("serializes"))?;
-        let created: HostCreated = Self::parse("host.create", v)?;
-        let slot = self.add_slot("driver host", Party::Remote(created.handle), true);
-        self.route_code(&created.code, slot)?;
-        self.note(format!("driver host created: code {}", created.code));
-        self.refresh(slot)?;
-        Ok((slot, created))
-    }
-
-    /// A host flow of our own; its topic is routed to it.
-    pub fn local_host(&mut self, args: &HostCreate) -> Step<(usize, HostCreated)> {
-        let (flow, created) = LocalFlow::create_host(args, Timestamp::from_millis(self.now))
-            .map_err(|e| Abort::Driver(format!("harness host: {}", e.message)))?;
-        let slot = self.add_slot("harness host", Party::Local(Box::new(flow)), true);
-        self.route_code(&created.code, slot)?;
-        self.refresh(slot)?;
-        Ok((slot, created))
-    }
-
-    /// A guest flow in the driver, accepting `code`.
-    pub fn driver_guest(&mut self, code: &str) -> Step<(usize, GuestCreated)> {
-        let args = GuestCreate { seed: self.seed(), code: code.to_owned() };
-        let v = self.call("guest.create", serde_json::to_value(args).expect("serializes"))?;
-        let created: GuestCreated = Self::parse("guest.create", v)?;
-        let slot = self.add_slot("driver guest", Party::Remote(created.handle), false);
-        self.refresh(slot)?;
-        Ok((slot, created))
-    }
-
-    /// A guest flow of our own, accepting `code`.
-    pub fn local_guest(&mut self, code: &str) -> Step<(usize, GuestCreated)> {
-        let seed = self.seed();
-        self.local_guest_seeded(code, &seed)
-    }
-
-    /// A guest flow of our own from `seed`: the same seed is the same identity, device and
-    /// Noise key (a guest coming back as itself).
-    pub fn local_guest_seeded(&mut self, code: &str, seed: &str) -> Step<(usize, GuestCreated)> {
-        let args = GuestCreate { seed: seed.to_owned(), code: code.to_owned() };
-        let (flow, created) = LocalFlow::create_guest(&args, Timestamp::from_millis(self.now))
-            .map_err(|e| Abort::Driver(format!("harness guest: {}", e.message)))?;
-        let n = self.slots.iter().filter(|s| !s.is_host).count() + 1;
-        let slot = self.add_slot(&format!("harness guest {n}"), Party::Local(Box::new(flow)), false);
-        self.refresh(slot)?;
-        Ok((slot, created))
-    }
-
-    /// The harness's own flow in `slot`, to script it (make a host lie, for instance).
-    pub fn local_flow_mut(&mut self, slot: usize) -> Option<&mut LocalFlow> {
-        match &mut self.slots[slot].party {
-            Party::Local(flow) => Some(flow),
-            _ => None,
-        }
-    }
-
-    /// A relay in the middle: answers on `real`'s code with its own Noise key.
-    pub fn impostor_of(&mut self, real: usize) -> Step<usize> {
-        let (secret, seed, now) = (self.seed_bytes(), self.seed_bytes(), Timestamp::from_millis(self.now));
-        let Party::Local(flow) = &self.slots[real].party else {
-            return Err(Abort::Driver("only a harness host can be impersonated".into()));
-        };
-        let impostor = flow.impostor(secret, seed, now).expect("a harness host has a record");
-        Ok(self.add_slot("relay", Party::Local(Box::new(impostor)), true))
-    }
-
-    /// A guest that connects to `topic` and sends `frames`, one per frame it receives.
-    pub fn replayer(&mut self, topic: &str, frames: Vec<Vec<u8>>) -> usize {
-        let slot = self.add_slot("replayer", Party::Replayer(frames.into()), false);
-        let topic = topic.to_owned();
-        self.on_output(slot, FlowOutput::Connect { topic });
-        slot
     }
 
     // ----- inputs and outputs -----
@@ -299,9 +231,9 @@ impl<'d> Net<'d> {
                 flow.input(&input, Timestamp::from_millis(now))
                     .map_err(|e| Abort::Driver(format!("harness flow refused {text}: {}", e.message)))?;
             }
-            Party::Remote(handle) => {
-                let args = json!({ "handle": *handle, "input": input });
-                self.call("flow.input", args)?;
+            Party::Remote(side, handle) => {
+                let (side, args) = (*side, json!({ "handle": *handle, "input": input }));
+                self.call_on(side, "flow.input", args)?;
             }
             Party::Replayer(frames) => {
                 let session = match input {
@@ -321,9 +253,9 @@ impl<'d> Net<'d> {
     fn refresh(&mut self, slot: usize) -> Step {
         let poll = match &mut self.slots[slot].party {
             Party::Local(flow) => flow.poll(),
-            Party::Remote(handle) => {
-                let args = json!({ "handle": *handle });
-                let v = self.call("flow.poll", args)?;
+            Party::Remote(side, handle) => {
+                let (side, args) = (*side, json!({ "handle": *handle }));
+                let v = self.call_on(side, "flow.poll", args)?;
                 Self::parse::<Poll>("flow.poll", v)?
             }
             Party::Replayer(_) => return Ok(()),
@@ -514,19 +446,19 @@ impl<'d> Net<'d> {
 
     /// `space.remove_member`: the driver's host removes `member` from its space.
     pub fn remove_member(&mut self, slot: usize, member: &str) -> Step {
-        let Party::Remote(handle) = self.slots[slot].party else {
-            return Err(Abort::Driver("only the driver's host removes members here".into()));
+        let Party::Remote(side, handle) = self.slots[slot].party else {
+            return Err(Abort::Driver("only a driver's host removes members here".into()));
         };
         self.note(format!("{} removes {member}", self.slots[slot].name));
-        self.call("space.remove_member", json!({ "handle": handle, "member": member })).map(|_| ())
+        self.call_on(side, "space.remove_member", json!({ "handle": handle, "member": member })).map(|_| ())
     }
 
     /// `space.members`: the members of the driver's host's space, identity → role.
     pub fn members(&mut self, slot: usize) -> Step<BTreeMap<String, String>> {
-        let Party::Remote(handle) = self.slots[slot].party else {
-            return Err(Abort::Driver("only the driver's host lists members here".into()));
+        let Party::Remote(side, handle) = self.slots[slot].party else {
+            return Err(Abort::Driver("only a driver's host lists members here".into()));
         };
-        let v = self.call("space.members", json!({ "handle": handle }))?;
+        let v = self.call_on(side, "space.members", json!({ "handle": handle }))?;
         Self::parse("space.members", v.get("members").cloned().unwrap_or(Value::Null))
     }
 
@@ -534,9 +466,9 @@ impl<'d> Net<'d> {
     pub fn restart(&mut self, slot: usize) -> Step {
         match &mut self.slots[slot].party {
             Party::Local(flow) => flow.restart().map_err(|e| Abort::Driver(e.message))?,
-            Party::Remote(handle) => {
-                let args = json!({ "handle": *handle });
-                self.call("flow.restart", args)?;
+            Party::Remote(side, handle) => {
+                let (side, args) = (*side, json!({ "handle": *handle }));
+                self.call_on(side, "flow.restart", args)?;
             }
             Party::Replayer(_) => return Err(Abort::Driver("a replayer does not restart".into())),
         }
