@@ -1307,3 +1307,35 @@ fn a_host_that_leaves_right_after_admitting_hands_the_admission_off_first() {
     assert!(net.run(300_000, known), "the owner learns of the admission");
     assert!(net.run(300_000, |n| n.peers[1].client().space(&space).is_none()), "and the admin is gone");
 }
+
+/// A restart while a device hands off a space it left keeps the leave (SPEC §9.4.4): the user
+/// left, so the space stays out of every command after the restart, and the device still hands
+/// its feeds off before it drops the replica. Before, the leave lived only in memory: a restart
+/// brought the space back as if the user had never left.
+#[test]
+fn a_restart_while_handing_off_keeps_the_leave() {
+    let mut net = Net::new(2, 48);
+    net.command(0, Command::CreateSpace);
+    let space = space_of(&net, 0);
+    net.invite(0, 1, space);
+    let member = net.key(1);
+    assert!(net.run(60_000, |n| n.peers[0].client().space(&space).unwrap().membership().is_member(&member)));
+    net.take_down(0);
+    net.write(1, space, "only here");
+    net.command(1, Command::Leave { space });
+    assert!(net.peers[1].is_leaving(&space), "no member holds its feeds: it hands off");
+    net.restart(1);
+    assert!(net.peers[1].is_leaving(&space), "the restarted device still leaves");
+    net.write(1, space, "after the restart");
+    let refused = net.events[1].iter().any(|e| {
+        matches!(
+            e,
+            Event::CommandFailed {
+                command: Command::Write { .. },
+                error: spaces_protocol::client::ClientError::UnknownSpace
+            }
+        )
+    });
+    assert!(refused, "a command on the left space is refused after the restart: {:?}", net.events[1]);
+    assert!(net.run(300_000, |n| n.peers[1].client().space(&space).is_none()), "and it goes at its deadline");
+}

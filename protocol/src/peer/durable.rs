@@ -18,6 +18,7 @@ use crate::credential::{Credential, CredentialId};
 use crate::feed::FeedEntry;
 use crate::invitation::host::HostRecord;
 use crate::keys::PublicKey;
+use crate::time::Timestamp;
 
 /// One record of a device's log. Every record but `Snapshot` applies to the state before it;
 /// every kind holds secrets or what was signed with them, so a driver stores the log with the
@@ -54,6 +55,12 @@ pub enum Record {
     Device(Credential),
     /// A hosted invitation's record (SPEC.md §7.6.4), replacing the one before it.
     Host(Box<HostRecord>),
+    /// The user left a space whose replica the device still holds to hand its feeds off, until
+    /// `until` at the latest (SPEC.md §9.4.4); a restart keeps the leave. `Left` ends it.
+    Leaving {
+        space: PublicKey,
+        until: Timestamp,
+    },
 }
 
 /// The whole durable state of a device: its client and its hosted invitations.
@@ -63,6 +70,9 @@ pub struct PeerSnapshot {
     pub client: ClientSnapshot,
     /// The last record of each hosted invitation, by code payload.
     pub hosts: Vec<HostRecord>,
+    /// Spaces the user left that the device still hands off, and until when: sorted by key,
+    /// each a space the client holds.
+    pub leaving: Vec<(PublicKey, Timestamp)>,
 }
 
 impl Canonical for Record {
@@ -83,6 +93,10 @@ impl Canonical for PeerSnapshot {
     fn validate(&self) -> Result<(), DecodeError> {
         codec::check_version(self.version)?;
         self.client.validate()?;
+        let keys: Vec<PublicKey> = self.leaving.iter().map(|(k, _)| *k).collect();
+        if !codec::strictly_ascending(&keys) || !keys.iter().all(|k| self.client.spaces.iter().any(|s| s.key == *k)) {
+            return Err(DecodeError::Invalid("leaving must be sorted spaces the snapshot holds"));
+        }
         self.hosts.iter().try_for_each(Canonical::validate)
     }
 }
@@ -132,7 +146,17 @@ fn apply(base: &mut PeerSnapshot, record: Record) {
             let at = client.spaces.partition_point(|held| held.key < s.key);
             client.spaces.insert(at, *s);
         }
-        Record::Left { space } => client.spaces.retain(|s| s.key != space),
+        Record::Left { space } => {
+            client.spaces.retain(|s| s.key != space);
+            base.leaving.retain(|(k, _)| *k != space);
+        }
+        Record::Leaving { space, until } => {
+            if client.spaces.iter().any(|s| s.key == space) {
+                base.leaving.retain(|(k, _)| *k != space);
+                let at = base.leaving.partition_point(|(k, _)| *k < space);
+                base.leaving.insert(at, (space, until));
+            }
+        }
         Record::Credentials { space, credentials } => {
             if let Some(i) = space_of(&mut client.spaces, space) {
                 client.spaces[i].credentials.extend(credentials);
@@ -168,6 +192,8 @@ pub(super) struct Logged {
     devices: BTreeSet<CredentialId>,
     /// The last record of each hosted invitation, by invitation id.
     hosts: BTreeMap<[u8; 16], HostRecord>,
+    /// Spaces being handed off, as logged.
+    leaving: BTreeMap<PublicKey, Timestamp>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -181,9 +207,13 @@ struct LoggedSpace {
 
 impl Logged {
     /// The state of a restored device: its log holds exactly this.
-    pub(super) fn of(client: &Client, hosts: impl IntoIterator<Item = HostRecord>) -> Self {
+    pub(super) fn of(
+        client: &Client,
+        hosts: impl IntoIterator<Item = HostRecord>,
+        leaving: &BTreeMap<PublicKey, Timestamp>,
+    ) -> Self {
         let mut logged = Logged::default();
-        let _ = logged.diff(client);
+        let _ = logged.diff(client, leaving);
         for r in hosts {
             let _ = logged.host(r);
         }
@@ -193,19 +223,25 @@ impl Logged {
     /// Everything the log holds, as one snapshot.
     pub(super) fn snapshot(&self, client: &Client) -> PeerSnapshot {
         let hosts = self.hosts.values().cloned().collect();
-        PeerSnapshot { version: codec::VERSION, client: client.snapshot(), hosts }
+        let leaving = self.leaving.iter().map(|(k, t)| (*k, *t)).collect();
+        PeerSnapshot { version: codec::VERSION, client: client.snapshot(), hosts, leaving }
     }
 
     /// The records that bring the log up to `client` and the host records of this input,
     /// and marks them logged.
-    pub(super) fn records(&mut self, client: &Client, hosts: Vec<HostRecord>) -> Vec<Record> {
+    pub(super) fn records(
+        &mut self,
+        client: &Client,
+        hosts: Vec<HostRecord>,
+        leaving: &BTreeMap<PublicKey, Timestamp>,
+    ) -> Vec<Record> {
         let ours = (client.identity_key(), client.identity().device_key());
         if self.identity.is_some_and(|i| i != ours) {
             let kept: Vec<HostRecord> = std::mem::take(&mut self.hosts).into_values().chain(hosts).collect();
-            *self = Logged::of(client, kept);
+            *self = Logged::of(client, kept, leaving);
             return vec![Record::Snapshot(Box::new(self.snapshot(client)))];
         }
-        let mut out = self.diff(client);
+        let mut out = self.diff(client, leaving);
         out.extend(hosts.into_iter().filter_map(|r| self.host(r)));
         out
     }
@@ -219,7 +255,7 @@ impl Logged {
         Some(Record::Host(Box::new(r)))
     }
 
-    fn diff(&mut self, client: &Client) -> Vec<Record> {
+    fn diff(&mut self, client: &Client, leaving: &BTreeMap<PublicKey, Timestamp>) -> Vec<Record> {
         self.identity = Some((client.identity_key(), client.identity().device_key()));
         let mut out = Vec::new();
         for (control, (c, d)) in client.joining_secrets() {
@@ -231,11 +267,17 @@ impl Logged {
         let left: Vec<PublicKey> = self.spaces.keys().filter(|k| client.space(k).is_none()).copied().collect();
         for space in left {
             self.spaces.remove(&space);
+            self.leaving.remove(&space);
             out.push(Record::Left { space });
         }
         let keys: Vec<PublicKey> = client.space_keys().copied().collect();
         for key in keys {
             self.space(client, key, &mut out);
+        }
+        for (space, until) in leaving {
+            if client.space(space).is_some() && self.leaving.insert(*space, *until) != Some(*until) {
+                out.push(Record::Leaving { space: *space, until: *until });
+            }
         }
         for k in client.contacts() {
             if self.contacts.insert(*k) {
@@ -303,13 +345,13 @@ mod tests {
         let mut client = Client::create_identity(&mut rng, now);
         let mut logged = Logged::default();
         let mut log = vec![Record::Snapshot(Box::new(logged.snapshot(&client)))];
-        let _ = logged.records(&client, Vec::new());
+        let _ = logged.records(&client, Vec::new(), &BTreeMap::new());
         let space = client.create_space(&mut rng, now);
-        log.extend(logged.records(&client, Vec::new()));
+        log.extend(logged.records(&client, Vec::new(), &BTreeMap::new()));
         let _ = client.join_request(&mut rng);
         client.create_item(&mut rng, &space, "note", Vec::new()).expect("the owner writes");
-        log.extend(logged.records(&client, Vec::new()));
-        assert!(logged.records(&client, Vec::new()).is_empty(), "nothing new, nothing logged");
+        log.extend(logged.records(&client, Vec::new(), &BTreeMap::new()));
+        assert!(logged.records(&client, Vec::new(), &BTreeMap::new()).is_empty(), "nothing new, nothing logged");
         let bytes: Vec<Vec<u8>> = log.iter().map(Canonical::to_bytes).collect();
         let decoded = bytes.iter().map(|b| Record::from_bytes(b).expect("records decode strictly"));
         let replayed = replay(decoded).expect("the log starts with a snapshot");

@@ -212,7 +212,7 @@ impl Peer {
         rng: &mut R,
     ) -> Self {
         let mut peer = Peer::build(client, addr, signal_limits, now, rng);
-        peer.logged = durable::Logged::of(&peer.client, []);
+        peer.logged = durable::Logged::of(&peer.client, [], &BTreeMap::new());
         let snapshot = Record::Snapshot(Box::new(peer.logged.snapshot(&peer.client)));
         peer.persist_seq = 1;
         peer.ready.push_back(Output::Persist { seq: 1, records: vec![snapshot] });
@@ -298,7 +298,9 @@ impl Peer {
                 records.push(r);
             }
         }
-        peer.logged = durable::Logged::of(&peer.client, records);
+        // A leave survives the restart: the space stays out of commands and is handed off.
+        peer.leaving = state.leaving.iter().copied().filter(|(k, _)| peer.client.space(k).is_some()).collect();
+        peer.logged = durable::Logged::of(&peer.client, records, &peer.leaving);
         // Open invitations, and completed ones until they expire (admitted guests in doubt
         // retry until then), are found on their topics again.
         peer.sync_topics(now);

@@ -31,7 +31,7 @@ impl Peer {
     /// input's outputs behind the last `Persist` and releases what is durable. Outputs keep
     /// their order: one held output holds every later one.
     pub(super) fn commit(&mut self) {
-        let records = self.logged.records(&self.client, std::mem::take(&mut self.staged));
+        let records = self.logged.records(&self.client, std::mem::take(&mut self.staged), &self.leaving);
         if !records.is_empty() {
             self.persist_seq += 1;
             self.ready.push_back(Output::Persist { seq: self.persist_seq, records });
