@@ -258,14 +258,19 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             if planted.is_some() {
                 cfg.mutant = m.clone();
             }
-            let nodes = cfg.peers + if cfg.adversaries.any() { 2 } else { 0 };
             let keep = trace.is_some() || svg.is_some();
             let (outcome, lines) = spaces_sim::run_traced(cfg.clone(), keep);
             if let Some(p) = &trace {
                 std::fs::write(p, lines.join("\n") + "\n").map_err(|e| format!("{}: {e}", p.display()))?;
             }
             if let Some(p) = &svg {
-                std::fs::write(p, spaces_sim::svg::render(&lines, nodes))
+                let labels = spaces_sim::svg::labels(&cfg);
+                let mark = outcome.violation.as_ref().map(|v| spaces_sim::svg::Mark {
+                    invariant: v.invariant,
+                    at_ms: v.at_ms,
+                    detail: &v.detail,
+                });
+                std::fs::write(p, spaces_sim::svg::render(&lines, &labels, mark))
                     .map_err(|e| format!("{}: {e}", p.display()))?;
             }
             println!(
