@@ -183,7 +183,7 @@ pub struct Membership {
     /// Credentials whose applied-ness differed between fixpoint rounds of a resolution since
     /// the last full one (a superset: it only grows until then). A credential outside it had
     /// its final effect in every round, which lets a new leaf credential be judged once
-    /// (`resolve.rs`, `leaf_effect`).
+    /// (`resolve.rs`, `is_leaf`).
     unstable: BTreeSet<NodeIx>,
     work: Work,
     /// Device chains and signer keys already verified (changes no outcome).

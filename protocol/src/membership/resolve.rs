@@ -43,10 +43,11 @@ impl Membership {
             return self.resolve();
         }
         // Credentials that change no other judgment leave every other effect and the old void
-        // set as they are: each costs its own judgment (see `inert`, `leaf_effect`).
-        if added.iter().all(|n| self.inert(*n) || self.is_leaf(*n)) {
-            for n in added {
-                if self.inert(*n) {
+        // set as they are: each costs its own judgment (see `inert`, `is_leaf`).
+        let inert: Vec<bool> = added.iter().map(|n| self.inert(*n)).collect();
+        if added.iter().zip(&inert).all(|(n, inert)| *inert || self.is_leaf(*n)) {
+            for (n, inert) in added.iter().zip(inert) {
+                if inert {
                     self.step(*n);
                     assert!(self.res.effects[*n as usize] != Effect::Applied, "an inert credential is never applied");
                 } else {
