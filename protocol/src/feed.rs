@@ -186,6 +186,19 @@ impl Feed {
         self.hashes.last().copied()
     }
 
+    /// The hash of entry `seq`, if held.
+    pub fn hash_at(&self, seq: u64) -> Option<EntryHash> {
+        self.hashes.get(usize::try_from(seq).ok()?).copied()
+    }
+
+    /// Keeps entries `0..len` and returns the rest: how a replica cuts a forked feed at its
+    /// lowest proven fork (SPEC.md §5.6).
+    pub(crate) fn truncate(&mut self, len: u64) -> Vec<FeedEntry> {
+        let keep = usize::try_from(len).unwrap_or(usize::MAX).min(self.entries.len());
+        self.hashes.truncate(keep);
+        self.entries.split_off(keep)
+    }
+
     /// Verifies and appends. State is unchanged on every error.
     pub fn append(&mut self, entry: FeedEntry) -> Result<Appended, FeedError> {
         if entry.body.feed != self.key {
@@ -227,7 +240,6 @@ impl Feed {
         Ok(Appended::New)
     }
 
-    /// Signs and appends our own next entry.
     /// Signs and appends our own next entry.
     pub fn append_own(&mut self, key: &Keypair, payload: Vec<u8>) -> FeedEntry {
         assert_eq!(key.public(), self.key, "only the feed's key writes it");

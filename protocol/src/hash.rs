@@ -14,6 +14,7 @@ pub mod domain {
     pub const ENTRY_HASH: &str = "spaces/1 entry-hash";
     pub const FINGERPRINT: &str = "spaces/1 fingerprint";
     pub const SPACE_TOPIC: &str = "spaces/1 space-topic";
+    pub const CREDENTIAL_SET: &str = "spaces/1 credential-set";
 }
 
 /// A SHA-256 output.

@@ -84,6 +84,7 @@ pub mod keys;
 pub mod membership;
 pub mod mutants;
 pub mod peer;
+pub mod proof;
 pub mod replication;
 pub mod signal;
 pub mod space;

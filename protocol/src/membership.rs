@@ -18,6 +18,9 @@ use crate::credential::{
 use crate::keys::PublicKey;
 use crate::mutants::{Mutant, active};
 
+pub use authority::{AUTHORITY_CHAIN_MAX, ChainError};
+
+mod authority;
 mod heard;
 mod resolve;
 

@@ -8,10 +8,11 @@ use std::collections::BTreeMap;
 use crate::codec::Canonical;
 use crate::credential::{Credential, Designation, FeedPosition};
 use crate::feed::{Feed, FeedEntry, FeedError};
+use crate::hash::Digest;
 use crate::keys::{NoiseKey, PublicKey};
 use crate::mutants::{Mutant, active};
 use crate::space::{IngestError, Ingested, Space};
-use crate::swarm::{ENTRIES_PER_MESSAGE_MAX, HAVE_FEEDS_MAX, SwarmMessage};
+use crate::swarm::{ENTRIES_PER_MESSAGE_MAX, FORKS_PER_MESSAGE_MAX, FeedHead, HAVE_FEEDS_MAX, SwarmMessage};
 
 /// Bytes of entries one batch carries at most (well under the swarm message limit).
 pub const BATCH_SIZE_MAX: usize = 512 * 1024;
@@ -25,6 +26,12 @@ pub const BATCH_SIZE_MAX: usize = 512 * 1024;
 /// with a margin, and a small fixed price for one removed member's flood.
 pub const HEARD_ENTRIES_MAX: u64 = 32;
 
+/// Entries before a differing head sent to a replica on another branch of a feed (SPEC.md
+/// §9.3.5): enough to reach the fork point in one round when a forking author went on for a
+/// while, and a window, not the whole feed, so that one answer stays one batch. A fork lower
+/// still is found in the next rounds, each cutting the feed further.
+pub const FORK_WINDOW: u64 = 64;
+
 /// What we hold: one position per non-empty feed, ascending by feed key, each feed once. Not
 /// bounded: `summary_messages` cuts it into messages.
 pub fn have(space: &Space) -> Vec<FeedPosition> {
@@ -35,24 +42,80 @@ pub fn have(space: &Space) -> Vec<FeedPosition> {
     feeds
 }
 
-/// The messages that carry a summary: one `Have` when it fits, otherwise consecutive
-/// `HavePage`s of at most `HAVE_FEEDS_MAX` feeds whose ranges cover every key, so a
-/// receiver learns exactly which feeds each page speaks for.
-pub fn summary_messages(space: PublicKey, feeds: &[FeedPosition]) -> Vec<SwarmMessage> {
+/// What we hold with each feed's head: the content of a `Summary`.
+pub fn heads(space: &Space) -> Vec<FeedHead> {
+    let head = |f: &Feed| f.head().map(|head| FeedHead { feed: f.key(), length: f.len(), head });
+    space.feeds().filter_map(head).collect()
+}
+
+/// The messages that carry a summary: one `Summary` when it fits, otherwise consecutive pages
+/// of at most `HAVE_FEEDS_MAX` feeds whose ranges cover every key, so a receiver learns
+/// exactly which feeds each page speaks for.
+pub fn summary_messages(space: PublicKey, feeds: &[FeedHead], credentials: Digest) -> Vec<SwarmMessage> {
     if feeds.len() <= HAVE_FEEDS_MAX {
-        return vec![SwarmMessage::Have { space, feeds: feeds.to_vec() }];
+        return vec![SwarmMessage::Summary { space, after: None, through: None, feeds: feeds.to_vec(), credentials }];
     }
-    let pages: Vec<&[FeedPosition]> = feeds.chunks(HAVE_FEEDS_MAX).collect();
+    let pages: Vec<&[FeedHead]> = feeds.chunks(HAVE_FEEDS_MAX).collect();
     let mut out = Vec::with_capacity(pages.len());
     let mut after = None;
     for (i, page) in pages.iter().enumerate() {
         let last = page.last().expect("chunks are never empty").feed;
         let through = (i + 1 < pages.len()).then_some(last);
-        out.push(SwarmMessage::HavePage { space, after, through, feeds: page.to_vec() });
+        out.push(SwarmMessage::Summary { space, after, through, feeds: page.to_vec(), credentials });
         after = Some(last);
     }
     assert!(out.len() >= 2);
     out
+}
+
+/// The `Forks` messages that carry every proven fork of `space` we hold.
+pub fn fork_messages(space: &Space) -> Vec<SwarmMessage> {
+    let evidence: Vec<_> = space.forks().cloned().collect();
+    evidence
+        .chunks(FORKS_PER_MESSAGE_MAX)
+        .map(|c| SwarmMessage::Forks { space: space.key(), evidence: c.to_vec() })
+        .collect()
+}
+
+/// The `Credentials` messages that carry `space`'s loose credentials (`Space::loose_credentials`),
+/// each within `CREDENTIALS_PER_MESSAGE_MAX` and `BATCH_SIZE_MAX`.
+pub fn loose_messages(space: &Space) -> Vec<SwarmMessage> {
+    let mut out = Vec::new();
+    let mut batch: Vec<Credential> = Vec::new();
+    let mut bytes = 0;
+    for c in space.loose_credentials() {
+        let size = c.to_bytes().len();
+        if batch.len() >= crate::swarm::CREDENTIALS_PER_MESSAGE_MAX
+            || (bytes + size > BATCH_SIZE_MAX && !batch.is_empty())
+        {
+            out.push(SwarmMessage::Credentials { space: space.key(), credentials: std::mem::take(&mut batch) });
+            bytes = 0;
+        }
+        bytes += size;
+        batch.push(c);
+    }
+    if !batch.is_empty() {
+        out.push(SwarmMessage::Credentials { space: space.key(), credentials: batch });
+    }
+    out
+}
+
+/// `missing_in` for a page of a `Summary`: a feed whose head differs from our entry at the
+/// same position (the other replica holds another branch) is sent from `FORK_WINDOW` entries
+/// before that position, so the receiver meets the branch point and proves the fork.
+pub fn missing_for_summary(
+    space: &Space,
+    theirs: &[FeedHead],
+    after: Option<&PublicKey>,
+    through: Option<&PublicKey>,
+) -> Vec<FeedEntry> {
+    let from = |feed: &Feed| {
+        let Ok(i) = theirs.binary_search_by(|h| h.feed.cmp(&feed.key())) else { return 0 };
+        let h = &theirs[i];
+        let diverged = h.length > 0 && feed.hash_at(h.length - 1).is_some_and(|ours| ours != h.head);
+        if diverged { h.length.saturating_sub(FORK_WINDOW) } else { h.length }
+    };
+    entries_from(space, from, after, through)
 }
 
 /// The entries the other side lacks given its summary, oldest first per feed, bounded by
@@ -69,6 +132,17 @@ pub fn missing_in(
     after: Option<&PublicKey>,
     through: Option<&PublicKey>,
 ) -> Vec<FeedEntry> {
+    entries_from(space, |feed| position(theirs, &feed.key()).unwrap_or(0), after, through)
+}
+
+/// The entries of each feed in `(after, through]` from position `from(feed)` on, in send order,
+/// bounded as one batch.
+fn entries_from(
+    space: &Space,
+    from: impl Fn(&Feed) -> u64,
+    after: Option<&PublicKey>,
+    through: Option<&PublicKey>,
+) -> Vec<FeedEntry> {
     let mut out = Vec::new();
     let mut bytes = 0;
     let in_range = |k: &PublicKey| after.is_none_or(|a| a < k) && through.is_none_or(|t| k <= t);
@@ -76,7 +150,7 @@ pub fn missing_in(
     let m = space.membership();
     feeds.sort_by_key(|f| send_order(m, &f.key()));
     for feed in feeds {
-        let from = position(theirs, &feed.key()).unwrap_or(0);
+        let from = from(feed);
         for entry in feed.entries().iter().skip(usize::try_from(from).unwrap_or(usize::MAX)) {
             let size = entry.body.payload.len() + 160;
             if out.len() >= ENTRIES_PER_MESSAGE_MAX || bytes + size > BATCH_SIZE_MAX {
@@ -225,9 +299,11 @@ fn seen_prefix(m: &crate::membership::Membership, feed: &Feed, identity: &Public
 }
 
 /// Is the device with this Noise key a current member's device in this space?
+/// A replica joined through a proof of admission also links with its host's devices until its
+/// own grant connects (SPEC.md §7.7.3): the host is the one member it knows to hold the rest.
 pub fn is_member_device(space: &Space, remote: &NoiseKey) -> bool {
     let m = space.membership();
-    m.feeds().any(|(_, a)| a.noise_key == *remote && m.is_member(&a.identity))
+    space.is_provisional_device(remote) || m.feeds().any(|(_, a)| a.noise_key == *remote && m.is_member(&a.identity))
 }
 
 /// Is the device with this Noise key no current member's device, yet the device of a control

@@ -14,11 +14,9 @@ use crate::feed::{Appended, Equivocation, Feed, FeedEntry, FeedError};
 use crate::hash::{Digest, domain, hash_tagged};
 use crate::item::{Item, ItemId, Items, Mutation};
 use crate::keys::PublicKey;
-use crate::membership::{FeedAdmission, InsertError, Inserted, Member, Membership};
+use crate::membership::{Effect, FeedAdmission, InsertError, Inserted, Member, Membership};
 use crate::mutants::{Mutant, active};
-
-/// Equivocation evidence kept per space, at most.
-pub const EVIDENCE_MAX: usize = 64;
+use crate::proof::Provisional;
 
 /// Why an entry was not taken.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +25,23 @@ pub enum IngestError {
     NotAdmitted {
         feed: PublicKey,
     },
+    /// The feed's author signed two entries at `at`: the feed ends there for every replica
+    /// that holds the evidence (SPEC.md §5.6).
+    Forked {
+        feed: PublicKey,
+        at: u64,
+    },
     Feed(FeedError),
+}
+
+/// Why offered equivocation evidence was not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForkError {
+    /// The two entries do not prove equivocation (§5.4).
+    Unproven,
+    /// The feed is no carrier of this space: evidence is kept only for feeds we take entries
+    /// from, so what a remote party can make us hold is one piece per such feed.
+    NotCarrier,
 }
 
 impl core::fmt::Display for IngestError {
@@ -36,6 +50,7 @@ impl core::fmt::Display for IngestError {
             IngestError::NotAdmitted { feed } => {
                 write!(f, "feed {feed:?} is not admitted to the space")
             }
+            IngestError::Forked { feed, at } => write!(f, "feed {feed:?} forked at seq {at} and ends there"),
             IngestError::Feed(e) => write!(f, "{e}"),
         }
     }
@@ -92,13 +107,37 @@ pub struct SpaceSummary {
     pub heads: Vec<CredentialId>,
 }
 
+/// Where this device stands in a space, as its replica shows it now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// A current member with this role (§4.3).
+    Member(Role),
+    /// Admitted by a proof (SPEC.md §7.7.3) whose grant gives this role, but the replica does
+    /// not yet hold the grant's past: replication is still bringing the space. The device can
+    /// neither write nor admit until the membership judges the grant.
+    Syncing { role: Role },
+    /// Its current role is Removed.
+    Removed,
+    /// No grant for it applies: never admitted, or its admission did not stand (e.g. its host
+    /// was removed concurrently).
+    NotMember,
+}
+
 #[derive(Debug, Clone)]
 pub struct Space {
     key: PublicKey,
     membership: Membership,
     feeds: BTreeMap<PublicKey, Feed>,
     items: Items,
-    evidence: Vec<Equivocation>,
+    /// The lowest proven fork of each forked feed: the feed is cut there (SPEC.md §5.6).
+    forks: BTreeMap<PublicKey, Equivocation>,
+    /// Credentials that only cut entries carried here, for our own control feed to carry
+    /// again (`take_orphans`): a replica that held them must not be the only one.
+    orphans: Vec<Credential>,
+    /// Set while this replica was joined through a proof of admission and its own grant is
+    /// still pending (SPEC.md §7.7.3): the proof's control feeds are carriers and the host's
+    /// devices are linked with. Cleared as soon as the grant connects.
+    provisional: Option<Provisional>,
 }
 
 impl Space {
@@ -108,8 +147,53 @@ impl Space {
             membership: Membership::new(key),
             feeds: BTreeMap::new(),
             items: Items::default(),
-            evidence: Vec::new(),
+            forks: BTreeMap::new(),
+            orphans: Vec::new(),
+            provisional: None,
         }
+    }
+
+    /// Enters the provisional state of a guest admitted by a proof (SPEC.md §7.7.3), unless
+    /// the proof's grant is connected already.
+    pub fn set_provisional(&mut self, provisional: Provisional) {
+        self.provisional = Some(provisional);
+        self.settle_provisional();
+    }
+
+    pub fn provisional(&self) -> Option<&Provisional> {
+        self.provisional.as_ref()
+    }
+
+    /// Ends the provisional state once the guest's grant is connected: from then on §4 alone
+    /// judges the guest, its feeds and its links.
+    fn settle_provisional(&mut self) {
+        let connected = |p: &Provisional| self.membership.effect(&p.grant).is_some_and(|e| e != Effect::Pending);
+        if self.provisional.as_ref().is_some_and(connected) {
+            self.provisional = None;
+        }
+    }
+
+    /// Where `identity` stands in this space (`Standing`).
+    pub fn standing(&self, identity: &PublicKey) -> Standing {
+        if let Some(p) = &self.provisional {
+            return Standing::Syncing { role: p.role };
+        }
+        match self.membership.role(identity) {
+            Some(Role::Removed) => Standing::Removed,
+            Some(role) => Standing::Member(role),
+            None => Standing::NotMember,
+        }
+    }
+
+    /// The admission under which this replica takes entries of `feed`: the membership's
+    /// carrier (§5.5), or while provisional a control feed the proof names.
+    pub fn carrier(&self, feed: &PublicKey) -> Option<FeedAdmission> {
+        self.membership.carrier(feed).or_else(|| self.provisional.as_ref()?.carrier(feed))
+    }
+
+    /// Whether this replica, provisional, links with the device of Noise key `k` (the host's).
+    pub fn is_provisional_device(&self, k: &crate::keys::NoiseKey) -> bool {
+        self.provisional.as_ref().is_some_and(|p| p.is_host_device(k))
     }
 
     /// A replica holding only `membership`'s credentials, already verified and resolved: how a
@@ -135,6 +219,7 @@ impl Space {
     pub fn insert_credential(&mut self, credential: Credential) -> Result<Inserted, InsertError> {
         let result = self.membership.insert(credential);
         if result == Ok(Inserted::New) {
+            self.settle_provisional();
             self.recompute_items();
         }
         result
@@ -143,17 +228,21 @@ impl Space {
     pub fn insert_credentials(&mut self, credentials: Vec<Credential>) -> Vec<Result<Inserted, InsertError>> {
         let results = self.membership.insert_batch(credentials);
         if results.contains(&Ok(Inserted::New)) {
+            self.settle_provisional();
             self.recompute_items();
         }
         results
     }
 
     /// Verifies and stores a feed entry from an admitted feed, then applies its payload.
-    /// On error nothing changes, except that fork evidence is kept.
+    /// On error nothing changes, except that a fork cuts the feed (SPEC.md §5.6).
     pub fn ingest(&mut self, entry: FeedEntry) -> Result<Ingested, IngestError> {
         let feed_key = entry.body.feed;
         // A control feed whose admission is void still carries credentials (SPEC.md §5.5).
-        let admission = self.membership.carrier(&feed_key).ok_or(IngestError::NotAdmitted { feed: feed_key })?;
+        let admission = self.carrier(&feed_key).ok_or(IngestError::NotAdmitted { feed: feed_key })?;
+        if let Some(at) = self.fork_at(&feed_key).filter(|at| entry.body.seq >= *at) {
+            return Err(IngestError::Forked { feed: feed_key, at });
+        }
         let mut fresh = None;
         let feed = match self.feeds.get_mut(&feed_key) {
             Some(f) => f,
@@ -170,9 +259,8 @@ impl Space {
                 Ok(self.apply_entry(admission, &entry))
             }
             Err(FeedError::Fork(evidence)) => {
-                if self.evidence.len() < EVIDENCE_MAX {
-                    self.evidence.push((*evidence).clone());
-                }
+                // Both signatures verified (the held entry when it came, this one just now).
+                self.cut((*evidence).clone());
                 Err(IngestError::Feed(FeedError::Fork(evidence)))
             }
             Err(e) => Err(IngestError::Feed(e)),
@@ -253,6 +341,86 @@ impl Space {
         Some(self.judge_write(&admission, entry).0)
     }
 
+    /// Takes evidence another replica found (SPEC.md §5.6): verified, kept for a carrier feed,
+    /// and the feed cut at it if it is the lowest known. `Ok(true)` when it cut further.
+    pub fn learn_fork(&mut self, evidence: Equivocation) -> Result<bool, ForkError> {
+        if !evidence.verify() {
+            return Err(ForkError::Unproven);
+        }
+        if self.carrier(&evidence.first.body.feed).is_none() {
+            return Err(ForkError::NotCarrier);
+        }
+        Ok(self.cut(evidence))
+    }
+
+    /// Cuts a feed at proven equivocation `evidence` unless a lower fork already cut it: its
+    /// entries from the fork on are dropped, the items recomputed without them, and the
+    /// credentials they carried queued to be carried again. The rule is the same on every
+    /// replica, and the evidence travels (§9.3), so all cut the feed at its lowest fork.
+    fn cut(&mut self, evidence: Equivocation) -> bool {
+        let (feed_key, at) = (evidence.first.body.feed, evidence.first.body.seq);
+        if self.fork_at(&feed_key).is_some_and(|held| held <= at) {
+            return false;
+        }
+        self.forks.insert(feed_key, evidence);
+        let Some(feed) = self.feeds.get_mut(&feed_key) else { return true };
+        let dropped = feed.truncate(at);
+        if feed.is_empty() {
+            self.feeds.remove(&feed_key);
+        }
+        let control = self.carrier(&feed_key).is_some_and(|a| a.designation == Designation::Control);
+        if control {
+            let carried = dropped.iter().filter_map(|e| Credential::from_bytes(&e.body.payload).ok());
+            let held: Vec<Credential> = carried.filter(|c| self.membership.contains(&c.id())).collect();
+            self.orphans.extend(held);
+        } else if !dropped.is_empty() {
+            self.recompute_items();
+        }
+        true
+    }
+
+    /// A digest of the credential set this replica holds: its heads and how many it holds,
+    /// pending ones included (SPEC.md §9.3.5). Equal sets give equal digests.
+    pub fn credentials_digest(&self) -> Digest {
+        let mut bytes = (self.membership.len() as u64).to_be_bytes().to_vec();
+        for head in self.membership.heads() {
+            bytes.extend_from_slice(&head.0.0);
+        }
+        hash_tagged(domain::CREDENTIAL_SET, &bytes)
+    }
+
+    /// Credentials this replica holds that no entry it holds carries: taken from a grant, or
+    /// from a branch of a forked feed that this replica never held (SPEC.md §9.3.5). Costs a
+    /// decode of every control entry, so callers ask only when the feeds agree and the
+    /// credentials do not.
+    pub fn loose_credentials(&self) -> Vec<Credential> {
+        let mut carried = std::collections::BTreeSet::new();
+        for (key, feed) in &self.feeds {
+            if self.carrier(key).is_some_and(|a| a.designation == Designation::Control) {
+                let ids = feed.entries().iter().filter_map(|e| Credential::from_bytes(&e.body.payload).ok());
+                carried.extend(ids.map(|c| c.id()));
+            }
+        }
+        self.membership.credentials().filter(|c| !carried.contains(&c.id())).cloned().collect()
+    }
+
+    /// Where `feed` is cut, if a fork of it is proven.
+    pub fn fork_at(&self, feed: &PublicKey) -> Option<u64> {
+        self.forks.get(feed).map(|e| e.first.body.seq)
+    }
+
+    /// The lowest proven fork of each forked feed, by feed key.
+    pub fn forks(&self) -> impl Iterator<Item = &Equivocation> {
+        self.forks.values()
+    }
+
+    /// Credentials that only entries cut since the last call carried here: the owner of the
+    /// replica carries them again in its own control feed (`Client::recarry`), so replicas
+    /// that took them from the dropped branch do not keep them to themselves.
+    pub fn take_orphans(&mut self) -> Vec<Credential> {
+        std::mem::take(&mut self.orphans)
+    }
+
     /// Appends an entry we signed ourselves to our own feed (which must be admitted).
     pub fn append_own(
         &mut self,
@@ -260,7 +428,10 @@ impl Space {
         payload: Vec<u8>,
     ) -> Result<(FeedEntry, Ingested), IngestError> {
         let feed_key = key.public();
-        let admission = self.membership.carrier(&feed_key).ok_or(IngestError::NotAdmitted { feed: feed_key })?;
+        let admission = self.carrier(&feed_key).ok_or(IngestError::NotAdmitted { feed: feed_key })?;
+        if let Some(at) = self.fork_at(&feed_key) {
+            return Err(IngestError::Forked { feed: feed_key, at });
+        }
         let (len, head) = self.feeds.get(&feed_key).map_or((0, None), |f| (f.len(), f.head()));
         let entry = FeedEntry::sign(key, len, head, payload);
         // Signed here with the feed's own key at the position after its head: the feed takes
@@ -298,10 +469,6 @@ impl Space {
 
     pub fn members(&self) -> Vec<Member> {
         self.membership.members()
-    }
-
-    pub fn evidence(&self) -> &[Equivocation] {
-        &self.evidence
     }
 
     pub fn summary(&self) -> SpaceSummary {

@@ -11,8 +11,9 @@ use rand_core::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{self, Canonical, DecodeError};
-use crate::credential::FeedPosition;
-use crate::feed::FeedEntry;
+use crate::credential::{Credential, FeedPosition};
+use crate::feed::{EntryHash, Equivocation, FeedEntry};
+use crate::hash::Digest;
 use crate::invitation::handshake;
 use crate::keys::{NoiseKey, NoiseKeypair, PublicKey};
 
@@ -25,6 +26,26 @@ pub const ENTRIES_PER_MESSAGE_MAX: usize = 512;
 /// Feeds one `Have` (or `HavePage`) lists at most; a space with more feeds sends its summary
 /// as several `HavePage`s.
 pub const HAVE_FEEDS_MAX: usize = 4096;
+/// Pieces of equivocation evidence per `Forks` message at most: two entries of at most 64 KiB
+/// of payload each, so six stay under `SWARM_MESSAGE_SIZE_MAX`.
+pub const FORKS_PER_MESSAGE_MAX: usize = 6;
+/// Credentials per `Credentials` message at most (the message size bounds them too).
+pub const CREDENTIALS_PER_MESSAGE_MAX: usize = 256;
+
+/// What a `Summary` says of one feed: its length and the hash of its last entry, so that two
+/// replicas holding different branches of a forked feed notice it even at equal lengths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FeedHead {
+    pub feed: PublicKey,
+    pub length: u64,
+    pub head: EntryHash,
+}
+
+impl FeedHead {
+    pub fn position(&self) -> FeedPosition {
+        FeedPosition { feed: self.feed, length: self.length }
+    }
+}
 
 /// Frames on a swarm connection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,22 +83,54 @@ pub enum SwarmMessage {
     /// bound). A feed in that range that is not listed, I do not hold. The pages of one
     /// summary cover all keys, so the receiver answers each like a `Have` over its range.
     HavePage { space: PublicKey, after: Option<PublicKey>, through: Option<PublicKey>, feeds: Vec<FeedPosition> },
+    /// A summary page (`after`/`through` as in `HavePage`; both `None` for a whole summary)
+    /// that also names each feed's head (SPEC.md §9.3.5). What a device sends; a `Have` or
+    /// `HavePage` is answered the same way, without fork detection. `credentials` digests the
+    /// sender's credential set (`Space::credentials_digest`, SPEC.md §9.3.5).
+    Summary {
+        space: PublicKey,
+        after: Option<PublicKey>,
+        through: Option<PublicKey>,
+        feeds: Vec<FeedHead>,
+        credentials: Digest,
+    },
+    /// The lowest proven fork of feeds of `space` (SPEC.md §5.6): sent when a link opens and
+    /// when we learn one, so every replica cuts each forked feed at the same place.
+    Forks { space: PublicKey, evidence: Vec<Equivocation> },
+    /// Credentials of `space` that no entry the sender holds carries (a grant's, or those of a
+    /// fork's branch only it saw), sent when both hold the same feeds but not the same
+    /// credentials (SPEC.md §9.3.5). Self-authenticating: judged by §4 alone.
+    Credentials { space: PublicKey, credentials: Vec<Credential> },
 }
 
 /// At most `HAVE_FEEDS_MAX` positions, one per feed, ascending by feed key: a feed listed
 /// twice would make the receiver's answer depend on which listing it reads.
-fn summary_ok(feeds: &[FeedPosition]) -> bool {
-    feeds.len() <= HAVE_FEEDS_MAX && feeds.windows(2).all(|w| w[0].feed < w[1].feed)
+fn summary_ok(feeds: &[PublicKey]) -> bool {
+    feeds.len() <= HAVE_FEEDS_MAX && feeds.windows(2).all(|w| w[0] < w[1])
 }
 
 /// Every listed feed lies in the page's range, and the range is not empty.
-fn page_ok(after: Option<&PublicKey>, through: Option<&PublicKey>, feeds: &[FeedPosition]) -> bool {
+fn page_ok(after: Option<&PublicKey>, through: Option<&PublicKey>, feeds: &[PublicKey]) -> bool {
     let in_range = |k: &PublicKey| after.is_none_or(|a| a < k) && through.is_none_or(|t| k <= t);
     let range_ok = match (after, through) {
         (Some(a), Some(t)) => a < t,
         _ => true,
     };
-    range_ok && feeds.iter().all(|p| in_range(&p.feed))
+    range_ok && feeds.iter().all(in_range)
+}
+
+fn keys_of(feeds: &[FeedPosition]) -> Vec<PublicKey> {
+    feeds.iter().map(|p| p.feed).collect()
+}
+
+/// One piece per feed, ascending by feed, each a fork (two entries of one feed at one
+/// sequence number): the shape of evidence, not its signatures, which the receiver checks.
+fn evidence_ok(evidence: &[Equivocation]) -> bool {
+    let shaped = |e: &Equivocation| e.first.body.feed == e.second.body.feed && e.first.body.seq == e.second.body.seq;
+    evidence.len() <= FORKS_PER_MESSAGE_MAX
+        && evidence.iter().all(shaped)
+        && evidence.windows(2).all(|w| w[0].first.body.feed < w[1].first.body.feed)
+        && evidence.iter().all(|e| e.first.validate().is_ok() && e.second.validate().is_ok())
 }
 
 impl Canonical for SwarmMessage {
@@ -85,13 +138,30 @@ impl Canonical for SwarmMessage {
 
     fn validate(&self) -> Result<(), DecodeError> {
         match self {
-            SwarmMessage::Have { feeds, .. } if !summary_ok(feeds) => {
+            SwarmMessage::Have { feeds, .. } if !summary_ok(&keys_of(feeds)) => {
                 Err(DecodeError::Invalid("Have lists at most 4096 feeds, each once, ascending"))
             }
             SwarmMessage::HavePage { after, through, feeds, .. }
-                if !summary_ok(feeds) || !page_ok(after.as_ref(), through.as_ref(), feeds) =>
+                if !summary_ok(&keys_of(feeds)) || !page_ok(after.as_ref(), through.as_ref(), &keys_of(feeds)) =>
             {
                 Err(DecodeError::Invalid("HavePage lists at most 4096 feeds, each once, ascending, in its range"))
+            }
+            SwarmMessage::Summary { after, through, feeds, .. } => {
+                let keys: Vec<PublicKey> = feeds.iter().map(|h| h.feed).collect();
+                let held = feeds.iter().all(|h| h.length > 0);
+                match held && summary_ok(&keys) && page_ok(after.as_ref(), through.as_ref(), &keys) {
+                    true => Ok(()),
+                    false => Err(DecodeError::Invalid(
+                        "Summary lists at most 4096 held feeds, each once, ascending, in its range",
+                    )),
+                }
+            }
+            SwarmMessage::Credentials { credentials, .. } if credentials.len() > CREDENTIALS_PER_MESSAGE_MAX => {
+                Err(DecodeError::Invalid("Credentials carries at most 256 credentials"))
+            }
+            SwarmMessage::Credentials { credentials, .. } => credentials.iter().try_for_each(Canonical::validate),
+            SwarmMessage::Forks { evidence, .. } if !evidence_ok(evidence) => {
+                Err(DecodeError::Invalid("Forks carries at most 6 forks, one per feed, ascending"))
             }
             SwarmMessage::Entries { entries, .. } if entries.len() > ENTRIES_PER_MESSAGE_MAX => {
                 Err(DecodeError::Invalid("too many entries in one message"))

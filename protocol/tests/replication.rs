@@ -121,12 +121,11 @@ fn answer(from: &Space, to: &Space) -> Vec<spaces_protocol::feed::FeedEntry> {
     use spaces_protocol::Canonical;
     use spaces_protocol::swarm::SwarmMessage;
     let mut out = Vec::new();
-    for m in replication::summary_messages(to.key(), &replication::have(to)) {
+    for m in replication::summary_messages(to.key(), &replication::heads(to), to.credentials_digest()) {
         let m = SwarmMessage::from_bytes(&m.to_bytes()).expect("a summary page decodes");
         match m {
-            SwarmMessage::Have { feeds, .. } => out.extend(replication::missing(from, &feeds)),
-            SwarmMessage::HavePage { after, through, feeds, .. } => {
-                out.extend(replication::missing_in(from, &feeds, after.as_ref(), through.as_ref()))
+            SwarmMessage::Summary { after, through, feeds, .. } => {
+                out.extend(replication::missing_for_summary(from, &feeds, after.as_ref(), through.as_ref()))
             }
             other => panic!("not a summary: {other:?}"),
         }
@@ -142,11 +141,11 @@ fn answer(from: &Space, to: &Space) -> Vec<spaces_protocol::feed::FeedEntry> {
 fn a_space_of_more_feeds_than_one_have_holds_replicates_in_pages() {
     use spaces_protocol::swarm::{HAVE_FEEDS_MAX, SwarmMessage};
     let (full, partial) = many_feeds(HAVE_FEEDS_MAX + 200, 3);
-    let summary = replication::have(&full);
+    let summary = replication::heads(&full);
     assert!(summary.len() > HAVE_FEEDS_MAX);
-    let pages = replication::summary_messages(full.key(), &summary);
+    let pages = replication::summary_messages(full.key(), &summary, full.credentials_digest());
     assert_eq!(pages.len(), 2);
-    assert!(pages.iter().all(|p| matches!(p, SwarmMessage::HavePage { .. })));
+    assert!(pages.iter().all(|p| matches!(p, SwarmMessage::Summary { after: _, through: _, .. })));
     assert!(answer(&full, &full.clone()).is_empty(), "in sync: nothing to send");
     let mut to = partial;
     for _ in 0..16 {
@@ -409,5 +408,90 @@ proptest::proptest! {
         let bound = pre_taken.max(replication::HEARD_ENTRIES_MAX);
         proptest::prop_assert!(held <= bound, "held {} of {} (bound {})", held, issued, bound);
         proptest::prop_assert!(held >= replication::HEARD_ENTRIES_MAX.min(issued as u64), "the first ones arrive");
+    }
+}
+
+/// Two branches of the owner's data feed from `common` shared entries on: `len` entries in all
+/// each, differing from `common` on.
+fn forked_replicas(common: usize, len: usize) -> (Space, Space, PublicKey, Space) {
+    use spaces_protocol::feed::FeedEntry;
+    use spaces_protocol::fixture::SpaceFixture;
+    let mut rng = ChaCha20Rng::seed_from_u64(11);
+    let f = SpaceFixture::new(&mut rng);
+    let branch = |tag: &str| {
+        let mut entries: Vec<FeedEntry> = Vec::new();
+        for seq in 0..len {
+            let name = if seq < common { format!("common {seq}") } else { format!("{tag} {seq}") };
+            let ops = vec![Op::Create { item: ItemId([seq as u8; 16]), type_name: name }];
+            let prev = entries.last().map(FeedEntry::hash);
+            entries.push(f.owner.data_entry(seq as u64, prev, vec![f.tip()], seq as u64 + 1, ops));
+        }
+        entries
+    };
+    let replica = |entries: &[FeedEntry]| {
+        let mut s = Space::new(f.space());
+        s.insert_credentials(f.genesis.clone());
+        assert_eq!(replication::ingest_batch(&mut s, entries.to_vec()).new, entries.len());
+        s
+    };
+    let (one, two) = (branch("one"), branch("two"));
+    (replica(&one), replica(&two), f.owner.data.public(), replica(&one[..common]))
+}
+
+/// Rounds of the Peer's exchange (SPEC §9.3.3, §9.3.5) between two replicas: each answers the
+/// other's `Summary`, then tells it the forks it holds. Returns the rounds until nothing moved.
+fn exchange(a: &mut Space, b: &mut Space) -> usize {
+    use spaces_protocol::Canonical;
+    use spaces_protocol::swarm::SwarmMessage;
+    for round in 1..=16 {
+        let before = (replication::heads(a), replication::heads(b), a.forks().count(), b.forks().count());
+        let (sa, sb) = (a.clone(), b.clone());
+        for (from, to) in [(&sa, &mut *b), (&sb, &mut *a)] {
+            for m in replication::summary_messages(to.key(), &replication::heads(to), to.credentials_digest()) {
+                let SwarmMessage::Summary { after, through, feeds, .. } =
+                    SwarmMessage::from_bytes(&m.to_bytes()).expect("a summary decodes")
+                else {
+                    panic!("a device sends Summary")
+                };
+                let batch = replication::missing_for_summary(from, &feeds, after.as_ref(), through.as_ref());
+                replication::ingest_batch(to, batch);
+            }
+        }
+        let (sa, sb) = (a.clone(), b.clone());
+        for (from, to) in [(&sa, &mut *b), (&sb, &mut *a)] {
+            for m in replication::fork_messages(from) {
+                let SwarmMessage::Forks { evidence, .. } = SwarmMessage::from_bytes(&m.to_bytes()).expect("decodes")
+                else {
+                    panic!("fork_messages sends Forks")
+                };
+                for e in evidence {
+                    to.learn_fork(e).expect("evidence of a carried feed verifies");
+                }
+            }
+        }
+        if before == (replication::heads(a), replication::heads(b), a.forks().count(), b.forks().count()) {
+            return round;
+        }
+    }
+    panic!("the exchange did not settle in 16 rounds");
+}
+
+/// SPEC §5.6 and §9.3.5 (issue 11; §9.7 item 9 before): replicas holding two branches of one
+/// forked feed of equal length never compared them, since summaries listed lengths only, and
+/// kept different items for ever. With heads in the summary, the fork is proven, both cut the
+/// feed where the branches part and agree with a replica that only ever held the common part,
+/// also when the branches part further back than one window.
+#[test]
+fn replicas_on_two_branches_of_a_forked_feed_cut_it_where_they_part_and_agree() {
+    for (common, len) in [(5, 9), (0, 3), (10, 10 + 3 * replication::FORK_WINDOW as usize)] {
+        let (mut a, mut b, feed, reference) = forked_replicas(common, len);
+        assert_ne!(a.items(), b.items());
+        let rounds = exchange(&mut a, &mut b);
+        for s in [&a, &b] {
+            assert_eq!(s.fork_at(&feed), Some(common as u64), "cut where the branches part ({common}, {len})");
+            assert_eq!(s.items(), reference.items());
+            assert_eq!(s.feed(&feed).map(|f| f.head()), reference.feed(&feed).map(|f| f.head()));
+        }
+        assert!(rounds <= 2 + (len - common).div_ceil(replication::FORK_WINDOW as usize), "{rounds} rounds");
     }
 }

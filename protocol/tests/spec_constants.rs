@@ -55,6 +55,10 @@ fn code_values() -> Vec<(&'static str, &'static str, u64)> {
         ("4.10", "VERIFY_CACHE_MAX", spaces_protocol::credential::VERIFY_CACHE_MAX as u64),
         ("7.3.5", "FRAME_SIZE_MAX", wire::FRAME_SIZE_MAX as u64),
         ("7.3.5", "GRANT_CREDENTIALS_MAX", wire::GRANT_CREDENTIALS_MAX as u64),
+        ("7.3.5", "AUTHORITY_CHAIN_MAX", spaces_protocol::membership::AUTHORITY_CHAIN_MAX as u64),
+        ("7.3.5", "PROOF_FEEDS_PER_IDENTITY_MAX", spaces_protocol::proof::PROOF_FEEDS_PER_IDENTITY_MAX as u64),
+        ("7.3.5", "PROOF_GUEST_GRANTS_MAX", spaces_protocol::proof::PROOF_GUEST_GRANTS_MAX as u64),
+        ("7.3.5", "PROVISIONAL_CARRIERS_MAX", spaces_protocol::proof::PROVISIONAL_CARRIERS_MAX as u64),
         ("7.3.5", "CODE_LENGTH_MAX", spaces_protocol::invitation::code::CODE_LENGTH_MAX as u64),
         ("7.3.5", "PAKE_MESSAGE_LEN", spaces_protocol::invitation::pake::PAKE_MESSAGE_LEN as u64),
         ("7.3.5", "SESSIONS_MAX", host::SESSIONS_MAX as u64),
@@ -88,6 +92,9 @@ fn code_values() -> Vec<(&'static str, &'static str, u64)> {
         ("9.4.4", "LEAVE_HANDOFF_MS", peer::LEAVE_HANDOFF_MS),
         ("9.4.4", "HAVE_FEEDS_MAX", spaces_protocol::swarm::HAVE_FEEDS_MAX as u64),
         ("9.4.4", "ENTRIES_PER_MESSAGE_MAX", spaces_protocol::swarm::ENTRIES_PER_MESSAGE_MAX as u64),
+        ("9.4.4", "FORK_WINDOW", spaces_protocol::replication::FORK_WINDOW),
+        ("9.4.4", "FORKS_PER_MESSAGE_MAX", spaces_protocol::swarm::FORKS_PER_MESSAGE_MAX as u64),
+        ("9.4.4", "CREDENTIALS_PER_MESSAGE_MAX", spaces_protocol::swarm::CREDENTIALS_PER_MESSAGE_MAX as u64),
         ("9.4.4", "BATCH_SIZE_MAX", replication::BATCH_SIZE_MAX as u64),
     ]
 }

@@ -125,6 +125,9 @@ pub struct Adversaries {
     /// The insider, while a member, issues credentials in the hostile DAG shapes of issue 11
     /// (`adversary::shapes`); R2 bounds what they cost honest replicas.
     pub shapes: bool,
+    /// The insider's device comes back from an old copy of its disk and writes again at
+    /// positions it had published (`adversary::fork`): its feeds fork.
+    pub forker: bool,
 }
 
 impl Adversaries {
@@ -151,6 +154,10 @@ pub struct Config {
     pub adversaries: Adversaries,
     /// The planted bug, by name (only honoured in builds with the `mutants` feature).
     pub mutant: Option<String>,
+    /// What `shrink` deleted from the drawn sequences of actions and faults (`cuts`); absent
+    /// from scenario files older than it, which therefore mean no cuts.
+    #[serde(default)]
+    pub cuts: crate::cuts::Cuts,
 }
 
 /// Draws a world from `seed` for `profile`.
@@ -185,6 +192,7 @@ pub fn draw(seed: u64, profile: Profile) -> Config {
         faults,
         adversaries,
         mutant: None,
+        cuts: crate::cuts::Cuts::default(),
     }
 }
 
@@ -227,9 +235,12 @@ fn hostile(r: &mut impl FnMut(u64) -> u64, swarm: bool) -> Adversaries {
         signal_flood_conns: if signal_flood { 64 + r(64) as u32 } else { 0 },
         insider_after_removal: insider && persistent,
         shapes: false,
+        forker: false,
     };
-    // Drawn last, so every world drawn before the shape-maker existed is unchanged.
+    // Drawn last, so every world drawn before the shape-maker and the forker existed is
+    // unchanged.
     adversaries.shapes = insider && (!swarm || r(100) < 60);
+    adversaries.forker = insider && (!swarm || r(100) < 60);
     adversaries
 }
 
@@ -243,6 +254,14 @@ mod tests {
             assert_eq!(draw(7, p), draw(7, p));
         }
         assert_ne!(draw(7, Profile::Hostile), draw(8, Profile::Hostile));
+    }
+
+    #[test]
+    fn a_scenario_written_before_cuts_existed_reads_as_the_drawn_world() {
+        let mut json = serde_json::to_value(draw(3, Profile::Hostile)).expect("a config serialises");
+        assert!(json.as_object_mut().expect("an object").remove("cuts").is_some());
+        let cfg: Config = serde_json::from_value(json).expect("an old scenario still reads");
+        assert_eq!(cfg, draw(3, Profile::Hostile));
     }
 
     #[test]

@@ -94,6 +94,9 @@ enum Cmd {
         /// Where to write the scenario (default: shrunk-SEED.json).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Worlds to run at most; each kept step is printed with what it removed.
+        #[arg(long, default_value_t = spaces_sim::shrink::RUNS_MAX)]
+        runs: usize,
     },
     /// List the planted bugs and the profile that catches each.
     Mutants,
@@ -124,7 +127,12 @@ fn write_report(path: &Path, r: &report::Report) -> Result<(), String> {
 fn parse_mutant(name: Option<&str>) -> Result<Option<mutant::Planted>, String> {
     let Some(name) = name else { return Ok(None) };
     if !mutant::enabled() {
-        return Err("planting a mutant needs a build with `--features mutants`".into());
+        return Err(format!(
+            "this spaces-sim has no planted bugs, so it cannot plant {name}: it was built without \
+             `--features mutants`. Planted-bug builds live in their own target directory, so they never \
+             replace this binary: `{} ...`",
+            report::cargo_run(true)
+        ));
     }
     mutant::parse(name).map(Some)
 }
@@ -237,10 +245,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     let text = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
                     let cfg: Config = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?;
                     if m.is_some() && m != cfg.mutant {
+                        let recorded = cfg.mutant.as_deref().map_or("no planted bug".into(), |m| format!("mutant {m}"));
                         return Err(format!(
-                            "{} records mutant {:?}: a scenario replays with its own planted bug",
-                            p.display(),
-                            cfg.mutant
+                            "{} records {recorded}: a scenario replays with its own planted bug",
+                            p.display()
                         ));
                     }
                     let m = cfg.mutant.clone();
@@ -298,32 +306,27 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             println!("{} passed, {} failed", u8::from(ok), u8::from(!ok));
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
-        Cmd::Shrink { seed, profile, mutant: m, out } => {
+        Cmd::Shrink { seed, profile, mutant: m, out: out_path, runs } => {
             let planted = parse_mutant(m.as_deref())?;
             mutant::set_for_run(planted);
             spaces_sim::runner::quiet_panics();
             let mut cfg = draw(seed, profile);
             cfg.mutant = m.clone();
-            let Some((small, invariant)) = spaces_sim::shrink::shrink(cfg, |c| {
-                eprintln!("  still fails with {} peers, {} s of workload", c.peers, c.safety_ms / 1000);
+            if runs == 0 {
+                return Err("--runs must be at least 1 (the original world)".into());
+            }
+            let Some(out) = spaces_sim::shrink::shrink(cfg, runs, |step| {
+                eprintln!("  cut {}: still fails with {}", step.removed, step.size);
             }) else {
                 println!("seed {seed} passes: nothing to shrink");
                 return Ok(ExitCode::SUCCESS);
             };
-            let path = out.unwrap_or_else(|| PathBuf::from(format!("shrunk-{seed}.json")));
-            let json = serde_json::to_string_pretty(&small).map_err(|e| e.to_string())?;
+            let path = out_path.unwrap_or_else(|| PathBuf::from(format!("shrunk-{seed}.json")));
+            let json = serde_json::to_string_pretty(&out.cfg).map_err(|e| e.to_string())?;
             std::fs::write(&path, json + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
-            let features = if m.is_some() { " --features mutants" } else { "" };
-            let mflag = m.map(|m| format!(" --mutant {m}")).unwrap_or_default();
-            println!(
-                "shrunk to {} peers, {} s of workload; still fails {invariant}",
-                small.peers,
-                small.safety_ms / 1000
-            );
-            println!(
-                "replay: cargo run --release -p spaces-sim{features} -- replay {seed} --scenario {}{mflag}",
-                path.display()
-            );
+            println!("shrunk in {} runs from {}", out.runs, out.before);
+            println!("            to {}; still fails {}", out.after, out.invariant);
+            println!("replay: {}", report::scenario_command(&path.display().to_string(), m.is_some()));
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Mutants => {
@@ -345,7 +348,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 }
             }
             if !mutant::enabled() {
-                println!("\n(this build has no planted bugs: rebuild with --features mutants to run them)");
+                println!("\n(this build has no planted bugs; to run them: {} mutants)", report::cargo_run(true));
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -49,11 +49,20 @@ pub struct Net {
     /// Ordered pairs (a, b): a's frames cannot reach b.
     blocked: BTreeMap<u64, BTreeSet<(usize, usize)>>,
     next_partition: u64,
+    /// Faults `schedule_faults` drew, cut or not: the index `Config::cuts` names faults by.
+    pub faults_drawn: u32,
 }
 
 impl Net {
     pub fn new(rng: ChaCha20Rng) -> Self {
-        Net { rng, links: BTreeMap::new(), next_inbound: 1, blocked: BTreeMap::new(), next_partition: 1 }
+        Net {
+            rng,
+            links: BTreeMap::new(),
+            next_inbound: 1,
+            blocked: BTreeMap::new(),
+            next_partition: 1,
+            faults_drawn: 0,
+        }
     }
 
     pub fn roll(&mut self, n: u64) -> u64 {
@@ -234,7 +243,12 @@ pub fn schedule_faults(w: &mut World) {
                 2 => Fault::ClockJump { node },
                 _ => Fault::SignalOutage,
             };
-            w.at(t, Ev::Fault(fault));
+            // A cut fault is still drawn, so deleting one leaves the others as they were.
+            let k = w.net.faults_drawn;
+            w.net.faults_drawn += 1;
+            if !w.cfg.cuts.faults.contains(k) {
+                w.at(t, Ev::Fault(fault));
+            }
         }
     }
 }

@@ -192,10 +192,24 @@ pub fn merge(reports: Vec<Report>) -> Result<Report, MergeError> {
     Ok(out)
 }
 
+/// How to run the simulator from a checkout: a planted-bug build lives in its own target
+/// directory, so it never becomes `target/release/spaces-sim` (what CI and users run).
+pub fn cargo_run(mutants: bool) -> &'static str {
+    if mutants {
+        "CARGO_TARGET_DIR=target/mutants cargo run --release -p spaces-sim --features mutants --"
+    } else {
+        "cargo run --release -p spaces-sim --"
+    }
+}
+
 pub fn replay_command(seed: u64, profile: Profile, mutant: Option<&str>) -> String {
-    let features = if mutant.is_some() { " --features mutants" } else { "" };
     let m = mutant.map(|m| format!(" --mutant {m}")).unwrap_or_default();
-    format!("cargo run --release -p spaces-sim{features} -- replay {seed} --profile {}{m}", profile.name())
+    format!("{} replay {seed} --profile {}{m}", cargo_run(mutant.is_some()), profile.name())
+}
+
+/// The command that replays a scenario file (which names its own planted bug, if any).
+pub fn scenario_command(path: &str, mutants: bool) -> String {
+    format!("{} replay --scenario {path}", cargo_run(mutants))
 }
 
 /// A trace line for people: `[t ms] node n ev what`.

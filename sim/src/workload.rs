@@ -67,6 +67,8 @@ pub struct Workload {
     next_text: u64,
     /// Blank devices already being linked.
     linking: BTreeSet<usize>,
+    /// `Act` events so far, cut or not: the index `Config::cuts` names actions by.
+    pub acts: u32,
 }
 
 impl Workload {
@@ -129,6 +131,12 @@ pub fn act(w: &mut World) {
     }
     let gap = next_gap(w);
     w.after(gap.max(1), Ev::Act);
+    let k = w.work.acts;
+    w.work.acts += 1;
+    if w.cfg.cuts.actions.contains(k) {
+        // Deleted by shrinking; the trace says so, so a shrunk run reads as what it is.
+        return w.trace.line(w.now, usize::MAX, "cut", format!("action {k}"));
+    }
     crate::adversary::persistent_insider::tick(w);
     let candidates: Vec<usize> = w.honest().filter(|i| w.nodes[*i].up && w.nodes[*i].kind == Kind::Honest).collect();
     let Some(i) = pick(w, &candidates) else { return };

@@ -38,6 +38,7 @@ fn a_scenario_is_self_contained() {
     assert_eq!(with_seed.status.code(), Some(2), "a seed beside a scenario is refused: {}", text(&with_seed));
     let other = sim(&["replay", "--scenario", file, "--mutant", "ignore-expiry"]);
     assert_eq!(other.status.code(), Some(2), "another mutant than the file's is refused: {}", text(&other));
+    assert!(text(&other).contains("records mutant accept-any-pin:"), "named, not Rust-printed: {}", text(&other));
     let replay = sim(&["replay", "--scenario", file]);
     if spaces_sim::mutant::enabled() {
         assert!(text(&replay).contains("seed 3"), "{}", text(&replay));
@@ -46,6 +47,26 @@ fn a_scenario_is_self_contained() {
         assert_eq!(replay.status.code(), Some(2), "{}", text(&replay));
         assert!(text(&replay).contains("--features mutants"), "{}", text(&replay));
     }
+}
+
+/// A normal build has no planted bugs and says so, rather than running a clean world under a
+/// mutant's name; it points at the separate target directory planted-bug builds live in.
+#[cfg(not(feature = "mutants"))]
+#[test]
+fn a_normal_build_refuses_to_plant_a_bug_and_says_where_planted_bug_builds_are() {
+    for args in [
+        &["run", "--seeds", "0..1", "--mutant", "accept-any-pin"][..],
+        &["replay", "0", "--mutant", "accept-any-pin"],
+        &["shrink", "0", "--mutant", "accept-any-pin"],
+    ] {
+        let out = sim(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        assert!(text(&out).contains("has no planted bugs"), "{args:?}: {}", text(&out));
+        assert!(text(&out).contains("CARGO_TARGET_DIR=target/mutants"), "{args:?}: {}", text(&out));
+    }
+    let list = sim(&["mutants"]);
+    assert!(list.status.success());
+    assert!(text(&list).contains("this build has no planted bugs"), "{}", text(&list));
 }
 
 fn scratch(name: &str) -> std::path::PathBuf {

@@ -14,10 +14,11 @@ use std::sync::OnceLock;
 
 use arbitrary::{Arbitrary, Unstructured};
 use spaces_protocol::credential::{Credential, Role};
-use spaces_protocol::feed::{EntryHash, Feed, FeedEntry};
+use spaces_protocol::feed::{EntryHash, Feed, FeedEntry, FeedError};
 use spaces_protocol::fixture::{Actor, SpaceFixture};
 use spaces_protocol::item::{ItemId, Mutation, Op, Value};
 use spaces_protocol::keys::Keypair;
+use spaces_protocol::space::IngestError;
 use spaces_protocol::{Canonical, Space, replication};
 
 use crate::support::{rng, round_trip};
@@ -175,10 +176,17 @@ fn check_ingest(world: &World, entries: &[FeedEntry]) {
     let mut space = space(world);
     for e in entries {
         let before = view(&space);
-        let evidence = space.evidence().len();
-        if let Err(err) = space.ingest(e.clone()) {
-            assert_eq!(view(&space), before, "a refused entry changed the space ({err:?})");
-            assert!(space.evidence().len() <= evidence + 1);
+        let forks = space.forks().count();
+        match space.ingest(e.clone()) {
+            // A proven fork cuts the feed there (SPEC §5.6): it changes the space, by rule.
+            Err(IngestError::Feed(FeedError::Fork(evidence))) => {
+                let (feed, at) = (evidence.first.body.feed, evidence.first.body.seq);
+                assert!(space.fork_at(&feed).is_some_and(|cut| cut <= at), "a fork cuts its feed");
+                assert!(space.feed(&feed).is_none_or(|f| f.len() <= at));
+                assert!(space.forks().count() <= forks + 1);
+            }
+            Err(err) => assert_eq!(view(&space), before, "a refused entry changed the space ({err:?})"),
+            Ok(_) => {}
         }
     }
 }

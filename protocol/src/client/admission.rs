@@ -73,24 +73,44 @@ impl Client {
     pub fn accept(&mut self, key: &PublicKey, credentials: Vec<Credential>) -> Result<(), ClientError> {
         let mut space = Space::new(*key);
         space.insert_credentials(credentials);
-        self.join(key, space)
+        self.join(key, space, None, None)
     }
 
-    /// Stores `space` as joined if it admits one of our pending joins.
-    fn join(&mut self, key: &PublicKey, space: Space) -> Result<(), ClientError> {
+    /// Stores `space` as joined if it admits one of our pending joins: by its membership
+    /// (every credential of a small space came with the grant), or else by a proof of
+    /// admission (SPEC.md §7.7.3) issued by `host` (if known) with `role` (if known), in which
+    /// case the replica is provisional until replication connects our grant.
+    fn join(
+        &mut self,
+        key: &PublicKey,
+        mut space: Space,
+        host: Option<PublicKey>,
+        role: Option<Role>,
+    ) -> Result<(), ClientError> {
         let me = self.identity.identity_key();
-        let control = self
-            .joining
-            .keys()
-            .copied()
-            .find(|c| space.membership().feed(c).is_some_and(|f| f.identity == me))
-            .ok_or(ClientError::NotAllowed)?;
-        if !space.membership().is_member(&me) {
-            return Err(ClientError::NotAllowed);
-        }
+        let admitted = |c: &PublicKey| space.membership().feed(c).is_some_and(|f| f.identity == me);
+        let whole = self.joining.keys().copied().find(admitted).filter(|_| space.membership().is_member(&me));
+        let control = match whole {
+            Some(control) => control,
+            None => {
+                let m = space.membership();
+                let proven = self
+                    .joining
+                    .keys()
+                    .find_map(|c| crate::proof::check(m, host.as_ref(), &me, c, role).ok().map(|p| (*c, p)));
+                let (control, provisional) = proven.ok_or(ClientError::NotAllowed)?;
+                space.set_provisional(provisional);
+                control
+            }
+        };
         let (control, data) = self.joining.remove(&control).expect("found above");
         self.spaces.insert(*key, LocalSpace { space, space_key: None, control, data });
         Ok(())
+    }
+
+    /// Where we stand in space `key`: a member, syncing after a proof of admission, or not.
+    pub fn standing(&self, key: &PublicKey) -> Result<Standing, ClientError> {
+        Ok(self.local(key)?.space.standing(&self.identity.identity_key()))
     }
 
     /// Completes a SPACE invitation on the guest's side: joins the space and records the host
@@ -107,16 +127,22 @@ impl Client {
         grant: &AdmissionGrant,
         verified: Option<crate::membership::Membership>,
     ) -> Result<PublicKey, ClientError> {
-        let AdmissionGrant::Space { space, credentials, .. } = grant else {
+        let AdmissionGrant::Space { space, credentials, role, .. } = grant else {
             return Err(ClientError::NotAllowed);
         };
+        let host = grant.host_identity();
         if !self.spaces.contains_key(space) {
-            match verified.filter(|m| m.space() == *space) {
-                Some(m) => self.join(space, Space::from_membership(m))?,
-                None => self.accept(space, credentials.clone())?,
-            }
+            let replica = match verified.filter(|m| m.space() == *space) {
+                Some(m) => Space::from_membership(m),
+                None => {
+                    let mut replica = Space::new(*space);
+                    replica.insert_credentials(credentials.clone());
+                    replica
+                }
+            };
+            self.join(space, replica, host, Some(*role))?;
         }
-        if let Some(host) = grant.host_identity() {
+        if let Some(host) = host {
             self.add_contact(host);
         }
         Ok(*space)
@@ -142,13 +168,65 @@ impl Client {
 }
 
 impl Client {
-    /// What a guest admitted to `space` needs: every credential of the space, its role.
-    fn grant(&self, space: PublicKey, identity: PublicKey) -> AdmissionGrant {
-        let membership = self.space(&space).expect("granting from a space we hold").membership();
-        let role = membership.role(&identity).expect("granting to a member");
-        let credentials = membership.credentials().cloned().collect();
-        AdmissionGrant::Space { space, role, credentials, host_device: self.identity.device_credential().clone() }
+    /// What a guest admitted to `space` needs (SPEC.md §7.7.2 step 7): every credential of the
+    /// space if they fit one grant, else a proof of admission, whose `role` is the one `role`
+    /// the invitation gave (the guest learns later changes by replication).
+    fn grant(&self, space: PublicKey, join: &JoinRequest, role: Role) -> Result<AdmissionGrant, Refusal> {
+        let membership = self.space(&space).ok_or(Refusal::NotAuthorised)?.membership();
+        let host_device = self.identity.device_credential().clone();
+        let whole = membership.len() <= GRANT_CREDENTIALS_MAX;
+        let grant = if whole {
+            let role = membership.role(&join.identity).ok_or(Refusal::NotAuthorised)?;
+            let credentials = membership.credentials().cloned().collect();
+            AdmissionGrant::Space { space, role, credentials, host_device }
+        } else {
+            let credentials = self.proof(membership, join)?;
+            AdmissionGrant::Space { space, role, credentials, host_device }
+        };
+        // A grant that does not fit a frame is never sent (SPEC.md §7.3.5).
+        if grant_size(&grant) > FRAME_SIZE_MAX {
+            return Err(Refusal::NotAuthorised);
+        }
+        Ok(grant)
     }
+
+    /// The proof of admission of `join`'s identity by us (`proof::build`).
+    fn proof(
+        &self,
+        membership: &crate::membership::Membership,
+        join: &JoinRequest,
+    ) -> Result<Vec<Credential>, Refusal> {
+        let (me, noise) = (self.identity.identity_key(), self.identity.noise_key());
+        let feeds = [join.control_feed, join.data_feed];
+        crate::proof::build(membership, &me, &noise, &join.identity, &feeds).map_err(|_| Refusal::NotAuthorised)
+    }
+
+    /// Whether the grant for `join` will fit a frame once its (at most three) new credentials
+    /// are issued: checked before issuing, so that a refused guest never becomes a member.
+    fn grant_will_fit(&self, space: PublicKey, join: &JoinRequest) -> Result<(), Refusal> {
+        let membership = self.space(&space).ok_or(Refusal::NotAuthorised)?.membership();
+        let new = 3 * <Credential as Canonical>::ENCODED_SIZE_MAX;
+        let host_device = self.identity.device_credential().clone();
+        let role = Role::Removed;
+        if membership.len() + 3 <= GRANT_CREDENTIALS_MAX {
+            let credentials = membership.credentials().cloned().collect();
+            let whole = AdmissionGrant::Space { space, role, credentials, host_device: host_device.clone() };
+            if grant_size(&whole) + new <= FRAME_SIZE_MAX {
+                return Ok(());
+            }
+        }
+        let credentials = self.proof(membership, join)?;
+        let proof = AdmissionGrant::Space { space, role, credentials, host_device };
+        if grant_size(&proof) + new > FRAME_SIZE_MAX {
+            return Err(Refusal::NotAuthorised);
+        }
+        Ok(())
+    }
+}
+
+/// The encoded size of the `Admitted` message that carries `grant`, with a PIN confirmation.
+fn grant_size(grant: &AdmissionGrant) -> usize {
+    crate::invitation::wire::Message::Admitted { mac: Some([0; 32]), grant: grant.clone() }.to_bytes().len()
 }
 
 /// The host side of invitations admits through the client's spaces and identity.
@@ -172,7 +250,7 @@ impl Admitter for Client {
                 if !issued {
                     return Err(Refusal::NotAuthorised);
                 }
-                return Ok(self.grant(space, join.identity));
+                return self.grant(space, join, role);
             }
             // A removed identity comes back only through an invitation created after its
             // removal: one whose causal point already shows it Removed (SPEC §7.7.2).
@@ -199,15 +277,12 @@ impl Admitter for Client {
             }
         }
         // Checked before issuing anything: a refused guest must not become a member.
-        let held = self.space(&space).map_or(0, |s| s.membership().len());
-        if held + 3 > GRANT_CREDENTIALS_MAX {
-            return Err(Refusal::NotAuthorised);
-        }
+        self.grant_will_fit(space, join)?;
         self.admit(&space, join, role, delegation, now).map_err(|_| Refusal::NotAuthorised)?;
         if !self.space(&space).is_some_and(|s| s.membership().is_member(&join.identity)) {
             return Err(Refusal::NotAuthorised);
         }
-        Ok(self.grant(space, join.identity))
+        self.grant(space, join, role)
     }
 
     fn admit_device(

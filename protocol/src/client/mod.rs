@@ -21,7 +21,7 @@ use crate::feed::FeedEntry;
 use crate::identity::{Halo, Identity};
 use crate::invitation::delegation::{self, DelegatedSecret};
 use crate::invitation::host::{Admission, Admitter, InvitationHost};
-use crate::invitation::wire::{AdmissionGrant, GRANT_CREDENTIALS_MAX};
+use crate::invitation::wire::{AdmissionGrant, FRAME_SIZE_MAX, GRANT_CREDENTIALS_MAX};
 use crate::invitation::{AuthMethod, InvitationCode, Kind, Limits, Pin, Refusal};
 use crate::item::{Item, ItemId, Mutation, Op, Value};
 use crate::keys::NoiseKey;
@@ -29,6 +29,7 @@ use crate::keys::NoiseKeypair;
 use crate::keys::{Keypair, PublicKey};
 use crate::membership::{InsertError, Member};
 use crate::mutants::{Mutant, active};
+pub use crate::space::Standing;
 use crate::space::{IngestError, Ingested, Space, SpaceSummary, WriteVerdict};
 use crate::time::Timestamp;
 
@@ -387,5 +388,20 @@ impl Client {
 
     pub fn ingest(&mut self, key: &PublicKey, entry: FeedEntry) -> Result<Ingested, ClientError> {
         self.local_mut(key)?.space.ingest(entry).map_err(ClientError::Ingest)
+    }
+
+    /// Carries again, in our own control feed, the credentials that only the entries a fork cut
+    /// carried here (SPEC.md §5.6): others that never saw that branch learn them from us.
+    /// Returns how many were appended; none when our own control feed cannot carry.
+    pub fn recarry(&mut self, key: &PublicKey) -> usize {
+        let Ok(local) = self.local_mut(key) else { return 0 };
+        let orphans = local.space.take_orphans();
+        let mut carried = 0;
+        for credential in orphans {
+            if local.space.append_own(&local.control, credential.to_bytes()).is_ok() {
+                carried += 1;
+            }
+        }
+        carried
     }
 }

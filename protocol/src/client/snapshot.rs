@@ -29,6 +29,9 @@ pub struct SpaceSnapshot {
     pub data_secret: [u8; 32],
     pub credentials: Vec<Credential>,
     pub entries: Vec<FeedEntry>,
+    /// The lowest proven fork of each forked feed (SPEC.md §5.6): restored before the
+    /// entries, so that what a fork cut stays cut.
+    pub forks: Vec<crate::feed::Equivocation>,
 }
 
 impl Canonical for ClientSnapshot {
@@ -65,6 +68,7 @@ impl Client {
             data_secret: l.data.secret_bytes(),
             credentials: l.space.membership().credentials().cloned().collect(),
             entries: l.space.feeds().flat_map(|f| f.entries().iter().cloned()).collect(),
+            forks: l.space.forks().cloned().collect(),
         })
     }
 
@@ -92,7 +96,14 @@ impl Client {
         for sp in s.spaces {
             let mut space = Space::new(sp.key);
             space.insert_credentials(sp.credentials);
+            let control = Keypair::from_secret_bytes(sp.control_secret).public();
+            restore_provisional(&mut space, &client.identity.identity_key(), &control);
+            for evidence in sp.forks {
+                let _ = space.learn_fork(evidence);
+            }
             crate::replication::ingest_batch(&mut space, sp.entries);
+            // What a cut dropped was carried again before the snapshot was taken.
+            let _ = space.take_orphans();
             let local = LocalSpace {
                 space,
                 space_key: sp.space_secret.map(Keypair::from_secret_bytes),
@@ -110,5 +121,18 @@ impl Client {
             let _ = client.halo.insert(d);
         }
         Ok(client)
+    }
+}
+
+/// A replica joined through a proof of admission whose grant was still pending when stored is
+/// provisional again (SPEC.md §7.7.3): the proof is among the credentials it holds, so it is
+/// checked again from them (its host and role as they show them), before the entries are
+/// taken, since the proof's feeds are what makes them acceptable.
+fn restore_provisional(space: &mut Space, me: &PublicKey, control: &PublicKey) {
+    if space.membership().feed(control).is_some() {
+        return;
+    }
+    if let Ok(provisional) = crate::proof::check(space.membership(), None, me, control, None) {
+        space.set_provisional(provisional);
     }
 }

@@ -10,10 +10,11 @@ use crate::credential::{Credential, Role};
 use crate::hash::{Digest, tagged};
 use crate::keys::{Keypair, NoiseKey, PublicKey, Signature};
 
-/// No frame is longer: a grant carries at most this much of the space's credentials.
+/// No frame is longer: a host never sends a grant whose message would be (SPEC.md §7.3.5).
 pub const FRAME_SIZE_MAX: usize = 1024 * 1024;
-/// Credentials a grant carries at most: 1024 credentials of at most ~900 bytes (with device
-/// chain) stay under `FRAME_SIZE_MAX`.
+/// Credentials a whole grant carries at most: 1024 credentials of at most ~900 bytes (with
+/// device chain) stay under `FRAME_SIZE_MAX`. A space holding more sends a proof of admission
+/// instead (`crate::proof`, SPEC.md §7.3.3), so any space size can admit a guest.
 pub const GRANT_CREDENTIALS_MAX: usize = 1024;
 
 const ADMISSION_DOMAIN: &str = "spaces/1 admission-request";
@@ -189,8 +190,10 @@ impl AdmissionRequest {
 /// What the host gives an admitted guest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AdmissionGrant {
-    /// The space's credentials (including the guest's new ones) and the host device's own
-    /// AuthorizedDevice credential, so the guest can record the host as a contact.
+    /// The space's credentials (including the guest's new ones), or for a space too large for
+    /// one grant a proof of admission (SPEC.md §7.3.3; the guest tells them apart by resolving
+    /// them), and the host device's own AuthorizedDevice credential, so the guest can record
+    /// the host as a contact.
     Space { space: PublicKey, role: Role, credentials: Vec<Credential>, host_device: Credential },
     /// The new device's AuthorizedDevice credential.
     Device { credential: Credential, host_device: Credential },

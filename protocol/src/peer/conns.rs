@@ -113,7 +113,13 @@ impl Peer {
             (Some(Conn::Fresh), PeerBody::Swarm(inner)) => {
                 let noise = self.client.identity().noise_keypair().clone();
                 let Ok(session) = SwarmSession::respond(&noise, &mut self.rng) else { return self.close(conn, now) };
-                let swarm = Swarm { session, dialled: None, spaces: BTreeSet::new(), sent: BTreeMap::new() };
+                let swarm = Swarm {
+                    session,
+                    dialled: None,
+                    spaces: BTreeSet::new(),
+                    sent: BTreeMap::new(),
+                    loose_sent: BTreeMap::new(),
+                };
                 self.conns.insert(conn, Conn::Swarm(swarm));
                 self.deadlines.insert(conn, now.saturating_add_millis(HANDSHAKE_TIMEOUT_MS));
                 self.swarm_frame(conn, &inner, now);
@@ -276,7 +282,13 @@ impl Peer {
         let placeholder = SwarmSession::respond(self.client.identity().noise_keypair(), &mut self.rng)
             .expect("building a Noise responder cannot fail with valid keys");
         let addr = info.addr.clone();
-        let swarm = Swarm { session: placeholder, dialled: Some(info), spaces: BTreeSet::new(), sent: BTreeMap::new() };
+        let swarm = Swarm {
+            session: placeholder,
+            dialled: Some(info),
+            spaces: BTreeSet::new(),
+            sent: BTreeMap::new(),
+            loose_sent: BTreeMap::new(),
+        };
         self.insert_conn(conn, Conn::Swarm(swarm), now.saturating_add_millis(CONNECT_TIMEOUT_MS));
         self.pending.insert(conn);
         self.out.push_back(Output::Connect { conn, addr });

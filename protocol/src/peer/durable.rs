@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::client::{Client, ClientSnapshot, SpaceSnapshot};
 use crate::codec::{self, Canonical, DecodeError};
 use crate::credential::{Credential, CredentialId};
-use crate::feed::FeedEntry;
+use crate::feed::{Equivocation, FeedEntry};
 use crate::invitation::host::HostRecord;
 use crate::keys::PublicKey;
 use crate::time::Timestamp;
@@ -60,6 +60,12 @@ pub enum Record {
     Leaving {
         space: PublicKey,
         until: Timestamp,
+    },
+    /// Proven forks of feeds of a space (SPEC.md §5.6): each feed is cut at its lowest one, and
+    /// a restored replica cuts it again before it takes back the entries logged earlier.
+    Forks {
+        space: PublicKey,
+        evidence: Vec<Equivocation>,
     },
 }
 
@@ -167,6 +173,11 @@ fn apply(base: &mut PeerSnapshot, record: Record) {
                 client.spaces[i].entries.extend(entries);
             }
         }
+        Record::Forks { space, evidence } => {
+            if let Some(i) = space_of(&mut client.spaces, space) {
+                client.spaces[i].forks.extend(evidence);
+            }
+        }
         Record::Joining { control_secret, data_secret } => client.joining.push((control_secret, data_secret)),
         Record::Contact(k) => {
             if let Err(at) = client.contacts.binary_search(&k) {
@@ -201,8 +212,11 @@ struct LoggedSpace {
     /// Our control feed in the space: another one means the space was left and joined again.
     control: Option<PublicKey>,
     credentials: BTreeSet<CredentialId>,
-    /// Entries logged per feed (feeds only grow).
+    /// Entries logged per feed. Feeds grow, except where a fork cuts them (then no entry
+    /// at or past the cut is ever taken again).
     feeds: BTreeMap<PublicKey, u64>,
+    /// Forks logged: (feed, sequence number of the cut).
+    forks: BTreeSet<(PublicKey, u64)>,
 }
 
 impl Logged {
@@ -305,6 +319,7 @@ impl Logged {
                 control,
                 credentials: snapshot.credentials.iter().map(Credential::id).collect(),
                 feeds: space.feeds().map(|f| (f.key(), f.len())).collect(),
+                forks: space.forks().map(|e| (e.first.body.feed, e.first.body.seq)).collect(),
             };
             out.push(Record::Space(Box::new(snapshot)));
             return;
@@ -318,9 +333,16 @@ impl Logged {
                 out.push(Record::Credentials { space: key, credentials: new });
             }
         }
+        let forks: Vec<Equivocation> =
+            space.forks().filter(|e| !mark.forks.contains(&(e.first.body.feed, e.first.body.seq))).cloned().collect();
+        if !forks.is_empty() {
+            mark.forks.extend(forks.iter().map(|e| (e.first.body.feed, e.first.body.seq)));
+            out.push(Record::Forks { space: key, evidence: forks });
+        }
         let mut entries = Vec::new();
         for feed in space.feeds() {
             let logged = mark.feeds.entry(feed.key()).or_default();
+            *logged = (*logged).min(feed.len());
             if feed.len() > *logged {
                 entries.extend(feed.entries()[*logged as usize..].iter().cloned());
                 *logged = feed.len();

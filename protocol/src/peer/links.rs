@@ -5,6 +5,23 @@ use std::collections::BTreeSet;
 
 use super::*;
 use crate::credential::FeedPosition;
+use crate::swarm::FeedHead;
+
+/// What a summary page (a `Summary`, `Have` or `HavePage`) says we hold.
+enum Theirs {
+    Positions(Vec<FeedPosition>),
+    /// Positions with heads: a `Summary`, which lets us notice another branch (§9.3.5).
+    Heads(Vec<FeedHead>),
+}
+
+impl Theirs {
+    fn positions(&self) -> Vec<FeedPosition> {
+        match self {
+            Theirs::Positions(p) => p.clone(),
+            Theirs::Heads(h) => h.iter().map(FeedHead::position).collect(),
+        }
+    }
+}
 
 impl Peer {
     /// Decides which spaces a freshly authenticated device may replicate, and announces ours.
@@ -32,7 +49,43 @@ impl Peer {
         }
         for space in shared {
             self.send_have(conn, space, true, now);
+            self.send_forks(conn, space, now);
         }
+    }
+
+    /// Tells `conn` every proven fork of `space` we hold (SPEC.md §5.6).
+    fn send_forks(&mut self, conn: ConnId, space: PublicKey, now: Timestamp) {
+        let Some(sp) = self.client.space(&space) else { return };
+        for m in replication::fork_messages(sp) {
+            self.send(conn, &m, now);
+        }
+    }
+
+    /// After entries or evidence of `space` were taken: a fork newly proven is told to every
+    /// link of the space, and credentials only its cut branch carried are carried again.
+    fn after_taking(&mut self, space: PublicKey, forks_before: usize, changed: bool, now: Timestamp) {
+        let forks = self.client.space(&space).map_or(0, |sp| sp.forks().count());
+        let recarried = self.client.recarry(&space);
+        if forks != forks_before {
+            let links: Vec<ConnId> = self
+                .conns
+                .iter()
+                .filter_map(|(c, conn)| match conn {
+                    Conn::Swarm(s) if s.spaces.contains(&space) => Some(*c),
+                    _ => None,
+                })
+                .collect();
+            for conn in links {
+                self.send_forks(conn, space, now);
+            }
+        }
+        if changed || forks != forks_before || recarried > 0 {
+            self.space_changed(space, now);
+        }
+    }
+
+    fn forks_held(&self, space: &PublicKey) -> usize {
+        self.client.space(space).map_or(0, |sp| sp.forks().count())
     }
 
     /// Closes a link to a device that is a member of none of our spaces. If we dialled it, it
@@ -51,6 +104,9 @@ impl Peer {
         let space = match &m {
             SwarmMessage::Have { space, .. }
             | SwarmMessage::HavePage { space, .. }
+            | SwarmMessage::Summary { space, .. }
+            | SwarmMessage::Forks { space, .. }
+            | SwarmMessage::Credentials { space, .. }
             | SwarmMessage::Entries { space, .. }
             | SwarmMessage::Refused { space } => *space,
         };
@@ -90,19 +146,47 @@ impl Peer {
         }
         match m {
             SwarmMessage::Have { feeds, .. } => {
-                self.on_have(conn, space, &feeds, (None, None), now);
+                self.on_have(conn, space, &Theirs::Positions(feeds.clone()), (None, None), now);
                 self.note_handoff(space, &feeds);
             }
             SwarmMessage::HavePage { after, through, feeds, .. } => {
-                self.on_have(conn, space, &feeds, (after.as_ref(), through.as_ref()), now);
+                self.on_have(conn, space, &Theirs::Positions(feeds.clone()), (after.as_ref(), through.as_ref()), now);
                 self.note_handoff(space, &feeds);
             }
-            SwarmMessage::Entries { entries, .. } => {
+            SwarmMessage::Summary { after, through, feeds, credentials, .. } => {
+                let whole = after.is_none() && through.is_none();
+                let ours =
+                    self.client.space(&space).map(|sp| (replication::heads(sp) == feeds, sp.credentials_digest()));
+                let loose = match (whole, ours) {
+                    (true, Some((true, digest))) if digest != credentials => match self.conns.get_mut(&conn) {
+                        Some(Conn::Swarm(s)) => s.loose_sent.insert(space, digest) != Some(digest),
+                        _ => false,
+                    },
+                    _ => false,
+                };
+                let theirs = Theirs::Heads(feeds);
+                self.on_have(conn, space, &theirs, (after.as_ref(), through.as_ref()), now);
+                self.note_handoff(space, &theirs.positions());
+                // Same entries, other credentials: some we hold travel in no entry (a grant's,
+                // or those of a fork's branch no one else holds). Send them (§9.3.5).
+                let messages = if loose { self.client.space(&space).map(replication::loose_messages) } else { None };
+                for m in messages.unwrap_or_default() {
+                    self.send(conn, &m, now);
+                }
+            }
+            SwarmMessage::Forks { evidence, .. } => self.on_forks(space, evidence, now),
+            SwarmMessage::Credentials { credentials, .. } => {
                 let Some(sp) = self.client.space_mut(&space) else { return };
-                let report = replication::ingest_batch(sp, entries);
-                if report.new > 0 {
+                let new = sp.insert_credentials(credentials).contains(&Ok(crate::membership::Inserted::New));
+                if new {
                     self.space_changed(space, now);
                 }
+            }
+            SwarmMessage::Entries { entries, .. } => {
+                let before = self.forks_held(&space);
+                let Some(sp) = self.client.space_mut(&space) else { return };
+                let report = replication::ingest_batch(sp, entries);
+                self.after_taking(space, before, report.new > 0, now);
             }
             SwarmMessage::Refused { .. } => {
                 if let Some(Conn::Swarm(s)) = self.conns.get_mut(&conn) {
@@ -121,12 +205,16 @@ impl Peer {
         let (theirs, after, last) = match m {
             SwarmMessage::Have { feeds, .. } => (feeds, None, true),
             SwarmMessage::HavePage { feeds, after, through, .. } => (feeds, after, through.is_none()),
+            SwarmMessage::Summary { feeds, after, through, .. } => {
+                (Theirs::Heads(feeds).positions(), after, through.is_none())
+            }
+            SwarmMessage::Forks { evidence, .. } => return self.on_forks(space, evidence, now),
+            SwarmMessage::Credentials { .. } => return,
             SwarmMessage::Entries { entries, .. } => {
+                let before = self.forks_held(&space);
                 let Some(sp) = self.client.space_mut(&space) else { return };
-                if replication::ingest_heard(sp, entries).new > 0 {
-                    self.space_changed(space, now);
-                }
-                return;
+                let new = replication::ingest_heard(sp, entries).new;
+                return self.after_taking(space, before, new > 0, now);
             }
             SwarmMessage::Refused { .. } => return,
         };
@@ -148,19 +236,32 @@ impl Peer {
         }
     }
 
+    /// Evidence of forks from another replica: each verified piece for a feed we carry cuts it.
+    fn on_forks(&mut self, space: PublicKey, evidence: Vec<crate::feed::Equivocation>, now: Timestamp) {
+        let before = self.forks_held(&space);
+        let Some(sp) = self.client.space_mut(&space) else { return };
+        for e in evidence {
+            let _ = sp.learn_fork(e);
+        }
+        self.after_taking(space, before, false, now);
+    }
+
     /// A summary (or one page of it, over `(after, through]`): send what it lacks, and pull
     /// if it shows us behind.
     fn on_have(
         &mut self,
         conn: ConnId,
         space: PublicKey,
-        theirs: &[FeedPosition],
+        theirs: &Theirs,
         (after, through): (Option<&PublicKey>, Option<&PublicKey>),
         now: Timestamp,
     ) {
         let Some(sp) = self.client.space(&space) else { return };
-        let missing = replication::missing_in(sp, theirs, after, through);
-        let behind = replication::behind(&replication::have(sp), theirs);
+        let missing = match theirs {
+            Theirs::Positions(p) => replication::missing_in(sp, p, after, through),
+            Theirs::Heads(h) => replication::missing_for_summary(sp, h, after, through),
+        };
+        let behind = replication::behind(&replication::have(sp), &theirs.positions());
         if !missing.is_empty() {
             self.send(conn, &SwarmMessage::Entries { space, entries: missing }, now);
         }
@@ -210,12 +311,12 @@ impl Peer {
     /// the last one sent there and not `force`d.
     pub(super) fn send_have(&mut self, conn: ConnId, space: PublicKey, force: bool, now: Timestamp) {
         let Some(sp) = self.client.space(&space) else { return };
-        let feeds = replication::have(sp);
+        let feeds = replication::heads(sp);
         let Some(Conn::Swarm(s)) = self.conns.get_mut(&conn) else { return };
         if !force && s.sent.get(&space) == Some(&feeds) {
             return;
         }
-        let messages = replication::summary_messages(space, &feeds);
+        let messages = replication::summary_messages(space, &feeds, sp.credentials_digest());
         s.sent.insert(space, feeds);
         for m in &messages {
             self.send(conn, m, now);

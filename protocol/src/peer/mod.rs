@@ -129,7 +129,11 @@ struct Swarm {
     /// Spaces this member device may replicate with us.
     spaces: BTreeSet<PublicKey>,
     /// The last summary we sent, per space, so an unchanged one is not repeated.
-    sent: BTreeMap<PublicKey, Vec<crate::credential::FeedPosition>>,
+    sent: BTreeMap<PublicKey, Vec<crate::swarm::FeedHead>>,
+    /// Our credential digest when we last sent this link our loose credentials, per space:
+    /// a remote repeating a `Summary` with another digest gets them once per change of ours,
+    /// not once per message (each costs a decode of every control entry we hold).
+    loose_sent: BTreeMap<PublicKey, crate::hash::Digest>,
 }
 
 /// One device's endpoint.

@@ -1287,7 +1287,8 @@ pub fn arb_fork_case() -> impl Strategy<Value = ForkCase> {
 }
 
 /// (e) A second validly signed entry at a taken sequence number is a fork: refused with
-/// verifiable evidence, the feed unchanged, and `Space::ingest` keeps the evidence.
+/// verifiable evidence, the feed unchanged, and `Space::ingest` keeps the evidence and cuts the
+/// feed at the fork.
 pub fn check_fork_detected(case: &ForkCase) -> Check {
     let mut rng = rng(case.seed);
     let n = case.payloads.len();
@@ -1341,16 +1342,23 @@ pub fn check_fork_detected(case: &ForkCase) -> Check {
     let ops = vec![Op::Create { item: ItemId([s as u8; 16]), type_name: format!("forged {}", hex(&case.forged)) }];
     let forged = f.owner.data_entry(s as u64, prev_of(&entries, s), control, 99, ops);
     let data = f.owner.data.public();
-    let before = (space.feed(&data).map(Feed::len), space.feed(&data).and_then(Feed::head), space.items());
     match space.ingest(forged.clone()) {
         Err(IngestError::Feed(FeedError::Fork(e))) => {
             prop_assert!(e.verify());
-            prop_assert_eq!(space.evidence(), &[*e][..]);
+            prop_assert_eq!(space.forks().collect::<Vec<_>>(), vec![&*e]);
         }
         other => return Err(TestCaseError::fail(format!("space: expected a fork, got {other:?}"))),
     }
-    let after = (space.feed(&data).map(Feed::len), space.feed(&data).and_then(Feed::head), space.items());
-    prop_assert_eq!(after, before);
+    // The feed is cut at the fork (SPEC §5.6): the space equals one that never held the entries
+    // from the fork on, and nothing at or past it is taken again.
+    let mut reference = Space::new(f.space());
+    reference.insert_credentials(f.genesis.clone());
+    for e in &entries[..s] {
+        prop_assert!(reference.ingest(e.clone()).is_ok());
+    }
+    let shown = |sp: &Space| (sp.feed(&data).map(Feed::len), sp.feed(&data).and_then(Feed::head), sp.items());
+    prop_assert_eq!(shown(&space), shown(&reference));
+    prop_assert_eq!(space.ingest(entries[s].clone()), Err(IngestError::Forked { feed: data, at: s as u64 }));
     Ok(())
 }
 

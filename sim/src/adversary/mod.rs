@@ -18,6 +18,8 @@
 //!   DAG shapes that cost replicas more than linear work or memory before issue 11.
 //! - The persistent insider (`persistent_insider`) goes on appending to its feeds as fast as
 //!   it can once every member knows of its removal.
+//! - The forking insider (`fork`) comes back from an old copy of its disk and writes again at
+//!   positions it had published: its feeds fork.
 
 pub mod persistent_insider;
 
@@ -36,6 +38,7 @@ use crate::net::Delivery;
 use crate::world::{Ev, Kind, Mark, Phase, World, addr_of};
 
 pub mod confirm_drop;
+pub mod fork;
 pub mod late_guess;
 pub mod rejoin;
 pub mod shapes;
@@ -65,6 +68,7 @@ pub struct Adversary {
     pub persistent: persistent_insider::Persistent,
     pub flood: signal_flood::Flood,
     pub shapes: shapes::Shapes,
+    pub forker: fork::Forker,
 }
 
 pub(crate) fn roll(w: &mut World, n: u64) -> u64 {
@@ -342,6 +346,9 @@ pub fn insider_act(w: &mut World, i: usize) {
     }
     let space = spaces[roll(w, spaces.len() as u64) as usize];
     let now = w.local(i, w.now);
+    if fork::act(w, i) {
+        return;
+    }
     if w.cfg.adversaries.shapes && roll(w, 2) == 0 {
         return shapes::burst(w, i, space);
     }

@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use rand_core::RngCore;
 use spaces_protocol::credential::{Assertion, Designation};
+use spaces_protocol::feed::EntryHash;
 use spaces_protocol::replication::HEARD_ENTRIES_MAX;
 use spaces_protocol::{Canonical, CredentialId, Keypair, PublicKey, Role};
 
@@ -26,13 +27,18 @@ const BURST_PER_TICK: usize = 12;
 /// Entries appended per space at most: a bound on the run, well above `HEARD_ENTRIES_MAX`.
 const BURST_PER_SPACE_MAX: usize = 240;
 
-/// What the insider appended after its removal, per space: (feed, seq) -> control?
+/// One entry of the burst by position (feed, seq): whether it is a control entry, and its hash.
+type Burst = BTreeMap<(PublicKey, u64), (bool, EntryHash)>;
+
+/// What the insider appended after its removal, per space.
 #[derive(Default)]
 pub struct Persistent {
     /// By position: a crash loses the burst appended since the insider's last durable point,
     /// and its device appends the next one at the same positions (hostile 585 and 967 counted
-    /// those twice: "43 entries, bound 32"). A replica holds one entry per position.
-    appended: BTreeMap<PublicKey, BTreeMap<(PublicKey, u64), bool>>,
+    /// those twice: "43 entries, bound 32"). A replica holds one entry per position, and counts
+    /// only if it is the one appended last there: a forking insider (`fork`) also appends at
+    /// positions where replicas hold other entries (hostile 104 and 157 counted those).
+    appended: BTreeMap<PublicKey, Burst>,
     /// The replicas that knew of the removal when the burst began, per space: what R1 holds to
     /// the bound. Another (a member the creator had removed too, and which never learned of
     /// either removal) took the burst as a member's.
@@ -111,15 +117,15 @@ pub fn tick(w: &mut World) {
             w.adversary.persistent.knew.insert(space, knew);
         }
         for _ in 0..BURST_PER_TICK.min(BURST_PER_SPACE_MAX - done) {
-            if let Some((feed, seq, control)) = append_one(w, i, space, me) {
-                w.adversary.persistent.appended.entry(space).or_default().insert((feed, seq), control);
+            if let Some((feed, seq, control, hash)) = append_one(w, i, space, me) {
+                w.adversary.persistent.appended.entry(space).or_default().insert((feed, seq), (control, hash));
             }
         }
     }
 }
 
-/// Appends one entry of a random kind; returns (feed, seq, control?).
-fn append_one(w: &mut World, i: usize, space: PublicKey, me: PublicKey) -> Option<(PublicKey, u64, bool)> {
+/// Appends one entry of a random kind; returns (feed, seq, control?, hash).
+fn append_one(w: &mut World, i: usize, space: PublicKey, me: PublicKey) -> Option<(PublicKey, u64, bool, EntryHash)> {
     let kind = roll(w, 7);
     let now = w.local(i, w.now);
     let mut fresh = [0u8; 32];
@@ -158,7 +164,7 @@ fn append_one(w: &mut World, i: usize, space: PublicKey, me: PublicKey) -> Optio
     };
     let entry = peer.client_mut().append_raw(&space, control, payload).ok()?;
     w.stats.attack(if control { "insider-removed-credential" } else { "insider-removed-write" });
-    Some((entry.body.feed, entry.body.seq, control))
+    Some((entry.body.feed, entry.body.seq, control, entry.hash()))
 }
 
 /// R1, on a trusted replica that just changed: of what the insider appended after every
@@ -199,8 +205,8 @@ pub fn check(w: &mut World, i: usize, space: PublicKey) {
 
     let Some(sp) = w.nodes[i].peer.as_ref().and_then(|p| p.client().space(&space)) else { return };
     let mut held: BTreeMap<(PublicKey, bool), u64> = BTreeMap::new();
-    for ((feed, seq), control) in appended {
-        if sp.feed(feed).is_some_and(|f| *seq < f.len()) {
+    for ((feed, seq), (control, hash)) in appended {
+        if sp.feed(feed).and_then(|f| f.hash_at(*seq)) == Some(*hash) {
             *held.entry((*feed, *control)).or_default() += 1;
         }
     }

@@ -201,6 +201,9 @@ pub fn event(w: &mut World, i: usize, e: &Event) {
 /// S6, as guests hear it: every `WrongPin` answer tells its guest a PIN was wrong.
 fn wrong_answer(w: &mut World, id: [u8; 16]) {
     let attempts_max = u32::from(Limits::default().attempts_max);
+    if w.adversary.forker.forgot(&id) {
+        return;
+    }
     let inv = w.oracle.invitations.entry(id).or_default();
     inv.wrong_answers += 1;
     if inv.wrong_answers > attempts_max {
@@ -255,7 +258,7 @@ fn hosting(w: &mut World, i: usize, id: [u8; 16], e: &HostEvent) {
 /// it is on disk, since a crash before then also lost the answer that would have told the guest.
 pub fn released(w: &mut World, i: usize, e: &Event) {
     let Event::Hosting { id, event: HostEvent::AttemptFailed { .. } } = e else { return };
-    if !w.nodes[i].is_honest() {
+    if !w.nodes[i].is_honest() || w.adversary.forker.forgot(id) {
         return;
     }
     let delegated = w.nodes[i]
@@ -518,7 +521,7 @@ fn converged(w: &World) -> Result<(), String> {
                             .peer
                             .as_ref()
                             .and_then(|p| p.client().space(&space))
-                            .map_or(0, |s| s.evidence().len())
+                            .map_or(0, |s| s.forks().count())
                     ));
                 }
             }
@@ -533,12 +536,14 @@ fn converged(w: &World) -> Result<(), String> {
 pub(crate) fn union_view(w: &World, space: &PublicKey) -> Option<View> {
     let mut credentials = BTreeMap::new();
     let mut entries = BTreeMap::new();
+    let mut forks = Vec::new();
     for i in w.honest().filter(|i| w.trusted(*i)) {
         let Some(p) = w.nodes[i].peer.as_ref() else { continue };
         let snapshot = p.client().snapshot();
         for s in snapshot.spaces.into_iter().filter(|s| s.key == *space) {
             credentials.extend(s.credentials.into_iter().map(|c| (c.id(), c)));
             entries.extend(s.entries.into_iter().map(|e| ((e.body.feed, e.body.seq), e)));
+            forks.extend(s.forks);
         }
     }
     if credentials.is_empty() {
@@ -546,6 +551,10 @@ pub(crate) fn union_view(w: &World, space: &PublicKey) -> Option<View> {
     }
     let mut truth = spaces_protocol::Space::new(*space);
     truth.insert_credentials(credentials.into_values().collect());
+    // Every feed cut at the lowest fork any honest replica proved (SPEC §5.6).
+    for evidence in forks {
+        let _ = truth.learn_fork(evidence);
+    }
     // Feeds admit their own entries only once admitted, and data waits for control: a few
     // passes in (feed, seq) order settle everything that can settle.
     let mut pending: Vec<_> = entries.into_values().collect();

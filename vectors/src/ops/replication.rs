@@ -34,6 +34,24 @@ pub fn decode_message(input: &Value) -> Result<Value, OpError> {
             "through": through.map(|k| hex(k.0)),
             "feeds": positions_json(&feeds),
         }),
+        SwarmMessage::Summary { space, after, through, feeds, credentials } => json!({
+            "type": "summary",
+            "credentials": hex(credentials.0),
+            "space": hex(space.0),
+            "after": after.map(|k| hex(k.0)),
+            "through": through.map(|k| hex(k.0)),
+            "feeds": Value::Array(feeds.iter().map(|h| json!({ "feed": hex(h.feed.0), "length": h.length, "head": hex(h.head.0.0) })).collect()),
+        }),
+        SwarmMessage::Credentials { space, credentials } => json!({
+            "type": "credentials",
+            "space": hex(space.0),
+            "credentials": hex_list(credentials.iter().map(|c| c.to_bytes())),
+        }),
+        SwarmMessage::Forks { space, evidence } => json!({
+            "type": "forks",
+            "space": hex(space.0),
+            "evidence": Value::Array(evidence.iter().map(|e| json!({ "first": hex(e.first.to_bytes()), "second": hex(e.second.to_bytes()) })).collect()),
+        }),
     })
 }
 

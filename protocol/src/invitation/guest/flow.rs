@@ -249,17 +249,13 @@ impl InvitationGuest {
                 }
                 let mut m = Membership::new(*space);
                 m.insert_batch(credentials.clone());
-                // The admission itself grants the code's role (SPEC §7.7.3): a host that grants
-                // another is lying. The role may have changed since (a retry after a promotion),
-                // so the grant's role is the one the credentials give now.
-                let as_coded = m.credentials().any(|c| {
-                    c.subject() == join.identity
-                        && matches!(c.assertion(), Assertion::SpaceMember { role: r, .. } if Some(*r) == self.code.role)
-                        && m.effect(&c.id()) == Some(Effect::Applied)
-                });
-                let ok = as_coded
-                    && m.role(&join.identity) == Some(*role)
-                    && m.feed(&join.control_feed).is_some_and(|f| f.identity == join.identity);
+                // Every credential of a small space comes with the grant: the walk judges it.
+                // A proof of a large one leaves most parents missing (SPEC.md §7.7.3).
+                let whole = m.credentials().all(|c| m.effect(&c.id()) != Some(Effect::Pending));
+                let ok = match whole {
+                    true => self.whole_grant_ok(&m, join, *role),
+                    false => self.proof_ok(&m, join, *role, grant.host_identity()),
+                };
                 self.verified = ok.then_some(m);
                 ok
             }
@@ -271,6 +267,37 @@ impl InvitationGuest {
             }
             _ => false,
         }
+    }
+
+    /// The grant carries the whole space: the membership it gives must make the guest what the
+    /// code promised.
+    fn whole_grant_ok(&self, m: &Membership, join: &JoinRequest, role: crate::credential::Role) -> bool {
+        // The admission itself grants the code's role (SPEC §7.7.3): a host that grants
+        // another is lying. The role may have changed since (a retry after a promotion),
+        // so the grant's role is the one the credentials give now.
+        let as_coded = m.credentials().any(|c| {
+            c.subject() == join.identity
+                && matches!(c.assertion(), Assertion::SpaceMember { role: r, .. } if Some(*r) == self.code.role)
+                && m.effect(&c.id()) == Some(Effect::Applied)
+        });
+        as_coded
+            && m.role(&join.identity) == Some(role)
+            && m.feed(&join.control_feed).is_some_and(|f| f.identity == join.identity)
+    }
+
+    /// The grant is a proof of admission: it must show the host, authorised by a chain from
+    /// the space key, granting the code's role and admitting our control feed; its `role` is
+    /// that role (SPEC.md §7.7.3).
+    fn proof_ok(
+        &self,
+        m: &Membership,
+        join: &JoinRequest,
+        role: crate::credential::Role,
+        host: Option<crate::keys::PublicKey>,
+    ) -> bool {
+        let Some(host) = host else { return false };
+        Some(role) == self.code.role
+            && crate::proof::check(m, Some(&host), &join.identity, &join.control_feed, self.code.role).is_ok()
     }
 
     pub(super) fn on_timeout(&mut self, now: Timestamp) {

@@ -1,0 +1,442 @@
+//! The in-memory world of the Peer tests: several Peers and one signaling server, frames
+//! through one time-ordered queue with a fixed latency, each peer's durable log kept on its
+//! "disk". Shared by `peer.rs` and `large_space.rs`.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+use spaces_protocol::invitation::guest::GuestEvent;
+use spaces_protocol::invitation::{AuthMethod, InvitationCode, Pin, State};
+use spaces_protocol::item::{ItemId, Op, Value};
+use spaces_protocol::peer::{Command, ConnId, Event, Input, Output, Peer, Record};
+use spaces_protocol::signal::client::ClientInput;
+use spaces_protocol::signal::server::{ServerInput, ServerOutput, SignalServer};
+use spaces_protocol::signal::{ClientId, PeerInfo, SignalLimits, Source};
+use spaces_protocol::{Client, PublicKey, Role, Timestamp};
+
+pub const LATENCY_MS: u64 = 10;
+/// The other end of a raw connection a test drives by hand.
+pub const RAW: usize = usize::MAX;
+/// The connection id of a raw end that is an impostor (see `Net::impostor`).
+pub const IMPOSTOR: ConnId = 1;
+
+/// A Noise message 2 that no host would send: what an impostor answers.
+pub fn impostor_answer() -> Vec<u8> {
+    use spaces_protocol::Canonical;
+    use spaces_protocol::invitation::wire::{Frame, FrameBody};
+    use spaces_protocol::peer::{PeerBody, PeerFrame};
+    let frame = Frame::new(FrameBody::Handshake { noise: vec![0x5a; 48] });
+    PeerFrame { version: 1, body: PeerBody::Invitation(frame.to_bytes()) }.to_bytes()
+}
+
+#[derive(Debug)]
+pub enum Msg {
+    ToServer { from: usize, bytes: Vec<u8> },
+    FromServer { to: usize, bytes: Vec<u8> },
+    Connected { peer: usize, conn: ConnId },
+    Accepted { peer: usize, conn: ConnId },
+    Frame { peer: usize, conn: ConnId, bytes: Vec<u8> },
+    Closed { peer: usize, conn: ConnId },
+    ConnectFailed { peer: usize, conn: ConnId },
+}
+
+pub struct Net {
+    pub now: Timestamp,
+    pub rng: ChaCha20Rng,
+    /// A malicious signaling network: connections to these addresses go elsewhere.
+    pub redirect: BTreeMap<u8, u8>,
+    /// Transport faults: per frame, the chance (in 1/1000) of a connection reset and of a
+    /// duplicate delivery.
+    pub chaos: Option<(u32, u32)>,
+    pub server: SignalServer,
+    pub peers: Vec<Peer>,
+    pub events: Vec<Vec<Event>>,
+    pub queue: BTreeMap<(Timestamp, u64), Msg>,
+    pub seq: u64,
+    /// (peer, conn) -> (peer, conn) of the other end.
+    pub links: BTreeMap<(usize, ConnId), (usize, ConnId)>,
+    pub next_conn: ConnId,
+    /// Per peer, how many of its next dials fail (`ConnectFailed`).
+    pub fail_dials: BTreeMap<usize, u32>,
+    /// Dials made, by (dialler, reached peer); dials to no peer count under `usize::MAX`.
+    pub dials: BTreeMap<(usize, usize), u32>,
+    /// Dials to addresses no peer has: never answered (a black hole).
+    pub unanswered: BTreeMap<(usize, ConnId), ()>,
+    /// The most unanswered dials one peer had outstanding at once.
+    pub unanswered_max: usize,
+    /// Frames a peer sent on connections with no other end (raw connections of a test).
+    pub raw_out: Vec<(usize, ConnId, Vec<u8>)>,
+    /// Connections to this address reach an impostor, which answers every invitation frame
+    /// with a garbage handshake message.
+    pub impostor: Option<u8>,
+    /// Each peer's disk: the records of its log, in order.
+    pub disks: Vec<Vec<Record>>,
+    /// Peers whose disk has stalled: their `Persist` outputs are neither stored nor reported
+    /// durable, so what follows them stays inside the Peer.
+    pub stalled: std::collections::BTreeSet<usize>,
+    /// Peers taken offline for good: no input reaches them and their timers do not run.
+    pub down: std::collections::BTreeSet<usize>,
+}
+
+impl Net {
+    pub fn new(n: usize, seed: u64) -> Self {
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        let now = Timestamp::from_millis(1_700_000_000_000);
+        let clients = (0..n).map(|_| Client::create_identity(&mut rng, now)).collect();
+        Net::with_clients(clients, rng)
+    }
+
+    /// A world whose peer `i` starts with `clients[i]` (a test's prepared state).
+    pub fn with_clients(clients: Vec<Client>, mut rng: ChaCha20Rng) -> Self {
+        let n = clients.len();
+        let now = Timestamp::from_millis(1_700_000_000_000);
+        let mut server = SignalServer::new(SignalLimits::default());
+        let mut peers = Vec::new();
+        for (i, client) in clients.into_iter().enumerate() {
+            peers.push(Peer::new(client, vec![i as u8], now, &mut rng));
+            server.handle_input(
+                ServerInput::Connected { client: ClientId(i as u64), source: Source([i as u8; 16]) },
+                now,
+            );
+        }
+        let mut net = Net {
+            now,
+            rng,
+            redirect: BTreeMap::new(),
+            chaos: None,
+            server,
+            peers,
+            events: vec![Vec::new(); n],
+            queue: BTreeMap::new(),
+            seq: 0,
+            links: BTreeMap::new(),
+            next_conn: 1,
+            fail_dials: BTreeMap::new(),
+            dials: BTreeMap::new(),
+            unanswered: BTreeMap::new(),
+            unanswered_max: 0,
+            raw_out: Vec::new(),
+            impostor: None,
+            disks: vec![Vec::new(); n],
+            stalled: Default::default(),
+            down: Default::default(),
+        };
+        for i in 0..n {
+            net.input(i, Input::Signal(ClientInput::Connected));
+        }
+        net
+    }
+
+    pub fn push(&mut self, m: Msg) {
+        self.seq += 1;
+        self.queue.insert((self.now.saturating_add_millis(LATENCY_MS), self.seq), m);
+    }
+
+    pub fn input(&mut self, i: usize, input: Input<'_>) {
+        if self.down.contains(&i) {
+            return;
+        }
+        let now = self.now;
+        self.peers[i].handle_input(input, now);
+        self.drain(i);
+    }
+
+    pub fn command(&mut self, i: usize, c: Command) {
+        self.input(i, Input::Command(&c));
+    }
+
+    /// The driver loop: every output acted on in order; records stored, then reported durable.
+    pub fn drain(&mut self, i: usize) {
+        while let Some(durable) = self.drain_once(i) {
+            self.peers[i].handle_input(Input::Durable { seq: durable }, self.now);
+        }
+    }
+
+    /// Acts on peer `i`'s outputs; returns the last `Persist` stored, for `Durable`.
+    pub fn drain_once(&mut self, i: usize) -> Option<u64> {
+        let mut stored = None;
+        while let Some(o) = self.peers[i].poll_output() {
+            match o {
+                Output::SignalTransmit { bytes } => self.push(Msg::ToServer { from: i, bytes }),
+                Output::Connect { conn, addr } => {
+                    if self.impostor == Some(addr[0]) {
+                        self.links.insert((i, conn), (RAW, IMPOSTOR));
+                        self.push(Msg::Connected { peer: i, conn });
+                        continue;
+                    }
+                    let j = *self.redirect.get(&addr[0]).unwrap_or(&addr[0]) as usize;
+                    if j >= self.peers.len() {
+                        *self.dials.entry((i, usize::MAX)).or_default() += 1;
+                        self.unanswered.insert((i, conn), ());
+                        let outstanding = self.unanswered.keys().filter(|(p, _)| *p == i).count();
+                        self.unanswered_max = self.unanswered_max.max(outstanding);
+                        continue;
+                    }
+                    *self.dials.entry((i, j)).or_default() += 1;
+                    if let Some(n) = self.fail_dials.get_mut(&i)
+                        && *n > 0
+                    {
+                        *n -= 1;
+                        self.push(Msg::ConnectFailed { peer: i, conn });
+                        continue;
+                    }
+                    let remote = self.next_conn;
+                    self.next_conn += 1;
+                    self.links.insert((i, conn), (j, remote));
+                    self.links.insert((j, remote), (i, conn));
+                    self.push(Msg::Accepted { peer: j, conn: remote });
+                    self.push(Msg::Connected { peer: i, conn });
+                }
+                Output::Transmit { conn, bytes } => {
+                    if let Some(&(j, c)) = self.links.get(&(i, conn)) {
+                        if j == RAW {
+                            if c == IMPOSTOR {
+                                self.push(Msg::Frame { peer: i, conn, bytes: impostor_answer() });
+                            }
+                            self.raw_out.push((i, conn, bytes));
+                            continue;
+                        }
+                        if let Some((reset, dup)) = self.chaos {
+                            use rand_core::RngCore;
+                            if self.rng.next_u32() % 1000 < reset {
+                                self.links.remove(&(i, conn));
+                                self.links.remove(&(j, c));
+                                self.push(Msg::Closed { peer: j, conn: c });
+                                self.push(Msg::Closed { peer: i, conn });
+                                continue;
+                            }
+                            if self.rng.next_u32() % 1000 < dup {
+                                self.push(Msg::Frame { peer: j, conn: c, bytes: bytes.clone() });
+                            }
+                        }
+                        self.push(Msg::Frame { peer: j, conn: c, bytes });
+                    }
+                }
+                Output::Close { conn } => {
+                    self.unanswered.remove(&(i, conn));
+                    if let Some((j, c)) = self.links.remove(&(i, conn))
+                        && j != RAW
+                    {
+                        self.links.remove(&(j, c));
+                        self.push(Msg::Closed { peer: j, conn: c });
+                    }
+                }
+                Output::Persist { seq, records } => {
+                    if !self.stalled.contains(&i) {
+                        self.disks[i].extend(records);
+                        stored = Some(seq);
+                    }
+                }
+                Output::Event(e) => self.events[i].push(e),
+                Output::Timeout(_) => {}
+            }
+        }
+        stored
+    }
+
+    pub fn drain_server(&mut self) {
+        while let Some(o) = self.server.poll_output() {
+            match o {
+                ServerOutput::Transmit { client, bytes } if (client.0 as usize) < self.peers.len() => {
+                    self.push(Msg::FromServer { to: client.0 as usize, bytes })
+                }
+                ServerOutput::Transmit { .. } => {} // To a fake signaling client of a test.
+                ServerOutput::Disconnect { .. } | ServerOutput::Timeout(_) => {}
+            }
+        }
+    }
+
+    pub fn deliver(&mut self, m: Msg) {
+        let now = self.now;
+        match m {
+            Msg::ToServer { from, bytes } => {
+                self.server.handle_input(ServerInput::Frame { client: ClientId(from as u64), bytes: &bytes }, now);
+                self.drain_server();
+            }
+            Msg::FromServer { to, bytes } => self.input(to, Input::Signal(ClientInput::Frame { bytes: &bytes })),
+            Msg::Connected { peer, conn } => self.input(peer, Input::Connected { conn }),
+            Msg::Accepted { peer, conn } => self.input(peer, Input::Accepted { conn }),
+            Msg::Frame { peer, conn, bytes } => {
+                if self.links.contains_key(&(peer, conn)) {
+                    self.input(peer, Input::Frame { conn, bytes: &bytes });
+                }
+            }
+            Msg::Closed { peer, conn } => self.input(peer, Input::Closed { conn }),
+            Msg::ConnectFailed { peer, conn } => self.input(peer, Input::ConnectFailed { conn }),
+        }
+    }
+
+    /// Runs for `ms` of virtual time or until `done`.
+    pub fn run(&mut self, ms: u64, mut done: impl FnMut(&Net) -> bool) -> bool {
+        let end = self.now.saturating_add_millis(ms);
+        for _ in 0..2_000_000 {
+            if done(self) {
+                return true;
+            }
+            let q = self.queue.keys().next().map(|(t, _)| *t);
+            let p =
+                (0..self.peers.len()).filter(|i| !self.down.contains(i)).map(|i| self.peers[i].poll_timeout()).min();
+            let s = self.server.poll_timeout();
+            let Some(t) = [q, p, s].into_iter().flatten().min() else { return false };
+            if t > end {
+                self.now = end;
+                return done(self);
+            }
+            self.now = self.now.max(t);
+            if let Some(entry) = self.queue.first_entry()
+                && entry.key().0 <= self.now
+            {
+                let m = entry.remove();
+                self.deliver(m);
+                continue;
+            }
+            for i in 0..self.peers.len() {
+                if !self.down.contains(&i) && self.peers[i].poll_timeout() <= self.now {
+                    self.input(i, Input::Timeout);
+                }
+            }
+            if self.server.poll_timeout().is_some_and(|t| t <= self.now) {
+                self.server.handle_input(ServerInput::Timeout, self.now);
+                self.drain_server();
+            }
+        }
+        panic!("the world did not settle");
+    }
+
+    /// Crash and restart peer `i` from its disk (what a stalled disk did not store is lost):
+    /// its connections drop and it reconnects to the signaling server.
+    pub fn restart(&mut self, i: usize) {
+        let ends: Vec<(usize, ConnId)> = self.links.iter().filter(|((p, _), _)| *p == i).map(|(_, o)| *o).collect();
+        self.links.retain(|(p, _), (q, _)| *p != i && *q != i);
+        for (j, c) in ends {
+            self.push(Msg::Closed { peer: j, conn: c });
+        }
+        self.stalled.remove(&i);
+        let log = self.disks[i].clone();
+        self.peers[i] = Peer::restore(log, vec![i as u8], self.now, &mut self.rng).expect("the log restores");
+        self.server.handle_input(ServerInput::Disconnected { client: ClientId(i as u64) }, self.now);
+        self.server.handle_input(
+            ServerInput::Connected { client: ClientId(i as u64), source: Source([i as u8; 16]) },
+            self.now,
+        );
+        self.drain_server();
+        self.input(i, Input::Signal(ClientInput::Connected));
+    }
+
+    /// Takes peer `i` offline for good: its connections drop and the signaling server forgets it.
+    pub fn take_down(&mut self, i: usize) {
+        let ends: Vec<(usize, ConnId)> = self.links.iter().filter(|((p, _), _)| *p == i).map(|(_, o)| *o).collect();
+        self.links.retain(|(p, _), (q, _)| *p != i && *q != i);
+        for (j, c) in ends {
+            self.push(Msg::Closed { peer: j, conn: c });
+        }
+        self.down.insert(i);
+        self.server.handle_input(ServerInput::Disconnected { client: ClientId(i as u64) }, self.now);
+        self.drain_server();
+    }
+
+    /// Opens an inbound connection to peer `to` whose other end is the test itself: frames
+    /// the peer sends on it land in `raw_out`.
+    pub fn raw_connect(&mut self, to: usize) -> ConnId {
+        let conn = self.next_conn;
+        self.next_conn += 1;
+        self.links.insert((to, conn), (RAW, 0));
+        self.push(Msg::Accepted { peer: to, conn });
+        conn
+    }
+
+    pub fn raw_send(&mut self, to: usize, conn: ConnId, bytes: Vec<u8>) {
+        self.push(Msg::Frame { peer: to, conn, bytes });
+    }
+
+    /// A signaling client the test invents: it announces `info` on `topic` and never pings.
+    pub fn fake_join(&mut self, client: u64, topic: spaces_protocol::hash::Digest, info: PeerInfo) {
+        use spaces_protocol::Canonical;
+        use spaces_protocol::signal::wire::{ClientFrame, ClientMessage};
+        let now = self.now;
+        self.server.handle_input(
+            ServerInput::Connected { client: ClientId(client), source: Source(u128::from(client).to_be_bytes()) },
+            now,
+        );
+        let bytes = ClientFrame::new(ClientMessage::Join { topic, info }).to_bytes();
+        self.server.handle_input(ServerInput::Frame { client: ClientId(client), bytes: &bytes }, now);
+        self.drain_server();
+    }
+
+    /// Who is registered on `topic` at the signaling server, by the keys they announce.
+    pub fn on_topic(&self, topic: &spaces_protocol::hash::Digest) -> Vec<PublicKey> {
+        self.server.members(topic).map(|(_, info)| info.peer).collect()
+    }
+
+    pub fn dials(&self, from: usize, to: usize) -> u32 {
+        self.dials.get(&(from, to)).copied().unwrap_or(0)
+    }
+
+    pub fn device(&self, i: usize) -> PublicKey {
+        self.peers[i].client().identity().device_key()
+    }
+
+    pub fn key(&self, i: usize) -> PublicKey {
+        self.peers[i].client().identity_key()
+    }
+
+    /// Creates a PIN invitation on `host` and has `guest` accept it; returns when both ended.
+    pub fn invite(&mut self, host: usize, guest: usize, space: PublicKey) {
+        self.command(
+            host,
+            Command::CreateInvitation {
+                space: Some(space),
+                auth: AuthMethod::Pin,
+                role: Role::Editor,
+                guest: None,
+                lifetime_ms: 3_600_000,
+                use_limit: 1,
+            },
+        );
+        let (code, pin): (InvitationCode, Pin) = self.events[host]
+            .iter()
+            .rev()
+            .find_map(|e| match e {
+                Event::InvitationCreated { code, pin, .. } => Some((*code, pin.clone().unwrap())),
+                _ => None,
+            })
+            .unwrap();
+        self.command(guest, Command::AcceptInvitation { code });
+        let ready = |n: &Net| {
+            n.events[guest]
+                .iter()
+                .any(|e| matches!(e, Event::Joining { event: GuestEvent::State(State::ReadyForAuthentication), id } if *id == code.id))
+        };
+        assert!(self.run(60_000, ready), "guest reached READY_FOR_AUTHENTICATION");
+        self.command(guest, Command::Authenticate { id: code.id, pin });
+        let joined = |n: &Net| n.events[guest].contains(&Event::Joined { space });
+        assert!(self.run(60_000, joined), "guest joined");
+    }
+
+    pub fn write(&mut self, i: usize, space: PublicKey, text: &str) -> ItemId {
+        let item = ItemId([i as u8 + 1; 16]);
+        let ops = vec![
+            Op::Create { item, type_name: "note".into() },
+            Op::Set { item, field: "text".into(), value: Value::Text(text.into()) },
+        ];
+        self.command(i, Command::Write { space, ops });
+        item
+    }
+
+    pub fn converged(&self, space: &PublicKey, who: &[usize]) -> bool {
+        let views: Vec<_> = who
+            .iter()
+            .map(|i| {
+                let s = self.peers[*i].client().space(space);
+                s.map(|s| (s.members(), s.items()))
+            })
+            .collect();
+        views.iter().all(|v| v.is_some() && *v == views[0])
+    }
+}
+
+pub fn space_of(net: &Net, i: usize) -> PublicKey {
+    net.events[i].iter().find_map(|e| if let Event::SpaceCreated { space } = e { Some(*space) } else { None }).unwrap()
+}
