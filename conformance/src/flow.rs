@@ -19,7 +19,7 @@ use spaces_protocol::{Client, PublicKey, Timestamp};
 use crate::lying::{Lie, LyingAdmitter};
 use crate::wire::{
     FlowInput, FlowOutput, GuestCreate, GuestCreated, HostCreate, HostCreated, OpError, Outcome, Poll, hex_array,
-    parse_auth, parse_role, refusal_name, role_name, state_name,
+    parse_auth, parse_role, refusal_name, state_name,
 };
 
 /// Which way a frame went, for transcripts.
@@ -325,7 +325,7 @@ impl LocalFlow {
     pub fn members(&self) -> Result<BTreeMap<String, String>, OpError> {
         let space = self.space().ok_or_else(|| OpError::bad_args("only a host holds a space"))?;
         let members = self.client.members(&space).map_err(|e| OpError::new("unknown_space", e.to_string()))?;
-        Ok(members.into_iter().map(|m| (hex::encode(m.identity.0), role_name(m.role).to_owned())).collect())
+        Ok(members.into_iter().map(|m| (hex::encode(m.identity.0), m.role.name().to_owned())).collect())
     }
 
     /// The identity a guest flow created from `seed` will have (`create_guest` draws it
@@ -347,7 +347,7 @@ impl LocalFlow {
 fn outcome_of(outcome: &Result<AdmissionGrant, spaces_protocol::invitation::Refusal>) -> Outcome {
     match outcome {
         Ok(AdmissionGrant::Space { space, role, .. }) => {
-            Outcome::Success { space: hex::encode(space.0), role: role_name(*role).to_owned() }
+            Outcome::Success { space: hex::encode(space.0), role: role.name().to_owned() }
         }
         Ok(AdmissionGrant::Device { .. }) => Outcome::Success { space: String::new(), role: String::new() },
         Err(r) => Outcome::Failure { reason: refusal_name(*r).to_owned() },

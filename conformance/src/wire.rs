@@ -290,12 +290,8 @@ pub fn refusal_name(r: Refusal) -> &'static str {
     }
 }
 
-pub fn role_name(r: Role) -> &'static str {
-    r.name()
-}
-
 pub fn parse_role(s: &str) -> Option<Role> {
-    [Role::Owner, Role::Admin, Role::Editor, Role::Reader, Role::Removed].into_iter().find(|r| role_name(*r) == s)
+    Role::from_name(s)
 }
 
 pub fn auth_name(a: AuthMethod) -> &'static str {

@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rand_core::OsRng;
 use spaces_protocol::Canonical;
-use spaces_protocol::peer::{ConnId, Event, Input, Output, Peer, PeerFrame};
+use spaces_protocol::peer::{Command, ConnId, Event, Input, Output, Peer, PeerFrame};
 use spaces_protocol::signal::client::ClientInput;
 use spaces_protocol::{Client, Timestamp};
 use tokio::net::TcpListener;
@@ -199,6 +199,14 @@ impl Node {
     pub fn feed(&mut self, input: Input<'_>) -> Result<(), NodeError> {
         self.peer.handle_input(input, now());
         self.drain()
+    }
+
+    /// Gives the Peer a user's command: a refusal is an error naming the command; otherwise
+    /// what it did is drained and committed like any input's.
+    pub fn command(&mut self, command: &Command) -> Result<(), NodeError> {
+        let refused = self.peer.command(command, now());
+        self.drain()?;
+        refused.map_err(|e| NodeError::Refused { what: crate::local::describe(command).into(), detail: e.to_string() })
     }
 
     /// Drains outputs until `Timeout`; commits what was persisted, reports it durable and

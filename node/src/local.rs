@@ -7,7 +7,7 @@ use std::path::Path;
 use rand_core::{OsRng, RngCore};
 use serde_json::json;
 use spaces_protocol::item::{Item, ItemId, Op, Value};
-use spaces_protocol::peer::{Command, Event, Input};
+use spaces_protocol::peer::{Command, Event};
 use spaces_protocol::{PublicKey, Role};
 
 use crate::driver::Node;
@@ -68,18 +68,15 @@ pub fn set_alias(node: &Node, name: &str, space: &PublicKey) -> Result<(), NodeE
 /// Gives the Peer `command` and returns the events it released (all of them: the records
 /// they follow are committed by then).
 pub fn run(node: &mut Node, command: &Command) -> Result<Vec<Event>, NodeError> {
-    node.feed(Input::Command(command))?;
+    node.command(command)?;
     let mut events = Vec::new();
     while let Some(e) = node.next_event() {
-        if let Event::CommandFailed { error, .. } = &e {
-            return Err(NodeError::Refused { what: describe(command).into(), detail: error.to_string() });
-        }
         events.push(e);
     }
     Ok(events)
 }
 
-fn describe(command: &Command) -> &'static str {
+pub(crate) fn describe(command: &Command) -> &'static str {
     match command {
         Command::CreateSpace => "creating the space",
         Command::Write { .. } => "the write",

@@ -12,7 +12,7 @@ use spaces_protocol::PublicKey;
 use spaces_protocol::invitation::guest::GuestEvent;
 use spaces_protocol::invitation::host::HostEvent;
 use spaces_protocol::invitation::{AuthMethod, InvitationCode, Pin, Refusal, State};
-use spaces_protocol::peer::{Command, Event, Input};
+use spaces_protocol::peer::{Command, Event};
 use tokio::time::Instant;
 
 use crate::cli::{self, Command as Cmd};
@@ -175,7 +175,7 @@ async fn host_loop(node: &mut Node, id: [u8; 16], status: &Status) -> Result<(),
             }
         }
         if node.step(None).await? == Step::Interrupted {
-            node.feed(Input::Command(&Command::CancelInvitation { id }))?;
+            node.command(&Command::CancelInvitation { id })?;
             return Err(NodeError::Interrupted);
         }
     }
@@ -232,7 +232,7 @@ async fn guest_loop(
                             None => read_pin()?,
                         };
                         status.set("authenticating", json!({"event": "state", "state": "authenticating"}));
-                        node.feed(Input::Command(&Command::Authenticate { id, pin: p }))?;
+                        node.command(&Command::Authenticate { id, pin: p })?;
                     }
                     GuestEvent::State(s) => {
                         reached |= matches!(s, State::Connected | State::Authenticating);
@@ -249,7 +249,7 @@ async fn guest_loop(
                         }
                         status.note(&reason, json!({"event": "wrong_pin", "attempts_left": attempts_left}));
                         let p = read_pin()?;
-                        node.feed(Input::Command(&Command::Authenticate { id, pin: p }))?;
+                        node.command(&Command::Authenticate { id, pin: p })?;
                     }
                     GuestEvent::Admitted(_) => status.set("admitted", json!({"event": "state", "state": "admitted"})),
                     GuestEvent::Failed(Refusal::Timeout) if !reached => return Err(unreachable()),
@@ -263,7 +263,7 @@ async fn guest_loop(
             Step::Deadline if reached => return Err(failed(Refusal::Timeout)),
             Step::Deadline => return Err(unreachable()),
             Step::Interrupted => {
-                node.feed(Input::Command(&Command::CancelAccept { id }))?;
+                node.command(&Command::CancelAccept { id })?;
                 return Err(NodeError::Interrupted);
             }
         }

@@ -91,6 +91,11 @@ impl Role {
     }
 
     pub const ALL: [Role; 5] = [Role::Owner, Role::Admin, Role::Editor, Role::Reader, Role::Removed];
+
+    /// The role with this wire name (`name`'s inverse): how every tool reads a role.
+    pub fn from_name(name: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.name() == name)
+    }
 }
 
 /// What a feed carries: credentials (control) or item mutations (data).

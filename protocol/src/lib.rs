@@ -19,7 +19,8 @@
 //! assert_eq!(alice.items(&space).unwrap().len(), 1);
 //! ```
 //!
-//! A device runs one [`peer::Peer`], and its driver is one loop: every input carries `now`;
+//! A device runs one [`peer::Peer`], and its driver is one loop: every input carries `now`
+//! (a user's command goes through `Peer::command`, which answers at once with a `Result`);
 //! drain `poll_output` after each (it ends with one `Timeout`); append each `Persist` to the
 //! device's log and, once flushed, report it `Durable`: the Peer holds back whatever follows a
 //! `Persist` until then, so nothing it says is lost in a crash (SPEC.md §9.5).

@@ -209,7 +209,7 @@ impl Space {
     /// Where members of this space meet on the signaling network: a hash of the space key,
     /// so the signaling server never learns the key itself.
     pub fn discovery_topic(&self) -> Digest {
-        hash_tagged(domain::SPACE_TOPIC, &self.key.0)
+        crate::peer::space_topic(&self.key)
     }
 
     pub fn membership(&self) -> &Membership {

@@ -6,7 +6,7 @@ use spaces_protocol::invitation::guest::GuestEvent;
 use spaces_protocol::invitation::host::HostEvent;
 use spaces_protocol::invitation::{AuthMethod, InvitationCode, Pin, State};
 use spaces_protocol::item::{ItemId, Op, Value};
-use spaces_protocol::peer::{Command, Event};
+use spaces_protocol::peer::{Command, CommandError, Event};
 use spaces_protocol::signal::PeerInfo;
 use spaces_protocol::space::WriteVerdict;
 use spaces_protocol::{PublicKey, Role};
@@ -133,8 +133,12 @@ fn a_signaling_server_that_redirects_a_guest_admits_no_one() {
     assert!(net.peers[1].client().space(&space).is_none(), "the guest was admitted nowhere");
     assert!(!net.peers[0].client().space(&space).unwrap().membership().is_member(&guest));
     assert!(net.peers[2].client().spaces().is_empty(), "the attacker gained nothing");
-    let outcome = net.peers[1].joining().next().unwrap().state();
-    assert!(outcome.is_terminal() && outcome != State::Success, "{outcome:?}");
+    let outcome = net.events[1].iter().rev().find_map(|e| match e {
+        Event::Joining { event: GuestEvent::State(s), .. } => Some(*s),
+        _ => None,
+    });
+    assert!(outcome.is_some_and(|s| s.is_terminal() && s != State::Success), "{outcome:?}");
+    assert_eq!(net.peers[1].joining().count(), 0, "an ended acceptance leaves the table");
 }
 
 #[test]
@@ -215,29 +219,6 @@ fn a_single_write_reaches_an_in_sync_member_without_waiting_for_anti_entropy() {
 }
 
 // ----- regression tests for the defects of SPEC §9.7 (issue #4) -----
-
-/// Creates a PIN invitation to `space` on `host` and returns its code and PIN.
-fn open_invitation(net: &mut Net, host: usize, space: PublicKey, lifetime_ms: u64) -> (InvitationCode, Pin) {
-    net.command(
-        host,
-        Command::CreateInvitation {
-            space: Some(space),
-            auth: AuthMethod::Pin,
-            role: Role::Editor,
-            guest: None,
-            lifetime_ms,
-            use_limit: 1,
-        },
-    );
-    net.events[host]
-        .iter()
-        .rev()
-        .find_map(|e| match e {
-            Event::InvitationCreated { code, pin, .. } => Some((*code, pin.clone().unwrap())),
-            _ => None,
-        })
-        .unwrap()
-}
 
 /// Accepts `code` on `guest`, types the PIN when asked, and waits for the join.
 fn join_with(net: &mut Net, guest: usize, space: PublicKey, code: InvitationCode, pin: Pin, within_ms: u64) -> bool {
@@ -457,21 +438,21 @@ fn topics_of_ended_invitations_are_left() {
     let space = space_of(&net, 0);
     let host = net.device(0);
     // Cancelled by the host: the topic goes.
-    let (cancelled, _) = open_invitation(&mut net, 0, space, 600_000);
+    let (cancelled, _) = net.open_invitation(0, space, 600_000);
     net.run(1_000, |_| false);
     assert!(net.on_topic(&cancelled.topic()).contains(&host));
     net.command(0, Command::CancelInvitation { id: cancelled.id });
     net.run(1_000, |_| false);
     assert!(net.on_topic(&cancelled.topic()).is_empty(), "cancelled: topic left");
     // Completed: kept until expiry for retries in doubt, then left.
-    let (code, pin) = open_invitation(&mut net, 0, space, 300_000);
+    let (code, pin) = net.open_invitation(0, space, 300_000);
     assert!(join_with(&mut net, 1, space, code, pin, 60_000));
     net.run(1_000, |_| false);
     assert_eq!(net.on_topic(&code.topic()), vec![host], "completed: the host stays, the guest left");
     net.run(300_000, |_| false);
     assert!(net.on_topic(&code.topic()).is_empty(), "completed and expired: topic left");
     // A guest that gives up leaves too.
-    let (code, _) = open_invitation(&mut net, 0, space, 600_000);
+    let (code, _) = net.open_invitation(0, space, 600_000);
     net.command(2, Command::AcceptInvitation { code });
     net.run(1_000, |_| false);
     assert!(net.on_topic(&code.topic()).contains(&net.device(2)));
@@ -496,7 +477,7 @@ fn a_device_in_seventy_spaces_is_findable_on_all_and_can_invite() {
         assert!(net.on_topic(&spaces_protocol::peer::space_topic(s)).contains(&host));
     }
     let space = spaces[69];
-    let (code, pin) = open_invitation(&mut net, 0, space, 600_000);
+    let (code, pin) = net.open_invitation(0, space, 600_000);
     assert!(join_with(&mut net, 1, space, code, pin, 60_000), "the 71st topic is found");
 }
 
@@ -512,7 +493,7 @@ fn silent_inbound_connections_are_closed_and_lock_no_one_out() {
     }
     net.run(spaces_protocol::peer::FIRST_FRAME_TIMEOUT_MS + 1_000, |_| false);
     assert_eq!(net.peers[0].connection_count(), 0, "every silent connection was closed");
-    let (code, pin) = open_invitation(&mut net, 0, space, 600_000);
+    let (code, pin) = net.open_invitation(0, space, 600_000);
     assert!(join_with(&mut net, 1, space, code, pin, 60_000));
 }
 
@@ -541,7 +522,7 @@ fn invented_peers_cost_bounded_dials_and_connections() {
     assert!(net.unanswered_max <= CONNECTIONS_MAX, "{} dials outstanding at once", net.unanswered_max);
     assert!(net.peers[0].connection_count() <= CONNECTIONS_MAX);
     // The member still takes part: it invites peer 1, which joins.
-    let (code, pin) = open_invitation(&mut net, 0, spaces[0], 600_000);
+    let (code, pin) = net.open_invitation(0, spaces[0], 600_000);
     assert!(join_with(&mut net, 1, spaces[0], code, pin, 60_000));
 }
 
@@ -585,7 +566,7 @@ fn a_guest_tries_the_next_peer_on_its_topic() {
     let (decoy, guest, host) = (order[0], order[1], order[2]);
     net.command(host, Command::CreateSpace);
     let space = space_of(&net, host);
-    let (code, pin) = open_invitation(&mut net, host, space, 600_000);
+    let (code, pin) = net.open_invitation(host, space, 600_000);
     net.command(decoy, Command::AcceptInvitation { code });
     net.run(1_000, |_| false);
     assert!(join_with(&mut net, guest, space, code, pin, 60_000), "the guest joined");
@@ -604,7 +585,7 @@ fn a_guest_survives_an_impostor_first_on_its_topic() {
     net.impostor = Some(decoy as u8);
     net.command(host, Command::CreateSpace);
     let space = space_of(&net, host);
-    let (code, pin) = open_invitation(&mut net, host, space, 600_000);
+    let (code, pin) = net.open_invitation(host, space, 600_000);
     net.command(decoy, Command::AcceptInvitation { code });
     net.run(1_000, |_| false);
     assert!(join_with(&mut net, guest, space, code, pin, 60_000), "the guest joined");
@@ -648,7 +629,7 @@ fn a_guest_whose_dial_fails_retries_and_joins() {
     net.command(0, Command::CreateSpace);
     let space = space_of(&net, 0);
     net.fail_dials.insert(1, 2);
-    let (code, pin) = open_invitation(&mut net, 0, space, 600_000);
+    let (code, pin) = net.open_invitation(0, space, 600_000);
     assert!(join_with(&mut net, 1, space, code, pin, 30_000), "joined well before the 180 s guest timeout");
     assert_eq!(net.fail_dials[&1], 0, "both failures happened");
     assert!(net.dials(1, 0) >= 3);
@@ -866,7 +847,7 @@ fn a_host_that_leaves_right_after_admitting_hands_the_admission_off_first() {
     assert!(
         net.run(60_000, |n| n.peers[1].client().space(&space).unwrap().membership().role(&admin) == Some(Role::Admin))
     );
-    let (code, pin) = open_invitation(&mut net, 1, space, 3_600_000);
+    let (code, pin) = net.open_invitation(1, space, 3_600_000);
     net.command(2, Command::AcceptInvitation { code });
     let ready = |n: &Net| {
         n.events[2].iter().any(
@@ -906,16 +887,7 @@ fn a_restart_while_handing_off_keeps_the_leave() {
     assert!(net.peers[1].is_leaving(&space), "no member holds its feeds: it hands off");
     net.restart(1);
     assert!(net.peers[1].is_leaving(&space), "the restarted device still leaves");
-    net.write(1, space, "after the restart");
-    let refused = net.events[1].iter().any(|e| {
-        matches!(
-            e,
-            Event::CommandFailed {
-                command: Command::Write { .. },
-                error: spaces_protocol::client::ClientError::UnknownSpace
-            }
-        )
-    });
-    assert!(refused, "a command on the left space is refused after the restart: {:?}", net.events[1]);
+    let refused = net.try_command(1, Command::Write { space, ops: Vec::new() });
+    assert_eq!(refused, Err(CommandError::Left), "a command on the left space is refused after the restart");
     assert!(net.run(300_000, |n| n.peers[1].client().space(&space).is_none()), "and it goes at its deadline");
 }

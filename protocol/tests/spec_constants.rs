@@ -82,6 +82,8 @@ fn code_values() -> Vec<(&'static str, &'static str, u64)> {
         ("8.5", "registration_ttl_ms", signal.registration_ttl_ms),
         ("8.5", "violations_max", u64::from(signal.violations_max)),
         ("9.4.4", "CONNECTIONS_MAX", peer::CONNECTIONS_MAX as u64),
+        ("9.4.4", "HOSTED_MAX", peer::HOSTED_MAX as u64),
+        ("9.4.4", "JOINING_MAX", peer::JOINING_MAX as u64),
         ("9.4.4", "SYNC_INTERVAL_MS", peer::SYNC_INTERVAL_MS),
         ("9.4.4", "RECONNECT_MS", peer::RECONNECT_MS),
         ("9.4.4", "CONNECT_TIMEOUT_MS", peer::CONNECT_TIMEOUT_MS),

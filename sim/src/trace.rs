@@ -170,7 +170,6 @@ pub fn event_summary(e: &Event) -> String {
         Event::Linked { identity } => format!("linked {}", short(&identity.0)),
         Event::Changed { space } => format!("changed {}", short(&space.0)),
         Event::Refused { conn, .. } => format!("refused conn={conn}"),
-        Event::CommandFailed { command, error } => format!("command-failed {}: {error}", command_summary(command)),
         Event::Signal(s) => match s {
             SignalEvent::PeerAppeared { topic, info } => {
                 format!("signal appeared {} {}", short(&topic.0), short(&info.peer.0))

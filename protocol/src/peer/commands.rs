@@ -4,7 +4,8 @@
 use super::*;
 
 impl Peer {
-    pub(super) fn command(&mut self, c: &Command, now: Timestamp) {
+    /// Carries out `c`; a refusal changed nothing the user can see.
+    pub(super) fn run_command(&mut self, c: &Command, now: Timestamp) -> Result<(), CommandError> {
         self.topics_dirty = true;
         let target = match c {
             Command::CreateInvitation { space, .. } => *space,
@@ -15,9 +16,9 @@ impl Peer {
             _ => None,
         };
         if target.is_some_and(|s| self.is_leaving(&s)) {
-            return self.event(Event::CommandFailed { command: c.clone(), error: ClientError::UnknownSpace });
+            return Err(CommandError::Left);
         }
-        let result = match c {
+        match c {
             Command::CreateSpace => {
                 let space = self.client.create_space(&mut self.rng, now);
                 self.event(Event::SpaceCreated { space });
@@ -32,34 +33,33 @@ impl Peer {
             Command::CancelInvitation { id } => self.cancel_invitation(*id, now),
             Command::AcceptInvitation { code } => self.accept(*code, now),
             Command::Authenticate { id, pin } => {
-                if let Some(g) = self.joining.get_mut(id) {
-                    g.handle_input(GuestInput::Authenticate(pin.clone()), now);
-                }
+                let g = self.invitations.guest_mut(id).ok_or(CommandError::UnknownInvitation)?;
+                g.handle_input(GuestInput::Authenticate(pin.clone()), now);
                 Ok(())
             }
             Command::CancelAccept { id } => {
-                if let Some(g) = self.joining.get_mut(id) {
-                    g.handle_input(GuestInput::Cancel, now);
-                }
+                let g = self.invitations.guest_mut(id).ok_or(CommandError::UnknownInvitation)?;
+                g.handle_input(GuestInput::Cancel, now);
                 Ok(())
             }
             Command::SetRole { space, member, role } => {
-                self.client.set_role(space, *member, *role, now).map(|_| self.space_changed(*space, now))
+                self.client.set_role(space, *member, *role, now)?;
+                self.space_changed(*space, now);
+                Ok(())
             }
             Command::Write { space, ops } => {
-                self.client.write(space, ops.clone()).map(|_| self.space_changed(*space, now))
+                self.client.write(space, ops.clone())?;
+                self.space_changed(*space, now);
+                Ok(())
             }
             Command::Leave { space } => self.leave(*space, now),
-        };
-        if let Err(error) = result {
-            self.event(Event::CommandFailed { command: c.clone(), error });
         }
     }
 
     /// Ends a hosted invitation; a delegated one is cancelled on every host, by a
     /// `CancelInvitation` credential they receive like any other.
-    fn cancel_invitation(&mut self, id: [u8; 16], now: Timestamp) -> Result<(), ClientError> {
-        let Some(h) = self.hosting.get_mut(&id) else { return Ok(()) };
+    fn cancel_invitation(&mut self, id: [u8; 16], now: Timestamp) -> Result<(), CommandError> {
+        let h = self.invitations.host_mut(&id).ok_or(CommandError::UnknownInvitation)?;
         let delegation = h.record().delegation.zip(h.record().space);
         h.handle_input(HostInput::Cancel, now, &mut self.client);
         if let Some((d, space)) = delegation {
@@ -79,7 +79,10 @@ impl Peer {
         lifetime_ms: u64,
         use_limit: u32,
         now: Timestamp,
-    ) -> Result<(), ClientError> {
+    ) -> Result<(), CommandError> {
+        if self.invitations.hosting_full() {
+            return Err(CommandError::TooManyInvitations);
+        }
         let kind = if space.is_some() { Kind::Space } else { Kind::Device };
         let params = HostParams {
             kind,
@@ -93,18 +96,21 @@ impl Peer {
         };
         let noise = self.client.identity().noise_keypair().clone();
         let (mut host, code) = InvitationHost::create(params, &noise, self.limits, now, &mut self.rng)
-            .map_err(|_| ClientError::NotAllowed)?;
+            .map_err(CommandError::Invitation)?;
         // The invitation's causal point: who was removed before it may be invited by it.
         if let Some(heads) = space.and_then(|s| self.client.space(&s)).map(|s| s.membership().heads()) {
             host.set_point(heads);
         }
         let pin = host.pin().cloned();
-        self.hosting.insert(code.id, host);
+        self.invitations.add_host(host).expect("room was checked above");
         self.event(Event::InvitationCreated { id: code.id, code, pin });
         Ok(())
     }
 
-    fn accept(&mut self, code: InvitationCode, now: Timestamp) -> Result<(), ClientError> {
+    fn accept(&mut self, code: InvitationCode, now: Timestamp) -> Result<(), CommandError> {
+        if self.invitations.joining_full() {
+            return Err(CommandError::TooManyInvitations);
+        }
         let device = self.client.device_keypair().clone();
         let noise = self.client.identity().noise_keypair().clone();
         let joiner = match code.kind {
@@ -112,11 +118,11 @@ impl Peer {
             // Linking gives this device another identity: only a device with no spaces yet
             // (as DXOS requires a fresh device), which keeps its keys and gets a new chain.
             Kind::Device if self.client.space_keys().next().is_none() => Joiner::Device { device, noise },
-            Kind::Device => return Err(ClientError::NotAllowed),
+            Kind::Device => return Err(CommandError::DeviceHasSpaces),
         };
-        let guest =
-            InvitationGuest::new(code, joiner, self.limits, now, &mut self.rng).map_err(|_| ClientError::NotAllowed)?;
-        self.joining.insert(code.id, guest);
+        let guest = InvitationGuest::new(code, joiner, self.limits, now, &mut self.rng)
+            .expect("the joiner was built for the code's kind");
+        self.invitations.add_guest(guest).expect("room was checked above");
         // Its topic is joined before the guest's first `Connect` is handled (in `pump`), so
         // peers already known there are found at once.
         self.sync_topics(now);

@@ -1,8 +1,6 @@
 //! Connection lifecycle: dials (swarm and guest), inbound dispatch by the first frame, idle
 //! deadlines, and the rule that keeps one swarm link per pair of devices (SPEC.md §9.1).
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use super::redial::DialState;
 use super::*;
 use crate::invitation::Refusal;
@@ -10,42 +8,43 @@ use crate::invitation::wire::{Frame as InvitationFrame, FrameBody};
 
 impl Peer {
     pub(super) fn on_accepted(&mut self, conn: ConnId, now: Timestamp) {
-        if self.conns.contains_key(&conn) {
+        if self.conns.contains(conn) {
             return; // A driver naming two connections alike: keep the first.
         }
         if self.conns.len() >= CONNECTIONS_MAX {
             self.out.push_back(Output::Close { conn });
             return;
         }
-        self.insert_conn(conn, Conn::Fresh, now.saturating_add_millis(FIRST_FRAME_TIMEOUT_MS));
+        self.conns.insert(conn, Connection::inbound(now.saturating_add_millis(FIRST_FRAME_TIMEOUT_MS)));
     }
 
     pub(super) fn on_connected(&mut self, conn: ConnId, now: Timestamp) {
-        if !self.pending.remove(&conn) {
+        let Some(c) = self.conns.get_mut(conn).filter(|c| c.dialling) else {
             return; // Not a dial of ours, or reported twice.
-        }
-        match self.conns.get(&conn) {
-            Some(Conn::Guest { id }) => {
+        };
+        c.dialling = false;
+        match &c.purpose {
+            Purpose::Guest { id } => {
                 let id = *id;
-                self.deadlines.insert(conn, now.saturating_add_millis(INVITATION_IDLE_MS));
-                if let Some(g) = self.joining.get_mut(&id) {
+                c.deadline = now.saturating_add_millis(INVITATION_IDLE_MS);
+                if let Some(g) = self.invitations.guest_mut(&id) {
                     g.handle_input(GuestInput::Connected { session: conn }, now);
                 }
             }
-            Some(Conn::Swarm(_)) => {
-                self.deadlines.insert(conn, now.saturating_add_millis(HANDSHAKE_TIMEOUT_MS));
+            Purpose::Swarm(_) => {
+                c.deadline = now.saturating_add_millis(HANDSHAKE_TIMEOUT_MS);
                 let noise = self.client.identity().noise_keypair().clone();
                 match SwarmSession::initiate(&noise, &mut self.rng) {
                     Ok((session, first)) => {
-                        if let Some(Conn::Swarm(s)) = self.conns.get_mut(&conn) {
-                            s.session = session;
+                        if let Some(l) = self.conns.link_mut(conn) {
+                            l.initiate(session);
                         }
                         self.transmit(conn, PeerBody::Swarm(first));
                     }
                     Err(_) => self.close(conn, now),
                 }
             }
-            _ => unreachable!("only dials are pending"),
+            Purpose::Fresh | Purpose::Host { .. } => unreachable!("only dials are pending"),
         }
     }
 
@@ -53,78 +52,67 @@ impl Peer {
     /// owner learns it: the guest retries, the host drops the session, and a swarm link we
     /// dialled is redialled after its backoff unless another link reaches the device.
     pub(super) fn on_closed(&mut self, conn: ConnId, now: Timestamp) {
-        let never_opened = self.pending.remove(&conn);
-        self.deadlines.remove(&conn);
-        match self.conns.remove(&conn) {
-            Some(Conn::Guest { id }) => {
-                let input = if never_opened { GuestInput::ConnectFailed } else { GuestInput::Closed { session: conn } };
-                if let Some(g) = self.joining.get_mut(&id) {
+        let Some(Connection { purpose, dialling, .. }) = self.conns.remove(conn) else { return };
+        match purpose {
+            Purpose::Guest { id } => {
+                let input = if dialling { GuestInput::ConnectFailed } else { GuestInput::Closed { session: conn } };
+                if let Some(g) = self.invitations.guest_mut(&id) {
                     g.handle_input(input, now);
                 }
             }
-            Some(Conn::Host { id }) => {
-                if let Some(h) = self.hosting.get_mut(&id) {
+            Purpose::Host { id } => {
+                if let Some(h) = self.invitations.host_mut(&id) {
                     h.handle_input(HostInput::Closed { session: conn }, now, &mut self.client);
                 }
             }
-            Some(Conn::Swarm(s)) => self.swarm_closed(conn, s, now),
-            Some(Conn::Fresh) | None => {}
+            Purpose::Swarm(link) => self.swarm_closed(conn, &link, now),
+            Purpose::Fresh => {}
         }
-        assert!(!self.conns.contains_key(&conn) && !self.deadlines.contains_key(&conn));
+        assert!(!self.conns.contains(conn));
     }
 
-    fn swarm_closed(&mut self, conn: ConnId, s: Swarm, now: Timestamp) {
-        let remote = s.session.remote();
-        if let Some(info) = s.dialled {
+    fn swarm_closed(&mut self, conn: ConnId, link: &Link, now: Timestamp) {
+        let remote = link.remote();
+        if let Some(info) = link.dialled() {
             let noise = remote.or_else(|| self.redial.noise(&info.peer));
-            let linked = noise.is_some_and(|n| self.has_link(&n));
+            let linked = noise.is_some_and(|n| self.conns.has_link(&n));
             self.redial.closed(&info.peer, conn, linked, now, &mut self.rng);
         }
         if let Some(r) = remote
-            && !self.has_link(&r)
+            && !self.conns.has_link(&r)
         {
             self.redial.link_closed(&r, now, &mut self.rng);
         }
     }
 
-    /// Is there an open swarm link to the device with this Noise key?
-    fn has_link(&self, noise: &NoiseKey) -> bool {
-        self.conns.values().any(|c| matches!(c, Conn::Swarm(s) if s.session.remote() == Some(*noise)))
-    }
-
     pub(super) fn on_frame(&mut self, conn: ConnId, bytes: &[u8], now: Timestamp) {
-        if !self.conns.contains_key(&conn) || self.pending.contains(&conn) {
+        if self.conns.get(conn).is_none_or(|c| c.dialling) {
             return; // Unknown, already closed, or not open yet: nothing to act on.
         }
         let Ok(frame) = PeerFrame::from_bytes(bytes) else { return self.close(conn, now) };
         self.refresh(conn, now);
-        match (self.conns.get(&conn), frame.body) {
-            (Some(Conn::Fresh), PeerBody::Invitation(inner)) => self.on_hello(conn, &inner, now),
-            (Some(Conn::Host { id }), PeerBody::Invitation(inner)) => {
+        match (self.conns.get(conn).map(|c| &c.purpose), frame.body) {
+            (Some(Purpose::Fresh), PeerBody::Invitation(inner)) => self.on_hello(conn, &inner, now),
+            (Some(Purpose::Host { id }), PeerBody::Invitation(inner)) => {
                 let id = *id;
                 self.host_frame(id, conn, &inner, now);
             }
-            (Some(Conn::Guest { id }), PeerBody::Invitation(inner)) => {
+            (Some(Purpose::Guest { id }), PeerBody::Invitation(inner)) => {
                 let id = *id;
-                if let Some(g) = self.joining.get_mut(&id) {
+                if let Some(g) = self.invitations.guest_mut(&id) {
                     g.handle_input(GuestInput::Frame { session: conn, bytes: &inner }, now);
                 }
             }
-            (Some(Conn::Fresh), PeerBody::Swarm(inner)) => {
+            (Some(Purpose::Fresh), PeerBody::Swarm(inner)) => {
                 let noise = self.client.identity().noise_keypair().clone();
                 let Ok(session) = SwarmSession::respond(&noise, &mut self.rng) else { return self.close(conn, now) };
-                let swarm = Swarm {
-                    session,
-                    dialled: None,
-                    spaces: BTreeSet::new(),
-                    sent: BTreeMap::new(),
-                    loose_sent: BTreeMap::new(),
-                };
-                self.conns.insert(conn, Conn::Swarm(swarm));
-                self.deadlines.insert(conn, now.saturating_add_millis(HANDSHAKE_TIMEOUT_MS));
+                if let Some(c) = self.conns.get_mut(conn) {
+                    c.purpose = Purpose::Swarm(Link::answering(session));
+                    c.deadline = now.saturating_add_millis(HANDSHAKE_TIMEOUT_MS);
+                }
                 self.swarm_frame(conn, &inner, now);
             }
-            (Some(Conn::Swarm(_)), PeerBody::Swarm(inner)) => self.swarm_frame(conn, &inner, now),
+            (Some(Purpose::Swarm(_)), PeerBody::Swarm(inner)) => self.swarm_frame(conn, &inner, now),
             _ => self.close(conn, now),
         }
     }
@@ -137,25 +125,27 @@ impl Peer {
             Ok(InvitationFrame { body: FrameBody::Hello { topic, .. }, .. }) => topic,
             _ => return self.close(conn, now),
         };
-        let Some(id) = self.hosting.values().find(|h| h.code().topic() == topic).map(|h| h.code().id) else {
+        let Some(id) = self.invitations.hosts().find(|h| h.code().topic() == topic).map(|h| h.code().id) else {
             let reject = InvitationFrame::new(FrameBody::Reject { refusal: Refusal::UnknownInvitation });
             self.transmit(conn, PeerBody::Invitation(reject.to_bytes()));
             return self.close(conn, now);
         };
-        self.conns.insert(conn, Conn::Host { id });
-        self.deadlines.insert(conn, now.saturating_add_millis(INVITATION_IDLE_MS));
+        if let Some(c) = self.conns.get_mut(conn) {
+            c.purpose = Purpose::Host { id };
+            c.deadline = now.saturating_add_millis(INVITATION_IDLE_MS);
+        }
         self.host_frame(id, conn, inner, now);
     }
 
     fn host_frame(&mut self, id: [u8; 16], conn: ConnId, bytes: &[u8], now: Timestamp) {
-        if let Some(h) = self.hosting.get_mut(&id) {
+        if let Some(h) = self.invitations.host_mut(&id) {
             h.handle_input(HostInput::Frame { session: conn, bytes }, now, &mut self.client);
         }
     }
 
     fn swarm_frame(&mut self, conn: ConnId, bytes: &[u8], now: Timestamp) {
-        let Some(Conn::Swarm(s)) = self.conns.get_mut(&conn) else { return };
-        match s.session.on_frame(bytes) {
+        let Some(link) = self.conns.link_mut(conn) else { return };
+        match link.on_frame(bytes) {
             Ok(SwarmEvent::Reply { frame, established }) => {
                 self.transmit(conn, PeerBody::Swarm(frame));
                 if established.is_some() {
@@ -171,12 +161,13 @@ impl Peer {
     /// The handshake is done: the link now lives as long as it hears from the other side,
     /// keeps to one per device pair, and is judged per space.
     fn established(&mut self, conn: ConnId, now: Timestamp) {
-        let Some(Conn::Swarm(s)) = self.conns.get(&conn) else { return };
-        let remote = s.session.remote().expect("established sessions know their remote");
-        if let Some(info) = &s.dialled {
+        let Some(c) = self.conns.get_mut(conn) else { return };
+        c.deadline = now.saturating_add_millis(LINK_IDLE_MS);
+        let Some(link) = c.link() else { return };
+        let remote = link.remote().expect("established sessions know their remote");
+        if let Some(info) = link.dialled() {
             self.redial.established(&info.peer, remote);
         }
-        self.deadlines.insert(conn, now.saturating_add_millis(LINK_IDLE_MS));
         if remote == self.client.identity().noise_key() {
             // Signaling sent us to ourselves: both ends of this connection are ours.
             return self.refuse_link(conn, remote, now);
@@ -192,13 +183,12 @@ impl Peer {
     /// (the older is likely a half-open leftover of a restart). Returns whether `conn` stays.
     fn keep_one_link(&mut self, conn: ConnId, remote: NoiseKey, now: Timestamp) -> bool {
         let ours_preferred = self.client.identity().noise_key() < remote;
-        let outbound = |c: &Conn| matches!(c, Conn::Swarm(s) if s.dialled.is_some());
-        let this_outbound = self.conns.get(&conn).is_some_and(outbound);
+        let this_outbound = self.conns.link(conn).is_some_and(Link::is_outbound);
         let others: Vec<(ConnId, bool)> = self
             .conns
-            .iter()
-            .filter(|(c, k)| **c != conn && matches!(k, Conn::Swarm(s) if s.session.remote() == Some(remote)))
-            .map(|(c, k)| (*c, outbound(k)))
+            .links()
+            .filter(|(c, l)| *c != conn && l.is_to(&remote))
+            .map(|(c, l)| (c, l.is_outbound()))
             .collect();
         for (other, other_outbound) in others {
             if other_outbound == this_outbound || this_outbound == ours_preferred {
@@ -213,21 +203,21 @@ impl Peer {
 
     /// Something arrived: push the connection's idle deadline out.
     fn refresh(&mut self, conn: ConnId, now: Timestamp) {
-        let idle_ms = match self.conns.get(&conn) {
-            Some(Conn::Swarm(s)) if s.session.is_open() => LINK_IDLE_MS,
-            Some(Conn::Guest { .. } | Conn::Host { .. }) => INVITATION_IDLE_MS,
+        let Some(c) = self.conns.get_mut(conn) else { return };
+        let idle_ms = match &c.purpose {
+            Purpose::Swarm(l) if l.is_open() => LINK_IDLE_MS,
+            Purpose::Guest { .. } | Purpose::Host { .. } => INVITATION_IDLE_MS,
             _ => return, // Fresh and handshaking connections keep their first deadline.
         };
-        self.deadlines.insert(conn, now.saturating_add_millis(idle_ms));
+        c.deadline = now.saturating_add_millis(idle_ms);
     }
 
     /// Closes every connection whose deadline passed. A dial never answered counts as failed.
     pub(super) fn expire_connections(&mut self, now: Timestamp) {
-        let due: Vec<ConnId> = self.deadlines.iter().filter(|(_, t)| **t <= now).map(|(c, _)| *c).collect();
-        for conn in due {
+        for conn in self.conns.due(now) {
             self.close(conn, now);
         }
-        assert!(self.deadlines.values().all(|t| *t > now));
+        assert!(self.conns.next_deadline().is_none_or(|t| t > now));
     }
 
     /// Dials every wanted device whose time has come. Returns whether it did anything.
@@ -235,9 +225,9 @@ impl Peer {
         let due = self.redial.due(now);
         let moved = !due.is_empty();
         for (info, noise) in due {
-            if noise.is_some_and(|n| self.has_link(&n)) {
+            if noise.is_some_and(|n| self.conns.has_link(&n)) {
                 self.redial.set(&info.peer, DialState::Linked);
-            } else if let Some(conn) = self.dialled_conn(&info.peer) {
+            } else if let Some(conn) = self.conns.dialled_to(&info.peer) {
                 self.redial.set(&info.peer, DialState::Dialling(conn));
             } else if self.conns.len() >= CONNECTIONS_MAX {
                 self.redial.postpone(&info.peer, now, &mut self.rng);
@@ -267,14 +257,6 @@ impl Peer {
         info
     }
 
-    /// A connection we dialled to `peer` that is still open, if any.
-    pub(super) fn dialled_conn(&self, peer: &PublicKey) -> Option<ConnId> {
-        self.conns.iter().find_map(|(c, k)| match k {
-            Conn::Swarm(s) if s.dialled.as_ref().is_some_and(|d| d.peer == *peer) => Some(*c),
-            _ => None,
-        })
-    }
-
     fn dial(&mut self, info: PeerInfo, now: Timestamp) -> ConnId {
         assert!(self.conns.len() < CONNECTIONS_MAX);
         let conn = self.fresh_conn();
@@ -282,15 +264,9 @@ impl Peer {
         let placeholder = SwarmSession::respond(self.client.identity().noise_keypair(), &mut self.rng)
             .expect("building a Noise responder cannot fail with valid keys");
         let addr = info.addr.clone();
-        let swarm = Swarm {
-            session: placeholder,
-            dialled: Some(info),
-            spaces: BTreeSet::new(),
-            sent: BTreeMap::new(),
-            loose_sent: BTreeMap::new(),
-        };
-        self.insert_conn(conn, Conn::Swarm(swarm), now.saturating_add_millis(CONNECT_TIMEOUT_MS));
-        self.pending.insert(conn);
+        let link = Link::dialling(info, placeholder);
+        self.conns
+            .insert(conn, Connection::dialled(Purpose::Swarm(link), now.saturating_add_millis(CONNECT_TIMEOUT_MS)));
         self.out.push_back(Output::Connect { conn, addr });
         conn
     }
@@ -298,7 +274,7 @@ impl Peer {
     /// The accepted invitation `id` asks for a host: dial the peer on its topic after the one
     /// dialled last (wrapping around), or wait for one to appear.
     pub(super) fn guest_connect(&mut self, id: [u8; 16], now: Timestamp) {
-        let Some(topic) = self.joining.get(&id).map(|g| g.code().topic()) else { return };
+        let Some(topic) = self.invitations.guest(&id).map(|g| g.code().topic()) else { return };
         let last = self.guest_dialled.get(&id).copied();
         let next = {
             let mut peers = self.signal.peers(&topic);
@@ -318,22 +294,15 @@ impl Peer {
         self.guest_dialled.insert(id, info.peer);
         if self.conns.len() >= CONNECTIONS_MAX {
             // No room: the guest retries after its own backoff.
-            if let Some(g) = self.joining.get_mut(&id) {
+            if let Some(g) = self.invitations.guest_mut(&id) {
                 g.handle_input(GuestInput::ConnectFailed, now);
             }
             return;
         }
         let conn = self.fresh_conn();
-        self.insert_conn(conn, Conn::Guest { id }, now.saturating_add_millis(CONNECT_TIMEOUT_MS));
-        self.pending.insert(conn);
+        self.conns
+            .insert(conn, Connection::dialled(Purpose::Guest { id }, now.saturating_add_millis(CONNECT_TIMEOUT_MS)));
         self.out.push_back(Output::Connect { conn, addr: info.addr });
-    }
-
-    fn insert_conn(&mut self, conn: ConnId, state: Conn, deadline: Timestamp) {
-        assert!(self.conns.len() < CONNECTIONS_MAX, "callers check the bound first");
-        assert!(!self.conns.contains_key(&conn));
-        self.conns.insert(conn, state);
-        self.deadlines.insert(conn, deadline);
     }
 
     fn fresh_conn(&mut self) -> ConnId {

@@ -19,7 +19,7 @@ impl Peer {
         lifetime_ms: u64,
         use_limit: u32,
         now: Timestamp,
-    ) -> Result<(), ClientError> {
+    ) -> Result<(), CommandError> {
         let expires_at = now.saturating_add_millis(lifetime_ms);
         let (_, code, pin) = self.client.delegate_invitation(
             &space,
@@ -47,15 +47,18 @@ impl Peer {
         let delegations: Vec<Delegation> = sp.membership().delegations();
         for d in delegations {
             let Assertion::DelegateInvitation { invitation_id, expires_at, .. } = d.assertion else { continue };
-            match self.hosting.get_mut(&invitation_id) {
+            match self.invitations.host_mut(&invitation_id) {
                 Some(h) if h.record().delegation == Some(d.credential) && d.cancelled => {
                     h.handle_input(HostInput::Cancel, now, &mut self.client);
                 }
                 Some(_) => {}
                 None if d.active && expires_at > now => {
                     // Not named (no share for us) is the common case: nothing to host.
-                    if let Ok(host) = self.client.host_delegated(&space, &d.credential, self.limits, &mut self.rng) {
-                        self.hosting.insert(invitation_id, host);
+                    // No room: the share goes unserved here, which only lowers the budget.
+                    if !self.invitations.hosting_full()
+                        && let Ok(host) = self.client.host_delegated(&space, &d.credential, self.limits, &mut self.rng)
+                    {
+                        self.invitations.add_host(host).expect("room was checked above");
                         self.topics_dirty = true;
                     }
                 }

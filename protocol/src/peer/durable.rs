@@ -260,6 +260,12 @@ impl Logged {
         out
     }
 
+    /// A hosted invitation the Peer let go (ended and expired): the next snapshot leaves its
+    /// record out. Records already in the log restore it ended, and it goes again.
+    pub(super) fn forget_host(&mut self, id: &[u8; 16]) {
+        self.hosts.remove(id);
+    }
+
     fn host(&mut self, r: HostRecord) -> Option<Record> {
         let id = crate::invitation::InvitationCode::from_payload(&r.code).ok()?.id;
         if self.hosts.get(&id) == Some(&r) {

@@ -6,7 +6,7 @@ use super::durable::Record;
 use crate::client::ClientError;
 use crate::credential::Role;
 use crate::invitation::guest::GuestEvent;
-use crate::invitation::host::HostEvent;
+use crate::invitation::host::{HostEvent, ParamsError};
 use crate::invitation::{AuthMethod, InvitationCode, Pin};
 use crate::item::Op;
 use crate::keys::{NoiseKey, PublicKey};
@@ -65,9 +65,52 @@ pub enum Command {
     },
 }
 
+/// Why the Peer refused a command (`Peer::command`): one variant per cause a user can act on.
+/// A refused command changed nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandError {
+    /// The client refused it: no such space, our role does not allow it, no effect, a write
+    /// out of bounds.
+    Client(ClientError),
+    /// The user left this space; its replica only hands its feeds off before it goes.
+    Left,
+    /// The invitation's parameters are out of bounds (role, kind, guest key, expiry).
+    Invitation(ParamsError),
+    /// This device already hosts `HOSTED_MAX` or accepts `JOINING_MAX` invitations: end one,
+    /// or wait for one to expire.
+    TooManyInvitations,
+    /// A device invitation links a device that has no spaces yet (its spaces would belong to
+    /// no identity it keeps).
+    DeviceHasSpaces,
+    /// No invitation with this id is hosted or being accepted here (it may have ended).
+    UnknownInvitation,
+}
+
+impl From<ClientError> for CommandError {
+    fn from(e: ClientError) -> Self {
+        CommandError::Client(e)
+    }
+}
+
+impl core::fmt::Display for CommandError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            CommandError::Client(e) => e.fmt(f),
+            CommandError::Left => f.write_str("the space was left on this device"),
+            CommandError::Invitation(e) => write!(f, "invitation refused: {e}"),
+            CommandError::TooManyInvitations => f.write_str("too many invitations at once on this device"),
+            CommandError::DeviceHasSpaces => f.write_str("only a device with no spaces can be linked"),
+            CommandError::UnknownInvitation => f.write_str("no such invitation on this device"),
+        }
+    }
+}
+
+impl std::error::Error for CommandError {}
+
+/// What a driver hands the Peer, with the time, in `Peer::handle_input`. User commands go
+/// through `Peer::command` instead, which answers at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Input<'a> {
-    Command(&'a Command),
     /// The connection to the signaling server (the driver keeps one).
     Signal(ClientInput<'a>),
     /// An outbound connection we asked for is up.
@@ -133,10 +176,6 @@ pub enum Event {
     Refused {
         conn: ConnId,
         remote: Option<NoiseKey>,
-    },
-    CommandFailed {
-        command: Command,
-        error: ClientError,
     },
     Signal(SignalEvent),
 }

@@ -14,7 +14,7 @@ use crate::credential::FeedPosition;
 pub const LEAVE_HANDOFF_MS: u64 = 120_000;
 
 impl Peer {
-    pub(super) fn leave(&mut self, space: PublicKey, now: Timestamp) -> Result<(), ClientError> {
+    pub(super) fn leave(&mut self, space: PublicKey, now: Timestamp) -> Result<(), CommandError> {
         let sp = self.client.space(&space).ok_or(ClientError::UnknownSpace)?;
         let me = self.client.identity().noise_key();
         let m = sp.membership();
@@ -22,9 +22,9 @@ impl Peer {
         // The user is gone from the space at once: its invitations end here (another host of
         // a delegated one still serves it), and later commands find no such space.
         let hosted: Vec<[u8; 16]> =
-            self.hosting.values().filter(|h| h.record().space == Some(space)).map(|h| h.code().id).collect();
+            self.invitations.hosts().filter(|h| h.record().space == Some(space)).map(|h| h.code().id).collect();
         for id in hosted {
-            if let Some(h) = self.hosting.get_mut(&id) {
+            if let Some(h) = self.invitations.host_mut(&id) {
                 h.handle_input(HostInput::Cancel, now, &mut self.client);
             }
         }
@@ -32,7 +32,7 @@ impl Peer {
             self.leaving.entry(space).or_insert(now.saturating_add_millis(LEAVE_HANDOFF_MS));
             return Ok(());
         }
-        self.finish_leave(space)
+        Ok(self.finish_leave(space)?)
     }
 
     /// Whether the user left `space` and the device only hands off its feeds before it goes:

@@ -26,8 +26,7 @@ impl Theirs {
 impl Peer {
     /// Decides which spaces a freshly authenticated device may replicate, and announces ours.
     pub(super) fn authorise(&mut self, conn: ConnId, now: Timestamp) {
-        let Some(Conn::Swarm(s)) = self.conns.get(&conn) else { return };
-        let Some(remote) = s.session.remote() else { return };
+        let Some(remote) = self.conns.link(conn).and_then(Link::remote) else { return };
         let shared: BTreeSet<PublicKey> = self
             .client
             .space_keys()
@@ -44,8 +43,8 @@ impl Peer {
         if shared.is_empty() && !heard() {
             return self.refuse_link(conn, remote, now);
         }
-        if let Some(Conn::Swarm(s)) = self.conns.get_mut(&conn) {
-            s.spaces = shared.clone();
+        if let Some(l) = self.conns.link_mut(conn) {
+            l.carry_only(shared.clone());
         }
         for space in shared {
             self.send_have(conn, space, true, now);
@@ -67,15 +66,7 @@ impl Peer {
         let forks = self.client.space(&space).map_or(0, |sp| sp.forks().count());
         let recarried = self.client.recarry(&space);
         if forks != forks_before {
-            let links: Vec<ConnId> = self
-                .conns
-                .iter()
-                .filter_map(|(c, conn)| match conn {
-                    Conn::Swarm(s) if s.spaces.contains(&space) => Some(*c),
-                    _ => None,
-                })
-                .collect();
-            for conn in links {
+            for conn in self.conns.carrying(&space) {
                 self.send_forks(conn, space, now);
             }
         }
@@ -91,8 +82,7 @@ impl Peer {
     /// Closes a link to a device that is a member of none of our spaces. If we dialled it, it
     /// is not dialled again until one of our memberships changes.
     pub(super) fn refuse_link(&mut self, conn: ConnId, remote: NoiseKey, now: Timestamp) {
-        if let Some(Conn::Swarm(Swarm { dialled: Some(info), .. })) = self.conns.get(&conn) {
-            let peer = info.peer;
+        if let Some(peer) = self.conns.link(conn).and_then(Link::dialled).map(|d| d.peer) {
             self.redial.park(&peer, now);
         }
         self.event(Event::Refused { conn, remote: Some(remote) });
@@ -100,7 +90,7 @@ impl Peer {
     }
 
     pub(super) fn swarm_message(&mut self, conn: ConnId, m: SwarmMessage, now: Timestamp) {
-        let Some(Conn::Swarm(s)) = self.conns.get(&conn) else { return };
+        let Some(link) = self.conns.link(conn) else { return };
         let space = match &m {
             SwarmMessage::Have { space, .. }
             | SwarmMessage::HavePage { space, .. }
@@ -110,27 +100,26 @@ impl Peer {
             | SwarmMessage::Entries { space, .. }
             | SwarmMessage::Refused { space } => *space,
         };
-        let remote = s.session.remote();
+        let remote = link.remote();
         // Membership may have changed since the link was authorised (we joined the space
         // since, or learned the remote's admission): judge again before refusing.
         let now_member =
             remote.is_some_and(|r| self.client.space(&space).is_some_and(|sp| replication::is_member_device(sp, &r)));
-        if !s.spaces.contains(&space)
+        if !link.carries(&space)
             && now_member
             && !matches!(m, SwarmMessage::Refused { .. })
-            && let Some(Conn::Swarm(s)) = self.conns.get_mut(&conn)
+            && let Some(l) = self.conns.link_mut(conn)
         {
-            s.spaces.insert(space);
+            l.carry(space);
         }
-        let Some(Conn::Swarm(s)) = self.conns.get(&conn) else { return };
-        let heard = !s.spaces.contains(&space)
+        let Some(link) = self.conns.link(conn) else { return };
+        let heard = !link.carries(&space)
             && !matches!(m, SwarmMessage::Refused { .. })
             && remote.is_some_and(|r| self.client.space(&space).is_some_and(|sp| replication::is_heard_device(sp, &r)));
         if heard {
             return self.heard_message(conn, space, m, now);
         }
-        let Some(Conn::Swarm(s)) = self.conns.get(&conn) else { return };
-        if !s.spaces.contains(&space) {
+        if !link.carries(&space) {
             // A space we never authorised on this link (or no longer hold): say so, once.
             if !matches!(m, SwarmMessage::Refused { .. }) {
                 self.send(conn, &SwarmMessage::Refused { space }, now);
@@ -138,7 +127,7 @@ impl Peer {
             return;
         }
         if !matches!(m, SwarmMessage::Refused { .. })
-            && let Some(info) = &s.dialled
+            && let Some(info) = link.dialled()
         {
             // The other side replicates with us: a later drop is worth a prompt redial.
             let peer = info.peer;
@@ -158,10 +147,9 @@ impl Peer {
                 let ours =
                     self.client.space(&space).map(|sp| (replication::heads(sp) == feeds, sp.credentials_digest()));
                 let loose = match (whole, ours) {
-                    (true, Some((true, digest))) if digest != credentials => match self.conns.get_mut(&conn) {
-                        Some(Conn::Swarm(s)) => s.loose_sent.insert(space, digest) != Some(digest),
-                        _ => false,
-                    },
+                    (true, Some((true, digest))) if digest != credentials => {
+                        self.conns.link_mut(conn).is_some_and(|l| l.note_loose(space, digest))
+                    }
                     _ => false,
                 };
                 let theirs = Theirs::Heads(feeds);
@@ -189,8 +177,8 @@ impl Peer {
                 self.after_taking(space, before, report.new > 0, now);
             }
             SwarmMessage::Refused { .. } => {
-                if let Some(Conn::Swarm(s)) = self.conns.get_mut(&conn) {
-                    s.spaces.remove(&space);
+                if let Some(l) = self.conns.link_mut(conn) {
+                    l.drop_space(&space);
                 }
             }
         }
@@ -227,10 +215,10 @@ impl Peer {
             return;
         }
         // Only once its whole summary was seen (a `Have`, or the last page of one).
-        let Some(Conn::Swarm(s)) = self.conns.get(&conn) else { return };
+        let Some(link) = self.conns.link(conn) else { return };
         if last
-            && s.spaces.is_empty()
-            && let Some(remote) = s.session.remote()
+            && link.carries_nothing()
+            && let Some(remote) = link.remote()
         {
             self.refuse_link(conn, remote, now);
         }
@@ -277,21 +265,15 @@ impl Peer {
     pub(super) fn space_changed(&mut self, space: PublicKey, now: Timestamp) {
         self.event(Event::Changed { space });
         self.note_membership(space, now);
-        let links: Vec<(ConnId, NoiseKey)> = self
-            .conns
-            .iter()
-            .filter_map(|(c, conn)| match conn {
-                Conn::Swarm(s) => s.session.remote().map(|r| (*c, r)),
-                _ => None,
-            })
-            .collect();
+        let links: Vec<(ConnId, NoiseKey)> =
+            self.conns.links().filter_map(|(c, l)| l.remote().map(|r| (c, r))).collect();
         for (conn, remote) in links {
             let member = self.client.space(&space).is_some_and(|sp| replication::is_member_device(sp, &remote));
-            let Some(Conn::Swarm(s)) = self.conns.get_mut(&conn) else { continue };
+            let Some(l) = self.conns.link_mut(conn) else { continue };
             if member {
-                s.spaces.insert(space);
+                l.carry(space);
                 self.send_have(conn, space, false, now);
-            } else if s.spaces.remove(&space) && s.spaces.is_empty() {
+            } else if l.drop_space(&space) && l.carries_nothing() {
                 self.refuse_link(conn, remote, now);
             }
         }
@@ -312,12 +294,11 @@ impl Peer {
     pub(super) fn send_have(&mut self, conn: ConnId, space: PublicKey, force: bool, now: Timestamp) {
         let Some(sp) = self.client.space(&space) else { return };
         let feeds = replication::heads(sp);
-        let Some(Conn::Swarm(s)) = self.conns.get_mut(&conn) else { return };
-        if !force && s.sent.get(&space) == Some(&feeds) {
+        let Some(l) = self.conns.link_mut(conn) else { return };
+        if !l.note_summary(space, &feeds) && !force {
             return;
         }
         let messages = replication::summary_messages(space, &feeds, sp.credentials_digest());
-        s.sent.insert(space, feeds);
         for m in &messages {
             self.send(conn, m, now);
         }
@@ -326,8 +307,8 @@ impl Peer {
     /// Seals and sends `m`; a session that cannot seal (failed, or a message over its bound) is
     /// of no further use, so the connection is closed.
     fn send(&mut self, conn: ConnId, m: &SwarmMessage, now: Timestamp) {
-        let Some(Conn::Swarm(s)) = self.conns.get_mut(&conn) else { return };
-        match s.session.seal(m) {
+        let Some(l) = self.conns.link_mut(conn) else { return };
+        match l.seal(m) {
             Ok(frame) => self.transmit(conn, PeerBody::Swarm(frame)),
             Err(_) => self.close(conn, now),
         }
@@ -335,14 +316,8 @@ impl Peer {
 
     /// Every `SYNC_INTERVAL_MS`: every link re-announces every space in its set.
     pub(super) fn anti_entropy(&mut self, now: Timestamp) {
-        let links: Vec<(ConnId, Vec<PublicKey>)> = self
-            .conns
-            .iter()
-            .filter_map(|(c, conn)| match conn {
-                Conn::Swarm(s) if s.session.is_open() => Some((*c, s.spaces.iter().copied().collect())),
-                _ => None,
-            })
-            .collect();
+        let links: Vec<(ConnId, Vec<PublicKey>)> =
+            self.conns.links().filter(|(_, l)| l.is_open()).map(|(c, l)| (c, l.spaces().copied().collect())).collect();
         for (conn, spaces) in links {
             for space in spaces {
                 self.send_have(conn, space, true, now);

@@ -17,10 +17,12 @@
 //! - `topics`: the signaling topics the Peer holds, and what it does with signaling events.
 
 mod commands;
+mod connection;
 mod conns;
 mod delegated;
 pub mod durable;
 mod interface;
+mod invitations;
 mod leave;
 mod links;
 mod outputs;
@@ -48,8 +50,11 @@ use crate::signal::{PeerInfo, SignalClient, SignalLimits};
 use crate::swarm::{SwarmError, SwarmEvent, SwarmMessage, SwarmSession};
 use crate::time::Timestamp;
 
+use connection::{Connection, Connections, Link, Purpose};
 pub use durable::{PeerSnapshot, Record, RestoreError};
-pub use interface::{Command, Event, Input, Output};
+pub use interface::{Command, CommandError, Event, Input, Output};
+use invitations::Invitations;
+pub use invitations::{HOSTED_MAX, JOINING_MAX};
 
 /// A connection as the driver names it.
 pub type ConnId = u64;
@@ -108,47 +113,15 @@ fn wrap(body: PeerBody) -> Vec<u8> {
     PeerFrame { version: codec::VERSION, body }.to_bytes()
 }
 
-enum Conn {
-    /// Inbound, no frame yet.
-    Fresh,
-    /// Outbound for an invitation we accept.
-    Guest {
-        id: [u8; 16],
-    },
-    /// Inbound for an invitation we host.
-    Host {
-        id: [u8; 16],
-    },
-    Swarm(Swarm),
-}
-
-struct Swarm {
-    session: SwarmSession,
-    /// The device we dialled (outbound), for reconnecting.
-    dialled: Option<PeerInfo>,
-    /// Spaces this member device may replicate with us.
-    spaces: BTreeSet<PublicKey>,
-    /// The last summary we sent, per space, so an unchanged one is not repeated.
-    sent: BTreeMap<PublicKey, Vec<crate::swarm::FeedHead>>,
-    /// Our credential digest when we last sent this link our loose credentials, per space:
-    /// a remote repeating a `Summary` with another digest gets them once per change of ours,
-    /// not once per message (each costs a decode of every control entry we hold).
-    loose_sent: BTreeMap<PublicKey, crate::hash::Digest>,
-}
-
 /// One device's endpoint.
 pub struct Peer {
     client: Client,
     signal: SignalClient,
     limits: Limits,
-    hosting: BTreeMap<[u8; 16], InvitationHost>,
-    joining: BTreeMap<[u8; 16], InvitationGuest>,
-    conns: BTreeMap<ConnId, Conn>,
-    /// Outbound connections the driver has not reported `Connected` yet.
-    pending: BTreeSet<ConnId>,
-    /// When each connection is closed unless something arrives (see the `_TIMEOUT_MS` and
-    /// `_IDLE_MS` limits); every connection has one.
-    deadlines: BTreeMap<ConnId, Timestamp>,
+    /// The invitations we host and accept (`invitations.rs`).
+    invitations: Invitations,
+    /// Every connection, each with its whole state (`connection.rs`).
+    conns: Connections,
     next_conn: ConnId,
     /// Devices we want a swarm connection to, and when to dial them.
     redial: redial::Redial,
@@ -242,11 +215,8 @@ impl Peer {
             client,
             signal,
             limits: Limits::default(),
-            hosting: BTreeMap::new(),
-            joining: BTreeMap::new(),
-            conns: BTreeMap::new(),
-            pending: BTreeSet::new(),
-            deadlines: BTreeMap::new(),
+            invitations: Invitations::default(),
+            conns: Connections::default(),
             next_conn: 1 << 62,
             redial: redial::Redial::default(),
             guest_dialled: BTreeMap::new(),
@@ -297,8 +267,9 @@ impl Peer {
         let mut records = Vec::new();
         for r in state.hosts {
             // A record that does not restore (corrupt, or from a newer version) is skipped.
-            if let Ok(host) = InvitationHost::restore(r.clone(), peer.limits, &mut peer.rng) {
-                peer.hosting.insert(host.code().id, host);
+            if let Ok(host) = InvitationHost::restore(r.clone(), peer.limits, &mut peer.rng)
+                && peer.invitations.add_host(host).is_ok()
+            {
                 records.push(r);
             }
         }
@@ -331,22 +302,16 @@ impl Peer {
     }
 
     pub fn hosting(&self) -> impl Iterator<Item = &InvitationHost> {
-        self.hosting.values()
+        self.invitations.hosts()
     }
 
     pub fn joining(&self) -> impl Iterator<Item = &InvitationGuest> {
-        self.joining.values()
+        self.invitations.guests()
     }
 
     /// Remote devices of open swarm connections, with the spaces they replicate.
     pub fn swarm_links(&self) -> Vec<(NoiseKey, Vec<PublicKey>)> {
-        self.conns
-            .values()
-            .filter_map(|c| match c {
-                Conn::Swarm(s) => s.session.remote().map(|r| (r, s.spaces.iter().copied().collect())),
-                _ => None,
-            })
-            .collect()
+        self.conns.links().filter_map(|(_, l)| l.remote().map(|r| (r, l.spaces().copied().collect()))).collect()
     }
 
     /// Connections held, inbound and outbound, of every kind (at most `CONNECTIONS_MAX`).
@@ -370,10 +335,19 @@ impl Peer {
         self.signal.topics().copied().collect()
     }
 
+    /// Carries out a user's command at `now`, answering at once whether it was refused; what
+    /// it does shows in the outputs (drain `poll_output` after it, as after any input), behind
+    /// the records it needs: an invitation's code, above all, is shown once it is stored.
+    pub fn command(&mut self, command: &Command, now: Timestamp) -> Result<(), CommandError> {
+        let result = self.run_command(command, now);
+        self.pump(now);
+        self.check_bounds();
+        result
+    }
+
     /// Takes one input at `now`. Drain `poll_output` after each: it ends with one `Timeout`.
     pub fn handle_input(&mut self, input: Input<'_>, now: Timestamp) {
         match input {
-            Input::Command(c) => self.command(c, now),
             Input::Signal(i) => self.signal.handle_input(i, now),
             Input::Connected { conn } => self.on_connected(conn, now),
             // The dial failed: for the connection's owner (a guest, or the redial table)
@@ -387,8 +361,11 @@ impl Peer {
             Input::Timeout => self.on_timeout(now),
         }
         self.pump(now);
+        self.check_bounds();
+    }
+
+    fn check_bounds(&self) {
         assert!(self.conns.len() <= CONNECTIONS_MAX, "connections are bounded");
-        assert!(self.deadlines.len() == self.conns.len(), "every connection has a deadline");
         assert!(self.out.is_empty() && self.staged.is_empty(), "every output is behind its records");
     }
 
@@ -407,31 +384,31 @@ impl Peer {
             }
         };
         consider(self.signal.poll_timeout());
-        for h in self.hosting.values() {
+        for h in self.invitations.hosts() {
             consider(h.poll_timeout());
             consider(self.completed_expiry(h));
         }
-        for g in self.joining.values() {
+        for g in self.invitations.guests() {
             consider(g.poll_timeout());
         }
         consider(self.redial.next_due());
         consider(self.leaving.values().min().copied());
-        consider(self.deadlines.values().min().copied());
+        consider(self.conns.next_deadline());
         at
     }
 
     fn on_timeout(&mut self, now: Timestamp) {
         self.topics_dirty = true;
         self.signal.handle_input(ClientInput::Timeout, now);
-        let ids: Vec<[u8; 16]> = self.hosting.keys().copied().collect();
+        let ids: Vec<[u8; 16]> = self.invitations.host_ids();
         for id in ids {
-            if let Some(h) = self.hosting.get_mut(&id)
+            if let Some(h) = self.invitations.host_mut(&id)
                 && h.poll_timeout().is_some_and(|t| t <= now)
             {
                 h.handle_input(HostInput::Timeout, now, &mut self.client);
             }
         }
-        for g in self.joining.values_mut() {
+        for g in self.invitations.guests_mut() {
             if g.poll_timeout().is_some_and(|t| t <= now) {
                 g.handle_input(GuestInput::Timeout, now);
             }

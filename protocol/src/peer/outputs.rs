@@ -23,6 +23,9 @@ impl Peer {
                 break;
             }
         }
+        for id in self.invitations.evict(now) {
+            self.logged.forget_host(&id);
+        }
         self.commit();
         self.timeout = Some(self.poll_timeout());
     }
@@ -61,9 +64,9 @@ impl Peer {
 
     fn pump_hosts(&mut self, now: Timestamp) -> bool {
         let mut moved = false;
-        let ids: Vec<[u8; 16]> = self.hosting.keys().copied().collect();
+        let ids: Vec<[u8; 16]> = self.invitations.host_ids();
         for id in ids {
-            while let Some(o) = self.hosting.get_mut(&id).and_then(InvitationHost::poll_output) {
+            while let Some(o) = self.invitations.host_mut(&id).and_then(InvitationHost::poll_output) {
                 moved = true;
                 match o {
                     HostOutput::Transmit { session, bytes } => self.transmit(session, PeerBody::Invitation(bytes)),
@@ -86,9 +89,9 @@ impl Peer {
 
     fn pump_guests(&mut self, now: Timestamp) -> bool {
         let mut moved = false;
-        let ids: Vec<[u8; 16]> = self.joining.keys().copied().collect();
+        let ids: Vec<[u8; 16]> = self.invitations.guest_ids();
         for id in ids {
-            while let Some(o) = self.joining.get_mut(&id).and_then(InvitationGuest::poll_output) {
+            while let Some(o) = self.invitations.guest_mut(&id).and_then(InvitationGuest::poll_output) {
                 moved = true;
                 match o {
                     GuestOutput::Connect { .. } => self.guest_connect(id, now),
@@ -96,7 +99,7 @@ impl Peer {
                     GuestOutput::Close { session } => self.close(session, now),
                     GuestOutput::Event(event) => {
                         if let GuestEvent::Admitted(grant) = &event {
-                            let verified = self.joining.get_mut(&id).and_then(InvitationGuest::take_verified);
+                            let verified = self.invitations.guest_mut(&id).and_then(InvitationGuest::take_verified);
                             self.on_admitted(grant, verified, now);
                         }
                         // A terminal state ends the guest, and with it its topic.
@@ -133,13 +136,13 @@ impl Peer {
     }
 
     pub(super) fn transmit(&mut self, conn: ConnId, body: PeerBody) {
-        if self.conns.contains_key(&conn) {
+        if self.conns.contains(conn) {
             self.out.push_back(Output::Transmit { conn, bytes: wrap(body) });
         }
     }
 
     pub(super) fn close(&mut self, conn: ConnId, now: Timestamp) {
-        if self.conns.contains_key(&conn) {
+        if self.conns.contains(conn) {
             self.out.push_back(Output::Close { conn });
             self.on_closed(conn, now);
         }

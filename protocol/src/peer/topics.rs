@@ -13,8 +13,8 @@ impl Peer {
     /// until a slot frees, and every later call tries again.
     pub(super) fn sync_topics(&mut self, now: Timestamp) {
         let mut wanted: Vec<Digest> = Vec::new();
-        wanted.extend(self.joining.values().filter(|g| !g.state().is_terminal()).map(|g| g.code().topic()));
-        wanted.extend(self.hosting.values().filter(|h| hosted_topic_held(h, now)).map(|h| h.code().topic()));
+        wanted.extend(self.invitations.guests().filter(|g| !g.state().is_terminal()).map(|g| g.code().topic()));
+        wanted.extend(self.invitations.hosts().filter(|h| hosted_topic_held(h, now)).map(|h| h.code().topic()));
         wanted.extend(self.client.space_keys().map(space_topic));
         let keep: BTreeSet<Digest> = wanted.iter().copied().collect();
         let stale: Vec<Digest> = self.signal.topics().filter(|t| !keep.contains(t)).copied().collect();
@@ -27,8 +27,8 @@ impl Peer {
             }
         }
         assert!(self.signal.topics().all(|t| keep.contains(t)), "no topic is held without a reason");
-        let joining = &self.joining;
-        let live = |id: &[u8; 16]| joining.get(id).is_some_and(|g| !g.state().is_terminal());
+        let invitations = &self.invitations;
+        let live = |id: &[u8; 16]| invitations.guest(id).is_some_and(|g| !g.state().is_terminal());
         self.guest_dialled.retain(|id, _| live(id));
         self.guest_waiting.retain(live);
     }
@@ -56,7 +56,7 @@ impl Peer {
         // a device not wanted before).
         if on_space && me < info.peer {
             self.redial.appeared(topic, info.clone(), now);
-            if let Some(conn) = self.dialled_conn(&info.peer)
+            if let Some(conn) = self.conns.dialled_to(&info.peer)
                 && matches!(self.redial.state(&info.peer), Some(redial::DialState::Due(_)))
             {
                 // Still connected from before signaling forgot it: no second dial.
@@ -67,7 +67,9 @@ impl Peer {
         let waiting: Vec<[u8; 16]> = self
             .guest_waiting
             .iter()
-            .filter(|id| self.joining.get(*id).is_some_and(|g| g.code().topic() == topic && !g.state().is_terminal()))
+            .filter(|id| {
+                self.invitations.guest(id).is_some_and(|g| g.code().topic() == topic && !g.state().is_terminal())
+            })
             .copied()
             .collect();
         for id in waiting {

@@ -10,7 +10,7 @@ use rand_core::SeedableRng;
 use spaces_protocol::invitation::guest::GuestEvent;
 use spaces_protocol::invitation::{AuthMethod, InvitationCode, Pin, State};
 use spaces_protocol::item::{ItemId, Op, Value};
-use spaces_protocol::peer::{Command, ConnId, Event, Input, Output, Peer, Record};
+use spaces_protocol::peer::{Command, CommandError, ConnId, Event, Input, Output, Peer, Record};
 use spaces_protocol::signal::client::ClientInput;
 use spaces_protocol::signal::server::{ServerInput, ServerOutput, SignalServer};
 use spaces_protocol::signal::{ClientId, PeerInfo, SignalLimits, Source};
@@ -143,8 +143,17 @@ impl Net {
         self.drain(i);
     }
 
+    /// Peer `i` carries out `c`; its outputs are drained, and its answer returned.
+    pub fn try_command(&mut self, i: usize, c: Command) -> Result<(), CommandError> {
+        let result = self.peers[i].command(&c, self.now);
+        self.drain(i);
+        result
+    }
+
+    /// `try_command`, for commands a test expects to be carried out.
     pub fn command(&mut self, i: usize, c: Command) {
-        self.input(i, Input::Command(&c));
+        let what = format!("{c:?}");
+        self.try_command(i, c).unwrap_or_else(|e| panic!("peer {i} refused {what}: {e}"));
     }
 
     /// The driver loop: every output acted on in order; records stored, then reported durable.
@@ -383,7 +392,8 @@ impl Net {
     }
 
     /// Creates a PIN invitation on `host` and has `guest` accept it; returns when both ended.
-    pub fn invite(&mut self, host: usize, guest: usize, space: PublicKey) {
+    /// Creates a single-use PIN invitation to `space` (as editor) on `host`; its code and PIN.
+    pub fn open_invitation(&mut self, host: usize, space: PublicKey, lifetime_ms: u64) -> (InvitationCode, Pin) {
         self.command(
             host,
             Command::CreateInvitation {
@@ -391,18 +401,22 @@ impl Net {
                 auth: AuthMethod::Pin,
                 role: Role::Editor,
                 guest: None,
-                lifetime_ms: 3_600_000,
+                lifetime_ms,
                 use_limit: 1,
             },
         );
-        let (code, pin): (InvitationCode, Pin) = self.events[host]
+        self.events[host]
             .iter()
             .rev()
             .find_map(|e| match e {
                 Event::InvitationCreated { code, pin, .. } => Some((*code, pin.clone().unwrap())),
                 _ => None,
             })
-            .unwrap();
+            .expect("the invitation was created")
+    }
+
+    pub fn invite(&mut self, host: usize, guest: usize, space: PublicKey) {
+        let (code, pin) = self.open_invitation(host, space, 3_600_000);
         self.command(guest, Command::AcceptInvitation { code });
         let ready = |n: &Net| {
             n.events[guest]

@@ -4,6 +4,13 @@
 // A part of `World`'s impl: it reads the world's private types.
 use super::*;
 
+/// What the driver hands a node's Peer: an input, or a user's command.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Step<'a> {
+    Input(Input<'a>),
+    Command(&'a Command),
+}
+
 impl World {
     /// Feeds one input to node `i`: the driver loop. Records go to the disk's write buffer
     /// (flushed by the group commit), everything else the Peer released goes out at once.
@@ -11,7 +18,7 @@ impl World {
         if let (Input::Frame { .. }, Mark::Attacked) = (input, mark) {
             crate::oracle::honest_success::attacked(self, i);
         }
-        let Some(released) = self.drive(i, input) else { return };
+        let Some(released) = self.drive(i, Step::Input(input)) else { return };
         if let Input::Frame { conn, .. } = input {
             let held = self.nodes[i].peer.as_ref().is_some_and(|p| p.held_outputs() > 0);
             let closed = released.iter().any(|o| matches!(o, Output::Close { conn: c } if *c == conn));
@@ -22,36 +29,62 @@ impl World {
                 crate::oracle::frame_handled(self, i, conn, mark, &released);
             }
         }
+        self.crash_if_armed(i);
+    }
+
+    /// A crash armed by the fault schedule strikes once the node has records in flight.
+    fn crash_if_armed(&mut self, i: usize) {
         if self.nodes[i].fsync_at.is_some() && std::mem::take(&mut self.nodes[i].crash_armed) {
             self.at(self.now, Ev::Fault(crate::net::Fault::Crash { node: i }));
         }
     }
 
-    /// `handle_input`, then every output drained and acted on; what left the node, or `None`
-    /// if the node is down (or panicked, which fails the run).
-    pub(super) fn drive(&mut self, i: usize, input: Input<'_>) -> Option<Vec<Output>> {
+    /// A user's command to node `i`: the Peer answers at once, a refusal is traced, and the
+    /// outputs are drained and acted on as after any input.
+    pub fn command(&mut self, i: usize, command: &Command) {
+        self.drive(i, Step::Command(command));
+        self.crash_if_armed(i);
+    }
+
+    /// `handle_input` (or `command`), then every output drained and acted on; what left the
+    /// node, or `None` if the node is down (or panicked, which fails the run).
+    pub(super) fn drive(&mut self, i: usize, step: Step<'_>) -> Option<Vec<Output>> {
         if !self.nodes[i].up {
             return None;
         }
         let now = self.local(i, self.now);
         let Some(peer) = self.nodes[i].peer.as_mut() else {
-            crate::adversary::flooder_input(self, i, input);
+            if let Step::Input(input) = step {
+                crate::adversary::flooder_input(self, i, input);
+            }
             return None;
         };
         let result = catch_unwind(AssertUnwindSafe(|| {
-            peer.handle_input(input, now);
+            let refused = match step {
+                Step::Input(input) => {
+                    peer.handle_input(input, now);
+                    None
+                }
+                Step::Command(c) => peer.command(c, now).err(),
+            };
             let mut outs = Vec::new();
             while let Some(o) = peer.poll_output() {
                 outs.push(o);
             }
-            outs
+            (refused, outs)
         }));
         let outs = match result {
-            Ok(outs) => outs,
+            Ok((refused, outs)) => {
+                if let (Some(error), Step::Command(c)) = (refused, step) {
+                    let line = format!("{}: {error}", crate::trace::command_summary(c));
+                    self.trace.line(self.now, i, "command-failed", line);
+                }
+                outs
+            }
             Err(p) => {
                 let what =
                     p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
-                self.fail("panic", format!("node {i} panicked on {input:?}: {}", what.unwrap_or_default()));
+                self.fail("panic", format!("node {i} panicked on {step:?}: {}", what.unwrap_or_default()));
                 return None;
             }
         };
@@ -83,7 +116,7 @@ impl World {
         }
         if let Some(seq) = ack {
             // The planted driver bug: it reports the records durable before the flush.
-            released.extend(self.drive(i, Input::Durable { seq }).unwrap_or_default());
+            released.extend(self.drive(i, Step::Input(Input::Durable { seq })).unwrap_or_default());
         }
         released
     }
@@ -136,7 +169,7 @@ impl World {
         if crate::mutant::release_before_durable() {
             return; // Reported durable long ago.
         }
-        let released = self.drive(i, Input::Durable { seq }).unwrap_or_default();
+        let released = self.drive(i, Step::Input(Input::Durable { seq })).unwrap_or_default();
         self.nodes[i].deciding = None;
         for (conn, mark) in checks {
             crate::oracle::frame_handled(self, i, conn, mark, &released);

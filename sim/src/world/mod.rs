@@ -443,7 +443,7 @@ impl World {
                 if self.nodes[node].is_honest() {
                     crate::adversary::rejoin::command(self, &command);
                 }
-                self.input(node, Input::Command(&command), Mark::Clean);
+                self.command(node, &command);
             }
             Ev::Act => crate::workload::act(self),
             Ev::Offer { node, offer } => crate::workload::offer(self, node, offer),

@@ -73,7 +73,7 @@ fn encode_cases(f: &mut VectorFile) {
         json!({
             "kind": if c.kind == Kind::Space { "space" } else { "device" },
             "auth": c.auth.name(),
-            "role": c.role.map(crate::ops::role_name_pub),
+            "role": c.role.map(spaces_protocol::Role::name),
             "id": hex(c.id),
             "host": hex(c.host.0),
             "expiresAt": c.expires_at_s,

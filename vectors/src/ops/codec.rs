@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 use spaces_protocol::Canonical;
-use spaces_protocol::credential::{Assertion, Credential, Role};
+use spaces_protocol::credential::{Assertion, Credential};
 use spaces_protocol::feed::FeedEntry;
 use spaces_protocol::item::{Mutation, Op, Value as ItemValue};
 
@@ -28,10 +28,6 @@ pub fn decode_mutation(input: &Value) -> Result<Value, OpError> {
         "lamport": m.lamport,
         "ops": m.ops.iter().map(op_json).collect::<Vec<_>>(),
     }))
-}
-
-pub fn role_name(r: Role) -> &'static str {
-    r.name()
 }
 
 /// What a decoded credential says (not whether it verifies: see `credential.verify`).
@@ -63,7 +59,7 @@ fn assertion_json(a: &Assertion) -> Value {
         Assertion::SpaceGenesis { space } => json!({ "space": hex(space.0) }),
         Assertion::SpaceMember { space, role, invitation, data_frontier } => json!({
             "space": hex(space.0),
-            "role": role_name(*role),
+            "role": role.name(),
             "invitation": invitation.map(|i| hex(i.0.0)),
             "dataFrontier": data_frontier
                 .iter()
@@ -85,7 +81,7 @@ fn assertion_json(a: &Assertion) -> Value {
         Assertion::DelegateInvitation { space, invitation_id, role, expires_at, use_limit, .. } => json!({
             "space": hex(space.0),
             "invitationId": hex(invitation_id),
-            "role": role_name(*role),
+            "role": role.name(),
             "expiresAt": expires_at.as_millis(),
             "useLimit": use_limit,
         }),

@@ -17,7 +17,6 @@ use spaces_protocol::keys::{Keypair, NoiseKeypair};
 use spaces_protocol::{Client, Role, Timestamp};
 
 use super::OpError;
-use super::codec::role_name;
 use super::handshake::refusal_json;
 use super::invite_code::{parse_auth, parse_kind, parse_role};
 use crate::json::{array_of, hex, list_of, opt, str_of, u64_of};
@@ -84,7 +83,7 @@ fn state_json(s: State) -> Value {
 fn grant_json(g: &AdmissionGrant) -> Value {
     match g {
         AdmissionGrant::Space { space, role, credentials, .. } => {
-            json!({ "kind": "space", "space": hex(space.0), "role": role_name(*role), "credentials": credentials.len() })
+            json!({ "kind": "space", "space": hex(space.0), "role": role.name(), "credentials": credentials.len() })
         }
         AdmissionGrant::Device { credential, .. } => {
             json!({ "kind": "device", "credential": hex(credential.id().0.0) })

@@ -7,7 +7,6 @@ use spaces_protocol::invitation::{AuthMethod, InvitationCode, Kind};
 use spaces_protocol::keys::NoiseKey;
 
 use super::OpError;
-use super::codec::role_name;
 use crate::json::{array_of, hex, opt, str_of, u64_of};
 
 pub fn code_json(c: &InvitationCode) -> Value {
@@ -15,7 +14,7 @@ pub fn code_json(c: &InvitationCode) -> Value {
         "text": c.encode(),
         "kind": kind_name(c.kind),
         "auth": auth_name(c.auth),
-        "role": c.role.map(role_name),
+        "role": c.role.map(Role::name),
         "id": hex(c.id),
         "host": hex(c.host.0),
         "expiresAt": c.expires_at_s,
@@ -52,14 +51,7 @@ pub fn decode(input: &Value) -> Result<Value, OpError> {
 }
 
 pub fn parse_role(name: &str) -> Result<Role, OpError> {
-    Ok(match name {
-        "admin" => Role::Admin,
-        "editor" => Role::Editor,
-        "reader" => Role::Reader,
-        "owner" => Role::Owner,
-        "removed" => Role::Removed,
-        other => return Err(OpError::bad_args(format!("unknown role {other}"))),
-    })
+    Role::from_name(name).ok_or_else(|| OpError::bad_args(format!("unknown role {name}")))
 }
 
 pub fn parse_kind(name: &str) -> Result<Kind, OpError> {

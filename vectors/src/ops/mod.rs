@@ -113,8 +113,3 @@ pub fn run(op: &str, input: &Value) -> Result<Value, OpError> {
 pub(crate) fn decode_error(e: spaces_protocol::DecodeError) -> OpError {
     OpError::new("decode", e.to_string())
 }
-
-/// The wire name of a role, as every op writes it.
-pub fn role_name_pub(r: spaces_protocol::Role) -> &'static str {
-    codec::role_name(r)
-}

@@ -9,7 +9,7 @@ use spaces_protocol::feed::{Feed, FeedEntry, FeedError};
 use spaces_protocol::keys::PublicKey;
 use spaces_protocol::space::{IngestError, Space, WriteRejection, WriteVerdict};
 
-use super::codec::{role_name, value_json};
+use super::codec::value_json;
 use super::{OpError, decode_error};
 use crate::json::{array_of, hex, hex_items};
 
@@ -45,7 +45,7 @@ pub(crate) fn replica(input: &Value) -> Result<Space, OpError> {
 pub fn resolve(input: &Value) -> Result<Value, OpError> {
     let replica = replica(input)?;
     let members: Vec<Value> =
-        replica.members().iter().map(|m| json!({ "identity": hex(m.identity.0), "role": role_name(m.role) })).collect();
+        replica.members().iter().map(|m| json!({ "identity": hex(m.identity.0), "role": m.role.name() })).collect();
     Ok(json!({ "members": members }))
 }
 

@@ -175,6 +175,20 @@ pub enum ParamsError {
     UnsafeDeviceInvitation,
 }
 
+impl core::fmt::Display for ParamsError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            ParamsError::RoleNotGrantable => "OWNER and REMOVED are never granted by invitation",
+            ParamsError::SpaceMismatch => "a SPACE invitation names a space, a DEVICE one none",
+            ParamsError::GuestMismatch => "a KEY invitation names the guest's key, others none",
+            ParamsError::BadExpiry => "the expiry has passed or is beyond what a code can say",
+            ParamsError::UnsafeDeviceInvitation => "a DEVICE invitation needs a PIN or a key",
+        })
+    }
+}
+
+impl std::error::Error for ParamsError {}
+
 impl InvitationHost {
     /// Creates an invitation: id and PIN from the injected CSPRNG, the host's Noise key
     /// pinned in the code. Returns the host and the code to hand out.
@@ -284,13 +298,7 @@ impl InvitationHost {
         let code = InvitationCode::from_payload(&record.code).map_err(|_| DecodeError::Invalid("bad code payload"))?;
         let mut seed = [0u8; 32];
         rng.fill_bytes(&mut seed);
-        let state = match record.ended {
-            None => State::Connecting,
-            Some(Ended::Completed) => State::Success,
-            Some(Ended::Cancelled) => State::Cancelled,
-            Some(Ended::Expired) => State::Expired,
-            Some(Ended::Burned) => State::Error,
-        };
+        let state = record.ended.map_or(State::Connecting, Ended::state);
         Ok(InvitationHost {
             noise: NoiseKeypair::from_secret_bytes(record.noise_secret),
             record,
@@ -418,13 +426,7 @@ impl InvitationHost {
                 Phase::Handshake(_) => self.close(session),
             }
         }
-        let state = match ended {
-            Ended::Completed => State::Success,
-            Ended::Cancelled => State::Cancelled,
-            Ended::Expired => State::Expired,
-            Ended::Burned => State::Error,
-        };
-        self.set_state(state);
+        self.set_state(ended.state());
     }
 
     // ----- helpers -----
@@ -438,12 +440,7 @@ impl InvitationHost {
         if active(Mutant::AdmitAfterCancel) && self.record.ended == Some(Ended::Cancelled) {
             return None;
         }
-        self.record.ended.map(|e| match e {
-            Ended::Completed => Refusal::AlreadyUsed,
-            Ended::Cancelled => Refusal::Cancelled,
-            Ended::Expired => Refusal::Expired,
-            Ended::Burned => Refusal::AttemptsExhausted,
-        })
+        self.record.ended.map(Ended::refusal)
     }
 
     /// One attempt at a time per invitation; others are told to come back.

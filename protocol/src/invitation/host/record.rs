@@ -8,6 +8,7 @@ use crate::credential::CredentialId;
 use crate::hash::Digest;
 use crate::invitation::code::InvitationCode;
 use crate::invitation::pin::Pin;
+use crate::invitation::{Refusal, State};
 use crate::keys::{NoiseKey, PublicKey};
 
 /// Why a host invitation ended.
@@ -19,6 +20,28 @@ pub enum Ended {
     Expired,
     /// Its attempt budget was spent.
     Burned,
+}
+
+impl Ended {
+    /// The state an invitation that ended so is in (SPEC.md §7.6.1).
+    pub fn state(self) -> State {
+        match self {
+            Ended::Completed => State::Success,
+            Ended::Cancelled => State::Cancelled,
+            Ended::Expired => State::Expired,
+            Ended::Burned => State::Error,
+        }
+    }
+
+    /// What a guest who comes after the end is told (SPEC.md §7.6.3).
+    pub fn refusal(self) -> Refusal {
+        match self {
+            Ended::Completed => Refusal::AlreadyUsed,
+            Ended::Cancelled => Refusal::Cancelled,
+            Ended::Expired => Refusal::Expired,
+            Ended::Burned => Refusal::AttemptsExhausted,
+        }
+    }
 }
 
 /// Everything about an invitation that must survive a restart of the host.
