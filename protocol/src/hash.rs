@@ -15,6 +15,7 @@ pub mod domain {
     pub const FINGERPRINT: &str = "spaces/1 fingerprint";
     pub const SPACE_TOPIC: &str = "spaces/1 space-topic";
     pub const CREDENTIAL_SET: &str = "spaces/1 credential-set";
+    pub const TOPIC_ROTATION: &str = "spaces/1 topic-rotation";
 }
 
 /// A SHA-256 output.

@@ -70,6 +70,7 @@ pub const SYNC_INTERVAL_MS: u64 = 10_000;
 pub const RECONNECT_MS: u64 = redial::RECONNECT_MIN_MS;
 pub use leave::LEAVE_HANDOFF_MS;
 pub use redial::{RECONNECT_MAX_MS, WANTED_MAX};
+pub use topics::{TOPIC_EPOCH_MS, rotation, rotation_due, rotation_modulus};
 /// An outbound connection the driver has not reported `Connected` by then counts as failed:
 /// a driver whose transport never answers must not hold a slot or a guest forever.
 pub const CONNECT_TIMEOUT_MS: u64 = 10_000;
@@ -137,6 +138,8 @@ pub struct Peer {
     leaving: BTreeMap<PublicKey, Timestamp>,
     /// The set of topics to hold may have changed since it was last reconciled.
     topics_dirty: bool,
+    /// When the spaces whose topics are held rotate next (`topics::rotation`), if they do.
+    rotation_at: Option<Timestamp>,
     next_sync: Timestamp,
     /// Outputs of the input being handled, not yet behind their `Persist`.
     out: VecDeque<Output>,
@@ -224,6 +227,7 @@ impl Peer {
             credentials_seen: BTreeMap::new(),
             leaving: BTreeMap::new(),
             topics_dirty: false,
+            rotation_at: None,
             next_sync: now.saturating_add_millis(SYNC_INTERVAL_MS),
             out: VecDeque::new(),
             logged: durable::Logged::default(),
@@ -392,6 +396,7 @@ impl Peer {
             consider(g.poll_timeout());
         }
         consider(self.redial.next_due());
+        consider(self.rotation_at);
         consider(self.leaving.values().min().copied());
         consider(self.conns.next_deadline());
         at

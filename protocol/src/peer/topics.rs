@@ -8,14 +8,17 @@ use crate::invitation::host::Ended;
 
 impl Peer {
     /// Holds exactly the topics this device needs, leaving the rest. Invitations come first
-    /// (a guest or a host waits on them now), then spaces by key: when the signaling limit
-    /// (`topics_per_client_max`) is too small for all, the spaces past it are not discovered
-    /// until a slot frees, and every later call tries again.
+    /// (a guest or a host waits on them now), then spaces: all of them when the signaling limit
+    /// (`topics_per_client_max`) leaves room, else the spaces take turns (`rotation`).
     pub(super) fn sync_topics(&mut self, now: Timestamp) {
         let mut wanted: Vec<Digest> = Vec::new();
         wanted.extend(self.invitations.guests().filter(|g| !g.state().is_terminal()).map(|g| g.code().topic()));
         wanted.extend(self.invitations.hosts().filter(|h| hosted_topic_held(h, now)).map(|h| h.code().topic()));
-        wanted.extend(self.client.space_keys().map(space_topic));
+        let slots = self.signal.topic_limit().saturating_sub(wanted.len());
+        let spaces: Vec<PublicKey> = self.client.space_keys().copied().collect();
+        let (held, next) = rotation(&spaces, slots, now);
+        self.rotation_at = next;
+        wanted.extend(held.iter().map(space_topic));
         let keep: BTreeSet<Digest> = wanted.iter().copied().collect();
         let stale: Vec<Digest> = self.signal.topics().filter(|t| !keep.contains(t)).copied().collect();
         for topic in stale {
@@ -88,4 +91,55 @@ fn hosted_topic_held(host: &InvitationHost, now: Timestamp) -> bool {
         Some(Ended::Completed) => now < host.code().expires_at(),
         Some(Ended::Cancelled | Ended::Expired | Ended::Burned) => false,
     }
+}
+
+/// How long a rotation epoch lasts: three anti-entropy rounds, long enough to meet the devices
+/// on a topic and dial them (a link, once up, outlives the topic).
+pub const TOPIC_EPOCH_MS: u64 = 30_000;
+
+/// The spaces whose discovery topics to hold in `slots` slots at `now`, in the order to join
+/// them, and when the choice changes next (`None`: every space fits, nothing rotates).
+///
+/// With more spaces than slots, time is cut into epochs of `TOPIC_EPOCH_MS` and space `s` is
+/// *due* in epoch `e` when `H(s, e) mod k = 0`, where `H` is the first 8 bytes (big-endian) of
+/// `SHA-256(tagged("spaces/1 topic-rotation", s || u64(e)))` and `k` the smallest power of two
+/// with `k * slots >= 2 * spaces`: about half the slots go to due spaces, the rest to the others
+/// by ascending `H`. Two devices that share `s` meet on its topic: `k` is a power of two, so an
+/// epoch in which `s` is due for the device with the larger `k` is one in which it is due for
+/// the other too, and a device with room for every space holds `s` always.
+pub fn rotation(spaces: &[PublicKey], slots: usize, now: Timestamp) -> (Vec<PublicKey>, Option<Timestamp>) {
+    if spaces.len() <= slots {
+        return (spaces.to_vec(), None);
+    }
+    let k = rotation_modulus(spaces.len(), slots);
+    let mut ranked: Vec<(bool, u64, PublicKey)> = spaces
+        .iter()
+        .map(|s| {
+            let h = rotation_hash(s, now);
+            (!h.is_multiple_of(k), h, *s)
+        })
+        .collect();
+    ranked.sort();
+    let held = ranked.into_iter().take(slots).map(|(_, _, s)| s).collect();
+    let epoch = now.as_millis() / TOPIC_EPOCH_MS;
+    (held, Some(Timestamp::from_millis((epoch + 1) * TOPIC_EPOCH_MS)))
+}
+
+/// `k` of `rotation`: the smallest power of two with `k * slots >= 2 * spaces`.
+pub fn rotation_modulus(spaces: usize, slots: usize) -> u64 {
+    (2 * spaces).div_ceil(slots.max(1)).next_power_of_two() as u64
+}
+
+/// Whether `space` is due at `now` for a device whose modulus is `k` (see `rotation`).
+pub fn rotation_due(space: &PublicKey, k: u64, now: Timestamp) -> bool {
+    rotation_hash(space, now).is_multiple_of(k)
+}
+
+/// `H(s, e)` of `rotation`, for the epoch of `now`.
+fn rotation_hash(space: &PublicKey, now: Timestamp) -> u64 {
+    let epoch = now.as_millis() / TOPIC_EPOCH_MS;
+    let mut body = space.0.to_vec();
+    body.extend_from_slice(&epoch.to_be_bytes());
+    let d = crate::hash::hash_tagged(crate::hash::domain::TOPIC_ROTATION, &body);
+    u64::from_be_bytes(d.0[..8].try_into().expect("8 bytes"))
 }

@@ -221,6 +221,11 @@ impl SignalClient {
     }
 
     /// The topics this client holds (joined or waiting to be), in order.
+    /// How many topics it may hold at once (`topics_per_client_max`).
+    pub fn topic_limit(&self) -> usize {
+        self.limits.topics_per_client_max
+    }
+
     pub fn topics(&self) -> impl Iterator<Item = &Digest> {
         self.topics.keys()
     }

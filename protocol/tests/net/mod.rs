@@ -72,6 +72,8 @@ pub struct Net {
     /// with a garbage handshake message.
     pub impostor: Option<u8>,
     /// Each peer's disk: the records of its log, in order.
+    /// The signaling limits of the server and of every peer.
+    pub signal_limits: SignalLimits,
     pub disks: Vec<Vec<Record>>,
     /// Peers whose disk has stalled: their `Persist` outputs are neither stored nor reported
     /// durable, so what follows them stays inside the Peer.
@@ -88,14 +90,26 @@ impl Net {
         Net::with_clients(clients, rng)
     }
 
+    /// `new`, with a signaling server (and clients) configured with `limits`.
+    pub fn with_signal_limits(n: usize, seed: u64, limits: SignalLimits) -> Self {
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        let now = Timestamp::from_millis(1_700_000_000_000);
+        let clients = (0..n).map(|_| Client::create_identity(&mut rng, now)).collect();
+        Net::build(clients, rng, limits)
+    }
+
     /// A world whose peer `i` starts with `clients[i]` (a test's prepared state).
-    pub fn with_clients(clients: Vec<Client>, mut rng: ChaCha20Rng) -> Self {
+    pub fn with_clients(clients: Vec<Client>, rng: ChaCha20Rng) -> Self {
+        Net::build(clients, rng, SignalLimits::default())
+    }
+
+    fn build(clients: Vec<Client>, mut rng: ChaCha20Rng, signal_limits: SignalLimits) -> Self {
         let n = clients.len();
         let now = Timestamp::from_millis(1_700_000_000_000);
-        let mut server = SignalServer::new(SignalLimits::default());
+        let mut server = SignalServer::new(signal_limits);
         let mut peers = Vec::new();
         for (i, client) in clients.into_iter().enumerate() {
-            peers.push(Peer::new(client, vec![i as u8], now, &mut rng));
+            peers.push(Peer::with_signal_limits(client, vec![i as u8], signal_limits, now, &mut rng));
             server.handle_input(
                 ServerInput::Connected { client: ClientId(i as u64), source: Source([i as u8; 16]) },
                 now,
@@ -122,6 +136,7 @@ impl Net {
             disks: vec![Vec::new(); n],
             stalled: Default::default(),
             down: Default::default(),
+            signal_limits,
         };
         for i in 0..n {
             net.input(i, Input::Signal(ClientInput::Connected));
@@ -324,7 +339,9 @@ impl Net {
         }
         self.stalled.remove(&i);
         let log = self.disks[i].clone();
-        self.peers[i] = Peer::restore(log, vec![i as u8], self.now, &mut self.rng).expect("the log restores");
+        self.peers[i] =
+            Peer::restore_with_signal_limits(log, vec![i as u8], self.signal_limits, self.now, &mut self.rng)
+                .expect("the log restores");
         self.server.handle_input(ServerInput::Disconnected { client: ClientId(i as u64) }, self.now);
         self.server.handle_input(
             ServerInput::Connected { client: ClientId(i as u64), source: Source([i as u8; 16]) },
