@@ -31,6 +31,6 @@ for target in "${targets[@]}"; do
   printf '%-18s %-6s %12s execs in %ss\n' "$target" "$status" "${execs:-?}" "$seconds"
 done
 if [ "${#failed[@]}" -gt 0 ]; then
-  echo "crashed: ${failed[*]} (inputs in fuzz/artifacts/; minimise with cargo +nightly fuzz tmin TARGET FILE)"
+  echo "crashed: ${failed[*]} (inputs in fuzz/artifacts/; minimise with cargo +nightly fuzz tmin -O TARGET FILE)"
   exit 1
 fi
