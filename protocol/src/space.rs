@@ -123,11 +123,6 @@ pub enum Standing {
     NotMember,
 }
 
-/// A space's discovery topic: members meet there; the server learns only the hash.
-pub fn space_topic(space: &PublicKey) -> Digest {
-    hash_tagged(domain::SPACE_TOPIC, &space.0)
-}
-
 #[derive(Debug, Clone)]
 pub struct Space {
     key: PublicKey,
@@ -214,7 +209,7 @@ impl Space {
     /// Where members of this space meet on the signaling network: a hash of the space key,
     /// so the signaling server never learns the key itself.
     pub fn discovery_topic(&self) -> Digest {
-        space_topic(&self.key)
+        crate::peer::space_topic(&self.key)
     }
 
     pub fn membership(&self) -> &Membership {

@@ -133,8 +133,6 @@ pub struct Peer {
     guest_waiting: BTreeSet<[u8; 16]>,
     /// Credentials per space at the last change, to tell membership changes from writes.
     credentials_seen: BTreeMap<PublicKey, usize>,
-    /// Spaces whose replica shows this identity removed, once told (`Event::Removed`).
-    removed: BTreeSet<PublicKey>,
     /// Spaces the user left whose replica stays until a member holds our feeds, with the
     /// deadline (`leave.rs`).
     leaving: BTreeMap<PublicKey, Timestamp>,
@@ -227,7 +225,6 @@ impl Peer {
             guest_dialled: BTreeMap::new(),
             guest_waiting: BTreeSet::new(),
             credentials_seen: BTreeMap::new(),
-            removed: BTreeSet::new(),
             leaving: BTreeMap::new(),
             topics_dirty: false,
             rotation_at: None,
@@ -430,4 +427,7 @@ impl Peer {
     }
 }
 
-pub use crate::space::space_topic;
+/// A space's discovery topic: members meet there; the server learns only the hash.
+pub fn space_topic(space: &PublicKey) -> Digest {
+    crate::hash::hash_tagged(crate::hash::domain::SPACE_TOPIC, &space.0)
+}
