@@ -123,6 +123,11 @@ pub enum Standing {
     NotMember,
 }
 
+/// A space's discovery topic: members meet there; the server learns only the hash.
+pub fn space_topic(space: &PublicKey) -> Digest {
+    hash_tagged(domain::SPACE_TOPIC, &space.0)
+}
+
 #[derive(Debug, Clone)]
 pub struct Space {
     key: PublicKey,
@@ -209,7 +214,7 @@ impl Space {
     /// Where members of this space meet on the signaling network: a hash of the space key,
     /// so the signaling server never learns the key itself.
     pub fn discovery_topic(&self) -> Digest {
-        crate::peer::space_topic(&self.key)
+        space_topic(&self.key)
     }
 
     pub fn membership(&self) -> &Membership {

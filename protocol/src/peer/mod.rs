@@ -427,7 +427,4 @@ impl Peer {
     }
 }
 
-/// A space's discovery topic: members meet there; the server learns only the hash.
-pub fn space_topic(space: &PublicKey) -> Digest {
-    crate::hash::hash_tagged(crate::hash::domain::SPACE_TOPIC, &space.0)
-}
+pub use crate::space::space_topic;
