@@ -149,12 +149,12 @@ fn excuse(w: &World, k: usize) -> Option<&'static str> {
     let track = ledger.tracks.get(&k).cloned().unwrap_or_default();
     let space = crate::oracle::space_of_offer(w, k);
     let (Some(host), Some(guest)) = (identity(w, o.host), identity(w, o.guest)) else { return Some("a node is gone") };
-    // The user sees a code once the record that stores it is durable (SPEC §9.5), so this
-    // no longer happens; kept as a guard, since a guest holding a forgotten code is owed nothing.
-    let forgotten = w.nodes[o.host].peer.as_ref().is_some_and(|p| p.hosting().all(|h| h.code().id != o.issued.id));
+    // No excuse for a host that "forgot" its invitation: the user sees a code only once the
+    // record that stores it is durable (SPEC §9.5), and a Peer lets an ended invitation go at
+    // its expiry (§9.4), so its absence from the host's table says nothing. (That guard
+    // silenced L2 for every expired invitation once the table evicted them.)
     let broken = track.attacked && track.outcome == Some(Err(Refusal::ProtocolViolation));
-    let checks: [(bool, &'static str); 13] = [
-        (forgotten, "the host crashed before its invitation was stored"),
+    let checks: [(bool, &'static str); 12] = [
         (ledger.adversarial.contains(&k), "an adversary's offer"),
         (!w.trusted(o.host) || !w.trusted(o.guest), "host or guest not trusted"),
         (o.code != o.issued, "the code was rewritten"),
