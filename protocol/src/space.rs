@@ -230,6 +230,26 @@ impl Space {
         result
     }
 
+    /// `insert_credential` of a credential our own `Signer` issued, encoded in `len` bytes:
+    /// what decoding that encoding and inserting would do (`append_own_credential`). The
+    /// encoding of our own value decodes to that value again unless it is too large or
+    /// invalid (`Canonical::from_bytes`), so those are the two checks decoding would add.
+    fn insert_issued(&mut self, credential: Credential, len: usize) -> ControlVerdict {
+        let max = <Credential as Canonical>::ENCODED_SIZE_MAX;
+        if len > max {
+            return ControlVerdict::Malformed(DecodeError::TooLarge { len, max });
+        }
+        if let Err(e) = credential.validate() {
+            return ControlVerdict::Malformed(e);
+        }
+        let result = self.membership.insert_issued(credential);
+        if result == Ok(Inserted::New) {
+            self.settle_provisional();
+            self.recompute_items();
+        }
+        ControlVerdict::Credential(result)
+    }
+
     pub fn insert_credentials(&mut self, credentials: Vec<Credential>) -> Vec<Result<Inserted, InsertError>> {
         let results = self.membership.insert_batch(credentials);
         if results.contains(&Ok(Inserted::New)) {
@@ -432,6 +452,28 @@ impl Space {
         key: &crate::keys::Keypair,
         payload: Vec<u8>,
     ) -> Result<(FeedEntry, Ingested), IngestError> {
+        self.append_own_with(key, payload, None)
+    }
+
+    /// `append_own` of a credential our own `Signer` issued (`Client::publish`): the same
+    /// entry and the same outcome, but the credential is stored as it is rather than decoded
+    /// from the entry again, and its signatures, which our keys just made, are not verified
+    /// again (`Membership::insert_issued`; issue 14).
+    pub(crate) fn append_own_credential(
+        &mut self,
+        key: &crate::keys::Keypair,
+        credential: Credential,
+    ) -> Result<(FeedEntry, Ingested), IngestError> {
+        let payload = credential.to_bytes();
+        self.append_own_with(key, payload, Some(credential))
+    }
+
+    fn append_own_with(
+        &mut self,
+        key: &crate::keys::Keypair,
+        payload: Vec<u8>,
+        issued: Option<Credential>,
+    ) -> Result<(FeedEntry, Ingested), IngestError> {
         let feed_key = key.public();
         let admission = self.carrier(&feed_key).ok_or(IngestError::NotAdmitted { feed: feed_key })?;
         if let Some(at) = self.fork_at(&feed_key) {
@@ -448,7 +490,12 @@ impl Space {
             self.feeds.insert(feed_key, feed);
         }
         appended.map_err(IngestError::Feed)?;
-        let ingested = self.apply_entry(admission, &entry);
+        let ingested = match issued {
+            Some(c) if admission.designation == Designation::Control => {
+                Ingested::Control(self.insert_issued(c, entry.body.payload.len()))
+            }
+            _ => self.apply_entry(admission, &entry),
+        };
         Ok((entry, ingested))
     }
 

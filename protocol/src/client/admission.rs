@@ -35,7 +35,25 @@ impl Client {
         delegation: Option<CredentialId>,
         now: Timestamp,
     ) -> Result<Vec<Credential>, ClientError> {
-        let ok_device = request.device_credential.verify().is_ok()
+        let verified = request.device_credential.verify().is_ok();
+        self.admit_request(key, request, verified, role, delegation, now)?;
+        Ok(self.local(key)?.space.membership().credentials().cloned().collect())
+    }
+
+    /// `admit`, told whether the request's device credential verified: `admit_space` knows
+    /// it did, since the invitation host admits only a request `AdmissionRequest::verify`
+    /// accepted, and verifying it again cost a `verify_strict` per admission (issue 14).
+    /// Returns nothing: `admit_space` answers with its grant, not with this list.
+    fn admit_request(
+        &mut self,
+        key: &PublicKey,
+        request: &JoinRequest,
+        verified: bool,
+        role: Role,
+        delegation: Option<CredentialId>,
+        now: Timestamp,
+    ) -> Result<(), ClientError> {
+        let ok_device = verified
             && request
                 .device_credential
                 .authorized_device()
@@ -66,7 +84,7 @@ impl Client {
             }
         }
         self.add_contact(request.identity);
-        Ok(self.local(key)?.space.membership().credentials().cloned().collect())
+        Ok(())
     }
 
     /// Completes a join with the credentials the admitter returned.
@@ -130,9 +148,10 @@ impl Client {
         let AdmissionGrant::Space { space, credentials, role, .. } = grant else {
             return Err(ClientError::NotAllowed);
         };
-        let host = grant.host_identity();
+        let verified = verified.filter(|m| m.space() == *space);
+        let host = grant.host_identity_verified(verified.as_ref());
         if !self.spaces.contains_key(space) {
-            let replica = match verified.filter(|m| m.space() == *space) {
+            let replica = match verified {
                 Some(m) => Space::from_membership(m),
                 None => {
                     let mut replica = Space::new(*space);
@@ -278,7 +297,8 @@ impl Admitter for Client {
         }
         // Checked before issuing anything: a refused guest must not become a member.
         self.grant_will_fit(space, join)?;
-        self.admit(&space, join, role, delegation, now).map_err(|_| Refusal::NotAuthorised)?;
+        // `join` came in a request the host verified, device credential included.
+        self.admit_request(&space, join, true, role, delegation, now).map_err(|_| Refusal::NotAuthorised)?;
         if !self.space(&space).is_some_and(|s| s.membership().is_member(&join.identity)) {
             return Err(Refusal::NotAuthorised);
         }

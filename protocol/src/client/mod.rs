@@ -268,7 +268,7 @@ impl Client {
         if trial.effect(&credential.id()) != Some(crate::membership::Effect::Applied) {
             return Err(ClientError::NoEffect);
         }
-        local.space.append_own(&local.control, credential.to_bytes()).map_err(ClientError::Ingest)?;
+        local.space.append_own_credential(&local.control, credential.clone()).map_err(ClientError::Ingest)?;
         Ok(credential)
     }
 
