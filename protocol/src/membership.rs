@@ -131,10 +131,24 @@ pub struct Work {
 enum Check {
     /// Everything (`Credential::verify_cached`): any credential from anyone.
     Full,
-    /// Everything but the signatures: one our own `Signer` just issued (`insert_issued`).
-    Issued,
-    /// Nothing: the trial of `Client::publish` (`insert_own`).
-    None,
+    /// Nothing, the id given: one our own `Signer` just issued (`trial_own`).
+    Trusted(CredentialId),
+}
+
+/// `Membership::trial_own`: the membership with the credential inserted, what inserting did,
+/// and the credential's id.
+#[derive(Debug)]
+pub(crate) struct Trial {
+    pub(crate) membership: Membership,
+    pub(crate) inserted: Inserted,
+    pub(crate) id: CredentialId,
+}
+
+impl Trial {
+    /// The credential's effect in the trial.
+    pub(crate) fn effect(&self) -> Option<Effect> {
+        self.membership.effect(&self.id)
+    }
 }
 
 /// Bound on credentials one space stores (applied and ignored), against flooding.
@@ -245,19 +259,16 @@ impl Membership {
         self.insert_checked(credential, Check::Full)
     }
 
-    /// `insert` of a credential this device's own `Signer` issued, as the replica stores it
-    /// (`Space::append_own_credential`): every check of `insert` but the signatures, which
-    /// our own keys made a moment ago (`Credential::check_issued`).
-    pub(crate) fn insert_issued(&mut self, credential: Credential) -> Result<Inserted, InsertError> {
-        self.insert_checked(credential, Check::Issued)
-    }
-
-    /// `insert` of a credential this device's own `Signer` issued a moment ago, without
-    /// verifying it at all: its signature and chain are right by construction (our key
-    /// signed them), and the replica's real insert (`insert_issued`) still checks the rest.
-    /// Used for the trial of `Client::publish`, which only asks what the credential would do.
-    pub(crate) fn insert_own(&mut self, credential: Credential) -> Result<Inserted, InsertError> {
-        self.insert_checked(credential, Check::None)
+    /// A copy of this membership with `credential` (whose id is `id`), which this device's
+    /// own `Signer` issued a moment ago, inserted without verifying it at all: its signature
+    /// and chain are right by construction (our keys made them). `Client::publish` asks the
+    /// trial what the credential would do; `Space::append_own_credential` then checks the
+    /// rest and keeps the trial as the replica's membership, rather than inserting the
+    /// credential a second time (issue 14).
+    pub(crate) fn trial_own(&self, credential: Credential, id: CredentialId) -> Result<Trial, InsertError> {
+        let mut membership = self.clone();
+        let inserted = membership.insert_checked(credential, Check::Trusted(id))?;
+        Ok(Trial { membership, inserted, id })
     }
 
     fn insert_checked(&mut self, credential: Credential, check: Check) -> Result<Inserted, InsertError> {
@@ -296,8 +307,7 @@ impl Membership {
         }
         let id = match check {
             Check::Full => credential.verify_cached(&mut self.verified).map_err(InsertError::Invalid)?,
-            Check::Issued => credential.check_issued().map_err(InsertError::Invalid)?,
-            Check::None => credential.id(),
+            Check::Trusted(id) => id,
         };
         if self.graph.get(&id).is_some() || self.pending.contains_key(&id) {
             return Ok((Inserted::Duplicate, Vec::new()));

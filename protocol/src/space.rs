@@ -14,7 +14,7 @@ use crate::feed::{Appended, Equivocation, Feed, FeedEntry, FeedError};
 use crate::hash::{Digest, domain, hash_tagged};
 use crate::item::{Item, ItemId, Items, Mutation};
 use crate::keys::PublicKey;
-use crate::membership::{Effect, FeedAdmission, InsertError, Inserted, Member, Membership};
+use crate::membership::{Effect, FeedAdmission, InsertError, Inserted, Member, Membership, Trial};
 use crate::mutants::{Mutant, active};
 use crate::proof::Provisional;
 
@@ -230,11 +230,13 @@ impl Space {
         result
     }
 
-    /// `insert_credential` of a credential our own `Signer` issued, encoded in `len` bytes:
-    /// what decoding that encoding and inserting would do (`append_own_credential`). The
-    /// encoding of our own value decodes to that value again unless it is too large or
-    /// invalid (`Canonical::from_bytes`), so those are the two checks decoding would add.
-    fn insert_issued(&mut self, credential: Credential, len: usize) -> ControlVerdict {
+    /// What decoding `len` bytes, the encoding of `credential` that our own `Signer` issued,
+    /// and inserting the result would do (`append_own_credential`), given `trial`, the
+    /// replica's membership as it is with the credential inserted unverified. Our own value
+    /// decodes to itself unless it is too large or invalid (`Canonical::from_bytes`); the
+    /// insert checks everything but the signatures, which our keys made a moment ago
+    /// (`Credential::check_issued`), and then its membership is the trial's.
+    fn adopt_issued(&mut self, credential: &Credential, len: usize, trial: Trial) -> ControlVerdict {
         let max = <Credential as Canonical>::ENCODED_SIZE_MAX;
         if len > max {
             return ControlVerdict::Malformed(DecodeError::TooLarge { len, max });
@@ -242,12 +244,15 @@ impl Space {
         if let Err(e) = credential.validate() {
             return ControlVerdict::Malformed(e);
         }
-        let result = self.membership.insert_issued(credential);
-        if result == Ok(Inserted::New) {
+        if let Err(e) = credential.check_issued() {
+            return ControlVerdict::Credential(Err(InsertError::Invalid(e)));
+        }
+        self.membership = trial.membership;
+        if trial.inserted == Inserted::New {
             self.settle_provisional();
             self.recompute_items();
         }
-        ControlVerdict::Credential(result)
+        ControlVerdict::Credential(Ok(trial.inserted))
     }
 
     pub fn insert_credentials(&mut self, credentials: Vec<Credential>) -> Vec<Result<Inserted, InsertError>> {
@@ -455,24 +460,24 @@ impl Space {
         self.append_own_with(key, payload, None)
     }
 
-    /// `append_own` of a credential our own `Signer` issued (`Client::publish`): the same
-    /// entry and the same outcome, but the credential is stored as it is rather than decoded
-    /// from the entry again, and its signatures, which our keys just made, are not verified
-    /// again (`Membership::insert_issued`; issue 14).
+    /// `append_own` of a credential our own `Signer` issued (`Client::publish`), with
+    /// `trial`, `Membership::trial_own` of this replica's membership unchanged since: the same
+    /// entry and the same outcome, but the credential is neither decoded from the entry again
+    /// nor verified and inserted a second time (`adopt_issued`; issue 14).
     pub(crate) fn append_own_credential(
         &mut self,
         key: &crate::keys::Keypair,
-        credential: Credential,
+        credential: &Credential,
+        trial: Trial,
     ) -> Result<(FeedEntry, Ingested), IngestError> {
-        let payload = credential.to_bytes();
-        self.append_own_with(key, payload, Some(credential))
+        self.append_own_with(key, credential.to_bytes(), Some((credential, trial)))
     }
 
     fn append_own_with(
         &mut self,
         key: &crate::keys::Keypair,
         payload: Vec<u8>,
-        issued: Option<Credential>,
+        issued: Option<(&Credential, Trial)>,
     ) -> Result<(FeedEntry, Ingested), IngestError> {
         let feed_key = key.public();
         let admission = self.carrier(&feed_key).ok_or(IngestError::NotAdmitted { feed: feed_key })?;
@@ -491,8 +496,8 @@ impl Space {
         }
         appended.map_err(IngestError::Feed)?;
         let ingested = match issued {
-            Some(c) if admission.designation == Designation::Control => {
-                Ingested::Control(self.insert_issued(c, entry.body.payload.len()))
+            Some((c, trial)) if admission.designation == Designation::Control => {
+                Ingested::Control(self.adopt_issued(c, entry.body.payload.len(), trial))
             }
             _ => self.apply_entry(admission, &entry),
         };
