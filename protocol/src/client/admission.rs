@@ -255,30 +255,6 @@ fn grant_size(grant: &AdmissionGrant) -> usize {
     ADMITTED_PREFIX + postcard::experimental::serialized_size(grant).expect("grants always serialize")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rand_chacha::ChaCha20Rng;
-    use rand_core::SeedableRng;
-
-    #[test]
-    fn grant_size_is_the_encoded_size_of_the_admitted_message() {
-        let mut rng = ChaCha20Rng::seed_from_u64(14);
-        let now = Timestamp::from_millis(1_700_000_000_000);
-        let mut host = Client::create_identity(&mut rng, now);
-        let space = host.create_space(&mut rng, now);
-        let credentials: Vec<Credential> = host.space(&space).unwrap().membership().credentials().cloned().collect();
-        let host_device = host.identity.device_credential().clone();
-        for n in [0, 1, credentials.len()] {
-            let credentials = credentials[..n].to_vec();
-            let grant =
-                AdmissionGrant::Space { space, role: Role::Editor, credentials, host_device: host_device.clone() };
-            let message = crate::invitation::wire::Message::Admitted { mac: Some([7; 32]), grant: grant.clone() };
-            assert_eq!(grant_size(&grant), message.to_bytes().len());
-        }
-    }
-}
-
 /// The host side of invitations admits through the client's spaces and identity.
 impl Admitter for Client {
     fn admit_space(
@@ -356,5 +332,29 @@ impl Admitter for Client {
             }
         };
         Ok(AdmissionGrant::Device { credential, host_device: self.identity.device_credential().clone() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    #[test]
+    fn grant_size_is_the_encoded_size_of_the_admitted_message() {
+        let mut rng = ChaCha20Rng::seed_from_u64(14);
+        let now = Timestamp::from_millis(1_700_000_000_000);
+        let mut host = Client::create_identity(&mut rng, now);
+        let space = host.create_space(&mut rng, now);
+        let credentials: Vec<Credential> = host.space(&space).unwrap().membership().credentials().cloned().collect();
+        let host_device = host.identity.device_credential().clone();
+        for n in [0, 1, credentials.len()] {
+            let credentials = credentials[..n].to_vec();
+            let grant =
+                AdmissionGrant::Space { space, role: Role::Editor, credentials, host_device: host_device.clone() };
+            let message = crate::invitation::wire::Message::Admitted { mac: Some([7; 32]), grant: grant.clone() };
+            assert_eq!(grant_size(&grant), message.to_bytes().len());
+        }
     }
 }
