@@ -91,7 +91,8 @@ impl snow::types::Dh for KnownStatic {
     }
     fn set(&mut self, privkey: &[u8]) {
         self.privkey.copy_from_slice(&privkey[..32]);
-        if self.privkey == self.local.0 {
+        // Constant time: the bytes are secret (SPEC's rule for every secret comparison).
+        if bool::from(subtle::ConstantTimeEq::ct_eq(&self.privkey[..], &self.local.0[..])) {
             self.pubkey = self.local.1;
         } else {
             self.derive_pubkey();
