@@ -75,10 +75,13 @@ pub enum Mutant {
     /// stores its whole clock (the memory before issue 11): the same answers, O(n) clock
     /// entries per credential for a member citing its own two previous credentials.
     DenseClocks,
+    /// Members never send a device that ceased to be a member the entries that removed it
+    /// (SPEC §9.2.2 rule 7), so it believes itself a member for good.
+    NoRemovalNotice,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 29] = [
+    pub const ALL: [Mutant; 30] = [
         Mutant::CodecLenient,
         Mutant::SkipSignatureCheck,
         Mutant::MembershipArrivalOrder,
@@ -108,6 +111,7 @@ impl Mutant {
         Mutant::DelegatedFullShares,
         Mutant::ResolveEveryInsert,
         Mutant::DenseClocks,
+        Mutant::NoRemovalNotice,
     ];
 
     pub fn name(self) -> &'static str {
@@ -141,6 +145,7 @@ impl Mutant {
             Mutant::DelegatedFullShares => "delegated-full-shares",
             Mutant::ResolveEveryInsert => "resolve-every-insert",
             Mutant::DenseClocks => "dense-clocks",
+            Mutant::NoRemovalNotice => "no-removal-notice",
         }
     }
 

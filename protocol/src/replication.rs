@@ -135,6 +135,20 @@ pub fn missing_in(
     entries_from(space, |feed| position(theirs, &feed.key()).unwrap_or(0), after, through)
 }
 
+/// What a device that has just ceased to be a member is sent before its link drops `space`
+/// (SPEC.md §9.2.2 rule 7): the control-feed entries past `theirs` (its last known positions),
+/// one batch, which carry the credentials that removed it. Data entries it never gets again.
+pub fn removal_notice(space: &Space, theirs: &[FeedPosition]) -> Vec<FeedEntry> {
+    let m = space.membership();
+    let control = |feed: &Feed| m.carrier(&feed.key()).is_some_and(|a| a.designation == Designation::Control);
+    entries_from(
+        space,
+        |feed| if control(feed) { position(theirs, &feed.key()).unwrap_or(0) } else { feed.len() },
+        None,
+        None,
+    )
+}
+
 /// The entries of each feed in `(after, through]` from position `from(feed)` on, in send order,
 /// bounded as one batch.
 fn entries_from(

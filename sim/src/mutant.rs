@@ -66,6 +66,7 @@ pub const CAUGHT: &[(Planted, crate::config::Profile, u64, &[&str])] = {
         (P(Mutant::DelegatedFullShares), Hostile, 87, &["S6"]),
         (P(Mutant::ResolveEveryInsert), Hostile, 24, &["R2"]),
         (P(Mutant::DenseClocks), Hostile, 70, &["R2"]),
+        (P(Mutant::NoRemovalNotice), Faulty, 0, &["L1"]),
         (Planted::ReleaseBeforeDurable, Faulty, 0, &["S5"]),
     ]
 };

@@ -169,6 +169,7 @@ pub fn event_summary(e: &Event) -> String {
         Event::Joined { space } => format!("joined {}", short(&space.0)),
         Event::Linked { identity } => format!("linked {}", short(&identity.0)),
         Event::Changed { space } => format!("changed {}", short(&space.0)),
+        Event::Removed { space } => format!("removed {}", short(&space.0)),
         Event::Refused { conn, .. } => format!("refused conn={conn}"),
         Event::Signal(s) => match s {
             SignalEvent::PeerAppeared { topic, info } => {

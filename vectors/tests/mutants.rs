@@ -20,12 +20,16 @@ use spaces_vectors::generate::{self, verify_documents};
 ///   `protocol/tests/invitation_security.rs`.
 /// - `resolve-every-insert`, `dense-clocks`: they change what resolution costs, never its
 ///   answers, and vectors grade answers; the simulator's resource oracle R2 catches both.
+/// - `no-removal-notice`: it changes what a Peer sends a removed member's device, and vectors
+///   grade single operations, not Peers; the simulator (L1) and `protocol/tests/peer_removal.rs`
+///   catch it.
 const NOT_REACHED: &[Mutant] = &[
     Mutant::GuestTrustsGrant,
     Mutant::RejoinAfterRemoval,
     Mutant::FreeGuessAfterCompletion,
     Mutant::ResolveEveryInsert,
     Mutant::DenseClocks,
+    Mutant::NoRemovalNotice,
 ];
 
 /// Planted bugs for the rules issue 10's vectors cover (`protocol/src/mutants.rs`), with the

@@ -161,6 +161,11 @@ impl Link {
         true
     }
 
+    /// The last summary of `space` sent on this link.
+    pub(super) fn summary_sent(&self, space: &PublicKey) -> Option<&[FeedHead]> {
+        self.sent.get(space).map(Vec::as_slice)
+    }
+
     /// Notes that our loose credentials of `space` at `digest` go out now; whether they had
     /// not gone out at this digest before.
     pub(super) fn note_loose(&mut self, space: PublicKey, digest: Digest) -> bool {

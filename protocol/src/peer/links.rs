@@ -206,6 +206,9 @@ impl Peer {
             }
             SwarmMessage::Refused { .. } => return,
         };
+        // A device that believes it is still a member (it sends a whole summary) learns what
+        // removed it (rule 7); one batch per summary, so its reconnects cost bounded work.
+        let notified = after.is_none() && self.send_removal_notice(conn, space, &theirs, now);
         let Some(sp) = self.client.space(&space) else { return };
         let pages = replication::pull_pages(sp, &theirs, after.as_ref());
         if !pages.is_empty() {
@@ -214,14 +217,32 @@ impl Peer {
             }
             return;
         }
-        // Only once its whole summary was seen (a `Have`, or the last page of one).
+        // Only once its whole summary was seen (a `Have`, or the last page of one), and shows
+        // it holds what removed it (a close would drop a notice still on its way).
         let Some(link) = self.conns.link(conn) else { return };
         if last
+            && !notified
             && link.carries_nothing()
             && let Some(remote) = link.remote()
         {
             self.refuse_link(conn, remote, now);
         }
+    }
+
+    /// Sends a device that is no member of `space` any more the control-feed entries past
+    /// `theirs`, which carry its removal (SPEC.md §9.2.2 rule 7), if it lacks any.
+    /// Returns whether it sent anything.
+    fn send_removal_notice(&mut self, conn: ConnId, space: PublicKey, theirs: &[FeedPosition], now: Timestamp) -> bool {
+        if crate::mutants::active(crate::mutants::Mutant::NoRemovalNotice) {
+            return false;
+        }
+        let Some(sp) = self.client.space(&space) else { return false };
+        let entries = replication::removal_notice(sp, theirs);
+        if entries.is_empty() {
+            return false;
+        }
+        self.send(conn, &SwarmMessage::Entries { space, entries }, now);
+        true
     }
 
     /// Evidence of forks from another replica: each verified piece for a feed we carry cuts it.
@@ -264,6 +285,7 @@ impl Peer {
     /// devices no longer members, and tell the others what we now hold.
     pub(super) fn space_changed(&mut self, space: PublicKey, now: Timestamp) {
         self.event(Event::Changed { space });
+        self.note_own_standing(space);
         self.note_membership(space, now);
         let links: Vec<(ConnId, NoiseKey)> =
             self.conns.links().filter_map(|(c, l)| l.remote().map(|r| (c, r))).collect();
@@ -273,9 +295,34 @@ impl Peer {
             if member {
                 l.carry(space);
                 self.send_have(conn, space, false, now);
-            } else if l.drop_space(&space) && l.carries_nothing() {
-                self.refuse_link(conn, remote, now);
+            } else if l.carries(&space) {
+                // A member until this change: it learns what removed it before the link
+                // drops the space (rule 7), from what we last told it we hold.
+                // A frame sent just before a close may be lost with it, so a notified device
+                // that is now heard (its control feeds still count) keeps the link until its
+                // next summary shows it holds the notice (`heard_message`).
+                let sent: Vec<FeedPosition> =
+                    l.summary_sent(&space).unwrap_or_default().iter().map(FeedHead::position).collect();
+                let notified = self.send_removal_notice(conn, space, &sent, now);
+                let heard = self.client.space(&space).is_some_and(|sp| replication::is_heard_device(sp, &remote));
+                let Some(l) = self.conns.link_mut(conn) else { continue };
+                if l.drop_space(&space) && l.carries_nothing() && !(notified && heard) {
+                    self.refuse_link(conn, remote, now);
+                }
             }
+        }
+    }
+
+    /// Tells the user once when its replica shows it removed from `space` (and again after a
+    /// later re-admission and removal): the replica stays, read-only (SPEC.md §9.4.2).
+    fn note_own_standing(&mut self, space: PublicKey) {
+        let me = self.client.identity_key();
+        let Some(standing) = self.client.space(&space).map(|sp| sp.standing(&me)) else { return };
+        let removed = standing == crate::space::Standing::Removed;
+        if removed && self.removed.insert(space) {
+            self.event(Event::Removed { space });
+        } else if !removed {
+            self.removed.remove(&space);
         }
     }
 

@@ -133,6 +133,8 @@ pub struct Peer {
     guest_waiting: BTreeSet<[u8; 16]>,
     /// Credentials per space at the last change, to tell membership changes from writes.
     credentials_seen: BTreeMap<PublicKey, usize>,
+    /// Spaces whose replica shows this identity removed, once told (`Event::Removed`).
+    removed: BTreeSet<PublicKey>,
     /// Spaces the user left whose replica stays until a member holds our feeds, with the
     /// deadline (`leave.rs`).
     leaving: BTreeMap<PublicKey, Timestamp>,
@@ -225,6 +227,7 @@ impl Peer {
             guest_dialled: BTreeMap::new(),
             guest_waiting: BTreeSet::new(),
             credentials_seen: BTreeMap::new(),
+            removed: BTreeSet::new(),
             leaving: BTreeMap::new(),
             topics_dirty: false,
             rotation_at: None,

@@ -432,6 +432,18 @@ impl Net {
             .expect("the invitation was created")
     }
 
+    /// Peer 0 creates a space and invites each of `guests`; returns it once all replicas agree.
+    pub fn shared_space(&mut self, guests: &[usize]) -> PublicKey {
+        self.command(0, Command::CreateSpace);
+        let space = space_of(self, 0);
+        for g in guests {
+            self.invite(0, *g, space);
+        }
+        let all: Vec<usize> = std::iter::once(0).chain(guests.iter().copied()).collect();
+        assert!(self.run(60_000, |n| n.converged(&space, &all)), "the members converged");
+        space
+    }
+
     pub fn invite(&mut self, host: usize, guest: usize, space: PublicKey) {
         let (code, pin) = self.open_invitation(host, space, 3_600_000);
         self.command(guest, Command::AcceptInvitation { code });
