@@ -78,10 +78,13 @@ pub enum Mutant {
     /// Members never send a device that ceased to be a member the entries that removed it
     /// (SPEC §9.2.2 rule 7), so it believes itself a member for good.
     NoRemovalNotice,
+    /// A local change sends only the new summary, never the entries a linked device is known
+    /// to lack (SPEC §9.3.3 rule 2), so every write waits for the receiver's pull.
+    PullOnly,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 30] = [
+    pub const ALL: [Mutant; 31] = [
         Mutant::CodecLenient,
         Mutant::SkipSignatureCheck,
         Mutant::MembershipArrivalOrder,
@@ -112,6 +115,7 @@ impl Mutant {
         Mutant::ResolveEveryInsert,
         Mutant::DenseClocks,
         Mutant::NoRemovalNotice,
+        Mutant::PullOnly,
     ];
 
     pub fn name(self) -> &'static str {
@@ -146,6 +150,7 @@ impl Mutant {
             Mutant::ResolveEveryInsert => "resolve-every-insert",
             Mutant::DenseClocks => "dense-clocks",
             Mutant::NoRemovalNotice => "no-removal-notice",
+            Mutant::PullOnly => "pull-only",
         }
     }
 

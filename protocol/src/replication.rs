@@ -135,6 +135,20 @@ pub fn missing_in(
     entries_from(space, |feed| position(theirs, &feed.key()).unwrap_or(0), after, through)
 }
 
+/// What a local change pushes (SPEC.md §9.3.3 rule 2): the entries of the feeds `device` writes
+/// beyond `theirs` (what the other side is known to hold), one batch. Only its own: relaying
+/// others' entries by push too would send each write once per pair of members; those travel by
+/// the pull.
+pub fn push(space: &Space, theirs: &[FeedPosition], device: &PublicKey) -> Vec<FeedEntry> {
+    let own = |feed: &Feed| space.carrier(&feed.key()).is_some_and(|a| a.device == *device);
+    entries_from(
+        space,
+        |feed| if own(feed) { position(theirs, &feed.key()).unwrap_or(0) } else { feed.len() },
+        None,
+        None,
+    )
+}
+
 /// What a device that has just ceased to be a member is sent before its link drops `space`
 /// (SPEC.md §9.2.2 rule 7): the control-feed entries past `theirs` (its last known positions),
 /// one batch, which carry the credentials that removed it. Data entries it never gets again.

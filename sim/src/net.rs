@@ -191,6 +191,7 @@ pub fn transmit(w: &mut World, a: usize, conn: ConnId, bytes: Vec<u8>) {
     let deliveries = crate::adversary::on_path(w, a, link.node, bytes);
     for (extra, bytes, mark) in deliveries {
         let Some(link) = w.net.schedule(a, conn, w.now + lat + extra) else { return };
+        crate::oracle::delivery::sent(w, a, link.node, link.last_at);
         w.at(link.last_at, Ev::Frame { node: link.node, conn: link.conn, bytes, mark });
     }
 }

@@ -241,6 +241,7 @@ pub fn table(r: &Report) -> String {
     row(&mut s, "connections", t.connections.to_string());
     row(&mut s, "items written", t.items_written.to_string());
     row(&mut s, "successes owed (L2)", t.owed_successes.to_string());
+    row(&mut s, "delivery after healing (L3)", delivery(&t.delivery_ms));
     row(&mut s, "invitations (guest outcome)", kv(&t.invitations));
     row(&mut s, "faults injected", kv(&t.faults));
     row(&mut s, "attacks tried", kv(&t.attacks));
@@ -342,4 +343,20 @@ mod tests {
         assert!(xml.contains("replay: cargo run --release -p spaces-sim -- replay 2 --profile hostile"), "{xml}");
         assert!(xml.contains("[1200 ms] node 3 host admitted 6b64"), "{xml}");
     }
+}
+
+/// The delivery latencies as "N writes to members, median M ms, max X ms".
+fn delivery(histogram: &BTreeMap<u64, u64>) -> String {
+    let n: u64 = histogram.values().sum();
+    if n == 0 {
+        return "none measured".into();
+    }
+    let mut seen = 0;
+    let median = histogram.iter().find(|(_, c)| {
+        seen += **c;
+        seen * 2 >= n
+    });
+    let median = median.map_or(0, |(ms, _)| *ms);
+    let max = histogram.keys().next_back().copied().unwrap_or(0);
+    format!("{n} member arrivals, median {median} ms, max {max} ms")
 }

@@ -86,6 +86,10 @@ pub struct Stats {
     pub members_max: u64,
     /// Offers whose success L2 owed (and checked).
     pub owed_successes: u64,
+    /// Delivery latency after converging (L3): virtual ms from a probe write to each member
+    /// in sync with its writer holding it, as a histogram (ms -> count), so merging is exact.
+    #[serde(default)]
+    pub delivery_ms: BTreeMap<u64, u64>,
 }
 
 impl Stats {
@@ -117,6 +121,9 @@ impl Stats {
         }
         for (k, v) in &o.attacks {
             *self.attacks.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &o.delivery_ms {
+            *self.delivery_ms.entry(*k).or_default() += v;
         }
     }
 }

@@ -39,7 +39,7 @@ fn replays_bit_for_bit(out: &Shrunk) {
 /// fault and 3,757 events.
 #[test]
 fn an_l1_failure_shrinks_to_a_fraction_of_its_actions_and_replays_bit_for_bit() {
-    let out = shrunk(49, Profile::Faulty, "membership-arrival-order", 120);
+    let out = shrunk(805, Profile::Faulty, "membership-arrival-order", 120);
     assert_eq!(out.invariant, "L1");
     assert!(out.before.peers >= 8 && out.before.events > 13_000, "the drawn world is big: {}", out.before);
     assert!(out.after.actions <= 100, "at most 100 of {} actions left: {}", out.before.actions, out.after);

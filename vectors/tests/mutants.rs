@@ -30,6 +30,7 @@ const NOT_REACHED: &[Mutant] = &[
     Mutant::ResolveEveryInsert,
     Mutant::DenseClocks,
     Mutant::NoRemovalNotice,
+    Mutant::PullOnly,
 ];
 
 /// Planted bugs for the rules issue 10's vectors cover (`protocol/src/mutants.rs`), with the

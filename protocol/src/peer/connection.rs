@@ -6,6 +6,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::ConnId;
+use crate::credential::FeedPosition;
+use crate::feed::FeedEntry;
 use crate::hash::Digest;
 use crate::keys::{NoiseKey, PublicKey};
 use crate::signal::PeerInfo;
@@ -72,6 +74,10 @@ pub(super) struct Link {
     /// a remote repeating a `Summary` with another digest gets them once per change of ours,
     /// not once per message (each costs a decode of every control entry we hold).
     loose_sent: BTreeMap<PublicKey, Digest>,
+    /// What the remote holds of each space as far as we know: its last whole summary,
+    /// advanced by every entry sent to it or received from it since (SPEC.md §9.3.3 rule 2).
+    /// Lets a local change push the new entries at once instead of waiting for a pull.
+    known: BTreeMap<PublicKey, Vec<FeedPosition>>,
 }
 
 impl Link {
@@ -86,7 +92,14 @@ impl Link {
     }
 
     fn new(session: SwarmSession, dialled: Option<PeerInfo>) -> Self {
-        Link { session, dialled, spaces: BTreeSet::new(), sent: BTreeMap::new(), loose_sent: BTreeMap::new() }
+        Link {
+            session,
+            dialled,
+            spaces: BTreeSet::new(),
+            sent: BTreeMap::new(),
+            loose_sent: BTreeMap::new(),
+            known: BTreeMap::new(),
+        }
     }
 
     /// The driver reported our dial up: the handshake starts with this session.
@@ -148,7 +161,41 @@ impl Link {
 
     /// Stops carrying `space`; whether it did.
     pub(super) fn drop_space(&mut self, space: &PublicKey) -> bool {
+        // Carried again later, the space starts afresh: our summary goes out even if it is
+        // the one last sent (the remote may have dropped the space too), and theirs is unknown.
+        self.sent.remove(space);
+        self.known.remove(space);
         self.spaces.remove(space)
+    }
+
+    /// The remote's whole summary of `space` (ascending by feed) arrived: what it holds.
+    pub(super) fn note_known(&mut self, space: PublicKey, positions: Vec<FeedPosition>) {
+        self.known.insert(space, positions);
+    }
+
+    /// A page of a summary arrived: what we knew of the remote is no longer sure, and a push
+    /// from a stale view would resend what it holds, so nothing is pushed until the next
+    /// whole summary.
+    pub(super) fn forget_known(&mut self, space: &PublicKey) {
+        self.known.remove(space);
+    }
+
+    /// What the remote holds of `space`, if a whole summary of it told us.
+    pub(super) fn known(&self, space: &PublicKey) -> Option<&[FeedPosition]> {
+        self.known.get(space).map(Vec::as_slice)
+    }
+
+    /// `entries` of `space` went to the remote or came from it: it holds them.
+    pub(super) fn note_carried(&mut self, space: &PublicKey, entries: &[FeedEntry]) {
+        let Some(known) = self.known.get_mut(space) else { return };
+        for e in entries {
+            let length = e.body.seq.saturating_add(1);
+            match known.binary_search_by(|p| p.feed.cmp(&e.body.feed)) {
+                Ok(i) => known[i].length = known[i].length.max(length),
+                // Feeds are held as prefixes: holding entry `seq` is holding all before it.
+                Err(i) => known.insert(i, FeedPosition { feed: e.body.feed, length }),
+            }
+        }
     }
 
     /// Notes `feeds` as the summary of `space` sent now; whether it differs from the last

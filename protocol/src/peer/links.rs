@@ -105,12 +105,14 @@ impl Peer {
         // since, or learned the remote's admission): judge again before refusing.
         let now_member =
             remote.is_some_and(|r| self.client.space(&space).is_some_and(|sp| replication::is_member_device(sp, &r)));
+        let mut newly = false;
         if !link.carries(&space)
             && now_member
             && !matches!(m, SwarmMessage::Refused { .. })
             && let Some(l) = self.conns.link_mut(conn)
         {
             l.carry(space);
+            newly = true;
         }
         let Some(link) = self.conns.link(conn) else { return };
         let heard = !link.carries(&space)
@@ -133,12 +135,28 @@ impl Peer {
             let peer = info.peer;
             self.redial.replicating(&peer);
         }
+        self.carried_message(conn, space, m, now);
+        if newly {
+            // It may have stopped carrying the space when we refused it; our summary makes
+            // it judge again and answer with its own, which a push needs (rule 2).
+            self.send_have(conn, space, false, now);
+        }
+    }
+
+    /// A message for `space` on a link that carries it.
+    fn carried_message(&mut self, conn: ConnId, space: PublicKey, m: SwarmMessage, now: Timestamp) {
         match m {
             SwarmMessage::Have { feeds, .. } => {
+                if let Some(l) = self.conns.link_mut(conn) {
+                    l.note_known(space, feeds.clone());
+                }
                 self.on_have(conn, space, &Theirs::Positions(feeds.clone()), (None, None), now);
                 self.note_handoff(space, &feeds);
             }
             SwarmMessage::HavePage { after, through, feeds, .. } => {
+                if let Some(l) = self.conns.link_mut(conn) {
+                    l.forget_known(&space);
+                }
                 self.on_have(conn, space, &Theirs::Positions(feeds.clone()), (after.as_ref(), through.as_ref()), now);
                 self.note_handoff(space, &feeds);
             }
@@ -153,6 +171,9 @@ impl Peer {
                     _ => false,
                 };
                 let theirs = Theirs::Heads(feeds);
+                if let Some(l) = self.conns.link_mut(conn) {
+                    if whole { l.note_known(space, theirs.positions()) } else { l.forget_known(&space) }
+                }
                 self.on_have(conn, space, &theirs, (after.as_ref(), through.as_ref()), now);
                 self.note_handoff(space, &theirs.positions());
                 // Same entries, other credentials: some we hold travel in no entry (a grant's,
@@ -172,6 +193,10 @@ impl Peer {
             }
             SwarmMessage::Entries { entries, .. } => {
                 let before = self.forks_held(&space);
+                if let Some(l) = self.conns.link_mut(conn) {
+                    // It holds what it sent: a push of ours after this change skips them.
+                    l.note_carried(&space, &entries);
+                }
                 let Some(sp) = self.client.space_mut(&space) else { return };
                 let report = replication::ingest_batch(sp, entries);
                 self.after_taking(space, before, report.new > 0, now);
@@ -272,6 +297,9 @@ impl Peer {
         };
         let behind = replication::behind(&replication::have(sp), &theirs.positions());
         if !missing.is_empty() {
+            if let Some(l) = self.conns.link_mut(conn) {
+                l.note_carried(&space, &missing);
+            }
             self.send(conn, &SwarmMessage::Entries { space, entries: missing }, now);
         }
         if behind {
@@ -294,6 +322,7 @@ impl Peer {
             let Some(l) = self.conns.link_mut(conn) else { continue };
             if member {
                 l.carry(space);
+                self.push(conn, space, now);
                 self.send_have(conn, space, false, now);
             } else if l.carries(&space) {
                 // A member until this change: it learns what removed it before the link
@@ -311,6 +340,26 @@ impl Peer {
                 }
             }
         }
+    }
+
+    /// After a local change: sends `conn` the entries of our own feeds of `space` its remote is
+    /// known to lack, before our new summary (SPEC.md §9.3.3 rule 2), so a device in sync receives a write in
+    /// the frames the write sends, not after a pull round trip. Unknown (no whole summary
+    /// heard yet, or only pages since): nothing, and the summary starts a pull.
+    fn push(&mut self, conn: ConnId, space: PublicKey, now: Timestamp) {
+        if crate::mutants::active(crate::mutants::Mutant::PullOnly) {
+            return;
+        }
+        let Some(known) = self.conns.link(conn).and_then(|l| l.known(&space)) else { return };
+        let Some(sp) = self.client.space(&space) else { return };
+        let entries = replication::push(sp, known, &self.client.identity().device_key());
+        if entries.is_empty() {
+            return;
+        }
+        if let Some(l) = self.conns.link_mut(conn) {
+            l.note_carried(&space, &entries);
+        }
+        self.send(conn, &SwarmMessage::Entries { space, entries }, now);
     }
 
     /// Tells the user once when its replica shows it removed from `space` (and again after a

@@ -25,6 +25,8 @@
 //! - L1 after healing: every invitation is terminal on both sides, and the honest replicas
 //!   of each space that are still members agree on members and items.
 //! - L2 after healing: honest guests who proved the secret in time succeed (`honest_success`).
+//! - L3 after converging: a write reaches every member in sync with its writer in the write's
+//!   own frames (`delivery`), whose latency the report shows.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -44,6 +46,7 @@ use spaces_protocol::{Canonical, Client, PublicKey, Role};
 
 use crate::world::{Ev, Mark, Phase, World};
 
+pub mod delivery;
 mod describe;
 pub mod fair_share;
 pub mod honest_success;
@@ -99,6 +102,7 @@ pub struct Oracle {
     removed_at: BTreeMap<(PublicKey, PublicKey), u64>,
     pub success: honest_success::Ledger,
     pub readmission: readmission::Judged,
+    pub delivery: delivery::Delivery,
 }
 
 impl Oracle {
@@ -402,12 +406,13 @@ pub fn restored(w: &mut World, i: usize, client: &Client) {
 /// The periodic check: during liveness, done once everything converged.
 pub fn check(w: &mut World) {
     resources::check(w);
+    if w.oracle.delivery.active() {
+        return;
+    }
     if w.phase == Phase::Liveness && converged(w).is_ok() {
         deep(w);
         honest_success::check(w);
-        if w.oracle.violation.is_none() {
-            w.phase = Phase::Done;
-        }
+        delivery::next(w);
         return;
     }
     w.after(CHECK_INTERVAL_MS, Ev::Check);
@@ -416,13 +421,14 @@ pub fn check(w: &mut World) {
 /// L1: the deadline passed.
 pub fn liveness_deadline(w: &mut World) {
     resources::check(w);
+    if w.oracle.delivery.active() {
+        return;
+    }
     match converged(w) {
         Ok(()) => {
             deep(w);
             honest_success::check(w);
-            if w.oracle.violation.is_none() {
-                w.phase = crate::world::Phase::Done;
-            }
+            delivery::next(w);
         }
         Err(why) => w.fail("L1", why),
     }

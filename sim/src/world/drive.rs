@@ -170,6 +170,7 @@ impl World {
             return; // Reported durable long ago.
         }
         let released = self.drive(i, Step::Input(Input::Durable { seq })).unwrap_or_default();
+        crate::oracle::delivery::released(self, i);
         self.nodes[i].deciding = None;
         for (conn, mark) in checks {
             crate::oracle::frame_handled(self, i, conn, mark, &released);
