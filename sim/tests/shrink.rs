@@ -39,7 +39,7 @@ fn replays_bit_for_bit(out: &Shrunk) {
 /// fault and 3,757 events.
 #[test]
 fn an_l1_failure_shrinks_to_a_fraction_of_its_actions_and_replays_bit_for_bit() {
-    let out = shrunk(805, Profile::Faulty, "membership-arrival-order", 120);
+    let out = shrunk(193, Profile::Faulty, "membership-arrival-order", 120);
     assert_eq!(out.invariant, "L1");
     assert!(out.before.peers >= 8 && out.before.events > 13_000, "the drawn world is big: {}", out.before);
     assert!(out.after.actions <= 100, "at most 100 of {} actions left: {}", out.before.actions, out.after);
@@ -51,7 +51,7 @@ fn an_l1_failure_shrinks_to_a_fraction_of_its_actions_and_replays_bit_for_bit() 
 /// Shrinking the dimensions alone left this one at 22 of its 63 actions (612 events).
 #[test]
 fn an_l2_failure_shrinks_its_actions_and_faults_too() {
-    let out = shrunk(333, Profile::Hostile, "charge-unconfirmed-attempts", 250);
+    let out = shrunk(190, Profile::Hostile, "charge-unconfirmed-attempts", 250);
     assert_eq!(out.invariant, "L2");
     assert!(out.before.actions >= 40 && out.before.faults >= 3, "{}", out.before);
     assert!(out.after.actions <= 15, "at most 15 of {} actions left: {}", out.before.actions, out.after);

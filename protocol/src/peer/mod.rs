@@ -210,6 +210,13 @@ impl Peer {
         now: Timestamp,
         rng: &mut R,
     ) -> Self {
+        // Removals already told before a restart: the replica shows them, the user was told.
+        let me = client.identity_key();
+        let removed = client
+            .space_keys()
+            .filter(|k| client.space(k).is_some_and(|sp| sp.standing(&me) == crate::space::Standing::Removed))
+            .copied()
+            .collect();
         let mut addr = addr;
         addr.truncate(crate::signal::wire::ADDR_SIZE_MAX);
         let info = PeerInfo { peer: client.identity().device_key(), addr };
@@ -227,7 +234,7 @@ impl Peer {
             guest_dialled: BTreeMap::new(),
             guest_waiting: BTreeSet::new(),
             credentials_seen: BTreeMap::new(),
-            removed: BTreeSet::new(),
+            removed,
             leaving: BTreeMap::new(),
             topics_dirty: false,
             rotation_at: None,

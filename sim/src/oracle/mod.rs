@@ -51,6 +51,7 @@ mod describe;
 pub mod fair_share;
 pub mod honest_success;
 pub mod readmission;
+mod removal;
 pub mod resources;
 
 /// How often, in virtual time, the liveness phase looks for convergence.
@@ -472,20 +473,7 @@ fn converged(w: &World) -> Result<(), String> {
         let members: BTreeSet<PublicKey> =
             truth.0.iter().filter(|m| m.role != Role::Removed).map(|m| m.identity).collect();
         let key = |i: usize| w.nodes[i].peer.as_ref().map(|p| p.client().identity_key());
-        // A removed member's device learns of its removal (SPEC §9.2.2 rule 7): its replica may
-        // lag on items, but it must not go on believing itself a member.
-        let removed: BTreeSet<PublicKey> =
-            truth.0.iter().filter(|m| m.role == Role::Removed).map(|m| m.identity).collect();
-        for (i, v) in &views {
-            let Some(k) = key(*i).filter(|k| removed.contains(k)) else { continue };
-            if let Some(m) = v.0.iter().find(|m| m.identity == k && m.role != Role::Removed) {
-                return Err(format!(
-                    "node {i} was removed from space {} but its replica still shows it {}",
-                    short(&space),
-                    m.role.name()
-                ));
-            }
-        }
+        removal::check(w, &space, &truth.0, &views)?;
         let mut current: Vec<(usize, View)> = vec![(usize::MAX, truth)];
         current.extend(views.iter().filter(|(i, _)| key(*i).is_some_and(|k| members.contains(&k))).cloned());
         let current: Vec<&(usize, View)> = current.iter().collect();
