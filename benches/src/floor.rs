@@ -71,6 +71,26 @@ impl Primitives {
     }
 }
 
+/// The floor once, composed as [`FLOOR_COUNTS`] says (for the `profile` binary: its
+/// instruction count is the floor's, free of a loaded machine's noise).
+#[inline(never)]
+pub fn once(p: &mut Primitives) -> u8 {
+    let mut acc = 0u8;
+    for (name, count) in FLOOR_COUNTS {
+        for _ in 0..count as usize {
+            acc ^= match name {
+                "x25519_dh" => p.dh()[0],
+                "x25519_keygen" => p.keygen()[0],
+                "spake2_both_sides" => p.spake2_both()[0],
+                "ed25519_sign" => p.sign().to_bytes()[0],
+                "ed25519_verify_strict" => u8::from(p.verify_strict()),
+                other => panic!("floor operation {other} has no primitive here"),
+            };
+        }
+    }
+    acc
+}
+
 impl Default for Primitives {
     fn default() -> Self {
         Self::new()

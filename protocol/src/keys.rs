@@ -229,10 +229,13 @@ impl Keypair {
     }
 }
 
-/// An X25519 static key pair for Noise.
+/// An X25519 static key pair for Noise. The public key is derived once, when the pair is
+/// made: each derivation is a base-point multiplication, and an invitation asked for it
+/// again on every use (issue 14).
 #[derive(Clone)]
 pub struct NoiseKeypair {
     secret: [u8; 32],
+    public: NoiseKey,
 }
 
 impl fmt::Debug for NoiseKeypair {
@@ -245,11 +248,12 @@ impl NoiseKeypair {
     pub fn generate<R: RngCore + CryptoRng>(rng: &mut R) -> Self {
         let mut secret = [0u8; 32];
         rng.fill_bytes(&mut secret);
-        NoiseKeypair { secret }
+        Self::from_secret_bytes(secret)
     }
 
     pub fn from_secret_bytes(secret: [u8; 32]) -> Self {
-        NoiseKeypair { secret }
+        let public = x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from(secret));
+        NoiseKeypair { secret, public: NoiseKey(public.to_bytes()) }
     }
 
     pub fn secret_bytes(&self) -> [u8; 32] {
@@ -257,8 +261,7 @@ impl NoiseKeypair {
     }
 
     pub fn public(&self) -> NoiseKey {
-        let secret = x25519_dalek::StaticSecret::from(self.secret);
-        NoiseKey(x25519_dalek::PublicKey::from(&secret).to_bytes())
+        self.public
     }
 }
 

@@ -126,6 +126,31 @@ pub struct Work {
     pub full: u64,
 }
 
+/// How much of a credential `Membership::store` verifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Check {
+    /// Everything (`Credential::verify_cached`): any credential from anyone.
+    Full,
+    /// Nothing, the id given: one our own `Signer` just issued (`trial_own`).
+    Trusted(CredentialId),
+}
+
+/// `Membership::trial_own`: the membership with the credential inserted, what inserting did,
+/// and the credential's id.
+#[derive(Debug)]
+pub(crate) struct Trial {
+    pub(crate) membership: Membership,
+    pub(crate) inserted: Inserted,
+    pub(crate) id: CredentialId,
+}
+
+impl Trial {
+    /// The credential's effect in the trial.
+    pub(crate) fn effect(&self) -> Option<Effect> {
+        self.membership.effect(&self.id)
+    }
+}
+
 /// Bound on credentials one space stores (applied and ignored), against flooding.
 pub const CREDENTIALS_MAX: usize = 1 << 22;
 /// Bound on credentials waiting for parents.
@@ -222,23 +247,32 @@ impl Membership {
         self.space
     }
 
+    /// Whether `chain` verified here as the device chain of a stored credential
+    /// (`VerifyCache::verified_chain`): a caller holding it need not verify it again.
+    pub fn verified_chain(&self, chain: &Credential) -> bool {
+        self.verified.verified_chain(chain)
+    }
+
     /// Verifies and stores one credential, then updates the resolution (incrementally when
     /// the credential extends the DAG, by a full pass otherwise).
     pub fn insert(&mut self, credential: Credential) -> Result<Inserted, InsertError> {
-        self.insert_checked(credential, true)
+        self.insert_checked(credential, Check::Full)
     }
 
-    /// `insert` of a credential this device's own `Signer` issued a moment ago, without
-    /// verifying its signature and chain: they are right by construction (our key signed
-    /// them), and the replica's real insert (`Space::ingest` of the control-feed entry)
-    /// still verifies them. Used for the trial of `Client::publish`, which only asks what
-    /// the credential would do.
-    pub(crate) fn insert_own(&mut self, credential: Credential) -> Result<Inserted, InsertError> {
-        self.insert_checked(credential, false)
+    /// A copy of this membership with `credential` (whose id is `id`), which this device's
+    /// own `Signer` issued a moment ago, inserted without verifying it at all: its signature
+    /// and chain are right by construction (our keys made them). `Client::publish` asks the
+    /// trial what the credential would do; `Space::append_own_credential` then checks the
+    /// rest and keeps the trial as the replica's membership, rather than inserting the
+    /// credential a second time (issue 14).
+    pub(crate) fn trial_own(&self, credential: Credential, id: CredentialId) -> Result<Trial, InsertError> {
+        let mut membership = self.clone();
+        let inserted = membership.insert_checked(credential, Check::Trusted(id))?;
+        Ok(Trial { membership, inserted, id })
     }
 
-    fn insert_checked(&mut self, credential: Credential, verify: bool) -> Result<Inserted, InsertError> {
-        let (outcome, added) = self.store(credential, verify)?;
+    fn insert_checked(&mut self, credential: Credential, check: Check) -> Result<Inserted, InsertError> {
+        let (outcome, added) = self.store(credential, check)?;
         if !added.is_empty() {
             self.update(&added);
         }
@@ -251,7 +285,7 @@ impl Membership {
         let mut results = Vec::with_capacity(credentials.len());
         let mut all = Vec::new();
         for c in credentials {
-            let r = self.store(c, true).map(|(outcome, added)| {
+            let r = self.store(c, Check::Full).map(|(outcome, added)| {
                 all.extend(added);
                 outcome
             });
@@ -265,15 +299,15 @@ impl Membership {
         results
     }
 
-    /// Verifies (unless `verify` is false: see `insert_own`) and adds to the graph (with any
-    /// pending credentials it releases).
-    fn store(&mut self, credential: Credential, verify: bool) -> Result<(Inserted, Vec<NodeIx>), InsertError> {
+    /// Verifies as `check` says and adds to the graph (with any pending credentials it
+    /// releases).
+    fn store(&mut self, credential: Credential, check: Check) -> Result<(Inserted, Vec<NodeIx>), InsertError> {
         if credential.assertion().space() != Some(self.space) {
             return Err(InsertError::WrongSpace);
         }
-        let id = match verify {
-            true => credential.verify_cached(&mut self.verified).map_err(InsertError::Invalid)?,
-            false => credential.id(),
+        let id = match check {
+            Check::Full => credential.verify_cached(&mut self.verified).map_err(InsertError::Invalid)?,
+            Check::Trusted(id) => id,
         };
         if self.graph.get(&id).is_some() || self.pending.contains_key(&id) {
             return Ok((Inserted::Duplicate, Vec::new()));
@@ -408,6 +442,13 @@ impl Membership {
     /// All stored credentials (connected ones in arrival order, then pending ones).
     pub fn credentials(&self) -> impl Iterator<Item = &Credential> {
         self.credentials.iter().chain(self.pending.values())
+    }
+
+    /// Every credential with its effect, as `credentials` lists them: what `effect(&c.id())`
+    /// for each would say, without hashing each credential again to find it.
+    pub fn credential_effects(&self) -> impl Iterator<Item = (&Credential, Effect)> {
+        let connected = self.credentials.iter().zip(self.res.effects.iter().copied());
+        connected.chain(self.pending.values().map(|c| (c, Effect::Pending)))
     }
 
     pub fn len(&self) -> usize {

@@ -14,7 +14,7 @@ use crate::feed::{Appended, Equivocation, Feed, FeedEntry, FeedError};
 use crate::hash::{Digest, domain, hash_tagged};
 use crate::item::{Item, ItemId, Items, Mutation};
 use crate::keys::PublicKey;
-use crate::membership::{Effect, FeedAdmission, InsertError, Inserted, Member, Membership};
+use crate::membership::{Effect, FeedAdmission, InsertError, Inserted, Member, Membership, Trial};
 use crate::mutants::{Mutant, active};
 use crate::proof::Provisional;
 
@@ -230,6 +230,31 @@ impl Space {
         result
     }
 
+    /// What decoding `len` bytes, the encoding of `credential` that our own `Signer` issued,
+    /// and inserting the result would do (`append_own_credential`), given `trial`, the
+    /// replica's membership as it is with the credential inserted unverified. Our own value
+    /// decodes to itself unless it is too large or invalid (`Canonical::from_bytes`); the
+    /// insert checks everything but the signatures, which our keys made a moment ago
+    /// (`Credential::check_issued`), and then its membership is the trial's.
+    fn adopt_issued(&mut self, credential: &Credential, len: usize, trial: Trial) -> ControlVerdict {
+        let max = <Credential as Canonical>::ENCODED_SIZE_MAX;
+        if len > max {
+            return ControlVerdict::Malformed(DecodeError::TooLarge { len, max });
+        }
+        if let Err(e) = credential.validate() {
+            return ControlVerdict::Malformed(e);
+        }
+        if let Err(e) = credential.check_issued() {
+            return ControlVerdict::Credential(Err(InsertError::Invalid(e)));
+        }
+        self.membership = trial.membership;
+        if trial.inserted == Inserted::New {
+            self.settle_provisional();
+            self.recompute_items();
+        }
+        ControlVerdict::Credential(Ok(trial.inserted))
+    }
+
     pub fn insert_credentials(&mut self, credentials: Vec<Credential>) -> Vec<Result<Inserted, InsertError>> {
         let results = self.membership.insert_batch(credentials);
         if results.contains(&Ok(Inserted::New)) {
@@ -432,6 +457,28 @@ impl Space {
         key: &crate::keys::Keypair,
         payload: Vec<u8>,
     ) -> Result<(FeedEntry, Ingested), IngestError> {
+        self.append_own_with(key, payload, None)
+    }
+
+    /// `append_own` of a credential our own `Signer` issued (`Client::publish`), with
+    /// `trial`, `Membership::trial_own` of this replica's membership unchanged since: the same
+    /// entry and the same outcome, but the credential is neither decoded from the entry again
+    /// nor verified and inserted a second time (`adopt_issued`; issue 14).
+    pub(crate) fn append_own_credential(
+        &mut self,
+        key: &crate::keys::Keypair,
+        credential: &Credential,
+        trial: Trial,
+    ) -> Result<(FeedEntry, Ingested), IngestError> {
+        self.append_own_with(key, credential.to_bytes(), Some((credential, trial)))
+    }
+
+    fn append_own_with(
+        &mut self,
+        key: &crate::keys::Keypair,
+        payload: Vec<u8>,
+        issued: Option<(&Credential, Trial)>,
+    ) -> Result<(FeedEntry, Ingested), IngestError> {
         let feed_key = key.public();
         let admission = self.carrier(&feed_key).ok_or(IngestError::NotAdmitted { feed: feed_key })?;
         if let Some(at) = self.fork_at(&feed_key) {
@@ -448,7 +495,12 @@ impl Space {
             self.feeds.insert(feed_key, feed);
         }
         appended.map_err(IngestError::Feed)?;
-        let ingested = self.apply_entry(admission, &entry);
+        let ingested = match issued {
+            Some((c, trial)) if admission.designation == Designation::Control => {
+                Ingested::Control(self.adopt_issued(c, entry.body.payload.len(), trial))
+            }
+            _ => self.apply_entry(admission, &entry),
+        };
         Ok((entry, ingested))
     }
 

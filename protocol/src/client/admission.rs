@@ -35,7 +35,25 @@ impl Client {
         delegation: Option<CredentialId>,
         now: Timestamp,
     ) -> Result<Vec<Credential>, ClientError> {
-        let ok_device = request.device_credential.verify().is_ok()
+        let verified = request.device_credential.verify().is_ok();
+        self.admit_request(key, request, verified, role, delegation, now)?;
+        Ok(self.local(key)?.space.membership().credentials().cloned().collect())
+    }
+
+    /// `admit`, told whether the request's device credential verified: `admit_space` knows
+    /// it did, since the invitation host admits only a request `AdmissionRequest::verify`
+    /// accepted, and verifying it again cost a `verify_strict` per admission (issue 14).
+    /// Returns nothing: `admit_space` answers with its grant, not with this list.
+    fn admit_request(
+        &mut self,
+        key: &PublicKey,
+        request: &JoinRequest,
+        verified: bool,
+        role: Role,
+        delegation: Option<CredentialId>,
+        now: Timestamp,
+    ) -> Result<(), ClientError> {
+        let ok_device = verified
             && request
                 .device_credential
                 .authorized_device()
@@ -66,7 +84,7 @@ impl Client {
             }
         }
         self.add_contact(request.identity);
-        Ok(self.local(key)?.space.membership().credentials().cloned().collect())
+        Ok(())
     }
 
     /// Completes a join with the credentials the admitter returned.
@@ -130,9 +148,10 @@ impl Client {
         let AdmissionGrant::Space { space, credentials, role, .. } = grant else {
             return Err(ClientError::NotAllowed);
         };
-        let host = grant.host_identity();
+        let verified = verified.filter(|m| m.space() == *space);
+        let host = grant.host_identity_verified(verified.as_ref());
         if !self.spaces.contains_key(space) {
-            let replica = match verified.filter(|m| m.space() == *space) {
+            let replica = match verified {
                 Some(m) => Space::from_membership(m),
                 None => {
                     let mut replica = Space::new(*space);
@@ -224,9 +243,16 @@ impl Client {
     }
 }
 
-/// The encoded size of the `Admitted` message that carries `grant`, with a PIN confirmation.
+/// What an `Admitted` message with a PIN confirmation encodes before its grant: postcard
+/// writes a struct variant as its index (one byte for Admitted), then its fields in order,
+/// here `Some` and the 32-byte tag.
+const ADMITTED_PREFIX: usize = 1 + 1 + 32;
+
+/// The encoded size of the `Admitted` message that carries `grant`, with a PIN confirmation,
+/// counted without copying the grant into a message and encoding it (a host asks twice per
+/// admission, of grants up to a frame's size; issue 14).
 fn grant_size(grant: &AdmissionGrant) -> usize {
-    crate::invitation::wire::Message::Admitted { mac: Some([0; 32]), grant: grant.clone() }.to_bytes().len()
+    ADMITTED_PREFIX + postcard::experimental::serialized_size(grant).expect("grants always serialize")
 }
 
 /// The host side of invitations admits through the client's spaces and identity.
@@ -278,7 +304,8 @@ impl Admitter for Client {
         }
         // Checked before issuing anything: a refused guest must not become a member.
         self.grant_will_fit(space, join)?;
-        self.admit(&space, join, role, delegation, now).map_err(|_| Refusal::NotAuthorised)?;
+        // `join` came in a request the host verified, device credential included.
+        self.admit_request(&space, join, true, role, delegation, now).map_err(|_| Refusal::NotAuthorised)?;
         if !self.space(&space).is_some_and(|s| s.membership().is_member(&join.identity)) {
             return Err(Refusal::NotAuthorised);
         }
@@ -305,5 +332,29 @@ impl Admitter for Client {
             }
         };
         Ok(AdmissionGrant::Device { credential, host_device: self.identity.device_credential().clone() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    #[test]
+    fn grant_size_is_the_encoded_size_of_the_admitted_message() {
+        let mut rng = ChaCha20Rng::seed_from_u64(14);
+        let now = Timestamp::from_millis(1_700_000_000_000);
+        let mut host = Client::create_identity(&mut rng, now);
+        let space = host.create_space(&mut rng, now);
+        let credentials: Vec<Credential> = host.space(&space).unwrap().membership().credentials().cloned().collect();
+        let host_device = host.identity.device_credential().clone();
+        for n in [0, 1, credentials.len()] {
+            let credentials = credentials[..n].to_vec();
+            let grant =
+                AdmissionGrant::Space { space, role: Role::Editor, credentials, host_device: host_device.clone() };
+            let message = crate::invitation::wire::Message::Admitted { mac: Some([7; 32]), grant: grant.clone() };
+            assert_eq!(grant_size(&grant), message.to_bytes().len());
+        }
     }
 }

@@ -260,15 +260,16 @@ impl Client {
         self.set_role(key, member, Role::Removed, now)
     }
 
-    /// Inserts a credential we issued and appends it to our control feed, if it takes effect.
+    /// Inserts a credential we issued (our identity's `Signer` or a space key we hold: the
+    /// replica trusts its signatures) and appends it to our control feed, if it takes effect.
     fn publish(&mut self, key: &PublicKey, credential: Credential) -> Result<Credential, ClientError> {
         let local = self.local_mut(key)?;
-        let mut trial = local.space.membership().clone();
-        trial.insert_own(credential.clone()).map_err(ClientError::Credential)?;
-        if trial.effect(&credential.id()) != Some(crate::membership::Effect::Applied) {
+        let trial = local.space.membership().trial_own(credential.clone(), credential.id());
+        let trial = trial.map_err(ClientError::Credential)?;
+        if trial.effect() != Some(crate::membership::Effect::Applied) {
             return Err(ClientError::NoEffect);
         }
-        local.space.append_own(&local.control, credential.to_bytes()).map_err(ClientError::Ingest)?;
+        local.space.append_own_credential(&local.control, &credential, trial).map_err(ClientError::Ingest)?;
         Ok(credential)
     }
 

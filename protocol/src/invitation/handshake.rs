@@ -35,17 +35,23 @@ impl snow::types::Random for SeededRandom {
 }
 
 /// Hands snow exactly one RNG, seeded by the caller; a second request gets none (and snow
-/// fails) rather than a repeated stream.
+/// fails) rather than a repeated stream. With a `local` key pair, X25519 is [`KnownStatic`].
 struct SeededResolver {
     seed: Cell<Option<[u8; 32]>>,
+    local: Option<([u8; 32], [u8; 32])>,
 }
 
 impl CryptoResolver for SeededResolver {
     fn resolve_rng(&self) -> Option<Box<dyn snow::types::Random>> {
         self.seed.take().map(|s| Box::new(SeededRandom(ChaCha20Rng::from_seed(s))) as Box<dyn snow::types::Random>)
     }
-    fn resolve_dh(&self, _: &snow::params::DHChoice) -> Option<Box<dyn snow::types::Dh>> {
-        None
+    fn resolve_dh(&self, choice: &snow::params::DHChoice) -> Option<Box<dyn snow::types::Dh>> {
+        match (choice, self.local) {
+            (snow::params::DHChoice::Curve25519, Some(local)) => {
+                Some(Box::new(KnownStatic { privkey: [0; 32], pubkey: [0; 32], local }))
+            }
+            _ => None,
+        }
     }
     fn resolve_hash(&self, _: &snow::params::HashChoice) -> Option<Box<dyn snow::types::Hash>> {
         None
@@ -55,16 +61,81 @@ impl CryptoResolver for SeededResolver {
     }
 }
 
-fn builder<'a, R: RngCore + CryptoRng>(rng: &mut R) -> snow::Builder<'a> {
-    builder_for(NOISE_PARAMS, rng)
+/// X25519 exactly as snow's own `Dh25519` computes it (the same RNG draw for an ephemeral
+/// key, the same clamped scalar multiplications), except that setting the static private key
+/// of our `NoiseKeypair` takes the public half the pair already holds: snow derived it again,
+/// a base-point multiplication per side of every handshake (issue 14).
+struct KnownStatic {
+    privkey: [u8; 32],
+    pubkey: [u8; 32],
+    /// Our static key pair: (private, public).
+    local: ([u8; 32], [u8; 32]),
+}
+
+impl KnownStatic {
+    fn derive_pubkey(&mut self) {
+        let secret = x25519_dalek::StaticSecret::from(self.privkey);
+        self.pubkey = x25519_dalek::PublicKey::from(&secret).to_bytes();
+    }
+}
+
+impl snow::types::Dh for KnownStatic {
+    fn name(&self) -> &'static str {
+        "25519"
+    }
+    fn pub_len(&self) -> usize {
+        32
+    }
+    fn priv_len(&self) -> usize {
+        32
+    }
+    fn set(&mut self, privkey: &[u8]) {
+        self.privkey.copy_from_slice(&privkey[..32]);
+        // Constant time: the bytes are secret (SPEC's rule for every secret comparison).
+        if bool::from(subtle::ConstantTimeEq::ct_eq(&self.privkey[..], &self.local.0[..])) {
+            self.pubkey = self.local.1;
+        } else {
+            self.derive_pubkey();
+        }
+    }
+    fn generate(&mut self, rng: &mut dyn snow::types::Random) -> Result<(), snow::Error> {
+        rng.try_fill_bytes(&mut self.privkey)?;
+        self.derive_pubkey();
+        Ok(())
+    }
+    fn pubkey(&self) -> &[u8] {
+        &self.pubkey
+    }
+    fn privkey(&self) -> &[u8] {
+        &self.privkey
+    }
+    fn dh(&self, pubkey: &[u8], out: &mut [u8]) -> Result<(), snow::Error> {
+        let mut remote = [0u8; 32];
+        remote.copy_from_slice(&pubkey[..32]);
+        out[..32].copy_from_slice(&x25519_dalek::x25519(self.privkey, remote));
+        Ok(())
+    }
+}
+
+/// A builder for the invitation handshake with `local` as our static key pair.
+fn builder<'a, R: RngCore + CryptoRng>(rng: &mut R, local: &NoiseKeypair) -> snow::Builder<'a> {
+    resolved_builder(NOISE_PARAMS, rng, Some((local.secret_bytes(), local.public().0)))
 }
 
 /// A snow builder for `params` whose randomness comes from the caller's RNG only.
 pub fn builder_for<'a, R: RngCore + CryptoRng>(params: &str, rng: &mut R) -> snow::Builder<'a> {
+    resolved_builder(params, rng, None)
+}
+
+fn resolved_builder<'a, R: RngCore + CryptoRng>(
+    params: &str,
+    rng: &mut R,
+    local: Option<([u8; 32], [u8; 32])>,
+) -> snow::Builder<'a> {
     let mut seed = [0u8; 32];
     rng.fill_bytes(&mut seed);
-    let resolver =
-        FallbackResolver::new(Box::new(SeededResolver { seed: Cell::new(Some(seed)) }), Box::new(DefaultResolver));
+    let seeded = SeededResolver { seed: Cell::new(Some(seed)), local };
+    let resolver = FallbackResolver::new(Box::new(seeded), Box::new(DefaultResolver));
     let params = params.parse().expect("constant Noise parameters parse");
     snow::Builder::with_resolver(params, Box::new(resolver))
 }
@@ -77,7 +148,11 @@ pub fn initiator<R: RngCore + CryptoRng>(
 ) -> Result<snow::HandshakeState, snow::Error> {
     let prologue = code.prologue();
     let secret = local.secret_bytes();
-    builder(rng).prologue(&prologue)?.local_private_key(&secret)?.remote_public_key(&code.host.0)?.build_initiator()
+    builder(rng, local)
+        .prologue(&prologue)?
+        .local_private_key(&secret)?
+        .remote_public_key(&code.host.0)?
+        .build_initiator()
 }
 
 /// The host's side, with the static key the code pins.
@@ -88,7 +163,7 @@ pub fn responder<R: RngCore + CryptoRng>(
 ) -> Result<snow::HandshakeState, snow::Error> {
     let prologue = code.prologue();
     let secret = local.secret_bytes();
-    builder(rng).prologue(&prologue)?.local_private_key(&secret)?.build_responder()
+    builder(rng, local).prologue(&prologue)?.local_private_key(&secret)?.build_responder()
 }
 
 pub fn handshake_hash(state: &snow::HandshakeState) -> HandshakeHash {
@@ -97,17 +172,23 @@ pub fn handshake_hash(state: &snow::HandshakeState) -> HandshakeHash {
     h
 }
 
+/// Room for any handshake message with an empty payload over X25519: at most an ephemeral
+/// key (32 bytes), an encrypted static key (48) and the payload's tag (16). A buffer of
+/// `NOISE_MESSAGE_MAX` zeroed 64 KiB for each of these few bytes, six times an invitation
+/// (issue 14).
+const HANDSHAKE_MESSAGE_ROOM: usize = 256;
+
 /// Writes a handshake message with an empty payload.
 pub fn write(state: &mut snow::HandshakeState) -> Result<Vec<u8>, snow::Error> {
-    let mut buf = vec![0u8; NOISE_MESSAGE_MAX];
+    let mut buf = [0u8; HANDSHAKE_MESSAGE_ROOM];
     let n = state.write_message(&[], &mut buf)?;
-    buf.truncate(n);
-    Ok(buf)
+    Ok(buf[..n].to_vec())
 }
 
-/// Reads a handshake message; any payload is a protocol violation (we send none).
+/// Reads a handshake message; any payload is a protocol violation (we send none). The
+/// payload is never longer than the message, so that much room is all snow can need.
 pub fn read(state: &mut snow::HandshakeState, message: &[u8]) -> Result<(), snow::Error> {
-    let mut buf = vec![0u8; NOISE_MESSAGE_MAX];
+    let mut buf = vec![0u8; message.len()];
     let n = state.read_message(message, &mut buf)?;
     if n != 0 {
         return Err(snow::Error::Input);

@@ -202,10 +202,19 @@ pub enum AdmissionGrant {
 impl AdmissionGrant {
     /// The host's identity, from its (verified) device credential.
     pub fn host_identity(&self) -> Option<PublicKey> {
+        self.host_identity_verified(None)
+    }
+
+    /// `host_identity`, where `membership` (the guest's, built from this grant) may already
+    /// have verified the host's device credential, as the chain of the credentials the host
+    /// signed: then it is not verified again (issue 14). The same answer either way.
+    pub fn host_identity_verified(&self, membership: Option<&crate::membership::Membership>) -> Option<PublicKey> {
         let host_device = match self {
             AdmissionGrant::Space { host_device, .. } | AdmissionGrant::Device { host_device, .. } => host_device,
         };
-        host_device.verify().ok()?;
+        if !membership.is_some_and(|m| m.verified_chain(host_device)) {
+            host_device.verify().ok()?;
+        }
         host_device.authorized_device().map(|(identity, _, _)| identity)
     }
 }

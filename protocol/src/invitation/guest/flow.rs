@@ -251,10 +251,10 @@ impl InvitationGuest {
                 m.insert_batch(credentials.clone());
                 // Every credential of a small space comes with the grant: the walk judges it.
                 // A proof of a large one leaves most parents missing (SPEC.md §7.7.3).
-                let whole = m.credentials().all(|c| m.effect(&c.id()) != Some(Effect::Pending));
+                let whole = m.credential_effects().all(|(_, e)| e != Effect::Pending);
                 let ok = match whole {
                     true => self.whole_grant_ok(&m, join, *role),
-                    false => self.proof_ok(&m, join, *role, grant.host_identity()),
+                    false => self.proof_ok(&m, join, *role, grant.host_identity_verified(Some(&m))),
                 };
                 self.verified = ok.then_some(m);
                 ok
@@ -275,10 +275,10 @@ impl InvitationGuest {
         // The admission itself grants the code's role (SPEC §7.7.3): a host that grants
         // another is lying. The role may have changed since (a retry after a promotion),
         // so the grant's role is the one the credentials give now.
-        let as_coded = m.credentials().any(|c| {
+        let as_coded = m.credential_effects().any(|(c, e)| {
             c.subject() == join.identity
                 && matches!(c.assertion(), Assertion::SpaceMember { role: r, .. } if Some(*r) == self.code.role)
-                && m.effect(&c.id()) == Some(Effect::Applied)
+                && e == Effect::Applied
         });
         as_coded
             && m.role(&join.identity) == Some(role)

@@ -15,6 +15,8 @@ pub enum Admission<'a> {
 
 /// What the host needs from its space or identity to admit a guest; implemented by
 /// `Client`. A retry never signs: it returns the credentials already issued, or refuses.
+/// The host asks only for a request `AdmissionRequest::verify` accepted, so a `JoinRequest`
+/// given to `admit_space` has its device credential verified already.
 pub trait Admitter {
     fn admit_space(
         &mut self,
