@@ -48,8 +48,10 @@ fn frames_of_two_writes(seed: u64) -> Vec<usize> {
     let first = net.write(0, space, "one");
     let ops = vec![Op::Set { item: first, field: "text".into(), value: Value::Text("two".into()) }];
     net.command(0, Command::Write { space, ops });
-    let frames =
-        net.queue.values().filter_map(|m| if let Msg::Frame { peer: 1, bytes, .. } = m { Some(bytes.len()) } else { None });
+    let frames = net
+        .queue
+        .values()
+        .filter_map(|m| if let Msg::Frame { peer: 1, bytes, .. } = m { Some(bytes.len()) } else { None });
     let frames = frames.collect();
     assert!(net.run(1_000, |n| n.converged(&space, &[0, 1])));
     frames

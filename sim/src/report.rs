@@ -269,9 +269,32 @@ fn kv(m: &BTreeMap<String, u64>) -> String {
     m.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
 }
 
+/// The delivery latencies as "N writes to members, median M ms, max X ms".
+fn delivery(histogram: &BTreeMap<u64, u64>) -> String {
+    let n: u64 = histogram.values().sum();
+    if n == 0 {
+        return "none measured".into();
+    }
+    let mut seen = 0;
+    let median = histogram.iter().find(|(_, c)| {
+        seen += **c;
+        seen * 2 >= n
+    });
+    let median = median.map_or(0, |(ms, _)| *ms);
+    let max = histogram.keys().next_back().copied().unwrap_or(0);
+    format!("{n} member arrivals, median {median} ms, max {max} ms")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn delivery_latency_is_the_median_and_max_of_the_histogram() {
+        let h: BTreeMap<u64, u64> = [(30, 1), (40, 2), (100, 1)].into_iter().collect();
+        assert_eq!(super::delivery(&h), "4 member arrivals, median 40 ms, max 100 ms");
+        assert_eq!(super::delivery(&BTreeMap::new()), "none measured");
+    }
     use crate::oracle::Violation;
 
     /// A failed seed as a world reports it.
@@ -343,20 +366,4 @@ mod tests {
         assert!(xml.contains("replay: cargo run --release -p spaces-sim -- replay 2 --profile hostile"), "{xml}");
         assert!(xml.contains("[1200 ms] node 3 host admitted 6b64"), "{xml}");
     }
-}
-
-/// The delivery latencies as "N writes to members, median M ms, max X ms".
-fn delivery(histogram: &BTreeMap<u64, u64>) -> String {
-    let n: u64 = histogram.values().sum();
-    if n == 0 {
-        return "none measured".into();
-    }
-    let mut seen = 0;
-    let median = histogram.iter().find(|(_, c)| {
-        seen += **c;
-        seen * 2 >= n
-    });
-    let median = median.map_or(0, |(ms, _)| *ms);
-    let max = histogram.keys().next_back().copied().unwrap_or(0);
-    format!("{n} member arrivals, median {median} ms, max {max} ms")
 }

@@ -121,12 +121,8 @@ fn start(w: &mut World, space: PublicKey) -> bool {
         .find(|i| !linked(w, *i, &space).is_empty());
     let Some(writer) = writer else { return false };
     let receivers = linked(w, writer, &space).into_iter().map(|j| (j, Receiver::default())).collect();
-    let before: Vec<_> = w.nodes[writer]
-        .peer
-        .as_ref()
-        .and_then(|p| p.client().space(&space))
-        .map(replication::have)
-        .unwrap_or_default();
+    let before: Vec<_> =
+        w.nodes[writer].peer.as_ref().and_then(|p| p.client().space(&space)).map(replication::have).unwrap_or_default();
     let ops = crate::workload::ops_for(w, writer, space);
     let command = Command::Write { space, ops };
     w.oracle.delivery.probe = Some(Probe {
@@ -197,7 +193,7 @@ pub fn released(w: &mut World, i: usize) {
 /// Node `i` handled a frame: note when it first holds the probe entry.
 pub fn frame(w: &mut World, i: usize) {
     let Some(p) = w.oracle.delivery.probe.as_ref() else { return };
-    if !p.receivers.get(&i).is_some_and(|r| r.arrived.is_none()) {
+    if p.receivers.get(&i).is_none_or(|r| r.arrived.is_some()) {
         return;
     }
     let (space, feed, len) = (p.space, p.feed, p.len);

@@ -26,4 +26,3 @@ pub(super) fn check(w: &World, space: &PublicKey, truth: &[Member], views: &[(us
     }
     Ok(())
 }
-
