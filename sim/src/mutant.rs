@@ -63,7 +63,7 @@ pub const CAUGHT: &[(Planted, crate::config::Profile, u64, &[&str])] = {
         (P(Mutant::FreeGuessAfterCompletion), Hostile, 0, &["S6"]),
         (P(Mutant::ChargeUnconfirmedAttempts), Hostile, 190, &["L2"]),
         (P(Mutant::SignalUnfair), Hostile, 0, &["S7"]),
-        (P(Mutant::DelegatedFullShares), Hostile, 24, &["S6"]),
+        (P(Mutant::DelegatedFullShares), Hostile, 93, &["S6"]),
         (P(Mutant::ResolveEveryInsert), Hostile, 10, &["R2"]),
         (P(Mutant::DenseClocks), Hostile, 70, &["R2"]),
         (P(Mutant::NoRemovalNotice), Faulty, 18, &["L1"]),

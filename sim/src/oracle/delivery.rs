@@ -18,6 +18,10 @@ use spaces_protocol::{PublicKey, Role};
 
 use crate::world::{Ev, Phase, World};
 
+/// A probe that has not settled this long after its write failed: a write's frames leave
+/// within one group commit and arrive within the network's latency, tails included (seconds).
+pub const PROBE_DEADLINE_MS: u64 = 60_000;
+
 /// The probes of one world: the spaces still to probe, and the one under way.
 #[derive(Debug, Default)]
 pub struct Delivery {
@@ -31,6 +35,7 @@ struct Probe {
     space: PublicKey,
     writer: usize,
     written_at: u64,
+    deadline: u64,
     /// The writer's feed the probe entry went to, and that feed's length with it.
     feed: PublicKey,
     len: u64,
@@ -129,11 +134,13 @@ fn start(w: &mut World, space: PublicKey) -> bool {
         space,
         writer,
         written_at: w.now,
+        deadline: w.now + PROBE_DEADLINE_MS,
         feed: PublicKey::default(),
         len: 0,
         capturing: true,
         receivers,
     });
+    w.after(PROBE_DEADLINE_MS, Ev::DeliveryDue { node: usize::MAX });
     w.trace.line(w.now, writer, "command", crate::trace::command_summary(&command));
     w.command(writer, &command);
     let after: Vec<_> =
@@ -205,8 +212,12 @@ pub fn frame(w: &mut World, i: usize) {
     }
 }
 
-/// The last of the write's frames reached node `i`: it must hold the entry now.
+/// The last of the write's frames reached node `i`: it must hold the entry now. (`usize::MAX`:
+/// a probe's deadline.)
 pub fn due(w: &mut World, i: usize) {
+    if i == usize::MAX {
+        return deadline(w);
+    }
     frame(w, i);
     let Some(p) = w.oracle.delivery.probe.as_mut() else { return };
     let Some(r) = p.receivers.get_mut(&i) else { return };
@@ -223,6 +234,23 @@ pub fn due(w: &mut World, i: usize) {
         );
     }
     settle(w);
+}
+
+/// A probe still unsettled at its deadline: its write's frames never left the writer, or
+/// never reached a member.
+fn deadline(w: &mut World) {
+    let Some(p) = w.oracle.delivery.probe.as_ref() else { return };
+    if w.now < p.deadline {
+        return; // An earlier probe's deadline.
+    }
+    let waiting: Vec<usize> = p.receivers.iter().filter(|(_, r)| !r.judged).map(|(j, _)| *j).collect();
+    let what = if p.capturing { "its frames were never released" } else { "not every member was reached" };
+    let detail = format!(
+        "node {}'s write to space {} did not settle in {PROBE_DEADLINE_MS} ms: {what} (waiting for {waiting:?})",
+        p.writer,
+        super::short(&p.space)
+    );
+    w.fail("L3", detail);
 }
 
 /// Once every member is judged: the latencies go to the report, and the next probe starts.
