@@ -78,6 +78,10 @@ pub(super) struct Link {
     /// advanced by every entry sent to it or received from it since (SPEC.md §9.3.3 rule 2).
     /// Lets a local change push the new entries at once instead of waiting for a pull.
     known: BTreeMap<PublicKey, Vec<FeedPosition>>,
+    /// How far we pushed each of our feeds here, per space: an entry is pushed at most once per
+    /// link (a remote that does not take it gets it by the pull), so a summary that resets
+    /// `known` cannot make every change resend it (hostile seed 675 livelocked that way).
+    pushed: BTreeMap<PublicKey, BTreeMap<PublicKey, u64>>,
 }
 
 impl Link {
@@ -99,6 +103,7 @@ impl Link {
             sent: BTreeMap::new(),
             loose_sent: BTreeMap::new(),
             known: BTreeMap::new(),
+            pushed: BTreeMap::new(),
         }
     }
 
@@ -165,6 +170,7 @@ impl Link {
         // the one last sent (the remote may have dropped the space too), and theirs is unknown.
         self.sent.remove(space);
         self.known.remove(space);
+        self.pushed.remove(space);
         self.spaces.remove(space)
     }
 
@@ -180,9 +186,25 @@ impl Link {
         self.known.remove(space);
     }
 
-    /// What the remote holds of `space`, if a whole summary of it told us.
-    pub(super) fn known(&self, space: &PublicKey) -> Option<&[FeedPosition]> {
-        self.known.get(space).map(Vec::as_slice)
+    /// What a push of `space` may start from: `known`, with each feed past what we pushed here.
+    pub(super) fn push_base(&self, space: &PublicKey) -> Option<Vec<FeedPosition>> {
+        let mut base = self.known.get(space)?.clone();
+        for (feed, length) in self.pushed.get(space).into_iter().flatten() {
+            match base.binary_search_by(|p| p.feed.cmp(feed)) {
+                Ok(i) => base[i].length = base[i].length.max(*length),
+                Err(i) => base.insert(i, FeedPosition { feed: *feed, length: *length }),
+            }
+        }
+        Some(base)
+    }
+
+    /// `entries` of `space` were pushed here.
+    pub(super) fn note_pushed(&mut self, space: PublicKey, entries: &[FeedEntry]) {
+        let pushed = self.pushed.entry(space).or_default();
+        for e in entries {
+            let at = pushed.entry(e.body.feed).or_default();
+            *at = (*at).max(e.body.seq.saturating_add(1));
+        }
     }
 
     /// `entries` of `space` went to the remote or came from it: it holds them.

@@ -350,14 +350,15 @@ impl Peer {
         if crate::mutants::active(crate::mutants::Mutant::PullOnly) {
             return;
         }
-        let Some(known) = self.conns.link(conn).and_then(|l| l.known(&space)) else { return };
+        let Some(base) = self.conns.link(conn).and_then(|l| l.push_base(&space)) else { return };
         let Some(sp) = self.client.space(&space) else { return };
-        let entries = replication::push(sp, known, &self.client.identity().device_key());
+        let entries = replication::push(sp, &base, &self.client.identity().device_key());
         if entries.is_empty() {
             return;
         }
         if let Some(l) = self.conns.link_mut(conn) {
             l.note_carried(&space, &entries);
+            l.note_pushed(space, &entries);
         }
         self.send(conn, &SwarmMessage::Entries { space, entries }, now);
     }
