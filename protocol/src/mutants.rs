@@ -81,10 +81,17 @@ pub enum Mutant {
     /// A local change sends only the new summary, never the entries a linked device is known
     /// to lack (SPEC §9.3.3 rule 2), so every write waits for the receiver's pull.
     PullOnly,
+    /// A summary showing entries we would refuse (a feed we do not admit) still makes us
+    /// announce ours again, so two replicas with different credential sets pull each other
+    /// every round trip (the storm of hostile seed 675).
+    PullRefusedFeeds,
+    /// Entries deferred for want of their feed's admission give up no credentials, so an
+    /// admission that travels only in its own feed's entries never arrives (SPEC §9.3.3 rule 4).
+    IgnoreDeferredCredentials,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 31] = [
+    pub const ALL: [Mutant; 33] = [
         Mutant::CodecLenient,
         Mutant::SkipSignatureCheck,
         Mutant::MembershipArrivalOrder,
@@ -116,6 +123,8 @@ impl Mutant {
         Mutant::DenseClocks,
         Mutant::NoRemovalNotice,
         Mutant::PullOnly,
+        Mutant::PullRefusedFeeds,
+        Mutant::IgnoreDeferredCredentials,
     ];
 
     pub fn name(self) -> &'static str {
@@ -151,6 +160,8 @@ impl Mutant {
             Mutant::DenseClocks => "dense-clocks",
             Mutant::NoRemovalNotice => "no-removal-notice",
             Mutant::PullOnly => "pull-only",
+            Mutant::PullRefusedFeeds => "pull-refused-feeds",
+            Mutant::IgnoreDeferredCredentials => "ignore-deferred-credentials",
         }
     }
 

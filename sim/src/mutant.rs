@@ -68,6 +68,7 @@ pub const CAUGHT: &[(Planted, crate::config::Profile, u64, &[&str])] = {
         (P(Mutant::DenseClocks), Hostile, 70, &["R2"]),
         (P(Mutant::NoRemovalNotice), Faulty, 18, &["L1"]),
         (P(Mutant::PullOnly), Calm, 0, &["L3"]),
+        (P(Mutant::IgnoreDeferredCredentials), Hostile, 675, &["L1"]),
         (Planted::ReleaseBeforeDurable, Faulty, 0, &["S5"]),
     ]
 };
@@ -98,6 +99,12 @@ pub fn not_simulated(m: Mutant) -> Option<&'static str> {
             "needs an entry re-sent with another signature over the same body; Ed25519 signatures are \
              deterministic, so honest devices never make one, and on-path tampering dies in Noise; \
              caught by the feed vectors",
+        ),
+        Mutant::PullRefusedFeeds => Some(
+            "a storm needs two replicas that can never take each other's entries; the one state known to \
+             make them (hostile 675: admissions carried only in their own feeds) is repaired by the rule \
+             ignore-deferred-credentials removes, and 400 seeds of hostile, swarm and faulty pass with it \
+             planted; hostile 675 storms (R3) with both planted. Needs a protocol test (not yet written)",
         ),
         _ => None,
     }

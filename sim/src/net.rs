@@ -192,6 +192,7 @@ pub fn transmit(w: &mut World, a: usize, conn: ConnId, bytes: Vec<u8>) {
     for (extra, bytes, mark) in deliveries {
         let Some(link) = w.net.schedule(a, conn, w.now + lat + extra) else { return };
         crate::oracle::delivery::sent(w, a, link.node, link.last_at);
+        crate::oracle::traffic::sent(w, a, link.node, bytes.len());
         w.at(link.last_at, Ev::Frame { node: link.node, conn: link.conn, bytes, mark });
     }
 }

@@ -242,6 +242,11 @@ pub fn table(r: &Report) -> String {
     row(&mut s, "items written", t.items_written.to_string());
     row(&mut s, "successes owed (L2)", t.owed_successes.to_string());
     row(&mut s, "delivery after healing (L3)", delivery(&t.delivery_ms));
+    row(
+        &mut s,
+        "busiest link, one window (R3)",
+        format!("{} KiB per {} s", t.link_bytes_window_max / 1024, crate::oracle::traffic::WINDOW_MS / 1000),
+    );
     row(&mut s, "invitations (guest outcome)", kv(&t.invitations));
     row(&mut s, "faults injected", kv(&t.faults));
     row(&mut s, "attacks tried", kv(&t.attacks));

@@ -90,6 +90,9 @@ pub struct Stats {
     /// in sync with its writer holding it, as a histogram (ms -> count), so merging is exact.
     #[serde(default)]
     pub delivery_ms: BTreeMap<u64, u64>,
+    /// The most bytes one trusted device sent another within one R3 window (`oracle::traffic`).
+    #[serde(default)]
+    pub link_bytes_window_max: u64,
 }
 
 impl Stats {
@@ -112,6 +115,7 @@ impl Stats {
         self.refused += o.refused;
         self.items_written += o.items_written;
         self.members_max = self.members_max.max(o.members_max);
+        self.link_bytes_window_max = self.link_bytes_window_max.max(o.link_bytes_window_max);
         self.owed_successes += o.owed_successes;
         for (k, v) in &o.invitations {
             *self.invitations.entry(k.clone()).or_default() += v;

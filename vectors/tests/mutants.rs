@@ -31,6 +31,8 @@ const NOT_REACHED: &[Mutant] = &[
     Mutant::DenseClocks,
     Mutant::NoRemovalNotice,
     Mutant::PullOnly,
+    Mutant::PullRefusedFeeds,
+    Mutant::IgnoreDeferredCredentials,
 ];
 
 /// Planted bugs for the rules issue 10's vectors cover (`protocol/src/mutants.rs`), with the

@@ -295,7 +295,7 @@ impl Peer {
             Theirs::Positions(p) => replication::missing_in(sp, p, after, through),
             Theirs::Heads(h) => replication::missing_for_summary(sp, h, after, through),
         };
-        let behind = replication::behind(&replication::have(sp), &theirs.positions());
+        let behind = replication::behind(sp, &theirs.positions());
         if !missing.is_empty() {
             if let Some(l) = self.conns.link_mut(conn) {
                 l.note_carried(&space, &missing);
@@ -304,7 +304,8 @@ impl Peer {
         }
         if behind {
             // Pull: tell the sender what we hold even if we said so before, or a device
-            // already in sync would wait for the next anti-entropy round.
+            // already in sync would wait for the next anti-entropy round. Only for entries we
+            // would take (`replication::behind`), or two replicas could ask each other forever.
             self.send_have(conn, space, true, now);
         }
     }

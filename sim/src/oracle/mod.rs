@@ -22,6 +22,8 @@
 //! - R1 resources: of what a removed insider appended after every member knew of its removal,
 //!   no honest replica holds more than `HEARD_ENTRIES_MAX` entries per control feed, nor any
 //!   of its data feeds (`adversary::persistent_insider::check`, SPEC §9.2.2 rule 6).
+//! - R3 traffic: no trusted device sends another more than a bound of bytes per minute
+//!   (`traffic`): replicas that keep pulling each other without settling are a storm.
 //! - L1 after healing: every invitation is terminal on both sides, and the honest replicas
 //!   of each space that are still members agree on members and items.
 //! - L2 after healing: honest guests who proved the secret in time succeed (`honest_success`).
@@ -53,6 +55,7 @@ pub mod honest_success;
 pub mod readmission;
 mod removal;
 pub mod resources;
+pub mod traffic;
 
 /// How often, in virtual time, the liveness phase looks for convergence.
 pub const CHECK_INTERVAL_MS: u64 = 5_000;
@@ -104,6 +107,7 @@ pub struct Oracle {
     pub success: honest_success::Ledger,
     pub readmission: readmission::Judged,
     pub delivery: delivery::Delivery,
+    pub traffic: traffic::Traffic,
 }
 
 impl Oracle {
