@@ -23,6 +23,9 @@ use spaces_vectors::generate::{self, verify_documents};
 /// - `no-removal-notice`: it changes what a Peer sends a removed member's device, and vectors
 ///   grade single operations, not Peers; the simulator (L1) and `protocol/tests/peer_removal.rs`
 ///   catch it.
+/// - `pull-refused-feeds`, `ignore-deferred-credentials`: they change which summaries a Peer sends
+///   and what it takes from entries it must defer, which vectors of single operations never
+///   exercise; the simulator (hostile 675: L1, and R3 with both planted) catches them.
 const NOT_REACHED: &[Mutant] = &[
     Mutant::GuestTrustsGrant,
     Mutant::RejoinAfterRemoval,
