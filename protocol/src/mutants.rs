@@ -88,10 +88,17 @@ pub enum Mutant {
     /// Entries deferred for want of their feed's admission give up no credentials, so an
     /// admission that travels only in its own feed's entries never arrives (SPEC §9.3.3 rule 4).
     IgnoreDeferredCredentials,
+    /// Both halves of the hostile 675 fix undone at once (`pull-refused-feeds` and
+    /// `ignore-deferred-credentials`): the replication storm itself, which R3 must catch.
+    ReplicationStorm,
+    /// Every summary is answered in full, even while an earlier answer of the same feeds is
+    /// still on its way (SPEC §9.3.3 rule 3): a member repeating a tiny `Have` makes every
+    /// replica upload a batch per message.
+    AnswerEverySummary,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 33] = [
+    pub const ALL: [Mutant; 35] = [
         Mutant::CodecLenient,
         Mutant::SkipSignatureCheck,
         Mutant::MembershipArrivalOrder,
@@ -125,6 +132,8 @@ impl Mutant {
         Mutant::PullOnly,
         Mutant::PullRefusedFeeds,
         Mutant::IgnoreDeferredCredentials,
+        Mutant::ReplicationStorm,
+        Mutant::AnswerEverySummary,
     ];
 
     pub fn name(self) -> &'static str {
@@ -162,6 +171,8 @@ impl Mutant {
             Mutant::PullOnly => "pull-only",
             Mutant::PullRefusedFeeds => "pull-refused-feeds",
             Mutant::IgnoreDeferredCredentials => "ignore-deferred-credentials",
+            Mutant::ReplicationStorm => "replication-storm",
+            Mutant::AnswerEverySummary => "answer-every-summary",
         }
     }
 

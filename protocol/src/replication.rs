@@ -212,7 +212,7 @@ fn send_order(m: &crate::membership::Membership, feed: &PublicKey) -> (bool, u32
 /// whose credential sets differ would otherwise ask each other every round trip for entries
 /// neither can take (hostile seed 675, R3).
 pub fn behind(space: &Space, theirs: &[FeedPosition]) -> bool {
-    let refused_too = active(Mutant::PullRefusedFeeds);
+    let refused_too = active(Mutant::PullRefusedFeeds) || active(Mutant::ReplicationStorm);
     theirs.iter().any(|p| {
         let takes = space.fork_at(&p.feed).filter(|_| !refused_too).unwrap_or(u64::MAX).min(p.length);
         (refused_too || space.carrier(&p.feed).is_some()) && space.feed(&p.feed).map_or(0, Feed::len) < takes
@@ -254,7 +254,7 @@ enum Take {
 /// does not matter; the work is bounded by the batch, as a `Credentials` message's is.
 pub fn ingest_batch(space: &mut Space, entries: Vec<FeedEntry>) -> BatchReport {
     let (mut report, mut deferred) = ingest_passes(space, entries, |_, _| Take::Offer);
-    while !deferred.is_empty() && !active(Mutant::IgnoreDeferredCredentials) {
+    while !deferred.is_empty() && !active(Mutant::IgnoreDeferredCredentials) && !active(Mutant::ReplicationStorm) {
         let carried: Vec<Credential> = deferred
             .iter()
             .filter(|e| space.carrier(&e.body.feed).is_none())

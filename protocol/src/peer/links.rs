@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use super::*;
 use crate::credential::FeedPosition;
+use crate::feed::FeedEntry;
 use crate::swarm::FeedHead;
 
 /// What a summary page (a `Summary`, `Have` or `HavePage`) says we hold.
@@ -145,20 +146,21 @@ impl Peer {
 
     /// A message for `space` on a link that carries it.
     fn carried_message(&mut self, conn: ConnId, space: PublicKey, m: SwarmMessage, now: Timestamp) {
+        let remote = self.conns.link(conn).and_then(Link::remote);
         match m {
             SwarmMessage::Have { feeds, .. } => {
                 if let Some(l) = self.conns.link_mut(conn) {
                     l.note_known(space, feeds.clone());
                 }
                 self.on_have(conn, space, &Theirs::Positions(feeds.clone()), (None, None), now);
-                self.note_handoff(space, &feeds);
+                self.note_handoff(space, remote, &feeds);
             }
             SwarmMessage::HavePage { after, through, feeds, .. } => {
                 if let Some(l) = self.conns.link_mut(conn) {
                     l.forget_known(&space);
                 }
                 self.on_have(conn, space, &Theirs::Positions(feeds.clone()), (after.as_ref(), through.as_ref()), now);
-                self.note_handoff(space, &feeds);
+                self.note_handoff(space, remote, &feeds);
             }
             SwarmMessage::Summary { after, through, feeds, credentials, .. } => {
                 let whole = after.is_none() && through.is_none();
@@ -175,7 +177,7 @@ impl Peer {
                     if whole { l.note_known(space, theirs.positions()) } else { l.forget_known(&space) }
                 }
                 self.on_have(conn, space, &theirs, (after.as_ref(), through.as_ref()), now);
-                self.note_handoff(space, &theirs.positions());
+                self.note_handoff(space, remote, &theirs.positions());
                 // Same entries, other credentials: some we hold travel in no entry (a grant's,
                 // or those of a fork's branch no one else holds). Send them (§9.3.5).
                 let messages = if loose { self.client.space(&space).map(replication::loose_messages) } else { None };
@@ -256,7 +258,7 @@ impl Peer {
 
     /// Sends a device that is no member of `space` any more the control-feed entries past
     /// `theirs`, which carry its removal (SPEC.md §9.2.2 rule 7), if it lacks any.
-    /// Returns whether it sent anything.
+    /// Returns whether a notice is owed (sent now, or an earlier one still on its way).
     fn send_removal_notice(&mut self, conn: ConnId, space: PublicKey, theirs: &[FeedPosition], now: Timestamp) -> bool {
         if crate::mutants::active(crate::mutants::Mutant::NoRemovalNotice) {
             return false;
@@ -266,7 +268,11 @@ impl Peer {
         if entries.is_empty() {
             return false;
         }
-        self.send(conn, &SwarmMessage::Entries { space, entries }, now);
+        // A notice still on its way is not sent again for each summary the device repeats.
+        let entries = self.answer(conn, space, theirs, entries, now);
+        if !entries.is_empty() {
+            self.send(conn, &SwarmMessage::Entries { space, entries }, now);
+        }
         true
     }
 
@@ -295,7 +301,9 @@ impl Peer {
             Theirs::Positions(p) => replication::missing_in(sp, p, after, through),
             Theirs::Heads(h) => replication::missing_for_summary(sp, h, after, through),
         };
-        let behind = replication::behind(sp, &theirs.positions());
+        let positions = theirs.positions();
+        let behind = replication::behind(sp, &positions);
+        let missing = self.answer(conn, space, &positions, missing, now);
         if !missing.is_empty() {
             if let Some(l) = self.conns.link_mut(conn) {
                 l.note_carried(&space, &missing);
@@ -384,7 +392,23 @@ impl Peer {
         if self.credentials_seen.insert(space, count) != Some(count) {
             self.redial.membership_changed(&space_topic(&space), now, &mut self.rng);
             self.sync_delegations(space, now);
+            // Our role may have changed, and with it which delegated shares we serve.
+            self.topics_dirty = true;
         }
+    }
+
+    /// Of `entries`, what we answer a summary of `space` showing `theirs` on `conn` with: none
+    /// of a feed still in flight to that device (SPEC.md §9.3.3 rule 3, `in_flight.rs`).
+    fn answer(
+        &mut self,
+        conn: ConnId,
+        space: PublicKey,
+        theirs: &[FeedPosition],
+        entries: Vec<FeedEntry>,
+        now: Timestamp,
+    ) -> Vec<FeedEntry> {
+        let Some(remote) = self.conns.link(conn).and_then(Link::remote) else { return Vec::new() };
+        self.answered.entry((remote, space)).or_default().answer(theirs, entries, now)
     }
 
     /// Announces our summary of `space` on `conn` (in pages if large), unless unchanged since
@@ -404,7 +428,7 @@ impl Peer {
 
     /// Seals and sends `m`; a session that cannot seal (failed, or a message over its bound) is
     /// of no further use, so the connection is closed.
-    fn send(&mut self, conn: ConnId, m: &SwarmMessage, now: Timestamp) {
+    pub(super) fn send(&mut self, conn: ConnId, m: &SwarmMessage, now: Timestamp) {
         let Some(l) = self.conns.link_mut(conn) else { return };
         match l.seal(m) {
             Ok(frame) => self.transmit(conn, PeerBody::Swarm(frame)),
@@ -414,6 +438,7 @@ impl Peer {
 
     /// Every `SYNC_INTERVAL_MS`: every link re-announces every space in its set.
     pub(super) fn anti_entropy(&mut self, now: Timestamp) {
+        self.answered.retain(|_, f| !f.is_spent(now));
         let links: Vec<(ConnId, Vec<PublicKey>)> =
             self.conns.links().filter(|(_, l)| l.is_open()).map(|(c, l)| (c, l.spaces().copied().collect())).collect();
         for (conn, spaces) in links {

@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use spaces_protocol::peer::Command;
+use spaces_protocol::peer::{Command, ConnId, SwarmLink};
 use spaces_protocol::replication;
 use spaces_protocol::{PublicKey, Role};
 
@@ -78,25 +78,33 @@ pub fn next(w: &mut World) {
     w.phase = Phase::Done;
 }
 
-/// The trusted, running nodes `writer` has a link with that carries `space` at both ends.
+/// The trusted, running nodes `writer` has a link with that carries `space` at both ends, over
+/// a connection that is intact (a partition may have cut it, or the on-path attacker dropped a
+/// frame of it, and neither end noticed yet: keep-alives, the next frame's failed decryption)
+/// and on which everything the member sent has reached the writer. Otherwise the writer's
+/// view of what the member holds is stale (a summary on a latency tail), and a pull round
+/// trip is what the protocol owes (SPEC §9.3.3 rule 2 pushes only past a summary heard).
 fn linked(w: &World, writer: usize, space: &PublicKey) -> Vec<usize> {
     let Some(p) = w.nodes[writer].peer.as_ref() else { return Vec::new() };
     let me = p.client().identity().noise_keypair().public();
-    let carries = |links: Vec<(spaces_protocol::NoiseKey, Vec<PublicKey>)>, remote| {
-        links.into_iter().any(|(r, spaces)| r == remote && spaces.contains(space))
-    };
     let remotes = p.swarm_links();
+    let carries = |links: &[SwarmLink], remote, ok: &dyn Fn(ConnId) -> bool| {
+        links.iter().any(|l| l.remote == remote && l.spaces.contains(space) && ok(l.conn))
+    };
     w.honest()
         .filter(|j| *j != writer && w.trusted(*j) && w.nodes[*j].up)
         .filter(|j| {
             let Some(q) = w.nodes[*j].peer.as_ref() else { return false };
-            // In sync means a member holding a replica (a device that left keeps its links
-            // until they end, SPEC §9.7 item 8).
-            if !is_member(q.client(), space) {
+            // In sync means a member holding a replica and keeping it: a device that left
+            // keeps its links until they end (SPEC §9.7 item 8), and one handing off before it
+            // leaves drops the replica as soon as a summary shows its feeds held, which may be
+            // the frame just ahead of the write's (faulty 581).
+            if !is_member(q.client(), space) || q.is_leaving(space) {
                 return false;
             }
             let key = q.client().identity().noise_keypair().public();
-            carries(remotes.clone(), key) && carries(q.swarm_links(), me)
+            let theirs = |conn| w.net.is_intact(*j, conn) && w.net.is_drained(*j, conn, w.now);
+            carries(&remotes, key, &|conn| w.net.is_intact(writer, conn)) && carries(&q.swarm_links(), me, &theirs)
         })
         .collect()
 }

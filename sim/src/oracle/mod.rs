@@ -238,6 +238,7 @@ fn hosting(w: &mut World, i: usize, id: [u8; 16], e: &HostEvent) {
         return;
     }
     let HostEvent::Admitted { guest, .. } = e else { return };
+    crate::adversary::fork::admission(w, i);
     // The host's clock when it decided: a flush releases the admission later, and a clock
     // jump meanwhile may have moved past the expiry.
     let decided = w.nodes[i].deciding.unwrap_or_else(|| w.local(i, w.now));
@@ -247,7 +248,9 @@ fn hosting(w: &mut World, i: usize, id: [u8; 16], e: &HostEvent) {
     let again = inv.admitted.contains(guest);
     let problem = if !inv.offered.contains(guest) {
         Some(("S1", "admitted a guest who was never given the code"))
-    } else if inv.cancelled.contains(&i) && !again {
+    } else if inv.cancelled.contains(&i) && !again && !w.adversary.forker.forgot(&id) {
+        // (A roll-back to a copy of the disk taken before the cancel forgets the cancel:
+        // the insider's own promise, like its attempt budgets, not one S1 holds it to.)
         Some(("S1", "admitted after the invitation was cancelled"))
     } else if expires.is_some_and(|x| decided > x) && !again {
         Some(("S1", "admitted after the invitation expired (host clock)"))
