@@ -316,7 +316,7 @@ async fn sync_loop(node: &mut Node, key: PublicKey, deadline: Instant) -> Result
                 refused = true;
             }
         }
-        let now_linked = node.peer.swarm_links().iter().any(|(_, spaces)| spaces.contains(&key));
+        let now_linked = node.peer.swarm_links().iter().any(|l| l.spaces.contains(&key));
         refused |= linked && !now_linked;
         linked = now_linked;
         let until = if linked { (node.last_frame + SYNC_QUIET).min(deadline) } else { deadline };

@@ -75,10 +75,30 @@ pub enum Mutant {
     /// stores its whole clock (the memory before issue 11): the same answers, O(n) clock
     /// entries per credential for a member citing its own two previous credentials.
     DenseClocks,
+    /// Members never send a device that ceased to be a member the entries that removed it
+    /// (SPEC §9.2.2 rule 7), so it believes itself a member for good.
+    NoRemovalNotice,
+    /// A local change sends only the new summary, never the entries a linked device is known
+    /// to lack (SPEC §9.3.3 rule 2), so every write waits for the receiver's pull.
+    PullOnly,
+    /// A summary showing entries we would refuse (a feed we do not admit) still makes us
+    /// announce ours again, so two replicas with different credential sets pull each other
+    /// every round trip (the storm of hostile seed 675).
+    PullRefusedFeeds,
+    /// Entries deferred for want of their feed's admission give up no credentials, so an
+    /// admission that travels only in its own feed's entries never arrives (SPEC §9.3.3 rule 4).
+    IgnoreDeferredCredentials,
+    /// Both halves of the hostile 675 fix undone at once (`pull-refused-feeds` and
+    /// `ignore-deferred-credentials`): the replication storm itself, which R3 must catch.
+    ReplicationStorm,
+    /// Every summary is answered in full, even while an earlier answer of the same feeds is
+    /// still on its way (SPEC §9.3.3 rule 3): a member repeating a tiny `Have` makes every
+    /// replica upload a batch per message.
+    AnswerEverySummary,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 29] = [
+    pub const ALL: [Mutant; 35] = [
         Mutant::CodecLenient,
         Mutant::SkipSignatureCheck,
         Mutant::MembershipArrivalOrder,
@@ -108,6 +128,12 @@ impl Mutant {
         Mutant::DelegatedFullShares,
         Mutant::ResolveEveryInsert,
         Mutant::DenseClocks,
+        Mutant::NoRemovalNotice,
+        Mutant::PullOnly,
+        Mutant::PullRefusedFeeds,
+        Mutant::IgnoreDeferredCredentials,
+        Mutant::ReplicationStorm,
+        Mutant::AnswerEverySummary,
     ];
 
     pub fn name(self) -> &'static str {
@@ -141,6 +167,12 @@ impl Mutant {
             Mutant::DelegatedFullShares => "delegated-full-shares",
             Mutant::ResolveEveryInsert => "resolve-every-insert",
             Mutant::DenseClocks => "dense-clocks",
+            Mutant::NoRemovalNotice => "no-removal-notice",
+            Mutant::PullOnly => "pull-only",
+            Mutant::PullRefusedFeeds => "pull-refused-feeds",
+            Mutant::IgnoreDeferredCredentials => "ignore-deferred-credentials",
+            Mutant::ReplicationStorm => "replication-storm",
+            Mutant::AnswerEverySummary => "answer-every-summary",
         }
     }
 

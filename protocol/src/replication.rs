@@ -135,6 +135,34 @@ pub fn missing_in(
     entries_from(space, |feed| position(theirs, &feed.key()).unwrap_or(0), after, through)
 }
 
+/// What a local change pushes (SPEC.md §9.3.3 rule 2): the entries of the feeds `device` writes
+/// beyond `theirs` (what the other side is known to hold), one batch. Only its own: relaying
+/// others' entries by push too would send each write once per pair of members; those travel by
+/// the pull.
+pub fn push(space: &Space, theirs: &[FeedPosition], device: &PublicKey) -> Vec<FeedEntry> {
+    let own = |feed: &Feed| space.carrier(&feed.key()).is_some_and(|a| a.device == *device);
+    entries_from(
+        space,
+        |feed| if own(feed) { position(theirs, &feed.key()).unwrap_or(0) } else { feed.len() },
+        None,
+        None,
+    )
+}
+
+/// What a device that has just ceased to be a member is sent before its link drops `space`
+/// (SPEC.md §9.2.2 rule 7): the control-feed entries past `theirs` (its last known positions),
+/// one batch, which carry the credentials that removed it. Data entries it never gets again.
+pub fn removal_notice(space: &Space, theirs: &[FeedPosition]) -> Vec<FeedEntry> {
+    let m = space.membership();
+    let control = |feed: &Feed| m.carrier(&feed.key()).is_some_and(|a| a.designation == Designation::Control);
+    entries_from(
+        space,
+        |feed| if control(feed) { position(theirs, &feed.key()).unwrap_or(0) } else { feed.len() },
+        None,
+        None,
+    )
+}
+
 /// The entries of each feed in `(after, through]` from position `from(feed)` on, in send order,
 /// bounded as one batch.
 fn entries_from(
@@ -178,9 +206,17 @@ fn send_order(m: &crate::membership::Membership, feed: &PublicKey) -> (bool, u32
     (!control, depth, *feed)
 }
 
-/// Does `theirs` show a feed we lack or hold shorter (so we should ask for it)?
-pub fn behind(mine: &[FeedPosition], theirs: &[FeedPosition]) -> bool {
-    theirs.iter().any(|p| position(mine, &p.feed).is_none_or(|length| length < p.length))
+/// Does `theirs` show entries we would take (SPEC.md §9.3.3 rule 3): a feed whose entries we
+/// accept (`Space::carrier`) that we lack or hold shorter, below its fork cut if it has one?
+/// Only then is asking again worth a message. A feed we would refuse is no reason: two replicas
+/// whose credential sets differ would otherwise ask each other every round trip for entries
+/// neither can take (hostile seed 675, R3).
+pub fn behind(space: &Space, theirs: &[FeedPosition]) -> bool {
+    let refused_too = active(Mutant::PullRefusedFeeds) || active(Mutant::ReplicationStorm);
+    theirs.iter().any(|p| {
+        let takes = space.fork_at(&p.feed).filter(|_| !refused_too).unwrap_or(u64::MAX).min(p.length);
+        (refused_too || space.carrier(&p.feed).is_some()) && space.feed(&p.feed).map_or(0, Feed::len) < takes
+    })
 }
 
 /// The length a summary (ascending by feed, as decoding guarantees) lists for `feed`.
@@ -208,8 +244,33 @@ enum Take {
 
 /// Ingests a batch in as many passes as make progress: an entry whose feed is admitted by a
 /// credential later in the batch is retried after that credential has been applied.
+///
+/// Entries still deferred because their feed is not admitted give up the credentials they
+/// carry, which are inserted as a `Credentials` message's would be (SPEC.md §9.3.3 rule 4), and
+/// the deferred entries get another round of passes. A feed's admission may travel only in
+/// entries of that feed: after a fork cut its issuer's control feed, each guest carries its
+/// own grant again (§9.3.5 rule 3), and a replica that never held the cut branch could take
+/// neither (hostile seed 675). Credentials are self-authenticating, so where they come from
+/// does not matter; the work is bounded by the batch, as a `Credentials` message's is.
 pub fn ingest_batch(space: &mut Space, entries: Vec<FeedEntry>) -> BatchReport {
-    ingest_passes(space, entries, |_, _| Take::Offer)
+    let (mut report, mut deferred) = ingest_passes(space, entries, |_, _| Take::Offer);
+    while !deferred.is_empty() && !active(Mutant::IgnoreDeferredCredentials) && !active(Mutant::ReplicationStorm) {
+        let carried: Vec<Credential> = deferred
+            .iter()
+            .filter(|e| space.carrier(&e.body.feed).is_none())
+            .filter_map(|e| Credential::from_bytes(&e.body.payload).ok())
+            .collect();
+        if !space.insert_credentials(carried).contains(&Ok(crate::membership::Inserted::New)) {
+            break;
+        }
+        let (again, still) = ingest_passes(space, deferred, |_, _| Take::Offer);
+        report.new += again.new;
+        report.duplicate += again.duplicate;
+        report.refused += again.refused;
+        report.deferred = again.deferred;
+        deferred = still;
+    }
+    report
 }
 
 /// Ingests a batch from a heard device (SPEC.md §9.2.2 rule 6): only entries of control feeds
@@ -222,21 +283,23 @@ pub fn ingest_heard(space: &mut Space, entries: Vec<FeedEntry>) -> BatchReport {
     // the feed once per entry would cost the square of its length. A limit only grows as
     // credentials arrive, so a stale one refuses more, never less; the rest comes again.
     let mut limits: BTreeMap<PublicKey, u64> = BTreeMap::new();
-    ingest_passes(space, entries, |space, entry| {
+    let (report, _) = ingest_passes(space, entries, |space, entry| {
         let feed = entry.body.feed;
         if space.membership().carrier(&feed).is_none() {
             return Take::Offer; // refused `NotAdmitted` and deferred: its admission may come
         }
         let limit = *limits.entry(feed).or_insert_with(|| heard_limit(space, &feed));
         if entry.body.seq < limit { Take::Offer } else { Take::Refuse }
-    })
+    });
+    report
 }
 
+/// The passes of `ingest_batch`: returns what they did and the entries still deferred.
 fn ingest_passes(
     space: &mut Space,
     entries: Vec<FeedEntry>,
     mut take: impl FnMut(&Space, &FeedEntry) -> Take,
-) -> BatchReport {
+) -> (BatchReport, Vec<FeedEntry>) {
     let mut report = BatchReport::default();
     let mut pending = entries;
     loop {
@@ -258,7 +321,7 @@ fn ingest_passes(
         }
         if next.is_empty() || report.new == before {
             report.deferred = next.len();
-            return report;
+            return (report, next);
         }
         pending = next;
     }

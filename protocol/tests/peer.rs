@@ -41,19 +41,26 @@ fn a_removed_member_is_disconnected_and_its_writes_rejected() {
     let removed = net.key(2);
     let before = net.write(2, space, "before removal");
     assert!(net.run(60_000, |n| n.converged(&space, &[0, 1, 2])));
+    // The device is away (its links drop) when it is removed, and writes before it hears of it.
+    net.restart(2);
     net.command(0, Command::SetRole { space, member: removed, role: Role::Removed });
-    // The others learn the removal; their links to the removed device close.
-    let p2_noise = net.peers[2].client().identity().noise_key();
-    assert!(net.run(60_000, |n| {
-        (0..2).all(|i| {
-            n.peers[i].client().space(&space).unwrap().membership().role(&removed) == Some(Role::Removed)
-                && n.peers[i].swarm_links().iter().all(|(r, _)| *r != p2_noise)
-        })
-    }));
-    assert!(net.events[0].iter().any(|e| matches!(e, Event::Refused { remote: Some(r), .. } if *r == p2_noise)));
-    // The removed device, cut off, still believes it may write; its next entry is rejected by
-    // every replica that sees it, while its earlier write stands.
     net.write(2, space, "after removal");
+    // The others learn the removal; their links to the removed device close once it holds the
+    // entries that removed it (SPEC §9.2.2 rule 7).
+    let p2_noise = net.peers[2].client().identity().noise_key();
+    assert!(net.run(300_000, |n| {
+        n.events[2].contains(&Event::Removed { space })
+            && (0..2).all(|i| {
+                n.peers[i].client().space(&space).unwrap().membership().role(&removed) == Some(Role::Removed)
+                    && n.peers[i].swarm_links().iter().all(|l| l.remote != p2_noise)
+            })
+    }));
+    let refused =
+        |i: usize| net.events[i].iter().any(|e| matches!(e, Event::Refused { remote: Some(r), .. } if *r == p2_noise));
+    assert!(refused(0) || refused(1), "a member closed its link to the removed device");
+    assert!(net.events[2].contains(&Event::Removed { space }), "the removed device learned of it");
+    // Its entry written while unaware is rejected by every replica that sees it, while its
+    // earlier write stands.
     let c2 = net.peers[2].client();
     let data_feed = c2
         .space(&space)
@@ -255,7 +262,7 @@ fn a_removed_member_is_not_redialled_forever() {
         let removed_key = net.key(removed);
         net.command(0, Command::SetRole { space, member: removed_key, role: Role::Removed });
         let noise = net.peers[removed].client().identity().noise_key();
-        let cut_off = |n: &Net| [0, kept].iter().all(|i| n.peers[*i].swarm_links().iter().all(|(r, _)| *r != noise));
+        let cut_off = |n: &Net| [0, kept].iter().all(|i| n.peers[*i].swarm_links().iter().all(|l| l.remote != noise));
         assert!(net.run(60_000, cut_off));
         let count = |n: &Net| -> u32 { [0, kept].iter().map(|i| n.dials(*i, removed) + n.dials(removed, *i)).sum() };
         let towards = |n: &Net| -> u32 { [0, kept].iter().map(|i| n.dials(*i, removed)).sum() };
@@ -294,19 +301,12 @@ fn a_removed_members_concurrent_counter_change_reaches_the_members() {
         }
         assert!(net.run(60_000, |n| n.converged(&space, &[0, 1, 2])));
         let (one, two) = (net.key(1), net.key(2));
-        // 1 removes 2; 0 and 1 cut 2 off before it can learn of it.
+        // 1 removes 2 while 2 is away (its links dropped), so 2 cannot learn of it yet.
+        net.restart(2);
         net.command(1, Command::SetRole { space, member: two, role: Role::Removed });
-        let noise = net.peers[2].client().identity().noise_key();
-        let cut_off = |n: &Net| {
-            (0..2).all(|i| {
-                n.peers[i].client().space(&space).unwrap().membership().role(&two) == Some(Role::Removed)
-                    && n.peers[i].swarm_links().iter().all(|(r, _)| *r != noise)
-            })
-        };
-        assert!(net.run(60_000, cut_off));
         let role =
             |n: &Net, i: usize, who: &PublicKey| n.peers[i].client().space(&space).unwrap().membership().role(who);
-        assert_eq!(role(&net, 2, &two), Some(Role::Admin), "the removed device never learns of it");
+        assert_eq!(role(&net, 2, &two), Some(Role::Admin), "the removed device has not heard of it");
         // 2, unaware, demotes 1: concurrent with its removal, and a counter-change against it.
         net.command(2, Command::SetRole { space, member: one, role: Role::Editor });
         assert_eq!(role(&net, 2, &one), Some(Role::Editor));
@@ -314,7 +314,8 @@ fn a_removed_members_concurrent_counter_change_reaches_the_members() {
         assert!(net.run(300_000, reached), "seed {seed}: the members never learned the counter-change");
         assert!(net.run(60_000, |n| n.converged(&space, &[0, 1])));
         assert_eq!(role(&net, 0, &two), Some(Role::Removed));
-        assert_eq!(role(&net, 2, &two), Some(Role::Admin), "the removed device still learns nothing");
+        let learned = |n: &Net| role(n, 2, &two) == Some(Role::Removed);
+        assert!(net.run(300_000, learned), "seed {seed}: the removed device learns of it (rule 7)");
     }
 }
 
@@ -344,17 +345,12 @@ fn a_removed_member_appending_fifty_credentials_makes_members_store_at_most_the_
         let sp = n.peers[i].client().space(&space).unwrap();
         own_feeds(n, 2).iter().map(|(k, _)| sp.feed(k).map_or(0, |f| f.len())).collect()
     };
+    // 2 is away (its links dropped) when it is removed, so it cannot hear of it yet.
+    net.restart(2);
     net.command(0, Command::SetRole { space, member: two, role: Role::Removed });
-    let noise = net.peers[2].client().identity().noise_key();
-    let cut_off = |n: &Net| {
-        [0, 1, 3].iter().all(|i| {
-            n.peers[*i].client().space(&space).unwrap().membership().role(&two) == Some(Role::Removed)
-                && n.peers[*i].swarm_links().iter().all(|(r, _)| *r != noise)
-        })
-    };
-    assert!(net.run(60_000, cut_off));
     let before: Vec<Vec<u64>> = [0, 1, 3].iter().map(|i| lengths(&net, *i)).collect();
-    // 2, unaware, changes 3's role 50 times and writes 50 times.
+    // 2, unaware, changes 3's role 50 times and writes 50 times (as a removed member that
+    // ignores its removal would at any time).
     let three = net.key(3);
     for k in 0..50 {
         let role = if k % 2 == 0 { Role::Reader } else { Role::Editor };
@@ -417,7 +413,7 @@ fn duplicate_links_between_two_devices_collapse_to_one() {
     let dials_before = net.dials(b, a);
     net.run(300_000, |_| false);
     for i in 0..3 {
-        let mut remotes: Vec<_> = net.peers[i].swarm_links().into_iter().map(|(r, _)| r).collect();
+        let mut remotes: Vec<_> = net.peers[i].swarm_links().into_iter().map(|l| l.remote).collect();
         let n = remotes.len();
         remotes.sort();
         remotes.dedup();
@@ -614,10 +610,7 @@ fn a_space_joined_over_an_existing_link_replicates_on_it() {
     // Within one anti-entropy round every link carries S1 on both ends.
     net.run(spaces_protocol::peer::SYNC_INTERVAL_MS + 1_000, |_| false);
     for i in 0..3 {
-        assert!(
-            net.peers[i].swarm_links().iter().all(|(_, spaces)| spaces.contains(&s1)),
-            "peer {i}: S1 on every link"
-        );
+        assert!(net.peers[i].swarm_links().iter().all(|l| l.spaces.contains(&s1)), "peer {i}: S1 on every link");
     }
 }
 
@@ -690,7 +683,7 @@ fn many_seeds_of_faults_converge_with_one_link_per_pair() {
         net.run(300_000, |_| false);
         let later: u32 = net.dials.values().sum();
         for i in 0..4 {
-            let mut remotes: Vec<_> = net.peers[i].swarm_links().into_iter().map(|(r, _)| r).collect();
+            let mut remotes: Vec<_> = net.peers[i].swarm_links().into_iter().map(|l| l.remote).collect();
             let n = remotes.len();
             remotes.sort();
             remotes.dedup();
@@ -739,38 +732,6 @@ fn a_crash_between_issuing_and_storing_never_forks_the_own_control_feed() {
     assert!(net.run(60_000, |n| n.converged(&space, &[0, 1])));
 }
 
-/// Issues a delegated PIN invitation on `creator` and waits until `delegate` hosts it too.
-fn delegated_invitation(net: &mut Net, creator: usize, delegate: usize, space: PublicKey) -> (InvitationCode, Pin) {
-    let admin = net.key(delegate);
-    net.command(creator, Command::SetRole { space, member: admin, role: Role::Admin });
-    let promoted = |n: &Net| {
-        [creator, delegate]
-            .iter()
-            .all(|i| n.peers[*i].client().space(&space).unwrap().membership().role(&admin) == Some(Role::Admin))
-    };
-    assert!(net.run(60_000, promoted), "the delegate is an admin on both");
-    let command = Command::DelegateInvitation {
-        space,
-        auth: AuthMethod::Pin,
-        role: Role::Editor,
-        guest: None,
-        lifetime_ms: 3_600_000,
-        use_limit: 1,
-    };
-    net.command(creator, command);
-    let (code, pin) = net.events[creator]
-        .iter()
-        .rev()
-        .find_map(|e| match e {
-            Event::InvitationCreated { code, pin, .. } => Some((*code, pin.clone().unwrap())),
-            _ => None,
-        })
-        .expect("the creator announces the code");
-    let hosted = |n: &Net| [creator, delegate].iter().all(|i| n.peers[*i].hosting().any(|h| h.code().id == code.id));
-    assert!(net.run(60_000, hosted), "creator and delegate both host it");
-    (code, pin)
-}
-
 /// SPEC §7.8: the admin a delegated invitation names hosts it while its creator is offline.
 #[test]
 fn a_delegated_invitation_admits_through_another_admin_while_its_creator_is_offline() {
@@ -778,7 +739,7 @@ fn a_delegated_invitation_admits_through_another_admin_while_its_creator_is_offl
     net.command(0, Command::CreateSpace);
     let space = space_of(&net, 0);
     net.invite(0, 1, space);
-    let (code, pin) = delegated_invitation(&mut net, 0, 1, space);
+    let (code, pin) = net.delegated_invitation(0, 1, space);
     net.take_down(0);
     assert!(join_with(&mut net, 2, space, code, pin, 120_000), "the delegate admitted the guest");
     assert!(net.run(60_000, |n| n.converged(&space, &[1, 2])));
@@ -794,7 +755,7 @@ fn a_guesser_moving_between_the_hosts_of_a_delegated_invitation_gets_the_budget_
     net.command(0, Command::CreateSpace);
     let space = space_of(&net, 0);
     net.invite(0, 1, space);
-    let (code, pin) = delegated_invitation(&mut net, 0, 1, space);
+    let (code, pin) = net.delegated_invitation(0, 1, space);
     let wrong = Pin::parse(if pin.reveal() == "000000" { "111111" } else { "000000" }).unwrap();
     let failed_at = |n: &Net, i: usize| {
         n.events[i]

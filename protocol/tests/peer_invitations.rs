@@ -1,11 +1,13 @@
 //! The Peer's invitation table (SPEC.md §9.4): bounded, and ended invitations leave it, so a
-//! device that hosts and accepts invitations for years holds only the live ones.
+//! device that hosts and accepts invitations for years holds only the live ones; and which of
+//! its hosted invitations it serves on their topics.
 
 mod net;
 
 use spaces_protocol::Role;
-use spaces_protocol::invitation::AuthMethod;
-use spaces_protocol::peer::{Command, CommandError, HOSTED_MAX, JOINING_MAX, Record};
+use spaces_protocol::invitation::guest::GuestEvent;
+use spaces_protocol::invitation::{AuthMethod, State};
+use spaces_protocol::peer::{Command, CommandError, Event, HOSTED_MAX, JOINING_MAX, Record};
 
 use net::*;
 
@@ -88,4 +90,39 @@ fn a_device_accepts_at_most_joining_max_invitations() {
     assert!(answers[..JOINING_MAX].iter().all(Result::is_ok), "{answers:?}");
     assert_eq!(answers[JOINING_MAX], Err(CommandError::TooManyInvitations));
     assert_eq!(net.peers[1].joining().count(), JOINING_MAX);
+}
+
+/// Found by the simulator (calm seed 644, L2): an admin named by a delegated invitation, then
+/// demoted to editor, went on answering on the invitation's topic and refused the guest it met
+/// `NotAuthorised`, a final refusal, though the invitation's creator, still an admin, would
+/// have admitted it. A delegated share is served only while its host may admit (SPEC §7.8.2).
+#[test]
+fn a_demoted_delegate_stops_serving_its_share_and_the_creator_admits() {
+    let mut net = Net::new(3, 47);
+    net.command(0, Command::CreateSpace);
+    let space = space_of(&net, 0);
+    net.invite(0, 1, space);
+    let (code, pin) = net.delegated_invitation(0, 1, space);
+    let delegate = net.key(1);
+    let role_on = |n: &Net, i: usize| n.peers[i].client().space(&space).and_then(|s| s.membership().role(&delegate));
+    let topic = code.topic();
+    let serving = |n: &Net, i: usize| n.peers[i].signal_topics().contains(&topic);
+    assert!(net.run(60_000, |n| serving(n, 0) && serving(n, 1)), "creator and delegate both serve it");
+
+    net.command(0, Command::SetRole { space, member: delegate, role: Role::Editor });
+    assert!(net.run(60_000, |n| role_on(n, 1) == Some(Role::Editor)), "the delegate learns it was demoted");
+    assert!(!serving(&net, 1), "a host that may not admit leaves the invitation's topic");
+    assert!(serving(&net, 0), "the creator still serves it");
+
+    net.command(2, Command::AcceptInvitation { code });
+    let ready = |n: &Net| {
+        n.events[2].iter().any(
+            |e| matches!(e, Event::Joining { event: GuestEvent::State(State::ReadyForAuthentication), id } if *id == code.id),
+        )
+    };
+    assert!(net.run(60_000, ready), "the guest reached a host");
+    net.command(2, Command::Authenticate { id: code.id, pin });
+    assert!(net.run(60_000, |n| n.events[2].contains(&Event::Joined { space })), "the creator admitted the guest");
+    let refused = net.events[2].iter().any(|e| matches!(e, Event::Joining { event: GuestEvent::Failed(_), .. }));
+    assert!(!refused, "no host turned the guest away");
 }

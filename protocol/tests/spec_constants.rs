@@ -86,6 +86,8 @@ fn code_values() -> Vec<(&'static str, &'static str, u64)> {
         ("9.4.4", "JOINING_MAX", peer::JOINING_MAX as u64),
         ("9.4.4", "TOPIC_EPOCH_MS", peer::TOPIC_EPOCH_MS),
         ("9.4.4", "SYNC_INTERVAL_MS", peer::SYNC_INTERVAL_MS),
+        ("9.4.4", "ANSWER_RESEND_MS", peer::ANSWER_RESEND_MS),
+        ("9.4.4", "ANSWER_RESEND_MAX_MS", peer::ANSWER_RESEND_MAX_MS),
         ("9.4.4", "RECONNECT_MS", peer::RECONNECT_MS),
         ("9.4.4", "CONNECT_TIMEOUT_MS", peer::CONNECT_TIMEOUT_MS),
         ("9.4.4", "FIRST_FRAME_TIMEOUT_MS", peer::FIRST_FRAME_TIMEOUT_MS),

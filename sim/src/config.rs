@@ -128,6 +128,9 @@ pub struct Adversaries {
     /// The insider's device comes back from an old copy of its disk and writes again at
     /// positions it had published (`adversary::fork`): its feeds fork.
     pub forker: bool,
+    /// The insider sends its links a stream of summaries claiming to hold nothing
+    /// (`adversary::summary_flood`); R3 bounds what honest devices send it in answer.
+    pub summary_flood: bool,
 }
 
 impl Adversaries {
@@ -236,11 +239,13 @@ fn hostile(r: &mut impl FnMut(u64) -> u64, swarm: bool) -> Adversaries {
         insider_after_removal: insider && persistent,
         shapes: false,
         forker: false,
+        summary_flood: false,
     };
-    // Drawn last, so every world drawn before the shape-maker and the forker existed is
-    // unchanged.
+    // Drawn last, so every world drawn before the shape-maker, the forker and the summary
+    // flood existed is unchanged (the flood still changes what happens in it).
     adversaries.shapes = insider && (!swarm || r(100) < 60);
     adversaries.forker = insider && (!swarm || r(100) < 60);
+    adversaries.summary_flood = insider && (!swarm || r(100) < 50);
     adversaries
 }
 

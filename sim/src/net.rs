@@ -27,6 +27,10 @@ pub struct Link {
     pub conn: ConnId,
     /// Frames on this direction are delivered in order: never before this time.
     pub last_at: u64,
+    /// The on-path attacker dropped, tampered with, replayed or reordered a frame of this
+    /// connection (either direction): the stream is broken, though its ends may notice only
+    /// at a later frame, so what is sent on it need not arrive.
+    pub attacked: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +88,27 @@ impl Net {
         self.links.get(&(node, conn)).is_some_and(|l| l.node != usize::MAX)
     }
 
+    /// Open, not cut, and never touched by the on-path attacker: what is sent on it arrives.
+    pub fn is_intact(&self, node: usize, conn: ConnId) -> bool {
+        self.links.get(&(node, conn)).is_some_and(|l| l.node != usize::MAX && !l.attacked)
+    }
+
+    /// Every frame `node` sent on `conn` has reached the other end by `now` (and was handled,
+    /// the world handling events in time order).
+    pub fn is_drained(&self, node: usize, conn: ConnId, now: u64) -> bool {
+        self.links.get(&(node, conn)).is_some_and(|l| l.last_at < now)
+    }
+
+    /// The on-path attacker touched a frame of `node`'s `conn`: both ends are marked.
+    fn mark_attacked(&mut self, node: usize, conn: ConnId) {
+        let Some(l) = self.links.get_mut(&(node, conn)) else { return };
+        l.attacked = true;
+        let (other, other_conn) = (l.node, l.conn);
+        if let Some(l) = self.links.get_mut(&(other, other_conn)) {
+            l.attacked = true;
+        }
+    }
+
     /// Forgets `node`'s end; true if it was open (the node must be told).
     pub fn close_end(&mut self, node: usize, conn: ConnId) -> bool {
         self.links.remove(&(node, conn)).is_some()
@@ -117,8 +142,8 @@ impl Net {
     pub fn open(&mut self, a: usize, conn: ConnId, b: usize, ready_at: u64) -> ConnId {
         let remote = self.next_inbound;
         self.next_inbound += 1;
-        self.links.insert((a, conn), Link { node: b, conn: remote, last_at: ready_at });
-        self.links.insert((b, remote), Link { node: a, conn, last_at: ready_at });
+        self.links.insert((a, conn), Link { node: b, conn: remote, last_at: ready_at, attacked: false });
+        self.links.insert((b, remote), Link { node: a, conn, last_at: ready_at, attacked: false });
         remote
     }
 
@@ -151,8 +176,10 @@ impl Net {
         w.after(db, Ev::Closed { node: link.node, conn: link.conn });
         // A cut end stays in the table as a marker until its node hears of the cut, so the
         // `Closed` is delivered while frames to it are not.
-        w.net.links.insert((a, conn), Link { node: usize::MAX, conn: 0, last_at: u64::MAX });
-        w.net.links.insert((link.node, link.conn), Link { node: usize::MAX, conn: 0, last_at: u64::MAX });
+        w.net.links.insert((a, conn), Link { node: usize::MAX, conn: 0, last_at: u64::MAX, attacked: false });
+        w.net
+            .links
+            .insert((link.node, link.conn), Link { node: usize::MAX, conn: 0, last_at: u64::MAX, attacked: false });
     }
 }
 
@@ -189,8 +216,13 @@ pub fn transmit(w: &mut World, a: usize, conn: ConnId, bytes: Vec<u8>) {
     let lat = w.net.latency(&w.cfg.faults);
     let Some(link) = w.net.schedule(a, conn, w.now + lat) else { return };
     let deliveries = crate::adversary::on_path(w, a, link.node, bytes);
+    if !matches!(deliveries.as_slice(), [(_, _, Mark::Clean)]) {
+        w.net.mark_attacked(a, conn);
+    }
     for (extra, bytes, mark) in deliveries {
         let Some(link) = w.net.schedule(a, conn, w.now + lat + extra) else { return };
+        crate::oracle::delivery::sent(w, a, link.node, link.last_at);
+        crate::oracle::traffic::sent(w, a, link.node, bytes.len());
         w.at(link.last_at, Ev::Frame { node: link.node, conn: link.conn, bytes, mark });
     }
 }
@@ -212,7 +244,9 @@ pub fn drop_node(w: &mut World, i: usize) {
     for ((_, conn), link) in mine {
         w.net.links.remove(&(i, conn));
         if link.node != usize::MAX && w.net.links.remove(&(link.node, link.conn)).is_some() {
-            w.net.links.insert((link.node, link.conn), Link { node: usize::MAX, conn: 0, last_at: u64::MAX });
+            w.net
+                .links
+                .insert((link.node, link.conn), Link { node: usize::MAX, conn: 0, last_at: u64::MAX, attacked: false });
             let d = 10 + w.net.roll(CUT_DETECT_MS_MAX);
             w.after(d, Ev::Closed { node: link.node, conn: link.conn });
         }

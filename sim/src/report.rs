@@ -241,6 +241,12 @@ pub fn table(r: &Report) -> String {
     row(&mut s, "connections", t.connections.to_string());
     row(&mut s, "items written", t.items_written.to_string());
     row(&mut s, "successes owed (L2)", t.owed_successes.to_string());
+    row(&mut s, "delivery after healing (L3)", delivery(&t.delivery_ms));
+    row(
+        &mut s,
+        "busiest link, one window (R3)",
+        format!("{} KiB per {} s", t.link_bytes_window_max / 1024, crate::oracle::traffic::WINDOW_MS / 1000),
+    );
     row(&mut s, "invitations (guest outcome)", kv(&t.invitations));
     row(&mut s, "faults injected", kv(&t.faults));
     row(&mut s, "attacks tried", kv(&t.attacks));
@@ -268,9 +274,32 @@ fn kv(m: &BTreeMap<String, u64>) -> String {
     m.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
 }
 
+/// The delivery latencies as "N writes to members, median M ms, max X ms".
+fn delivery(histogram: &BTreeMap<u64, u64>) -> String {
+    let n: u64 = histogram.values().sum();
+    if n == 0 {
+        return "none measured".into();
+    }
+    let mut seen = 0;
+    let median = histogram.iter().find(|(_, c)| {
+        seen += **c;
+        seen * 2 >= n
+    });
+    let median = median.map_or(0, |(ms, _)| *ms);
+    let max = histogram.keys().next_back().copied().unwrap_or(0);
+    format!("{n} member arrivals, median {median} ms, max {max} ms")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn delivery_latency_is_the_median_and_max_of_the_histogram() {
+        let h: BTreeMap<u64, u64> = [(30, 1), (40, 2), (100, 1)].into_iter().collect();
+        assert_eq!(super::delivery(&h), "4 member arrivals, median 40 ms, max 100 ms");
+        assert_eq!(super::delivery(&BTreeMap::new()), "none measured");
+    }
     use crate::oracle::Violation;
 
     /// A failed seed as a world reports it.

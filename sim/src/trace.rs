@@ -86,6 +86,13 @@ pub struct Stats {
     pub members_max: u64,
     /// Offers whose success L2 owed (and checked).
     pub owed_successes: u64,
+    /// Delivery latency after converging (L3): virtual ms from a probe write to each member
+    /// in sync with its writer holding it, as a histogram (ms -> count), so merging is exact.
+    #[serde(default)]
+    pub delivery_ms: BTreeMap<u64, u64>,
+    /// The most bytes one trusted device sent another within one R3 window (`oracle::traffic`).
+    #[serde(default)]
+    pub link_bytes_window_max: u64,
 }
 
 impl Stats {
@@ -108,6 +115,7 @@ impl Stats {
         self.refused += o.refused;
         self.items_written += o.items_written;
         self.members_max = self.members_max.max(o.members_max);
+        self.link_bytes_window_max = self.link_bytes_window_max.max(o.link_bytes_window_max);
         self.owed_successes += o.owed_successes;
         for (k, v) in &o.invitations {
             *self.invitations.entry(k.clone()).or_default() += v;
@@ -117,6 +125,9 @@ impl Stats {
         }
         for (k, v) in &o.attacks {
             *self.attacks.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &o.delivery_ms {
+            *self.delivery_ms.entry(*k).or_default() += v;
         }
     }
 }
@@ -169,6 +180,7 @@ pub fn event_summary(e: &Event) -> String {
         Event::Joined { space } => format!("joined {}", short(&space.0)),
         Event::Linked { identity } => format!("linked {}", short(&identity.0)),
         Event::Changed { space } => format!("changed {}", short(&space.0)),
+        Event::Removed { space } => format!("removed {}", short(&space.0)),
         Event::Refused { conn, .. } => format!("refused conn={conn}"),
         Event::Signal(s) => match s {
             SignalEvent::PeerAppeared { topic, info } => {

@@ -138,6 +138,7 @@ pub fn act(w: &mut World) {
         return w.trace.line(w.now, usize::MAX, "cut", format!("action {k}"));
     }
     crate::adversary::persistent_insider::tick(w);
+    crate::adversary::summary_flood::tick(w);
     let candidates: Vec<usize> = w.honest().filter(|i| w.nodes[*i].up && w.nodes[*i].kind == Kind::Honest).collect();
     let Some(i) = pick(w, &candidates) else { return };
     let command = match roll(w, 100) {

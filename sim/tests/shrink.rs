@@ -34,27 +34,29 @@ fn replays_bit_for_bit(out: &Shrunk) {
     assert_eq!(a.stats.events, out.after.events, "the replay is the world shrink saw");
 }
 
-/// The world issue 16 named: 9 peers and 14,658 events, which shrinking the dimensions alone
-/// left at 4 peers, 242 actions and 8,710 events; 120 runs now leave 4 peers, 67 actions, no
-/// fault and 3,757 events.
+/// 9 peers, 249 actions, 19 faults and 19,990 events; 120 runs leave 2 peers, 20 actions, no
+/// fault and 1,296 events. (Faulty 18 until issue 15's summary flood and in-flight answers
+/// moved the worlds; before the removal notice, issue 16's `membership-arrival-order` on faulty
+/// 49.)
 #[test]
 fn an_l1_failure_shrinks_to_a_fraction_of_its_actions_and_replays_bit_for_bit() {
-    let out = shrunk(49, Profile::Faulty, "membership-arrival-order", 120);
+    let out = shrunk(49, Profile::Faulty, "no-removal-notice", 120);
     assert_eq!(out.invariant, "L1");
-    assert!(out.before.peers >= 8 && out.before.events > 13_000, "the drawn world is big: {}", out.before);
-    assert!(out.after.actions <= 100, "at most 100 of {} actions left: {}", out.before.actions, out.after);
-    assert_eq!(out.after.faults, 0, "no fault is needed: {}", out.after);
+    assert!(out.before.peers >= 8 && out.before.events > 8_000, "the drawn world is big: {}", out.before);
+    assert!(out.after.actions * 2 <= out.before.actions, "at most half the actions left: {}", out.after);
+    assert!(out.after.faults * 5 <= out.before.faults, "at most a fifth of the faults left: {}", out.after);
     assert!(out.after.events < 6_000, "under 6,000 of {} events left: {}", out.before.events, out.after);
     replays_bit_for_bit(&out);
 }
 
-/// Shrinking the dimensions alone left this one at 22 of its 63 actions (612 events).
+/// 8 peers, 231 actions, 23 faults and 12,101 events; 250 runs leave 6 peers, 20 actions, no
+/// fault and 1,037 events. (Hostile 598 until issue 15 moved the worlds: 240 actions to 26.)
 #[test]
 fn an_l2_failure_shrinks_its_actions_and_faults_too() {
-    let out = shrunk(333, Profile::Hostile, "charge-unconfirmed-attempts", 250);
+    let out = shrunk(856, Profile::Hostile, "charge-unconfirmed-attempts", 250);
     assert_eq!(out.invariant, "L2");
-    assert!(out.before.actions >= 40 && out.before.faults >= 3, "{}", out.before);
-    assert!(out.after.actions <= 15, "at most 15 of {} actions left: {}", out.before.actions, out.after);
+    assert!(out.before.actions >= 200 && out.before.faults >= 3, "{}", out.before);
+    assert!(out.after.actions * 8 <= out.before.actions, "at most an eighth of the actions left: {}", out.after);
     assert!(out.after.faults < out.before.faults, "faults cut too: {} -> {}", out.before, out.after);
     assert!(out.after.events * 4 < out.before.events, "events cut by 4x: {} -> {}", out.before, out.after);
     replays_bit_for_bit(&out);

@@ -20,12 +20,27 @@ use spaces_vectors::generate::{self, verify_documents};
 ///   `protocol/tests/invitation_security.rs`.
 /// - `resolve-every-insert`, `dense-clocks`: they change what resolution costs, never its
 ///   answers, and vectors grade answers; the simulator's resource oracle R2 catches both.
+/// - `no-removal-notice`: it changes what a Peer sends a removed member's device, and vectors
+///   grade single operations, not Peers; the simulator (L1) and `protocol/tests/peer_removal.rs`
+///   catch it.
+/// - `pull-refused-feeds`, `ignore-deferred-credentials`, `replication-storm` (the two at once):
+///   they change which summaries a Peer sends and what it takes from entries it must defer,
+///   which vectors of single operations never exercise; `protocol/tests/deferred_credentials.rs`
+///   catches the last two.
+/// - `answer-every-summary`: it changes how often a Peer answers repeated summaries, which no
+///   single-operation vector repeats; the simulator's summary flood fails R3 with it.
 const NOT_REACHED: &[Mutant] = &[
     Mutant::GuestTrustsGrant,
     Mutant::RejoinAfterRemoval,
     Mutant::FreeGuessAfterCompletion,
     Mutant::ResolveEveryInsert,
     Mutant::DenseClocks,
+    Mutant::NoRemovalNotice,
+    Mutant::PullOnly,
+    Mutant::PullRefusedFeeds,
+    Mutant::IgnoreDeferredCredentials,
+    Mutant::ReplicationStorm,
+    Mutant::AnswerEverySummary,
 ];
 
 /// Planted bugs for the rules issue 10's vectors cover (`protocol/src/mutants.rs`), with the

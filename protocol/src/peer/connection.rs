@@ -6,6 +6,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::ConnId;
+use crate::credential::FeedPosition;
+use crate::feed::FeedEntry;
 use crate::hash::Digest;
 use crate::keys::{NoiseKey, PublicKey};
 use crate::signal::PeerInfo;
@@ -72,6 +74,14 @@ pub(super) struct Link {
     /// a remote repeating a `Summary` with another digest gets them once per change of ours,
     /// not once per message (each costs a decode of every control entry we hold).
     loose_sent: BTreeMap<PublicKey, Digest>,
+    /// What the remote holds of each space as far as we know: its last whole summary,
+    /// advanced by every entry sent to it or received from it since (SPEC.md §9.3.3 rule 2).
+    /// Lets a local change push the new entries at once instead of waiting for a pull.
+    known: BTreeMap<PublicKey, Vec<FeedPosition>>,
+    /// How far we pushed each of our feeds here, per space: an entry is pushed at most once per
+    /// link (a remote that does not take it gets it by the pull), so a summary that resets
+    /// `known` cannot make every change resend it (hostile seed 675 livelocked that way).
+    pushed: BTreeMap<PublicKey, BTreeMap<PublicKey, u64>>,
 }
 
 impl Link {
@@ -86,7 +96,15 @@ impl Link {
     }
 
     fn new(session: SwarmSession, dialled: Option<PeerInfo>) -> Self {
-        Link { session, dialled, spaces: BTreeSet::new(), sent: BTreeMap::new(), loose_sent: BTreeMap::new() }
+        Link {
+            session,
+            dialled,
+            spaces: BTreeSet::new(),
+            sent: BTreeMap::new(),
+            loose_sent: BTreeMap::new(),
+            known: BTreeMap::new(),
+            pushed: BTreeMap::new(),
+        }
     }
 
     /// The driver reported our dial up: the handshake starts with this session.
@@ -148,7 +166,58 @@ impl Link {
 
     /// Stops carrying `space`; whether it did.
     pub(super) fn drop_space(&mut self, space: &PublicKey) -> bool {
+        // Carried again later, the space starts afresh: our summary goes out even if it is
+        // the one last sent (the remote may have dropped the space too), and theirs is unknown.
+        self.sent.remove(space);
+        self.known.remove(space);
+        self.pushed.remove(space);
         self.spaces.remove(space)
+    }
+
+    /// The remote's whole summary of `space` (ascending by feed) arrived: what it holds.
+    pub(super) fn note_known(&mut self, space: PublicKey, positions: Vec<FeedPosition>) {
+        self.known.insert(space, positions);
+    }
+
+    /// A page of a summary arrived: what we knew of the remote is no longer sure, and a push
+    /// from a stale view would resend what it holds, so nothing is pushed until the next
+    /// whole summary.
+    pub(super) fn forget_known(&mut self, space: &PublicKey) {
+        self.known.remove(space);
+    }
+
+    /// What a push of `space` may start from: `known`, with each feed past what we pushed here.
+    pub(super) fn push_base(&self, space: &PublicKey) -> Option<Vec<FeedPosition>> {
+        let mut base = self.known.get(space)?.clone();
+        for (feed, length) in self.pushed.get(space).into_iter().flatten() {
+            match base.binary_search_by(|p| p.feed.cmp(feed)) {
+                Ok(i) => base[i].length = base[i].length.max(*length),
+                Err(i) => base.insert(i, FeedPosition { feed: *feed, length: *length }),
+            }
+        }
+        Some(base)
+    }
+
+    /// `entries` of `space` were pushed here.
+    pub(super) fn note_pushed(&mut self, space: PublicKey, entries: &[FeedEntry]) {
+        let pushed = self.pushed.entry(space).or_default();
+        for e in entries {
+            let at = pushed.entry(e.body.feed).or_default();
+            *at = (*at).max(e.body.seq.saturating_add(1));
+        }
+    }
+
+    /// `entries` of `space` went to the remote or came from it: it holds them.
+    pub(super) fn note_carried(&mut self, space: &PublicKey, entries: &[FeedEntry]) {
+        let Some(known) = self.known.get_mut(space) else { return };
+        for e in entries {
+            let length = e.body.seq.saturating_add(1);
+            match known.binary_search_by(|p| p.feed.cmp(&e.body.feed)) {
+                Ok(i) => known[i].length = known[i].length.max(length),
+                // Feeds are held as prefixes: holding entry `seq` is holding all before it.
+                Err(i) => known.insert(i, FeedPosition { feed: e.body.feed, length }),
+            }
+        }
     }
 
     /// Notes `feeds` as the summary of `space` sent now; whether it differs from the last
@@ -159,6 +228,11 @@ impl Link {
         }
         self.sent.insert(space, feeds.to_vec());
         true
+    }
+
+    /// The last summary of `space` sent on this link.
+    pub(super) fn summary_sent(&self, space: &PublicKey) -> Option<&[FeedHead]> {
+        self.sent.get(space).map(Vec::as_slice)
     }
 
     /// Notes that our loose credentials of `space` at `digest` go out now; whether they had

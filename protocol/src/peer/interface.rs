@@ -172,6 +172,11 @@ pub enum Event {
     Changed {
         space: PublicKey,
     },
+    /// This identity's replica of `space` now shows it removed: the user may no longer write
+    /// or invite there; the replica stays, read-only, until the user leaves it.
+    Removed {
+        space: PublicKey,
+    },
     /// A swarm connection was refused or closed for lack of membership.
     Refused {
         conn: ConnId,

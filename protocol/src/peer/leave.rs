@@ -53,10 +53,26 @@ impl Peer {
             .collect()
     }
 
-    /// A member's summary (or a page of it) of a space we are leaving: once it shows every
-    /// feed of ours at our length, the handoff is done.
-    pub(super) fn note_handoff(&mut self, space: PublicKey, feeds: &[FeedPosition]) {
+    /// A member's summary (or a page of it) of a space we are leaving, from device `remote`:
+    /// once it shows every feed of ours at our length, the handoff is done. Not from a member
+    /// we admitted (or set the role of: a `SpaceMember` of ours names it) while others exist: it holds our feeds because our grant gave it them, and
+    /// the others, who refuse its links until they hold its admission, still lack them (faulty
+    /// seed 972: an admin admitted a guest, left, took the guest's summary for the handoff, and
+    /// the owner never learned of the guest).
+    pub(super) fn note_handoff(&mut self, space: PublicKey, remote: Option<NoiseKey>, feeds: &[FeedPosition]) {
         if !self.leaving.contains_key(&space) {
+            return;
+        }
+        let Some(sp) = self.client.space(&space) else { return };
+        let m = sp.membership();
+        let me = self.client.identity_key();
+        let identity_of = |noise: &NoiseKey| m.feeds().find(|(_, a)| a.noise_key == *noise).map(|(_, a)| a.identity);
+        let admitted_by_us = |id: &PublicKey| {
+            m.credentials().any(|c| c.issuer() == me && c.subject() == *id && c.issuer() != c.subject())
+        };
+        let independent = |id: &PublicKey| *id != me && m.is_member(id) && !admitted_by_us(id);
+        let others_exist = m.feeds().any(|(_, a)| independent(&a.identity));
+        if others_exist && !remote.and_then(|r| identity_of(&r)).is_some_and(|id| independent(&id)) {
             return;
         }
         let held = |(k, len): &(PublicKey, u64)| feeds.iter().any(|p| p.feed == *k && p.length >= *len);

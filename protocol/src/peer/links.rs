@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use super::*;
 use crate::credential::FeedPosition;
+use crate::feed::FeedEntry;
 use crate::swarm::FeedHead;
 
 /// What a summary page (a `Summary`, `Have` or `HavePage`) says we hold.
@@ -105,12 +106,14 @@ impl Peer {
         // since, or learned the remote's admission): judge again before refusing.
         let now_member =
             remote.is_some_and(|r| self.client.space(&space).is_some_and(|sp| replication::is_member_device(sp, &r)));
+        let mut newly = false;
         if !link.carries(&space)
             && now_member
             && !matches!(m, SwarmMessage::Refused { .. })
             && let Some(l) = self.conns.link_mut(conn)
         {
             l.carry(space);
+            newly = true;
         }
         let Some(link) = self.conns.link(conn) else { return };
         let heard = !link.carries(&space)
@@ -133,14 +136,31 @@ impl Peer {
             let peer = info.peer;
             self.redial.replicating(&peer);
         }
+        self.carried_message(conn, space, m, now);
+        if newly {
+            // It may have stopped carrying the space when we refused it; our summary makes
+            // it judge again and answer with its own, which a push needs (rule 2).
+            self.send_have(conn, space, false, now);
+        }
+    }
+
+    /// A message for `space` on a link that carries it.
+    fn carried_message(&mut self, conn: ConnId, space: PublicKey, m: SwarmMessage, now: Timestamp) {
+        let remote = self.conns.link(conn).and_then(Link::remote);
         match m {
             SwarmMessage::Have { feeds, .. } => {
+                if let Some(l) = self.conns.link_mut(conn) {
+                    l.note_known(space, feeds.clone());
+                }
                 self.on_have(conn, space, &Theirs::Positions(feeds.clone()), (None, None), now);
-                self.note_handoff(space, &feeds);
+                self.note_handoff(space, remote, &feeds);
             }
             SwarmMessage::HavePage { after, through, feeds, .. } => {
+                if let Some(l) = self.conns.link_mut(conn) {
+                    l.forget_known(&space);
+                }
                 self.on_have(conn, space, &Theirs::Positions(feeds.clone()), (after.as_ref(), through.as_ref()), now);
-                self.note_handoff(space, &feeds);
+                self.note_handoff(space, remote, &feeds);
             }
             SwarmMessage::Summary { after, through, feeds, credentials, .. } => {
                 let whole = after.is_none() && through.is_none();
@@ -153,8 +173,11 @@ impl Peer {
                     _ => false,
                 };
                 let theirs = Theirs::Heads(feeds);
+                if let Some(l) = self.conns.link_mut(conn) {
+                    if whole { l.note_known(space, theirs.positions()) } else { l.forget_known(&space) }
+                }
                 self.on_have(conn, space, &theirs, (after.as_ref(), through.as_ref()), now);
-                self.note_handoff(space, &theirs.positions());
+                self.note_handoff(space, remote, &theirs.positions());
                 // Same entries, other credentials: some we hold travel in no entry (a grant's,
                 // or those of a fork's branch no one else holds). Send them (§9.3.5).
                 let messages = if loose { self.client.space(&space).map(replication::loose_messages) } else { None };
@@ -172,6 +195,10 @@ impl Peer {
             }
             SwarmMessage::Entries { entries, .. } => {
                 let before = self.forks_held(&space);
+                if let Some(l) = self.conns.link_mut(conn) {
+                    // It holds what it sent: a push of ours after this change skips them.
+                    l.note_carried(&space, &entries);
+                }
                 let Some(sp) = self.client.space_mut(&space) else { return };
                 let report = replication::ingest_batch(sp, entries);
                 self.after_taking(space, before, report.new > 0, now);
@@ -206,6 +233,9 @@ impl Peer {
             }
             SwarmMessage::Refused { .. } => return,
         };
+        // A device that believes it is still a member (it sends a whole summary) learns what
+        // removed it (rule 7); one batch per summary, so its reconnects cost bounded work.
+        let notified = after.is_none() && self.send_removal_notice(conn, space, &theirs, now);
         let Some(sp) = self.client.space(&space) else { return };
         let pages = replication::pull_pages(sp, &theirs, after.as_ref());
         if !pages.is_empty() {
@@ -214,14 +244,36 @@ impl Peer {
             }
             return;
         }
-        // Only once its whole summary was seen (a `Have`, or the last page of one).
+        // Only once its whole summary was seen (a `Have`, or the last page of one), and shows
+        // it holds what removed it (a close would drop a notice still on its way).
         let Some(link) = self.conns.link(conn) else { return };
         if last
+            && !notified
             && link.carries_nothing()
             && let Some(remote) = link.remote()
         {
             self.refuse_link(conn, remote, now);
         }
+    }
+
+    /// Sends a device that is no member of `space` any more the control-feed entries past
+    /// `theirs`, which carry its removal (SPEC.md §9.2.2 rule 7), if it lacks any.
+    /// Returns whether a notice is owed (sent now, or an earlier one still on its way).
+    fn send_removal_notice(&mut self, conn: ConnId, space: PublicKey, theirs: &[FeedPosition], now: Timestamp) -> bool {
+        if crate::mutants::active(crate::mutants::Mutant::NoRemovalNotice) {
+            return false;
+        }
+        let Some(sp) = self.client.space(&space) else { return false };
+        let entries = replication::removal_notice(sp, theirs);
+        if entries.is_empty() {
+            return false;
+        }
+        // A notice still on its way is not sent again for each summary the device repeats.
+        let entries = self.answer(conn, space, theirs, entries, now);
+        if !entries.is_empty() {
+            self.send(conn, &SwarmMessage::Entries { space, entries }, now);
+        }
+        true
     }
 
     /// Evidence of forks from another replica: each verified piece for a feed we carry cuts it.
@@ -249,13 +301,19 @@ impl Peer {
             Theirs::Positions(p) => replication::missing_in(sp, p, after, through),
             Theirs::Heads(h) => replication::missing_for_summary(sp, h, after, through),
         };
-        let behind = replication::behind(&replication::have(sp), &theirs.positions());
+        let positions = theirs.positions();
+        let behind = replication::behind(sp, &positions);
+        let missing = self.answer(conn, space, &positions, missing, now);
         if !missing.is_empty() {
+            if let Some(l) = self.conns.link_mut(conn) {
+                l.note_carried(&space, &missing);
+            }
             self.send(conn, &SwarmMessage::Entries { space, entries: missing }, now);
         }
         if behind {
             // Pull: tell the sender what we hold even if we said so before, or a device
-            // already in sync would wait for the next anti-entropy round.
+            // already in sync would wait for the next anti-entropy round. Only for entries we
+            // would take (`replication::behind`), or two replicas could ask each other forever.
             self.send_have(conn, space, true, now);
         }
     }
@@ -264,6 +322,7 @@ impl Peer {
     /// devices no longer members, and tell the others what we now hold.
     pub(super) fn space_changed(&mut self, space: PublicKey, now: Timestamp) {
         self.event(Event::Changed { space });
+        self.note_own_standing(space);
         self.note_membership(space, now);
         let links: Vec<(ConnId, NoiseKey)> =
             self.conns.links().filter_map(|(c, l)| l.remote().map(|r| (c, r))).collect();
@@ -272,10 +331,57 @@ impl Peer {
             let Some(l) = self.conns.link_mut(conn) else { continue };
             if member {
                 l.carry(space);
+                self.push(conn, space, now);
                 self.send_have(conn, space, false, now);
-            } else if l.drop_space(&space) && l.carries_nothing() {
-                self.refuse_link(conn, remote, now);
+            } else if l.carries(&space) {
+                // A member until this change: it learns what removed it before the link
+                // drops the space (rule 7), from what we last told it we hold.
+                // A frame sent just before a close may be lost with it, so a notified device
+                // that is now heard (its control feeds still count) keeps the link until its
+                // next summary shows it holds the notice (`heard_message`).
+                let sent: Vec<FeedPosition> =
+                    l.summary_sent(&space).unwrap_or_default().iter().map(FeedHead::position).collect();
+                let notified = self.send_removal_notice(conn, space, &sent, now);
+                let heard = self.client.space(&space).is_some_and(|sp| replication::is_heard_device(sp, &remote));
+                let Some(l) = self.conns.link_mut(conn) else { continue };
+                if l.drop_space(&space) && l.carries_nothing() && !(notified && heard) {
+                    self.refuse_link(conn, remote, now);
+                }
             }
+        }
+    }
+
+    /// After a local change: sends `conn` the entries of our own feeds of `space` its remote is
+    /// known to lack, before our new summary (SPEC.md §9.3.3 rule 2), so a device in sync receives a write in
+    /// the frames the write sends, not after a pull round trip. Unknown (no whole summary
+    /// heard yet, or only pages since): nothing, and the summary starts a pull.
+    fn push(&mut self, conn: ConnId, space: PublicKey, now: Timestamp) {
+        if crate::mutants::active(crate::mutants::Mutant::PullOnly) {
+            return;
+        }
+        let Some(base) = self.conns.link(conn).and_then(|l| l.push_base(&space)) else { return };
+        let Some(sp) = self.client.space(&space) else { return };
+        let entries = replication::push(sp, &base, &self.client.identity().device_key());
+        if entries.is_empty() {
+            return;
+        }
+        if let Some(l) = self.conns.link_mut(conn) {
+            l.note_carried(&space, &entries);
+            l.note_pushed(space, &entries);
+        }
+        self.send(conn, &SwarmMessage::Entries { space, entries }, now);
+    }
+
+    /// Tells the user once when its replica shows it removed from `space` (and again after a
+    /// later re-admission and removal): the replica stays, read-only (SPEC.md §9.4.2).
+    fn note_own_standing(&mut self, space: PublicKey) {
+        let me = self.client.identity_key();
+        let Some(standing) = self.client.space(&space).map(|sp| sp.standing(&me)) else { return };
+        let removed = standing == crate::space::Standing::Removed;
+        if removed && self.removed.insert(space) {
+            self.event(Event::Removed { space });
+        } else if !removed {
+            self.removed.remove(&space);
         }
     }
 
@@ -286,7 +392,23 @@ impl Peer {
         if self.credentials_seen.insert(space, count) != Some(count) {
             self.redial.membership_changed(&space_topic(&space), now, &mut self.rng);
             self.sync_delegations(space, now);
+            // Our role may have changed, and with it which delegated shares we serve.
+            self.topics_dirty = true;
         }
+    }
+
+    /// Of `entries`, what we answer a summary of `space` showing `theirs` on `conn` with: none
+    /// of a feed still in flight to that device (SPEC.md §9.3.3 rule 3, `in_flight.rs`).
+    fn answer(
+        &mut self,
+        conn: ConnId,
+        space: PublicKey,
+        theirs: &[FeedPosition],
+        entries: Vec<FeedEntry>,
+        now: Timestamp,
+    ) -> Vec<FeedEntry> {
+        let Some(remote) = self.conns.link(conn).and_then(Link::remote) else { return Vec::new() };
+        self.answered.entry((remote, space)).or_default().answer(theirs, entries, now)
     }
 
     /// Announces our summary of `space` on `conn` (in pages if large), unless unchanged since
@@ -306,7 +428,7 @@ impl Peer {
 
     /// Seals and sends `m`; a session that cannot seal (failed, or a message over its bound) is
     /// of no further use, so the connection is closed.
-    fn send(&mut self, conn: ConnId, m: &SwarmMessage, now: Timestamp) {
+    pub(super) fn send(&mut self, conn: ConnId, m: &SwarmMessage, now: Timestamp) {
         let Some(l) = self.conns.link_mut(conn) else { return };
         match l.seal(m) {
             Ok(frame) => self.transmit(conn, PeerBody::Swarm(frame)),
@@ -316,6 +438,7 @@ impl Peer {
 
     /// Every `SYNC_INTERVAL_MS`: every link re-announces every space in its set.
     pub(super) fn anti_entropy(&mut self, now: Timestamp) {
+        self.answered.retain(|_, f| !f.is_spent(now));
         let links: Vec<(ConnId, Vec<PublicKey>)> =
             self.conns.links().filter(|(_, l)| l.is_open()).map(|(c, l)| (c, l.spaces().copied().collect())).collect();
         for (conn, spaces) in links {

@@ -21,6 +21,7 @@ mod connection;
 mod conns;
 mod delegated;
 pub mod durable;
+mod in_flight;
 mod interface;
 mod invitations;
 mod leave;
@@ -59,12 +60,29 @@ pub use invitations::{HOSTED_MAX, JOINING_MAX};
 /// A connection as the driver names it.
 pub type ConnId = u64;
 
+/// One open swarm link, as [`Peer::swarm_links`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SwarmLink {
+    pub conn: ConnId,
+    pub remote: NoiseKey,
+    pub spaces: Vec<PublicKey>,
+}
+
 /// Connections a peer keeps at most, inbound and outbound together; beyond it, inbound ones
 /// are closed at once and dials wait. Bounds the per-connection state (Noise sessions,
 /// summaries) that others can make us hold.
 pub const CONNECTIONS_MAX: usize = 256;
 /// How often every swarm connection re-announces what it holds (anti-entropy).
 pub const SYNC_INTERVAL_MS: u64 = 10_000;
+/// How long an answer to a summary holds back a second answer of the same feed on that link
+/// (SPEC.md §9.3.3 rule 3): three anti-entropy rounds, after which a remote that could not take
+/// it (entries it had to drop) gets it again. Long enough that a member claiming to hold
+/// nothing gets a space at most twice in its first minute.
+pub const ANSWER_RESEND_MS: u64 = 3 * SYNC_INTERVAL_MS;
+/// The longest an answer holds back the next one of its feed, after repeated resends that were
+/// not taken (each doubles the wait): a member that claims to hold nothing, summary after
+/// summary, gets each feed about once per five minutes, what a newly linked device costs.
+pub const ANSWER_RESEND_MAX_MS: u64 = 320_000;
 /// First wait before redialling a device whose connection (dialled by us) dropped; the wait
 /// then doubles up to `RECONNECT_MAX_MS` (see [`redial`]).
 pub const RECONNECT_MS: u64 = redial::RECONNECT_MIN_MS;
@@ -133,9 +151,17 @@ pub struct Peer {
     guest_waiting: BTreeSet<[u8; 16]>,
     /// Credentials per space at the last change, to tell membership changes from writes.
     credentials_seen: BTreeMap<PublicKey, usize>,
+    /// Spaces whose replica shows this identity removed, once told (`Event::Removed`).
+    removed: BTreeSet<PublicKey>,
     /// Spaces the user left whose replica stays until a member holds our feeds, with the
     /// deadline (`leave.rs`).
     leaving: BTreeMap<PublicKey, Timestamp>,
+    /// Answers to summaries still in flight, per remote device and space (`in_flight.rs`). Per
+    /// device, not per connection: a member that reconnects would otherwise get every feed in
+    /// full again on each new link (hostile seed 157: a reconnect every second or two). Entries
+    /// exist only for devices that completed a swarm handshake and asked about a space we hold,
+    /// and go once their marks are `ANSWER_RESEND_MAX_MS` old (`anti_entropy`).
+    answered: BTreeMap<(NoiseKey, PublicKey), in_flight::InFlight>,
     /// The set of topics to hold may have changed since it was last reconciled.
     topics_dirty: bool,
     /// When the spaces whose topics are held rotate next (`topics::rotation`), if they do.
@@ -208,6 +234,13 @@ impl Peer {
         now: Timestamp,
         rng: &mut R,
     ) -> Self {
+        // Removals already told before a restart: the replica shows them, the user was told.
+        let me = client.identity_key();
+        let removed = client
+            .space_keys()
+            .filter(|k| client.space(k).is_some_and(|sp| sp.standing(&me) == crate::space::Standing::Removed))
+            .copied()
+            .collect();
         let mut addr = addr;
         addr.truncate(crate::signal::wire::ADDR_SIZE_MAX);
         let info = PeerInfo { peer: client.identity().device_key(), addr };
@@ -225,7 +258,9 @@ impl Peer {
             guest_dialled: BTreeMap::new(),
             guest_waiting: BTreeSet::new(),
             credentials_seen: BTreeMap::new(),
+            removed,
             leaving: BTreeMap::new(),
+            answered: BTreeMap::new(),
             topics_dirty: false,
             rotation_at: None,
             next_sync: now.saturating_add_millis(SYNC_INTERVAL_MS),
@@ -305,6 +340,15 @@ impl Peer {
         &mut self.client
     }
 
+    /// Seals `m` on swarm link `conn` as if the Peer had decided to send it: how the
+    /// simulator's insider sends what no honest Peer would (a summary flood). Only with the
+    /// `adversary` feature, never in a real node.
+    #[cfg(feature = "adversary")]
+    pub fn send_swarm(&mut self, conn: ConnId, m: &SwarmMessage, now: Timestamp) {
+        self.send(conn, m, now);
+        self.commit();
+    }
+
     pub fn hosting(&self) -> impl Iterator<Item = &InvitationHost> {
         self.invitations.hosts()
     }
@@ -313,9 +357,14 @@ impl Peer {
         self.invitations.guests()
     }
 
-    /// Remote devices of open swarm connections, with the spaces they replicate.
-    pub fn swarm_links(&self) -> Vec<(NoiseKey, Vec<PublicKey>)> {
-        self.conns.links().filter_map(|(_, l)| l.remote().map(|r| (r, l.spaces().copied().collect()))).collect()
+    /// Open swarm connections: the connection, its remote device and the spaces it carries.
+    /// The connection is named so a driver can tell a link it still holds from one its
+    /// transport already lost (the simulator's delivery oracle does).
+    pub fn swarm_links(&self) -> Vec<SwarmLink> {
+        let link = |(conn, l): (ConnId, &Link)| {
+            l.remote().map(|remote| SwarmLink { conn, remote, spaces: l.spaces().copied().collect() })
+        };
+        self.conns.links().filter_map(link).collect()
     }
 
     /// Connections held, inbound and outbound, of every kind (at most `CONNECTIONS_MAX`).

@@ -13,7 +13,8 @@ impl Peer {
     pub(super) fn sync_topics(&mut self, now: Timestamp) {
         let mut wanted: Vec<Digest> = Vec::new();
         wanted.extend(self.invitations.guests().filter(|g| !g.state().is_terminal()).map(|g| g.code().topic()));
-        wanted.extend(self.invitations.hosts().filter(|h| hosted_topic_held(h, now)).map(|h| h.code().topic()));
+        let hosts = self.invitations.hosts().filter(|h| hosted_topic_held(h, now) && self.may_serve(h));
+        wanted.extend(hosts.map(|h| h.code().topic()));
         let slots = self.signal.topic_limit().saturating_sub(wanted.len());
         let spaces: Vec<PublicKey> = self.client.space_keys().copied().collect();
         let (held, next) = rotation(&spaces, slots, now);
@@ -34,6 +35,22 @@ impl Peer {
         let live = |id: &[u8; 16]| invitations.guest(id).is_some_and(|g| !g.state().is_terminal());
         self.guest_dialled.retain(|id, _| live(id));
         self.guest_waiting.retain(live);
+    }
+
+    /// Whether we answer on a hosted invitation's topic. A share of a delegated invitation
+    /// that is still open is served only while our identity may manage members in our replica
+    /// (SPEC.md §7.7.2 step 2): another host of the delegation may still admit, and a guest
+    /// that reached us would end on our final `NotAuthorised` instead (calm seed 644: a demoted
+    /// admin kept answering and turned away a guest its issuer could admit). Our own invitations
+    /// keep their topic: no one else hosts them, and the refusal tells the guest why.
+    fn may_serve(&self, host: &InvitationHost) -> bool {
+        let r = host.record();
+        if r.delegation.is_none() || r.ended.is_some() {
+            return true;
+        }
+        let me = self.client.identity_key();
+        let sp = r.space.and_then(|s| self.client.space(&s));
+        sp.is_some_and(|sp| sp.membership().role(&me).is_some_and(Role::can_manage_members))
     }
 
     /// When a completed invitation's topic is to be left (its expiry), while it is held.

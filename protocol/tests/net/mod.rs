@@ -432,6 +432,51 @@ impl Net {
             .expect("the invitation was created")
     }
 
+    /// Peer 0 creates a space and invites each of `guests`; returns it once all replicas agree.
+    pub fn shared_space(&mut self, guests: &[usize]) -> PublicKey {
+        self.command(0, Command::CreateSpace);
+        let space = space_of(self, 0);
+        for g in guests {
+            self.invite(0, *g, space);
+        }
+        let all: Vec<usize> = std::iter::once(0).chain(guests.iter().copied()).collect();
+        assert!(self.run(60_000, |n| n.converged(&space, &all)), "the members converged");
+        space
+    }
+
+    /// Issues a delegated PIN invitation on `creator` and waits until `delegate` hosts it too.
+    pub fn delegated_invitation(&mut self, creator: usize, delegate: usize, space: PublicKey) -> (InvitationCode, Pin) {
+        let admin = self.key(delegate);
+        self.command(creator, Command::SetRole { space, member: admin, role: Role::Admin });
+        let promoted = |n: &Net| {
+            [creator, delegate]
+                .iter()
+                .all(|i| n.peers[*i].client().space(&space).unwrap().membership().role(&admin) == Some(Role::Admin))
+        };
+        assert!(self.run(60_000, promoted), "the delegate is an admin on both");
+        let command = Command::DelegateInvitation {
+            space,
+            auth: AuthMethod::Pin,
+            role: Role::Editor,
+            guest: None,
+            lifetime_ms: 3_600_000,
+            use_limit: 1,
+        };
+        self.command(creator, command);
+        let (code, pin) = self.events[creator]
+            .iter()
+            .rev()
+            .find_map(|e| match e {
+                Event::InvitationCreated { code, pin, .. } => Some((*code, pin.clone().unwrap())),
+                _ => None,
+            })
+            .expect("the creator announces the code");
+        let hosted =
+            |n: &Net| [creator, delegate].iter().all(|i| n.peers[*i].hosting().any(|h| h.code().id == code.id));
+        assert!(self.run(60_000, hosted), "creator and delegate both host it");
+        (code, pin)
+    }
+
     pub fn invite(&mut self, host: usize, guest: usize, space: PublicKey) {
         let (code, pin) = self.open_invitation(host, space, 3_600_000);
         self.command(guest, Command::AcceptInvitation { code });

@@ -29,8 +29,11 @@ pub struct Forker {
     backup: Option<(Vec<Record>, u64, usize)>,
     rollbacks: u32,
     /// Invitations the insider hosted across a roll-back: their attempt budgets came back
-    /// with the copy, which S6 does not hold the insider's own device to.
+    /// with the copy, and a cancel made since the copy is forgotten, which S6 and S1 do not
+    /// hold the insider's own device to (hostile 798: a cancelled invitation admitted again).
     forgetful: BTreeSet<[u8; 16]>,
+    /// Admissions by the insider's hosts so far (`admission`).
+    admissions: usize,
 }
 
 impl Forker {
@@ -40,9 +43,19 @@ impl Forker {
     }
 }
 
-/// Guests the insider's hosted invitations admitted so far.
+/// Guests the insider's hosted invitations admitted so far: counted as they are admitted, not
+/// from the Peer's table, which lets ended invitations go at their expiry (hostile 87: an
+/// admission and an eviction in one interval left the sum unchanged, and the insider rolled
+/// back below an admission, the case of SPEC §9.7 item 10 the forker must avoid).
 fn admitted(w: &World, i: usize) -> usize {
-    w.nodes[i].peer.as_ref().map_or(0, |p| p.hosting().map(|h| h.record().admitted.len()).sum())
+    if w.work.insider == Some(i) { w.adversary.forker.admissions } else { 0 }
+}
+
+/// Node `i` admitted a guest through an invitation it hosts.
+pub fn admission(w: &mut World, i: usize) {
+    if w.work.insider == Some(i) {
+        w.adversary.forker.admissions += 1;
+    }
 }
 
 fn hosted(w: &World, i: usize) -> Vec<[u8; 16]> {

@@ -43,6 +43,7 @@ pub mod late_guess;
 pub mod rejoin;
 pub mod shapes;
 pub mod signal_flood;
+pub mod summary_flood;
 
 /// Sessions the guesser opens per leaked code: enough to exceed any per-connection budget.
 pub(crate) const GUESS_ROUNDS_MAX: u32 = 4;

@@ -12,11 +12,11 @@ pub(super) fn links(w: &World, i: usize) -> String {
     let parts: Vec<String> = p
         .swarm_links()
         .iter()
-        .map(|(remote, spaces)| {
+        .map(|l| {
             let n = w.nodes.iter().position(|n| {
-                n.peer.as_ref().is_some_and(|p| p.client().identity().noise_keypair().public() == *remote)
+                n.peer.as_ref().is_some_and(|p| p.client().identity().noise_keypair().public() == l.remote)
             });
-            format!("n{}({})", n.map_or("?".into(), |n| n.to_string()), spaces.len())
+            format!("n{}({})", n.map_or("?".into(), |n| n.to_string()), l.spaces.len())
         })
         .collect();
     format!("[{}]", parts.join(" "))

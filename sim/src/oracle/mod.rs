@@ -22,9 +22,13 @@
 //! - R1 resources: of what a removed insider appended after every member knew of its removal,
 //!   no honest replica holds more than `HEARD_ENTRIES_MAX` entries per control feed, nor any
 //!   of its data feeds (`adversary::persistent_insider::check`, SPEC §9.2.2 rule 6).
+//! - R3 traffic: no trusted device sends another more than a bound of bytes per minute
+//!   (`traffic`): replicas that keep pulling each other without settling are a storm.
 //! - L1 after healing: every invitation is terminal on both sides, and the honest replicas
 //!   of each space that are still members agree on members and items.
 //! - L2 after healing: honest guests who proved the secret in time succeed (`honest_success`).
+//! - L3 after converging: a write reaches every member in sync with its writer in the write's
+//!   own frames (`delivery`), whose latency the report shows.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -44,11 +48,14 @@ use spaces_protocol::{Canonical, Client, PublicKey, Role};
 
 use crate::world::{Ev, Mark, Phase, World};
 
+pub mod delivery;
 mod describe;
 pub mod fair_share;
 pub mod honest_success;
 pub mod readmission;
+mod removal;
 pub mod resources;
+pub mod traffic;
 
 /// How often, in virtual time, the liveness phase looks for convergence.
 pub const CHECK_INTERVAL_MS: u64 = 5_000;
@@ -99,6 +106,8 @@ pub struct Oracle {
     removed_at: BTreeMap<(PublicKey, PublicKey), u64>,
     pub success: honest_success::Ledger,
     pub readmission: readmission::Judged,
+    pub delivery: delivery::Delivery,
+    pub traffic: traffic::Traffic,
 }
 
 impl Oracle {
@@ -229,6 +238,7 @@ fn hosting(w: &mut World, i: usize, id: [u8; 16], e: &HostEvent) {
         return;
     }
     let HostEvent::Admitted { guest, .. } = e else { return };
+    crate::adversary::fork::admission(w, i);
     // The host's clock when it decided: a flush releases the admission later, and a clock
     // jump meanwhile may have moved past the expiry.
     let decided = w.nodes[i].deciding.unwrap_or_else(|| w.local(i, w.now));
@@ -238,7 +248,9 @@ fn hosting(w: &mut World, i: usize, id: [u8; 16], e: &HostEvent) {
     let again = inv.admitted.contains(guest);
     let problem = if !inv.offered.contains(guest) {
         Some(("S1", "admitted a guest who was never given the code"))
-    } else if inv.cancelled.contains(&i) && !again {
+    } else if inv.cancelled.contains(&i) && !again && !w.adversary.forker.forgot(&id) {
+        // (A roll-back to a copy of the disk taken before the cancel forgets the cancel:
+        // the insider's own promise, like its attempt budgets, not one S1 holds it to.)
         Some(("S1", "admitted after the invitation was cancelled"))
     } else if expires.is_some_and(|x| decided > x) && !again {
         Some(("S1", "admitted after the invitation expired (host clock)"))
@@ -402,12 +414,13 @@ pub fn restored(w: &mut World, i: usize, client: &Client) {
 /// The periodic check: during liveness, done once everything converged.
 pub fn check(w: &mut World) {
     resources::check(w);
+    if w.oracle.delivery.active() {
+        return;
+    }
     if w.phase == Phase::Liveness && converged(w).is_ok() {
         deep(w);
         honest_success::check(w);
-        if w.oracle.violation.is_none() {
-            w.phase = Phase::Done;
-        }
+        delivery::next(w);
         return;
     }
     w.after(CHECK_INTERVAL_MS, Ev::Check);
@@ -416,13 +429,14 @@ pub fn check(w: &mut World) {
 /// L1: the deadline passed.
 pub fn liveness_deadline(w: &mut World) {
     resources::check(w);
+    if w.oracle.delivery.active() {
+        return;
+    }
     match converged(w) {
         Ok(()) => {
             deep(w);
             honest_success::check(w);
-            if w.oracle.violation.is_none() {
-                w.phase = crate::world::Phase::Done;
-            }
+            delivery::next(w);
         }
         Err(why) => w.fail("L1", why),
     }
@@ -466,6 +480,7 @@ fn converged(w: &World) -> Result<(), String> {
         let members: BTreeSet<PublicKey> =
             truth.0.iter().filter(|m| m.role != Role::Removed).map(|m| m.identity).collect();
         let key = |i: usize| w.nodes[i].peer.as_ref().map(|p| p.client().identity_key());
+        removal::check(w, &space, &truth.0, &views)?;
         let mut current: Vec<(usize, View)> = vec![(usize::MAX, truth)];
         current.extend(views.iter().filter(|(i, _)| key(*i).is_some_and(|k| members.contains(&k))).cloned());
         let current: Vec<&(usize, View)> = current.iter().collect();

@@ -46,6 +46,17 @@ impl World {
         self.crash_if_armed(i);
     }
 
+    /// Routes what node `i`'s Peer emitted outside an input (the adversary acting on its own
+    /// device's Peer directly), as after any input.
+    pub fn flush_outputs(&mut self, i: usize) {
+        let Some(peer) = self.nodes[i].peer.as_mut() else { return };
+        let mut outs = Vec::new();
+        while let Some(o) = peer.poll_output() {
+            outs.push(o);
+        }
+        self.outputs(i, outs);
+    }
+
     /// `handle_input` (or `command`), then every output drained and acted on; what left the
     /// node, or `None` if the node is down (or panicked, which fails the run).
     pub(super) fn drive(&mut self, i: usize, step: Step<'_>) -> Option<Vec<Output>> {
@@ -170,6 +181,7 @@ impl World {
             return; // Reported durable long ago.
         }
         let released = self.drive(i, Step::Input(Input::Durable { seq })).unwrap_or_default();
+        crate::oracle::delivery::released(self, i);
         self.nodes[i].deciding = None;
         for (conn, mark) in checks {
             crate::oracle::frame_handled(self, i, conn, mark, &released);

@@ -168,6 +168,10 @@ pub enum Ev {
     Attack(crate::adversary::Attack),
     Heal,
     Check,
+    /// The last frame a probe write sent `node` has arrived (`oracle::delivery`).
+    DeliveryDue {
+        node: usize,
+    },
 }
 
 /// How the adversary touched a frame, so the oracle knows what the receiver must do.
@@ -426,6 +430,7 @@ impl World {
                         format!("from={from} conn={conn} {}B {mark:?}", bytes.len()),
                     );
                     self.input(node, Input::Frame { conn, bytes: &bytes }, mark);
+                    crate::oracle::delivery::frame(self, node);
                 }
             }
             Ev::Closed { node, conn } => {
@@ -451,6 +456,7 @@ impl World {
             Ev::Attack(a) => crate::adversary::attack(self, a),
             Ev::Heal => self.heal(),
             Ev::Check => crate::oracle::check(self),
+            Ev::DeliveryDue { node } => crate::oracle::delivery::due(self, node),
         }
     }
 

@@ -1,0 +1,41 @@
+//! A removed member learns of its removal (SPEC.md §9.2.2 rule 7, §9.7 item 2): the entries
+//! that carry it reach its device, whose replica then shows it removed and says so once.
+
+mod net;
+
+use spaces_protocol::Role;
+use spaces_protocol::peer::{Command, Event};
+use spaces_protocol::space::Standing;
+
+use net::*;
+
+fn standing(net: &Net, i: usize, space: &spaces_protocol::PublicKey) -> Standing {
+    let me = net.peers[i].client().identity_key();
+    net.peers[i].client().space(space).expect("the replica stays").standing(&me)
+}
+
+/// Failed before rule 7 (the link closed before anything carrying the removal was sent): the
+/// removed device still believed itself an editor.
+#[test]
+fn a_removed_member_learns_of_its_removal_before_the_link_closes() {
+    let mut net = Net::new(2, 61);
+    let space = net.shared_space(&[1]);
+    let member = net.key(1);
+    net.command(0, Command::SetRole { space, member, role: Role::Removed });
+    assert!(net.run(60_000, |n| standing(n, 1, &space) == Standing::Removed), "{:?}", standing(&net, 1, &space));
+    assert_eq!(net.events[1].iter().filter(|e| **e == Event::Removed { space }).count(), 1, "told once");
+    assert!(net.peers[1].client().space(&space).is_some(), "its replica stays, read-only");
+}
+
+/// A device that was away when it was removed learns it from the first member it reaches:
+/// its summary (it still believes itself a member) gets the entries that removed it.
+#[test]
+fn a_member_removed_while_away_learns_of_it_on_its_return() {
+    let mut net = Net::new(2, 62);
+    let space = net.shared_space(&[1]);
+    net.restart(1); // every link of the device drops
+    let member = net.key(1);
+    net.command(0, Command::SetRole { space, member, role: Role::Removed });
+    assert!(net.run(300_000, |n| standing(n, 1, &space) == Standing::Removed), "{:?}", standing(&net, 1, &space));
+    assert!(net.events[1].contains(&Event::Removed { space }));
+}
