@@ -803,11 +803,7 @@ fn a_host_that_leaves_right_after_admitting_hands_the_admission_off_first() {
     net.command(0, Command::CreateSpace);
     let space = space_of(&net, 0);
     net.invite(0, 1, space);
-    let admin = net.key(1);
-    net.command(0, Command::SetRole { space, member: admin, role: Role::Admin });
-    assert!(
-        net.run(60_000, |n| n.peers[1].client().space(&space).unwrap().membership().role(&admin) == Some(Role::Admin))
-    );
+    net.promote(0, 1, space);
     let (code, pin) = net.open_invitation(1, space, 3_600_000);
     net.command(2, Command::AcceptInvitation { code });
     let ready = |n: &Net| {

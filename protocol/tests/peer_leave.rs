@@ -19,10 +19,7 @@ fn a_leaver_hands_off_to_a_member_it_did_not_admit() {
     net.command(0, Command::CreateSpace);
     let space = space_of(&net, 0);
     net.invite(0, 1, space);
-    let admin = net.key(1);
-    net.command(0, Command::SetRole { space, member: admin, role: Role::Admin });
-    let promoted = |n: &Net| n.peers[1].client().space(&space).unwrap().membership().role(&admin) == Some(Role::Admin);
-    assert!(net.run(60_000, promoted), "the admin is promoted");
+    net.promote(0, 1, space);
 
     net.take_down(0);
     net.invite(1, 2, space);

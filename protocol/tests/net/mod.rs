@@ -445,15 +445,20 @@ impl Net {
     }
 
     /// Issues a delegated PIN invitation on `creator` and waits until `delegate` hosts it too.
-    pub fn delegated_invitation(&mut self, creator: usize, delegate: usize, space: PublicKey) -> (InvitationCode, Pin) {
-        let admin = self.key(delegate);
-        self.command(creator, Command::SetRole { space, member: admin, role: Role::Admin });
+    /// `by` makes `member` an admin of `space`; returns once both replicas show it.
+    pub fn promote(&mut self, by: usize, member: usize, space: PublicKey) {
+        let admin = self.key(member);
+        self.command(by, Command::SetRole { space, member: admin, role: Role::Admin });
         let promoted = |n: &Net| {
-            [creator, delegate]
+            [by, member]
                 .iter()
                 .all(|i| n.peers[*i].client().space(&space).unwrap().membership().role(&admin) == Some(Role::Admin))
         };
-        assert!(self.run(60_000, promoted), "the delegate is an admin on both");
+        assert!(self.run(60_000, promoted), "the member is an admin on both");
+    }
+
+    pub fn delegated_invitation(&mut self, creator: usize, delegate: usize, space: PublicKey) -> (InvitationCode, Pin) {
+        self.promote(creator, delegate, space);
         let command = Command::DelegateInvitation {
             space,
             auth: AuthMethod::Pin,

@@ -43,6 +43,7 @@ use spaces_protocol::peer::redial::DialState;
 
 pub use describe::role_or_none;
 use describe::{links, roster, short};
+pub use durability::{owed, restored};
 use spaces_protocol::peer::{ConnId, Event, Output};
 use spaces_protocol::{Canonical, Client, PublicKey, Role};
 
@@ -50,6 +51,7 @@ use crate::world::{Ev, Mark, Phase, World};
 
 pub mod delivery;
 mod describe;
+mod durability;
 pub mod fair_share;
 pub mod honest_success;
 pub mod readmission;
@@ -363,51 +365,6 @@ pub fn frame_handled(w: &mut World, i: usize, conn: ConnId, mark: Mark, outs: &[
         Mark::Attacked => w.stats.refused += u64::from(closed),
         Mark::Malformed if closed => w.stats.refused += 1,
         Mark::Malformed => w.fail("S4", format!("node {i} accepted a malformed or non-canonical frame on conn {conn}")),
-    }
-}
-
-/// S5: a restarted device holds everything it acknowledged.
-/// Entries per space a device owes across a restart: those of feeds its membership still
-/// admits (a feed whose admission was voided holds only void writes, which a rebuilt replica
-/// rightly refuses).
-pub fn owed(client: &Client) -> BTreeMap<PublicKey, u64> {
-    let mut out = BTreeMap::new();
-    for s in client.spaces() {
-        let Some(space) = client.space(&s.key) else { continue };
-        let m = space.membership();
-        let n = space.feeds().filter(|f| m.carrier(&f.key()).is_some()).map(|f| f.len()).sum();
-        out.insert(s.key, n);
-    }
-    out
-}
-
-pub fn restored(w: &mut World, i: usize, client: &Client) {
-    let have = owed(client);
-    let lost =
-        w.nodes[i].acked.iter().find(|(space, n)| have.get(*space).is_none_or(|h| h < *n)).map(|(s, n)| (*s, *n));
-    if let Some((space, n)) = lost {
-        let h = have.get(&space).copied().unwrap_or(0);
-        // Whether the disk lost it or the restore dropped what the disk holds.
-        let disk = spaces_protocol::peer::durable::replay(w.nodes[i].durable.log.clone())
-            .ok()
-            .and_then(|s| s.client.spaces.into_iter().find(|s| s.key == space));
-        let on_disk = disk.as_ref().map_or(0, |s| s.entries.len());
-        // The first entry on disk the restored replica lacks, and what ingesting it says now.
-        let dropped = disk.and_then(|d| {
-            let sp = client.space(&space)?;
-            let e = d.entries.into_iter().find(|e| sp.feed(&e.body.feed).and_then(|f| f.get(e.body.seq)).is_none())?;
-            let mut again = sp.clone();
-            let (feed, seq) = (e.body.feed, e.body.seq);
-            Some(format!("; dropped feed {} seq {seq}: {:?}", short(&feed), again.ingest(e)))
-        });
-        w.fail(
-            "S5",
-            format!(
-                "node {i} restarted with {h} entries of space {} after acknowledging {n} ({on_disk} on disk){}",
-                short(&space),
-                dropped.unwrap_or_default()
-            ),
-        );
     }
 }
 
