@@ -39,3 +39,27 @@ fn a_member_removed_while_away_learns_of_it_on_its_return() {
     assert!(net.run(300_000, |n| standing(n, 1, &space) == Standing::Removed), "{:?}", standing(&net, 1, &space));
     assert!(net.events[1].contains(&Event::Removed { space }));
 }
+
+/// A device heard for two spaces (removed from both, the second while it was away) learns
+/// the second removal too, whichever space its summaries list first. Failed before (hostile
+/// seed 1224, L1): the link closed on the first space's summary, which drew nothing, before
+/// the second space's summary arrived.
+#[test]
+fn a_member_removed_from_two_spaces_learns_of_the_second_while_away() {
+    for swap in [false, true] {
+        let mut net = Net::new(2, 63);
+        let mut first = net.shared_space(&[1]);
+        let mut second = net.shared_space(&[1]);
+        if swap {
+            std::mem::swap(&mut first, &mut second);
+        }
+        let member = net.key(1);
+        net.command(0, Command::SetRole { space: first, member, role: Role::Removed });
+        assert!(net.run(60_000, |n| standing(n, 1, &first) == Standing::Removed));
+        net.restart(1);
+        net.command(0, Command::SetRole { space: second, member, role: Role::Removed });
+        let learned = net.run(300_000, |n| standing(n, 1, &second) == Standing::Removed);
+        assert!(learned, "swap {swap}: {:?}", standing(&net, 1, &second));
+        assert!(net.events[1].contains(&Event::Removed { space: second }));
+    }
+}

@@ -82,6 +82,10 @@ pub(super) struct Link {
     /// link (a remote that does not take it gets it by the pull), so a summary that resets
     /// `known` cannot make every change resend it (hostile seed 675 livelocked that way).
     pushed: BTreeMap<PublicKey, BTreeMap<PublicKey, u64>>,
+    /// The spaces the remote is heard for (SPEC.md §9.2.2 rule 6), each with whether one of
+    /// its whole summaries drew nothing yet (settled). The link stays while one is unsettled:
+    /// closing on the first space's summary lost the next space's notice (hostile seed 1224).
+    heard: BTreeMap<PublicKey, bool>,
 }
 
 impl Link {
@@ -104,6 +108,7 @@ impl Link {
             loose_sent: BTreeMap::new(),
             known: BTreeMap::new(),
             pushed: BTreeMap::new(),
+            heard: BTreeMap::new(),
         }
     }
 
@@ -151,17 +156,36 @@ impl Link {
         self.spaces.iter()
     }
 
-    pub(super) fn carries_nothing(&self) -> bool {
-        self.spaces.is_empty()
-    }
-
     pub(super) fn carry(&mut self, space: PublicKey) {
+        self.heard.remove(&space);
         self.spaces.insert(space);
     }
 
     /// Authorises exactly `spaces` (the handshake's judgment).
     pub(super) fn carry_only(&mut self, spaces: BTreeSet<PublicKey>) {
         self.spaces = spaces;
+    }
+
+    /// The remote is heard for `space` (again): a whole summary of it must draw nothing
+    /// before the link may close on its account.
+    pub(super) fn hear(&mut self, space: PublicKey) {
+        self.heard.insert(space, false);
+    }
+
+    /// A whole summary of heard `space` drew nothing (no notice owed, nothing to pull).
+    /// A second such summary of a settled space settles every space: the remote sends its
+    /// summaries of all spaces together (on connecting and each anti-entropy round), so by
+    /// then it summarised every space it holds, and one it never summarises (it holds none
+    /// of it any more) cannot keep the link open.
+    pub(super) fn settle(&mut self, space: PublicKey) {
+        if self.heard.insert(space, true) == Some(true) {
+            self.heard.values_mut().for_each(|settled| *settled = true);
+        }
+    }
+
+    /// Nothing carried and no heard space unsettled: the link has nothing more to do.
+    pub(super) fn is_spent(&self) -> bool {
+        self.spaces.is_empty() && self.heard.values().all(|settled| *settled)
     }
 
     /// Stops carrying `space`; whether it did.

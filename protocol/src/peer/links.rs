@@ -34,18 +34,21 @@ impl Peer {
             .filter(|k| self.client.space(k).is_some_and(|sp| replication::is_member_device(sp, &remote)))
             .copied()
             .collect();
-        // A removed member's device may hold credentials every member needs: the link stays
-        // until its first summary shows whether it does (rule 6).
-        let heard = || {
-            self.client
-                .space_keys()
-                .any(|k| self.client.space(k).is_some_and(|sp| replication::is_heard_device(sp, &remote)))
-        };
-        if shared.is_empty() && !heard() {
+        // A removed member's device may hold credentials every member needs, and may not know
+        // of its removal: the link stays until its summary of each such space shows it lacks
+        // nothing we must tell it and holds nothing we need (rule 6).
+        let heard: Vec<PublicKey> = self
+            .client
+            .space_keys()
+            .filter(|k| self.client.space(k).is_some_and(|sp| replication::is_heard_device(sp, &remote)))
+            .copied()
+            .collect();
+        if shared.is_empty() && heard.is_empty() {
             return self.refuse_link(conn, remote, now);
         }
         if let Some(l) = self.conns.link_mut(conn) {
             l.carry_only(shared.clone());
+            heard.into_iter().for_each(|space| l.hear(space));
         }
         for space in shared {
             self.send_have(conn, space, true, now);
@@ -245,11 +248,14 @@ impl Peer {
             return;
         }
         // Only once its whole summary was seen (a `Have`, or the last page of one), and shows
-        // it holds what removed it (a close would drop a notice still on its way).
-        let Some(link) = self.conns.link(conn) else { return };
-        if last
-            && !notified
-            && link.carries_nothing()
+        // it holds what removed it (a close would drop a notice still on its way), and so for
+        // every space it is heard for.
+        if !last || notified {
+            return;
+        }
+        let Some(link) = self.conns.link_mut(conn) else { return };
+        link.settle(space);
+        if link.is_spent()
             && let Some(remote) = link.remote()
         {
             self.refuse_link(conn, remote, now);
@@ -344,8 +350,13 @@ impl Peer {
                 let notified = self.send_removal_notice(conn, space, &sent, now);
                 let heard = self.client.space(&space).is_some_and(|sp| replication::is_heard_device(sp, &remote));
                 let Some(l) = self.conns.link_mut(conn) else { continue };
-                if l.drop_space(&space) && l.carries_nothing() && !(notified && heard) {
-                    self.refuse_link(conn, remote, now);
+                if l.drop_space(&space) {
+                    if notified && heard {
+                        l.hear(space);
+                    }
+                    if l.is_spent() {
+                        self.refuse_link(conn, remote, now);
+                    }
                 }
             }
         }

@@ -435,7 +435,8 @@ impl Net {
     /// Peer 0 creates a space and invites each of `guests`; returns it once all replicas agree.
     pub fn shared_space(&mut self, guests: &[usize]) -> PublicKey {
         self.command(0, Command::CreateSpace);
-        let space = space_of(self, 0);
+        let created = |e: &Event| if let Event::SpaceCreated { space } = e { Some(*space) } else { None };
+        let space = self.events[0].iter().rev().find_map(created).expect("the space was created");
         for g in guests {
             self.invite(0, *g, space);
         }
