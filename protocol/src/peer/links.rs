@@ -167,25 +167,15 @@ impl Peer {
             }
             SwarmMessage::Summary { after, through, feeds, credentials, .. } => {
                 let whole = after.is_none() && through.is_none();
-                let ours =
-                    self.client.space(&space).map(|sp| (replication::heads(sp) == feeds, sp.credentials_digest()));
-                let loose = match (whole, ours) {
-                    (true, Some((true, digest))) if digest != credentials => {
-                        self.conns.link_mut(conn).is_some_and(|l| l.note_loose(space, digest))
-                    }
-                    _ => false,
-                };
+                let same = self.client.space(&space).is_some_and(|sp| replication::heads(sp) == feeds);
                 let theirs = Theirs::Heads(feeds);
                 if let Some(l) = self.conns.link_mut(conn) {
                     if whole { l.note_known(space, theirs.positions()) } else { l.forget_known(&space) }
                 }
                 self.on_have(conn, space, &theirs, (after.as_ref(), through.as_ref()), now);
                 self.note_handoff(space, remote, &theirs.positions());
-                // Same entries, other credentials: some we hold travel in no entry (a grant's,
-                // or those of a fork's branch no one else holds). Send them (§9.3.5).
-                let messages = if loose { self.client.space(&space).map(replication::loose_messages) } else { None };
-                for m in messages.unwrap_or_default() {
-                    self.send(conn, &m, now);
+                if whole && same {
+                    self.send_loose(conn, space, credentials, now);
                 }
             }
             SwarmMessage::Forks { evidence, .. } => self.on_forks(space, evidence, now),
@@ -220,11 +210,12 @@ impl Peer {
     /// sent nothing else. A link that carries nothing more is closed (and
     /// parked, if we dialled it) once such a summary (all of it) shows we lack nothing of it.
     fn heard_message(&mut self, conn: ConnId, space: PublicKey, m: SwarmMessage, now: Timestamp) {
-        let (theirs, after, last) = match m {
-            SwarmMessage::Have { feeds, .. } => (feeds, None, true),
-            SwarmMessage::HavePage { feeds, after, through, .. } => (feeds, after, through.is_none()),
-            SwarmMessage::Summary { feeds, after, through, .. } => {
-                (Theirs::Heads(feeds).positions(), after, through.is_none())
+        let (theirs, after, last, digest) = match m {
+            SwarmMessage::Have { feeds, .. } => (feeds, None, true, None),
+            SwarmMessage::HavePage { feeds, after, through, .. } => (feeds, after, through.is_none(), None),
+            SwarmMessage::Summary { feeds, after, through, credentials, .. } => {
+                let whole = after.is_none() && through.is_none();
+                (Theirs::Heads(feeds).positions(), after, through.is_none(), whole.then_some(credentials))
             }
             SwarmMessage::Forks { evidence, .. } => return self.on_forks(space, evidence, now),
             SwarmMessage::Credentials { .. } => return,
@@ -247,10 +238,14 @@ impl Peer {
             }
             return;
         }
+        // It holds every entry of ours that could tell it, yet other credentials: what removed
+        // it may travel in no entry (the remover's fork was cut, and only a replica that took
+        // the credentials loose holds them: hostile seed 1311). It gets them as a member would.
+        let loose = !notified && digest.is_some_and(|d| self.send_loose(conn, space, d, now));
         // Only once its whole summary was seen (a `Have`, or the last page of one), and shows
         // it holds what removed it (a close would drop a notice still on its way), and so for
         // every space it is heard for.
-        if !last || notified {
+        if !last || notified || loose {
             return;
         }
         let Some(link) = self.conns.link_mut(conn) else { return };
@@ -260,6 +255,22 @@ impl Peer {
         {
             self.refuse_link(conn, remote, now);
         }
+    }
+
+    /// A whole summary whose credential digest `theirs` differs from ours though its entries
+    /// leave nothing to send: some credentials we hold travel in no entry (a grant's, or those
+    /// of a fork's branch no one else holds), so they go out as `Credentials` (SPEC.md §9.3.5),
+    /// once per link and value of our digest. Returns whether any went.
+    fn send_loose(&mut self, conn: ConnId, space: PublicKey, theirs: Digest, now: Timestamp) -> bool {
+        let Some(ours) = self.client.space(&space).map(crate::Space::credentials_digest) else { return false };
+        if ours == theirs || !self.conns.link_mut(conn).is_some_and(|l| l.note_loose(space, ours)) {
+            return false;
+        }
+        let messages = self.client.space(&space).map(replication::loose_messages).unwrap_or_default();
+        for m in &messages {
+            self.send(conn, m, now);
+        }
+        !messages.is_empty()
     }
 
     /// Sends a device that is no member of `space` any more the control-feed entries past
