@@ -156,9 +156,10 @@ impl Link {
         self.spaces.iter()
     }
 
-    pub(super) fn carry(&mut self, space: PublicKey) {
+    /// Carries `space` from now on; whether it did not before.
+    pub(super) fn carry(&mut self, space: PublicKey) -> bool {
         self.heard.remove(&space);
-        self.spaces.insert(space);
+        self.spaces.insert(space)
     }
 
     /// Authorises exactly `spaces` (the handshake's judgment).

@@ -115,8 +115,7 @@ impl Peer {
             && !matches!(m, SwarmMessage::Refused { .. })
             && let Some(l) = self.conns.link_mut(conn)
         {
-            l.carry(space);
-            newly = true;
+            newly = l.carry(space);
         }
         let Some(link) = self.conns.link(conn) else { return };
         let heard = !link.carries(&space)
@@ -144,6 +143,7 @@ impl Peer {
             // It may have stopped carrying the space when we refused it; our summary makes
             // it judge again and answer with its own, which a push needs (rule 2).
             self.send_have(conn, space, false, now);
+            self.send_forks(conn, space, now);
         }
     }
 
@@ -347,9 +347,15 @@ impl Peer {
             let member = self.client.space(&space).is_some_and(|sp| replication::is_member_device(sp, &remote));
             let Some(l) = self.conns.link_mut(conn) else { continue };
             if member {
-                l.carry(space);
+                let newly = l.carry(space);
                 self.push(conn, space, now);
                 self.send_have(conn, space, false, now);
+                if newly {
+                    // Forks proven while it was no member were told only to members: a
+                    // device admitted again on this link would keep a cut branch, and
+                    // credentials that only the cut's recarrying would bring (hostile seed 1872).
+                    self.send_forks(conn, space, now);
+                }
             } else if l.carries(&space) {
                 // A member until this change: it learns what removed it before the link
                 // drops the space (rule 7), from what we last told it we hold.
