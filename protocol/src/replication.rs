@@ -109,13 +109,17 @@ pub fn missing_for_summary(
     after: Option<&PublicKey>,
     through: Option<&PublicKey>,
 ) -> Vec<FeedEntry> {
-    let from = |feed: &Feed| {
-        let Ok(i) = theirs.binary_search_by(|h| h.feed.cmp(&feed.key())) else { return 0 };
-        let h = &theirs[i];
-        let diverged = h.length > 0 && feed.hash_at(h.length - 1).is_some_and(|ours| ours != h.head);
-        if diverged { h.length.saturating_sub(FORK_WINDOW) } else { h.length }
-    };
-    entries_from(space, from, after, through)
+    entries_from(space, |feed| from_head(feed, theirs), after, through)
+}
+
+/// Where to send `feed` from to a replica whose summary shows `theirs`: its length, or, if its
+/// head differs from our entry at that position (it holds another branch), `FORK_WINDOW`
+/// entries before, so that it meets the branch point and proves the fork.
+fn from_head(feed: &Feed, theirs: &[FeedHead]) -> u64 {
+    let Ok(i) = theirs.binary_search_by(|h| h.feed.cmp(&feed.key())) else { return 0 };
+    let h = &theirs[i];
+    let diverged = h.length > 0 && feed.hash_at(h.length - 1).is_some_and(|ours| ours != h.head);
+    if diverged { h.length.saturating_sub(FORK_WINDOW) } else { h.length }
 }
 
 /// The entries the other side lacks given its summary, oldest first per feed, bounded by
@@ -153,14 +157,22 @@ pub fn push(space: &Space, theirs: &[FeedPosition], device: &PublicKey) -> Vec<F
 /// (SPEC.md §9.2.2 rule 7): the control-feed entries past `theirs` (its last known positions),
 /// one batch, which carry the credentials that removed it. Data entries it never gets again.
 pub fn removal_notice(space: &Space, theirs: &[FeedPosition]) -> Vec<FeedEntry> {
+    notice_from(space, |feed| position(theirs, &feed.key()).unwrap_or(0))
+}
+
+/// `removal_notice` for a device whose whole `Summary` showed `theirs`: a control feed on
+/// which it holds another branch goes from `FORK_WINDOW` before its head, so that it proves
+/// the fork instead of refusing entries that do not extend its own (a forking remover's
+/// later branch carried the removal: hostile seed 1602).
+pub fn removal_notice_for_summary(space: &Space, theirs: &[FeedHead]) -> Vec<FeedEntry> {
+    notice_from(space, |feed| from_head(feed, theirs))
+}
+
+/// The control-feed entries from `from(feed)` on, one batch; data feeds never.
+fn notice_from(space: &Space, from: impl Fn(&Feed) -> u64) -> Vec<FeedEntry> {
     let m = space.membership();
     let control = |feed: &Feed| m.carrier(&feed.key()).is_some_and(|a| a.designation == Designation::Control);
-    entries_from(
-        space,
-        |feed| if control(feed) { position(theirs, &feed.key()).unwrap_or(0) } else { feed.len() },
-        None,
-        None,
-    )
+    entries_from(space, |feed| if control(feed) { from(feed) } else { feed.len() }, None, None)
 }
 
 /// The entries of each feed in `(after, through]` from position `from(feed)` on, in send order,

@@ -63,3 +63,22 @@ fn a_member_removed_from_two_spaces_learns_of_the_second_while_away() {
         assert!(net.events[1].contains(&Event::Removed { space: second }));
     }
 }
+
+/// A device removed while away, whose remover is gone for good by the time it returns, learns
+/// of its removal from a member admitted after it went away: a device it cannot know as a
+/// member, which knows it as removed.
+#[test]
+fn a_member_removed_while_away_learns_of_it_from_a_member_admitted_since() {
+    let mut net = Net::new(3, 64);
+    let space = net.shared_space(&[1]);
+    net.take_down(1);
+    let member = net.key(1);
+    net.command(0, Command::SetRole { space, member, role: Role::Removed });
+    net.invite(0, 2, space);
+    assert!(net.run(60_000, |n| n.converged(&space, &[0, 2])));
+    net.take_down(0);
+    net.bring_back(1);
+    let learned = net.run(300_000, |n| standing(n, 1, &space) == Standing::Removed);
+    assert!(learned, "{:?}", standing(&net, 1, &space));
+    assert!(net.events[1].contains(&Event::Removed { space }));
+}

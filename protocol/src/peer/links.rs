@@ -210,12 +210,14 @@ impl Peer {
     /// sent nothing else. A link that carries nothing more is closed (and
     /// parked, if we dialled it) once such a summary (all of it) shows we lack nothing of it.
     fn heard_message(&mut self, conn: ConnId, space: PublicKey, m: SwarmMessage, now: Timestamp) {
-        let (theirs, after, last, digest) = match m {
-            SwarmMessage::Have { feeds, .. } => (feeds, None, true, None),
-            SwarmMessage::HavePage { feeds, after, through, .. } => (feeds, after, through.is_none(), None),
+        let (summary, after, last, digest) = match m {
+            SwarmMessage::Have { feeds, .. } => (Theirs::Positions(feeds), None, true, None),
+            SwarmMessage::HavePage { feeds, after, through, .. } => {
+                (Theirs::Positions(feeds), after, through.is_none(), None)
+            }
             SwarmMessage::Summary { feeds, after, through, credentials, .. } => {
                 let whole = after.is_none() && through.is_none();
-                (Theirs::Heads(feeds).positions(), after, through.is_none(), whole.then_some(credentials))
+                (Theirs::Heads(feeds), after, through.is_none(), whole.then_some(credentials))
             }
             SwarmMessage::Forks { evidence, .. } => return self.on_forks(space, evidence, now),
             SwarmMessage::Credentials { .. } => return,
@@ -229,7 +231,8 @@ impl Peer {
         };
         // A device that believes it is still a member (it sends a whole summary) learns what
         // removed it (rule 7); one batch per summary, so its reconnects cost bounded work.
-        let notified = after.is_none() && self.send_removal_notice(conn, space, &theirs, now);
+        let theirs = summary.positions();
+        let notified = after.is_none() && self.send_removal_notice(conn, space, &summary, now);
         let Some(sp) = self.client.space(&space) else { return };
         let pages = replication::pull_pages(sp, &theirs, after.as_ref());
         if !pages.is_empty() {
@@ -276,17 +279,20 @@ impl Peer {
     /// Sends a device that is no member of `space` any more the control-feed entries past
     /// `theirs`, which carry its removal (SPEC.md §9.2.2 rule 7), if it lacks any.
     /// Returns whether a notice is owed (sent now, or an earlier one still on its way).
-    fn send_removal_notice(&mut self, conn: ConnId, space: PublicKey, theirs: &[FeedPosition], now: Timestamp) -> bool {
+    fn send_removal_notice(&mut self, conn: ConnId, space: PublicKey, theirs: &Theirs, now: Timestamp) -> bool {
         if crate::mutants::active(crate::mutants::Mutant::NoRemovalNotice) {
             return false;
         }
         let Some(sp) = self.client.space(&space) else { return false };
-        let entries = replication::removal_notice(sp, theirs);
+        let entries = match theirs {
+            Theirs::Positions(p) => replication::removal_notice(sp, p),
+            Theirs::Heads(h) => replication::removal_notice_for_summary(sp, h),
+        };
         if entries.is_empty() {
             return false;
         }
         // A notice still on its way is not sent again for each summary the device repeats.
-        let entries = self.answer(conn, space, theirs, entries, now);
+        let entries = self.answer(conn, space, &theirs.positions(), entries, now);
         if !entries.is_empty() {
             self.send(conn, &SwarmMessage::Entries { space, entries }, now);
         }
@@ -364,7 +370,7 @@ impl Peer {
                 // next summary shows it holds the notice (`heard_message`).
                 let sent: Vec<FeedPosition> =
                     l.summary_sent(&space).unwrap_or_default().iter().map(FeedHead::position).collect();
-                let notified = self.send_removal_notice(conn, space, &sent, now);
+                let notified = self.send_removal_notice(conn, space, &Theirs::Positions(sent), now);
                 let heard = self.client.space(&space).is_some_and(|sp| replication::is_heard_device(sp, &remote));
                 let Some(l) = self.conns.link_mut(conn) else { continue };
                 if l.drop_space(&space) {

@@ -363,6 +363,12 @@ impl Net {
         self.drain_server();
     }
 
+    /// Brings peer `i`, taken down, back from its disk.
+    pub fn bring_back(&mut self, i: usize) {
+        self.down.remove(&i);
+        self.restart(i);
+    }
+
     /// Opens an inbound connection to peer `to` whose other end is the test itself: frames
     /// the peer sends on it land in `raw_out`.
     pub fn raw_connect(&mut self, to: usize) -> ConnId {

@@ -85,6 +85,12 @@ pub fn next(w: &mut World) {
 /// view of what the member holds is stale (a summary on a latency tail), and a pull round
 /// trip is what the protocol owes (SPEC §9.3.3 rule 2 pushes only past a summary heard).
 fn linked(w: &World, writer: usize, space: &PublicKey) -> Vec<usize> {
+    linked_with(w, writer, space, true)
+}
+
+/// `linked`, and with `drained` false, whatever is still on its way from the member (the
+/// write's own frames may be).
+fn linked_with(w: &World, writer: usize, space: &PublicKey, drained: bool) -> Vec<usize> {
     let Some(p) = w.nodes[writer].peer.as_ref() else { return Vec::new() };
     let me = p.client().identity().noise_keypair().public();
     let remotes = p.swarm_links();
@@ -103,7 +109,7 @@ fn linked(w: &World, writer: usize, space: &PublicKey) -> Vec<usize> {
                 return false;
             }
             let key = q.client().identity().noise_keypair().public();
-            let theirs = |conn| w.net.is_intact(*j, conn) && w.net.is_drained(*j, conn, w.now);
+            let theirs = |conn| w.net.is_intact(*j, conn) && (!drained || w.net.is_drained(*j, conn, w.now));
             carries(&remotes, key, &|conn| w.net.is_intact(writer, conn)) && carries(&q.swarm_links(), me, &theirs)
         })
         .collect()
@@ -227,11 +233,16 @@ pub fn due(w: &mut World, i: usize) {
         return deadline(w);
     }
     frame(w, i);
+    let Some(p) = w.oracle.delivery.probe.as_ref() else { return };
+    let (space, writer) = (p.space, p.writer);
+    // The link ended while the frames were on their way (the member's idle deadline passed
+    // after its clock jumped forward, faulty 1538): they went nowhere, and its reconnect
+    // pulls the write. Not judged.
+    let ended = !linked_with(w, writer, &space, false).contains(&i);
     let Some(p) = w.oracle.delivery.probe.as_mut() else { return };
     let Some(r) = p.receivers.get_mut(&i) else { return };
     r.judged = true;
-    if r.arrived.is_none() {
-        let (space, writer) = (p.space, p.writer);
+    if r.arrived.is_none() && !ended {
         return w.fail(
             "L3",
             format!(
@@ -268,9 +279,9 @@ fn settle(w: &mut World) {
         return;
     }
     let p = w.oracle.delivery.probe.take().expect("checked above");
-    for r in p.receivers.values() {
-        let ms = r.arrived.expect("judged members hold it") - p.written_at;
-        *w.stats.delivery_ms.entry(ms).or_default() += 1;
+    // A member judged without the entry is one whose link ended on the way (`due`).
+    for arrived in p.receivers.values().filter_map(|r| r.arrived) {
+        *w.stats.delivery_ms.entry(arrived - p.written_at).or_default() += 1;
     }
     next(w);
 }
