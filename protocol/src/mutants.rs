@@ -95,10 +95,22 @@ pub enum Mutant {
     /// still on its way (SPEC §9.3.3 rule 3): a member repeating a tiny `Have` makes every
     /// replica upload a batch per message.
     AnswerEverySummary,
+    /// A link to a heard device closes once the first space it is heard for settles, though
+    /// its summary of another, with a removal it lacks, is still on its way (SPEC §9.2.2 rule 6).
+    CloseOnFirstHeardSpace,
+    /// A heard device never gets our loose credentials, so a removal that travels in no entry
+    /// (its remover's forked branch was cut) never reaches it (SPEC §9.2.2 rule 6).
+    NoLooseToHeard,
+    /// The removal notice goes from a heard device's positions even when its heads show it on
+    /// another branch of a control feed, so it refuses the notice as a broken chain (rule 7).
+    PositionsOnlyNotice,
+    /// Fork evidence goes to a link only when it is authorised, not when a space joins its set
+    /// later, so a device re-admitted on an open connection keeps a cut branch (§9.3.5 rule 2).
+    ForksOnAuthoriseOnly,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 35] = [
+    pub const ALL: [Mutant; 39] = [
         Mutant::CodecLenient,
         Mutant::SkipSignatureCheck,
         Mutant::MembershipArrivalOrder,
@@ -134,6 +146,10 @@ impl Mutant {
         Mutant::IgnoreDeferredCredentials,
         Mutant::ReplicationStorm,
         Mutant::AnswerEverySummary,
+        Mutant::CloseOnFirstHeardSpace,
+        Mutant::NoLooseToHeard,
+        Mutant::PositionsOnlyNotice,
+        Mutant::ForksOnAuthoriseOnly,
     ];
 
     pub fn name(self) -> &'static str {
@@ -173,6 +189,10 @@ impl Mutant {
             Mutant::IgnoreDeferredCredentials => "ignore-deferred-credentials",
             Mutant::ReplicationStorm => "replication-storm",
             Mutant::AnswerEverySummary => "answer-every-summary",
+            Mutant::CloseOnFirstHeardSpace => "close-on-first-heard-space",
+            Mutant::NoLooseToHeard => "no-loose-to-heard",
+            Mutant::PositionsOnlyNotice => "positions-only-notice",
+            Mutant::ForksOnAuthoriseOnly => "forks-on-authorise-only",
         }
     }
 

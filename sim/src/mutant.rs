@@ -69,6 +69,10 @@ pub const CAUGHT: &[(Planted, crate::config::Profile, u64, &[&str])] = {
         (P(Mutant::NoRemovalNotice), Faulty, 0, &["L1"]),
         (P(Mutant::PullOnly), Calm, 0, &["L3"]),
         (P(Mutant::AnswerEverySummary), Hostile, 10, &["R3"]),
+        (P(Mutant::CloseOnFirstHeardSpace), Hostile, 1224, &["L1"]),
+        (P(Mutant::NoLooseToHeard), Hostile, 1311, &["L1"]),
+        (P(Mutant::PositionsOnlyNotice), Hostile, 1602, &["L1"]),
+        (P(Mutant::ForksOnAuthoriseOnly), Hostile, 1872, &["L1"]),
         (Planted::ReleaseBeforeDurable, Faulty, 0, &["S5"]),
     ]
 };
@@ -105,8 +109,9 @@ pub fn not_simulated(m: Mutant) -> Option<&'static str> {
              in the feeds they admit, after a fork cut their issuer's control feed. Hostile 675 made that \
              state on c0d1845 (L1 with ignore-deferred-credentials, R3 with replication-storm, both at once); \
              the summary flood (issue 15) changed every hostile world, and no seed of 1,000 hostile or 1,000 \
-             swarm makes it now. Caught by protocol/tests/deferred_credentials.rs (the last two); \
-             pull-refused-feeds only matters in that state, and R3 is shown failing by answer-every-summary",
+             swarm makes it now. Caught by protocol/tests/deferred_credentials.rs (all three: a \
+             summary of a feed nothing admits draws no pull, and deferred entries give up their \
+             credentials); R3 is shown failing by answer-every-summary",
         ),
         _ => None,
     }

@@ -29,6 +29,11 @@ use spaces_vectors::generate::{self, verify_documents};
 ///   catches the last two.
 /// - `answer-every-summary`: it changes how often a Peer answers repeated summaries, which no
 ///   single-operation vector repeats; the simulator's summary flood fails R3 with it.
+/// - `close-on-first-heard-space`, `no-loose-to-heard`, `positions-only-notice`,
+///   `forks-on-authorise-only`: each changes what a Peer sends a removed or re-admitted
+///   member's device over a connection's life, not a single operation; the simulator fails L1
+///   with each (hostile 1224, 1311, 1602, 1872), and `protocol/tests/peer_removal.rs` catches
+///   the first.
 const NOT_REACHED: &[Mutant] = &[
     Mutant::GuestTrustsGrant,
     Mutant::RejoinAfterRemoval,
@@ -41,6 +46,10 @@ const NOT_REACHED: &[Mutant] = &[
     Mutant::IgnoreDeferredCredentials,
     Mutant::ReplicationStorm,
     Mutant::AnswerEverySummary,
+    Mutant::CloseOnFirstHeardSpace,
+    Mutant::NoLooseToHeard,
+    Mutant::PositionsOnlyNotice,
+    Mutant::ForksOnAuthoriseOnly,
 ];
 
 /// Planted bugs for the rules issue 10's vectors cover (`protocol/src/mutants.rs`), with the

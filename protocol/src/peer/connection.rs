@@ -186,7 +186,8 @@ impl Link {
 
     /// Nothing carried and no heard space unsettled: the link has nothing more to do.
     pub(super) fn is_spent(&self) -> bool {
-        self.spaces.is_empty() && self.heard.values().all(|settled| *settled)
+        let first = crate::mutants::active(crate::mutants::Mutant::CloseOnFirstHeardSpace);
+        self.spaces.is_empty() && (first && self.heard.values().any(|s| *s) || self.heard.values().all(|s| *s))
     }
 
     /// Stops carrying `space`; whether it did.

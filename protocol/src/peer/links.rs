@@ -143,7 +143,9 @@ impl Peer {
             // It may have stopped carrying the space when we refused it; our summary makes
             // it judge again and answer with its own, which a push needs (rule 2).
             self.send_have(conn, space, false, now);
-            self.send_forks(conn, space, now);
+            if !crate::mutants::active(crate::mutants::Mutant::ForksOnAuthoriseOnly) {
+                self.send_forks(conn, space, now);
+            }
         }
     }
 
@@ -244,7 +246,8 @@ impl Peer {
         // It holds every entry of ours that could tell it, yet other credentials: what removed
         // it may travel in no entry (the remover's fork was cut, and only a replica that took
         // the credentials loose holds them: hostile seed 1311). It gets them as a member would.
-        let loose = !notified && digest.is_some_and(|d| self.send_loose(conn, space, d, now));
+        let planted = crate::mutants::active(crate::mutants::Mutant::NoLooseToHeard);
+        let loose = !notified && !planted && digest.is_some_and(|d| self.send_loose(conn, space, d, now));
         // Only once its whole summary was seen (a `Have`, or the last page of one), and shows
         // it holds what removed it (a close would drop a notice still on its way), and so for
         // every space it is heard for.
@@ -285,8 +288,10 @@ impl Peer {
         }
         let Some(sp) = self.client.space(&space) else { return false };
         let entries = match theirs {
-            Theirs::Positions(p) => replication::removal_notice(sp, p),
-            Theirs::Heads(h) => replication::removal_notice_for_summary(sp, h),
+            Theirs::Heads(h) if !crate::mutants::active(crate::mutants::Mutant::PositionsOnlyNotice) => {
+                replication::removal_notice_for_summary(sp, h)
+            }
+            _ => replication::removal_notice(sp, &theirs.positions()),
         };
         if entries.is_empty() {
             return false;
@@ -353,7 +358,7 @@ impl Peer {
             let member = self.client.space(&space).is_some_and(|sp| replication::is_member_device(sp, &remote));
             let Some(l) = self.conns.link_mut(conn) else { continue };
             if member {
-                let newly = l.carry(space);
+                let newly = l.carry(space) && !crate::mutants::active(crate::mutants::Mutant::ForksOnAuthoriseOnly);
                 self.push(conn, space, now);
                 self.send_have(conn, space, false, now);
                 if newly {

@@ -120,8 +120,14 @@ fn is_member(c: &spaces_protocol::Client, space: &PublicKey) -> bool {
     c.members(space).is_ok_and(|ms| ms.iter().any(|m| m.identity == me && m.role != Role::Removed))
 }
 
+/// A member that may write and keeps its replica: one leaving refuses writes (`Left`; hostile
+/// seed 967 picked such a writer).
 fn can_write(w: &World, i: usize, space: &PublicKey) -> bool {
-    let Some(c) = w.nodes[i].peer.as_ref().map(|p| p.client()) else { return false };
+    let Some(p) = w.nodes[i].peer.as_ref() else { return false };
+    if p.is_leaving(space) {
+        return false;
+    }
+    let c = p.client();
     let me = c.identity_key();
     c.members(space).is_ok_and(|ms| ms.iter().any(|m| m.identity == me && Role::can_write(m.role)))
 }

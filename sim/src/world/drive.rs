@@ -70,7 +70,7 @@ impl World {
             }
             return None;
         };
-        let result = catch_unwind(AssertUnwindSafe(|| {
+        let result = crate::runner::caught(|| {
             let refused = match step {
                 Step::Input(input) => {
                     peer.handle_input(input, now);
@@ -83,7 +83,7 @@ impl World {
                 outs.push(o);
             }
             (refused, outs)
-        }));
+        });
         let outs = match result {
             Ok((refused, outs)) => {
                 if let (Some(error), Step::Command(c)) = (refused, step) {

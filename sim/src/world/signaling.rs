@@ -29,9 +29,9 @@ impl World {
         if !self.server_up || !self.signal_clients.contains_key(&client) {
             return;
         }
-        let result = catch_unwind(AssertUnwindSafe(|| {
+        let result = crate::runner::caught(|| {
             self.server.handle_input(ServerInput::Frame { client, bytes: &bytes }, Timestamp::from_millis(self.now));
-        }));
+        });
         if result.is_err() {
             return self.fail("panic", format!("the signaling server panicked on a {}-byte frame", bytes.len()));
         }
