@@ -85,6 +85,7 @@ pub(super) struct Link {
     /// The spaces the remote is heard for (SPEC.md §9.2.2 rule 6), each with whether one of
     /// its whole summaries drew nothing yet (settled). The link stays while one is unsettled:
     /// closing on the first space's summary lost the next space's notice (hostile seed 1224).
+    /// At most one entry per space we hold: only our own replicas make a remote heard.
     heard: BTreeMap<PublicKey, bool>,
 }
 

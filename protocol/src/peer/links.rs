@@ -28,21 +28,11 @@ impl Peer {
     /// Decides which spaces a freshly authenticated device may replicate, and announces ours.
     pub(super) fn authorise(&mut self, conn: ConnId, now: Timestamp) {
         let Some(remote) = self.conns.link(conn).and_then(Link::remote) else { return };
-        let shared: BTreeSet<PublicKey> = self
-            .client
-            .space_keys()
-            .filter(|k| self.client.space(k).is_some_and(|sp| replication::is_member_device(sp, &remote)))
-            .copied()
-            .collect();
+        let shared = self.spaces_where(|sp| replication::is_member_device(sp, &remote));
         // A removed member's device may hold credentials every member needs, and may not know
         // of its removal: the link stays until its summary of each such space shows it lacks
         // nothing we must tell it and holds nothing we need (rule 6).
-        let heard: Vec<PublicKey> = self
-            .client
-            .space_keys()
-            .filter(|k| self.client.space(k).is_some_and(|sp| replication::is_heard_device(sp, &remote)))
-            .copied()
-            .collect();
+        let heard = self.spaces_where(|sp| replication::is_heard_device(sp, &remote));
         if shared.is_empty() && heard.is_empty() {
             return self.refuse_link(conn, remote, now);
         }
@@ -54,6 +44,11 @@ impl Peer {
             self.send_have(conn, space, true, now);
             self.send_forks(conn, space, now);
         }
+    }
+
+    /// The spaces we hold whose replica satisfies `judge`.
+    fn spaces_where(&self, judge: impl Fn(&crate::Space) -> bool) -> BTreeSet<PublicKey> {
+        self.client.space_keys().filter(|k| self.client.space(k).is_some_and(&judge)).copied().collect()
     }
 
     /// Tells `conn` every proven fork of `space` we hold (SPEC.md §5.6).
