@@ -5,7 +5,8 @@
 //!
 //! A proof cannot be judged by the walk of §4: its credentials' parents are mostly missing. It
 //! shows signatures and who issued what: a genesis, a chain of grants that manage members from
-//! the space key to the host, and the host's grant and feed admission for the guest. Whether the
+//! the space key to the host, and a grant and feed admission for the guest by the host (or, for a
+//! member invited again, by whoever admitted it, with its chain too). Whether the
 //! admission stands (no concurrent removal of the host, say) only the whole set decides, and
 //! replication brings it. Credentials are self-authenticating, so taking the credentials the
 //! proof's feeds carry adds no power; the bound on what the guest holds meanwhile is the
@@ -37,17 +38,19 @@ pub enum ProofError {
     /// No chain of grants that manage members leads from the space key to this identity, within
     /// `AUTHORITY_CHAIN_MAX` links.
     NotAuthorised { identity: PublicKey },
-    /// No grant for the guest, by the host, with the expected role.
+    /// No grant for the guest, by an authorised identity, with the expected role.
     NoGrant,
-    /// No admission of the guest's control feed, for the guest, by the grant's issuer.
+    /// No admission of the guest's control feed, for the guest, by an authorised identity.
     NoFeed,
 }
 
 /// The credentials of a proof that `guest` (with feeds `feeds`) was admitted by `host`, whose
 /// device has Noise key `host_noise` (SPEC.md §7.3.3): the genesis, `host`'s authority chain,
 /// the oldest feed admissions of each identity on the chain and those of the host's device, the
-/// guest's newest grants and the admissions of `feeds`. Without the guest's credentials (before
-/// they are issued) it is the part a host can size before admitting.
+/// guest's newest grants and the admissions of `feeds`, and, when another identity issued the
+/// guest's current grant or its control feed's admission, that identity's chain and oldest feed
+/// admissions. Without the guest's credentials (before they are issued) it is the part a host
+/// can size before admitting.
 pub fn build(
     m: &Membership,
     host: &PublicKey,
@@ -58,22 +61,55 @@ pub fn build(
     let genesis = m.genesis().ok_or(ProofError::NoGenesis)?;
     let chain = m.authority_chain(host).map_err(ProofError::Chain)?;
     let mut ids: Vec<CredentialId> = vec![genesis];
-    ids.extend(chain.iter().copied());
-    for link in &chain {
-        let subject = m.credential(link).expect("chain links are held").subject();
-        let admissions = m.admissions_of(&subject);
-        ids.extend(admissions.iter().take(PROOF_FEEDS_PER_IDENTITY_MAX).map(|a| a.credential));
-        if subject == *host {
-            let own = admissions.iter().filter(|a| a.noise_key == *host_noise);
-            ids.extend(own.take(PROOF_FEEDS_PER_IDENTITY_MAX).map(|a| a.credential));
+    with_admissions(m, &chain, Some((host, host_noise)), &mut ids);
+    let grants = m.grants_of(guest);
+    let grants: Vec<CredentialId> = grants.iter().rev().take(PROOF_GUEST_GRANTS_MAX).copied().collect();
+    ids.extend(grants.iter().copied());
+    let feed_admissions: Vec<CredentialId> =
+        feeds.iter().filter_map(|f| m.feed(f)).filter(|a| a.identity == *guest).map(|a| a.credential).collect();
+    ids.extend(feed_admissions.iter().copied());
+    // A member invited again was admitted by whoever admitted it first: the host signs nothing
+    // (admission is idempotent), so the proof shows that issuer's authority too (hostile 727).
+    let role = m.role(guest);
+    let current = grants
+        .iter()
+        .filter_map(|id| m.credential(id))
+        .find(|c| matches!(c.assertion(), Assertion::SpaceMember { role: r, .. } if Some(*r) == role));
+    let control = feed_admissions.first().and_then(|id| m.credential(id));
+    let mut others: Vec<PublicKey> = Vec::new();
+    for issuer in current.into_iter().chain(control).map(Credential::issuer) {
+        if issuer != *host && issuer != m.space() && !others.contains(&issuer) {
+            others.push(issuer);
         }
     }
-    let grants = m.grants_of(guest);
-    ids.extend(grants.iter().rev().take(PROOF_GUEST_GRANTS_MAX));
-    ids.extend(feeds.iter().filter_map(|f| m.feed(f)).filter(|a| a.identity == *guest).map(|a| a.credential));
+    for issuer in others {
+        if let Ok(chain) = m.authority_chain(&issuer) {
+            with_admissions(m, &chain, None, &mut ids);
+        }
+    }
     let mut seen = BTreeSet::new();
     ids.retain(|id| seen.insert(*id));
     Ok(ids.iter().map(|id| m.credential(id).expect("proof credentials are held").clone()).collect())
+}
+
+/// Appends an authority chain's links and, for each link's subject, its oldest feed admissions;
+/// for the host (`device`: its identity and Noise key) also those of its device.
+fn with_admissions(
+    m: &Membership,
+    chain: &[CredentialId],
+    device: Option<(&PublicKey, &NoiseKey)>,
+    ids: &mut Vec<CredentialId>,
+) {
+    ids.extend(chain.iter().copied());
+    for link in chain {
+        let subject = m.credential(link).expect("chain links are held").subject();
+        let admissions = m.admissions_of(&subject);
+        ids.extend(admissions.iter().take(PROOF_FEEDS_PER_IDENTITY_MAX).map(|a| a.credential));
+        if let Some((_, noise)) = device.filter(|(h, _)| **h == subject) {
+            let own = admissions.iter().filter(|a| a.noise_key == *noise);
+            ids.extend(own.take(PROOF_FEEDS_PER_IDENTITY_MAX).map(|a| a.credential));
+        }
+    }
 }
 
 /// What a checked proof lets a guest's replica do until its own grant connects.
@@ -83,7 +119,8 @@ pub struct Provisional {
     pub grant: CredentialId,
     /// The role that grant gives.
     pub role: Role,
-    /// Who issued it: the host.
+    /// The host the guest met; on a restart, which forgot it, the grant's issuer. The guest
+    /// links with its devices for the space.
     pub host: PublicKey,
     /// Control feeds of the chain's identities and of the guest, by feed key.
     carriers: BTreeMap<PublicKey, FeedAdmission>,
@@ -109,9 +146,10 @@ fn live(m: &Membership, c: &Credential) -> bool {
 }
 
 /// Checks, over the credentials `m` holds, that they show `guest` admitted (SPEC.md §7.7.3): a
-/// genesis; a chain of live grants that manage members from the space key to the grant's issuer
-/// (`host`, if given); a live grant by that issuer for `guest` with `role` (if given, else any
-/// member role); and a live admission by it of `control_feed` as `guest`'s control feed.
+/// genesis; `host` (if given) authorised, by a chain of live grants that manage members from the
+/// space key; a live grant by an authorised identity for `guest` with `role` (if given, else any
+/// member role); and a live admission by an authorised identity of `control_feed` as `guest`'s
+/// control feed.
 pub fn check(
     m: &Membership,
     host: Option<&PublicKey>,
@@ -124,30 +162,32 @@ pub fn check(
     if let Some(h) = host.filter(|h| !authorised.contains(*h)) {
         return Err(ProofError::NotAuthorised { identity: *h });
     }
+    // Any authorised identity's grant and feed admission show the admission: a member invited
+    // again holds them from whoever admitted it first (hostile 727).
     let (grant, issuer, granted) = m
         .credentials()
-        .filter(|c| c.subject() == *guest && live(m, c) && host.is_none_or(|h| c.issuer() == *h))
+        .filter(|c| c.subject() == *guest && live(m, c) && authorised.contains(&c.issuer()))
         .filter_map(|c| match c.assertion() {
             Assertion::SpaceMember { role: r, .. } if role.map_or(r.is_member(), |want| *r == want) => {
                 Some((c.id(), c.issuer(), *r))
             }
             _ => None,
         })
-        .filter(|(_, issuer, _)| authorised.contains(issuer))
         .min()
         .ok_or(ProofError::NoGrant)?;
     let own = m.credentials().any(|c| {
         c.subject() == *control_feed
-            && c.issuer() == issuer
+            && authorised.contains(&c.issuer())
             && live(m, c)
             && matches!(c.assertion(), Assertion::AdmittedFeed { identity, designation: Designation::Control, .. } if identity == guest)
     });
     if !own {
         return Err(ProofError::NoFeed);
     }
+    let host = host.copied().unwrap_or(issuer);
     let carriers = carriers(m, &authorised, guest);
-    let devices = carriers.values().filter(|a| a.identity == issuer).map(|a| a.noise_key).collect();
-    Ok(Provisional { grant, role: granted, host: issuer, carriers, devices })
+    let devices = carriers.values().filter(|a| a.identity == host).map(|a| a.noise_key).collect();
+    Ok(Provisional { grant, role: granted, host, carriers, devices })
 }
 
 /// The identities a chain of live grants that manage members reaches from the space key, in at

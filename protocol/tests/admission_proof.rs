@@ -83,9 +83,26 @@ fn a_proof_whose_chain_does_not_authorise_the_host_is_refused() {
     let host = c.host.key();
     let without_link: Vec<Credential> = built(&c).into_iter().filter(|x| x.subject() != host).collect();
     assert_eq!(check(&c, without_link, &host, Role::Editor), Err(ProofError::NotAuthorised { identity: host }));
-    // Nor does a proof prove anything for a host that is not the one the guest met.
-    let other = c.f.owner.key();
-    assert_eq!(check(&c, built(&c), &other, Role::Editor), Err(ProofError::NoGrant));
+    // Nor does a proof authorise a host the chain does not reach: the guest itself, say.
+    let guest = c.guest.key();
+    assert_eq!(check(&c, built(&c), &guest, Role::Editor), Err(ProofError::NotAuthorised { identity: guest }));
+}
+
+#[test]
+fn a_member_invited_again_gets_a_proof_of_the_first_admission_naming_the_second_hosts_devices() {
+    // The guest is the host's; the owner, another admin, invites it again and signs nothing.
+    let c = case(7, 2_000, Role::Admin);
+    let owner = &c.f.owner;
+    let feeds = [c.guest.control.public(), c.guest.data.public()];
+    let creds = proof::build(&c.held, &owner.key(), &owner.identity.noise_key(), &c.guest.key(), &feeds).unwrap();
+    let p = check(&c, creds.clone(), &owner.key(), Role::Editor).expect("the first admission is shown");
+    assert_eq!(p.host, owner.key());
+    assert!(p.is_host_device(&owner.identity.noise_key()), "the guest links with the host it met");
+    assert!(!p.is_host_device(&c.host.identity.noise_key()));
+    // The first admitter's authority is what the proof must show: without it, no grant counts.
+    let first = c.host.key();
+    let without: Vec<Credential> = creds.into_iter().filter(|x| x.subject() != first).collect();
+    assert_eq!(check(&c, without, &owner.key(), Role::Editor).map(|_| ()), Err(ProofError::NoGrant));
 }
 
 #[test]

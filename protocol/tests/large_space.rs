@@ -22,9 +22,11 @@ use spaces_protocol::codec::{Canonical, VERSION};
 use spaces_protocol::credential::Credential;
 use spaces_protocol::feed::FeedEntry;
 use spaces_protocol::fixture::{Actor, SpaceFixture, shapes};
+use spaces_protocol::invitation::State;
 use spaces_protocol::invitation::guest::GuestEvent;
+use spaces_protocol::invitation::host::HostEvent;
 use spaces_protocol::invitation::wire::{AdmissionGrant, FRAME_SIZE_MAX, GRANT_CREDENTIALS_MAX, Message};
-use spaces_protocol::peer::Event;
+use spaces_protocol::peer::{Command, Event};
 use spaces_protocol::{Client, PublicKey, Role, Timestamp};
 
 use net::Net;
@@ -141,4 +143,51 @@ fn a_guest_joins_a_space_of_three_thousand_credentials_through_a_bounded_grant_a
 #[ignore = "100k credentials: about three minutes in release (176 s on a shared 2-core machine), far longer in debug; run with --release -- --ignored"]
 fn a_guest_joins_a_space_of_a_hundred_thousand_credentials() {
     admit_into_space_of(100_000, 12);
+}
+
+/// A member invited again, by another admin, to a space too large for a whole grant (simulator
+/// seed hostile 727 on the branch `strangers`): the host admits it without signing (admission
+/// is idempotent) and sends a proof, so the proof's grant and feed admission are another
+/// admin's. The guest must accept what its host counted as a use, not refuse it.
+#[test]
+fn a_member_invited_again_by_another_admin_of_a_large_space_accepts_the_proof() {
+    let mut rng = ChaCha20Rng::seed_from_u64(13);
+    let (f, first, mut creds) = big_space(&mut rng, 3_000);
+    let tip = creds.last().expect("credentials").id();
+    let (second, admitted) = f.admit(&mut rng, &f.owner, Role::Admin, vec![tip]);
+    creds.extend(admitted);
+    let clients = vec![host_client(&f, &first, &creds), host_client(&f, &second, &creds)];
+    let guest = Client::create_identity(&mut rng, Timestamp::from_millis(1_700_000_000_000));
+    let mut net = Net::with_clients(clients.into_iter().chain([guest]).collect(), rng);
+    let space = f.space();
+    net.invite(0, 2, space);
+    let all_three = |n: &Net| same_membership_of(n, &space, &[0, 1, 2]);
+    assert!(net.run(3_600_000, all_three), "the second admin learns of the guest's admission");
+
+    let (code, pin) = net.open_invitation(1, space, 3_600_000);
+    net.command(2, Command::AcceptInvitation { code });
+    let state_of = |n: &Net, i: usize| {
+        n.events[i].iter().rev().find_map(|e| match e {
+            Event::Joining { event: GuestEvent::State(s), id } if *id == code.id => Some(*s),
+            Event::Hosting { event: HostEvent::State(s), id } if *id == code.id => Some(*s),
+            _ => None,
+        })
+    };
+    assert!(net.run(60_000, |n| state_of(n, 2) == Some(State::ReadyForAuthentication)), "the guest connects");
+    net.command(2, Command::Authenticate { id: code.id, pin });
+    let ended = |n: &Net| [1, 2].iter().all(|i| state_of(n, *i).is_some_and(State::is_terminal));
+    assert!(net.run(60_000, ended), "both ends finish");
+    assert_eq!((state_of(&net, 1), state_of(&net, 2)), (Some(State::Success), Some(State::Success)));
+}
+
+/// The replicas `who` all hold the same credential set.
+fn same_membership_of(net: &Net, space: &PublicKey, who: &[usize]) -> bool {
+    let view = |i: usize| {
+        net.peers[i].client().space(space).map(|s| {
+            let mut ids: Vec<_> = s.membership().credentials().map(Credential::id).collect();
+            ids.sort();
+            ids
+        })
+    };
+    who.iter().all(|i| view(*i).is_some() && view(*i) == view(who[0]))
 }
