@@ -107,10 +107,20 @@ pub enum Mutant {
     /// Fork evidence goes to a link only when it is authorised, not when a space joins its set
     /// later, so a device re-admitted on an open connection keeps a cut branch (§9.3.5 rule 2).
     ForksOnAuthoriseOnly,
+    /// A link to a device we authorise for no space and hear for none is refused at once, so a
+    /// member admitted since our replica last heard of the space can never tell it anything
+    /// (SPEC §9.2.2 rule 8).
+    RefuseStrangers,
+    /// A device that knows it was removed from a space goes on dialling for it (SPEC §9.1.1,
+    /// removed devices): a handshake members pay for, about once a minute each.
+    RemovedKeepsDialling,
+    /// Members dial a re-admitted device only when their key is the smaller, so one that
+    /// stopped dialling when it was removed may never hear it is back (SPEC §9.1.1).
+    NoReadmittedDial,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 39] = [
+    pub const ALL: [Mutant; 42] = [
         Mutant::CodecLenient,
         Mutant::SkipSignatureCheck,
         Mutant::MembershipArrivalOrder,
@@ -150,6 +160,9 @@ impl Mutant {
         Mutant::NoLooseToHeard,
         Mutant::PositionsOnlyNotice,
         Mutant::ForksOnAuthoriseOnly,
+        Mutant::RefuseStrangers,
+        Mutant::RemovedKeepsDialling,
+        Mutant::NoReadmittedDial,
     ];
 
     pub fn name(self) -> &'static str {
@@ -193,6 +206,9 @@ impl Mutant {
             Mutant::NoLooseToHeard => "no-loose-to-heard",
             Mutant::PositionsOnlyNotice => "positions-only-notice",
             Mutant::ForksOnAuthoriseOnly => "forks-on-authorise-only",
+            Mutant::RefuseStrangers => "refuse-strangers",
+            Mutant::RemovedKeepsDialling => "removed-keeps-dialling",
+            Mutant::NoReadmittedDial => "no-readmitted-dial",
         }
     }
 

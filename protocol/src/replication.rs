@@ -381,6 +381,13 @@ pub fn is_member_device(space: &Space, remote: &NoiseKey) -> bool {
     space.is_provisional_device(remote) || m.feeds().any(|(_, a)| a.noise_key == *remote && m.is_member(&a.identity))
 }
 
+/// Is the device with this device key a device of a current member that was removed once (so
+/// it may have stopped dialling, SPEC.md §9.1.1, removed devices)?
+pub fn is_readmitted_device(space: &Space, device: &PublicKey) -> bool {
+    let m = space.membership();
+    m.feeds().any(|(_, a)| a.device == *device && m.is_member(&a.identity) && m.was_removed(&a.identity))
+}
+
 /// Is the device with this Noise key no current member's device, yet the device of a control
 /// feed we accept entries of (`Membership::carrier`): a removed member's device, or one whose
 /// admission was voided? It may hold credentials issued concurrently with its removal that

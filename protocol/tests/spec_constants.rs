@@ -92,6 +92,7 @@ fn code_values() -> Vec<(&'static str, &'static str, u64)> {
         ("9.4.4", "CONNECT_TIMEOUT_MS", peer::CONNECT_TIMEOUT_MS),
         ("9.4.4", "FIRST_FRAME_TIMEOUT_MS", peer::FIRST_FRAME_TIMEOUT_MS),
         ("9.4.4", "HANDSHAKE_TIMEOUT_MS", peer::HANDSHAKE_TIMEOUT_MS),
+        ("9.4.4", "STRANGER_WAIT_MS", peer::STRANGER_WAIT_MS),
         ("9.4.4", "LINK_IDLE_MS", peer::LINK_IDLE_MS),
         ("9.4.4", "INVITATION_IDLE_MS", peer::INVITATION_IDLE_MS),
         ("9.4.4", "LEAVE_HANDOFF_MS", peer::LEAVE_HANDOFF_MS),

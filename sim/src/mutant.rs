@@ -46,11 +46,11 @@ pub const CAUGHT: &[(Planted, crate::config::Profile, u64, &[&str])] = {
         (P(Mutant::CodecLenient), Hostile, 0, &["S4"]),
         (P(Mutant::SkipSignatureCheck), Hostile, 4, &["S4"]),
         (P(Mutant::MembershipArrivalOrder), Faulty, 175, &["L1"]),
-        (P(Mutant::NoStrongRemoval), Faulty, 49, &["L1", "S4"]),
+        (P(Mutant::NoStrongRemoval), Faulty, 93, &["L1", "S4"]),
         (P(Mutant::AllowSelfPromotion), Hostile, 49, &["S4"]),
         (P(Mutant::ItemsLastApplied), Faulty, 8, &["L1"]),
         (P(Mutant::AcceptReaderWrites), Hostile, 138, &["S4", "L1"]),
-        (P(Mutant::AcceptWritesAfterRemoval), Hostile, 62, &["L1", "S4"]),
+        (P(Mutant::AcceptWritesAfterRemoval), Hostile, 10, &["L1", "S4"]),
         (P(Mutant::AcceptAnyPin), Hostile, 0, &["S1"]),
         (P(Mutant::PerSessionBudget), Hostile, 0, &["S6"]),
         (P(Mutant::IgnoreExpiry), Calm, 0, &["L1"]),
@@ -58,7 +58,7 @@ pub const CAUGHT: &[(Planted, crate::config::Profile, u64, &[&str])] = {
         (P(Mutant::DropPrologueBinding), Hostile, 18, &["S3"]),
         (P(Mutant::AdmitAfterCancel), Faulty, 7, &["S1"]),
         (P(Mutant::LeakPinIntoFrame), Calm, 0, &["S2"]),
-        (P(Mutant::IngestRemovedUnbounded), Hostile, 93, &["R1"]),
+        (P(Mutant::IngestRemovedUnbounded), Hostile, 157, &["R1"]),
         (P(Mutant::RejoinAfterRemoval), Hostile, 11, &["S1"]),
         (P(Mutant::FreeGuessAfterCompletion), Hostile, 0, &["S6"]),
         (P(Mutant::ChargeUnconfirmedAttempts), Hostile, 634, &["L2"]),
@@ -69,10 +69,8 @@ pub const CAUGHT: &[(Planted, crate::config::Profile, u64, &[&str])] = {
         (P(Mutant::NoRemovalNotice), Faulty, 0, &["L1"]),
         (P(Mutant::PullOnly), Calm, 0, &["L3"]),
         (P(Mutant::AnswerEverySummary), Hostile, 10, &["R3"]),
-        (P(Mutant::CloseOnFirstHeardSpace), Hostile, 1224, &["L1"]),
-        (P(Mutant::NoLooseToHeard), Hostile, 1311, &["L1"]),
-        (P(Mutant::PositionsOnlyNotice), Hostile, 1602, &["L1"]),
-        (P(Mutant::ForksOnAuthoriseOnly), Hostile, 1872, &["L1"]),
+        (P(Mutant::RemovedKeepsDialling), Faulty, 44, &["R4"]),
+        (P(Mutant::NoReadmittedDial), Swarm, 1, &["L1"]),
         (Planted::ReleaseBeforeDurable, Faulty, 0, &["S5"]),
     ]
 };
@@ -112,6 +110,17 @@ pub fn not_simulated(m: Mutant) -> Option<&'static str> {
              swarm makes it now. Caught by protocol/tests/deferred_credentials.rs (all three: a \
              summary of a feed nothing admits draws no pull, and deferred entries give up their \
              credentials); R3 is shown failing by answer-every-summary",
+        ),
+        Mutant::CloseOnFirstHeardSpace
+        | Mutant::NoLooseToHeard
+        | Mutant::PositionsOnlyNotice
+        | Mutant::ForksOnAuthoriseOnly => Some(
+            "each failed L1 at hostile 1224, 1311, 1602 and 1872 (issue 15, commit 031e07a); since SPEC \
+             9.2.2 rule 8 a removed device that misses its notice from one member learns it from any \
+             member it meets: no hostile seed of 0..2500 fails with no-loose-to-heard, \
+             positions-only-notice or forks-on-authorise-only planted (hunted on the code that added \
+             9.1.1, removed devices), redundant paths now, which no check shows failing alone; \
+             close-on-first-heard-space is caught by protocol/tests/peer_removal.rs",
         ),
         _ => None,
     }

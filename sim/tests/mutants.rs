@@ -1,6 +1,6 @@
 //! The mutant catalogue: every planted bug the simulator claims must make some seed of its
 //! profile fail within 1,000 seeds, and the real code must pass that same seed; together they
-//! show every oracle (S1-S7, R1, L1) failing. The catalogue's known seed is tried first (CI
+//! show every oracle (S1-S7, R1, R4, L1) failing. The catalogue's known seed is tried first (CI
 //! time); a stale one is reported and the hunt goes on through all 1,000. Run with
 //! `cargo test -p spaces-sim --release --features mutants --test mutants`.
 #![cfg(feature = "mutants")]
@@ -66,7 +66,7 @@ fn every_mutant_in_the_catalogue_is_caught() {
             }
         }
     }
-    for oracle in ["S1", "S2", "S3", "S4", "S5", "S6", "S7", "R1", "L1"] {
+    for oracle in ["S1", "S2", "S3", "S4", "S5", "S6", "S7", "R1", "R4", "L1"] {
         assert!(invariants.contains(oracle), "no planted bug shows that {oracle} can fail: {invariants:?}");
     }
     assert!(missed.is_empty(), "mutants not caught within {SEEDS_MAX} seeds: {missed:?}");

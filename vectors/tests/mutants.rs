@@ -31,9 +31,15 @@ use spaces_vectors::generate::{self, verify_documents};
 ///   single-operation vector repeats; the simulator's summary flood fails R3 with it.
 /// - `close-on-first-heard-space`, `no-loose-to-heard`, `positions-only-notice`,
 ///   `forks-on-authorise-only`: each changes what a Peer sends a removed or re-admitted
-///   member's device over a connection's life, not a single operation; the simulator fails L1
-///   with each (hostile 1224, 1311, 1602, 1872), and `protocol/tests/peer_removal.rs` catches
-///   the first.
+///   member's device over a connection's life, not a single operation; the simulator failed
+///   L1 with each (hostile 1224, 1311, 1602, 1872) until SPEC §9.2.2 rule 8 made them redundant
+///   paths (`spaces-sim mutants` says why), and `protocol/tests/peer_removal.rs` catches the
+///   first.
+/// - `refuse-strangers`: it changes how long a Peer holds a connection it authorises for
+///   nothing; `protocol/tests/peer_removal.rs` catches it.
+/// - `removed-keeps-dialling`, `no-readmitted-dial`: whom a Peer dials, not what any message
+///   or credential means; the simulator (R4, L1) and `protocol/tests/peer_standing.rs` catch
+///   them.
 const NOT_REACHED: &[Mutant] = &[
     Mutant::GuestTrustsGrant,
     Mutant::RejoinAfterRemoval,
@@ -50,6 +56,9 @@ const NOT_REACHED: &[Mutant] = &[
     Mutant::NoLooseToHeard,
     Mutant::PositionsOnlyNotice,
     Mutant::ForksOnAuthoriseOnly,
+    Mutant::RefuseStrangers,
+    Mutant::RemovedKeepsDialling,
+    Mutant::NoReadmittedDial,
 ];
 
 /// Planted bugs for the rules issue 10's vectors cover (`protocol/src/mutants.rs`), with the

@@ -50,6 +50,11 @@ impl Membership {
         removals
     }
 
+    /// Whether an applied grant removed `member` at some point (it may be a member again).
+    pub fn was_removed(&self, member: &PublicKey) -> bool {
+        !self.removals(member).is_empty()
+    }
+
     /// Whether credential `id` is connected and is, or is in the past of, an applied grant that
     /// removes `member`: something a removal had seen. It depends on the resolution, so it may
     /// change as credentials arrive; only what a replica takes from a heard device uses it.

@@ -87,6 +87,19 @@ pub(super) struct Link {
     /// closing on the first space's summary lost the next space's notice (hostile seed 1224).
     /// At most one entry per space we hold: only our own replicas make a remote heard.
     heard: BTreeMap<PublicKey, bool>,
+    /// A remote we authorise for no space and hear for none: what we learn from it, if
+    /// anything (SPEC.md §9.2.2 rule 8).
+    probe: Probe,
+}
+
+/// A stranger link's state: none (an ordinary link), waiting for its first summary, or
+/// probing the one space that summary showed we hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(super) enum Probe {
+    #[default]
+    None,
+    Waiting,
+    Of(PublicKey),
 }
 
 impl Link {
@@ -110,6 +123,7 @@ impl Link {
             known: BTreeMap::new(),
             pushed: BTreeMap::new(),
             heard: BTreeMap::new(),
+            probe: Probe::None,
         }
     }
 
@@ -160,12 +174,21 @@ impl Link {
     /// Carries `space` from now on; whether it did not before.
     pub(super) fn carry(&mut self, space: PublicKey) -> bool {
         self.heard.remove(&space);
+        self.probe = Probe::None;
         self.spaces.insert(space)
     }
 
     /// Authorises exactly `spaces` (the handshake's judgment).
     pub(super) fn carry_only(&mut self, spaces: BTreeSet<PublicKey>) {
         self.spaces = spaces;
+    }
+
+    pub(super) fn probe(&self) -> Probe {
+        self.probe
+    }
+
+    pub(super) fn set_probe(&mut self, probe: Probe) {
+        self.probe = probe;
     }
 
     /// The remote is heard for `space` (again): a whole summary of it must draw nothing

@@ -205,7 +205,8 @@ impl Peer {
     fn refresh(&mut self, conn: ConnId, now: Timestamp) {
         let Some(c) = self.conns.get_mut(conn) else { return };
         let idle_ms = match &c.purpose {
-            Purpose::Swarm(l) if l.is_open() => LINK_IDLE_MS,
+            // A stranger's wait is not stretched by what it sends (rule 8).
+            Purpose::Swarm(l) if l.is_open() && l.probe() != Probe::Waiting => LINK_IDLE_MS,
             Purpose::Guest { .. } | Purpose::Host { .. } => INVITATION_IDLE_MS,
             _ => return, // Fresh and handshaking connections keep their first deadline.
         };
@@ -215,7 +216,13 @@ impl Peer {
     /// Closes every connection whose deadline passed. A dial never answered counts as failed.
     pub(super) fn expire_connections(&mut self, now: Timestamp) {
         for conn in self.conns.due(now) {
-            self.close(conn, now);
+            // A stranger that showed us nothing we could learn from is refused, as it would
+            // have been at once before rule 8: a device we dialled is parked.
+            let stranger = self.conns.link(conn).filter(|l| l.probe() != Probe::None).and_then(Link::remote);
+            match stranger {
+                Some(remote) => self.refuse_link(conn, remote, now),
+                None => self.close(conn, now),
+            }
         }
         assert!(self.conns.next_deadline().is_none_or(|t| t > now));
     }

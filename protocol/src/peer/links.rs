@@ -34,15 +34,20 @@ impl Peer {
         // nothing we must tell it and holds nothing we need (rule 6).
         let heard = self.spaces_where(|sp| replication::is_heard_device(sp, &remote));
         if shared.is_empty() && heard.is_empty() {
-            return self.refuse_link(conn, remote, now);
+            return self.hold_stranger(conn, remote, now);
         }
         if let Some(l) = self.conns.link_mut(conn) {
             l.carry_only(shared.clone());
-            heard.into_iter().for_each(|space| l.hear(space));
+            heard.iter().for_each(|space| l.hear(*space));
         }
         for space in shared {
             self.send_have(conn, space, true, now);
             self.send_forks(conn, space, now);
+        }
+        // A heard device may not know us as a member (we were admitted after it last heard
+        // of the space): it holds us as a stranger, and waits for our summary (rule 8).
+        for space in heard {
+            self.send_have(conn, space, true, now);
         }
     }
 
@@ -61,7 +66,7 @@ impl Peer {
 
     /// After entries or evidence of `space` were taken: a fork newly proven is told to every
     /// link of the space, and credentials only its cut branch carried are carried again.
-    fn after_taking(&mut self, space: PublicKey, forks_before: usize, changed: bool, now: Timestamp) {
+    pub(super) fn after_taking(&mut self, space: PublicKey, forks_before: usize, changed: bool, now: Timestamp) {
         let forks = self.client.space(&space).map_or(0, |sp| sp.forks().count());
         let recarried = self.client.recarry(&space);
         if forks != forks_before {
@@ -118,6 +123,9 @@ impl Peer {
             && remote.is_some_and(|r| self.client.space(&space).is_some_and(|sp| replication::is_heard_device(sp, &r)));
         if heard {
             return self.heard_message(conn, space, m, now);
+        }
+        if link.probe() != Probe::None {
+            return self.stranger_message(conn, space, m, now);
         }
         if !link.carries(&space) {
             // A space we never authorised on this link (or no longer hold): say so, once.
@@ -345,7 +353,7 @@ impl Peer {
     /// devices no longer members, and tell the others what we now hold.
     pub(super) fn space_changed(&mut self, space: PublicKey, now: Timestamp) {
         self.event(Event::Changed { space });
-        self.note_own_standing(space);
+        self.note_own_standing(space, now);
         self.note_membership(space, now);
         let links: Vec<(ConnId, NoiseKey)> =
             self.conns.links().filter_map(|(c, l)| l.remote().map(|r| (c, r))).collect();
@@ -362,6 +370,9 @@ impl Peer {
                     // credentials that only the cut's recarrying would bring (hostile seed 1872).
                     self.send_forks(conn, space, now);
                 }
+            } else if l.probe() == Probe::Of(space) {
+                // A stranger we learn from: what we hold now, so it knows what to send next.
+                self.send_have(conn, space, false, now);
             } else if l.carries(&space) {
                 // A member until this change: it learns what removed it before the link
                 // drops the space (rule 7), from what we last told it we hold.
@@ -406,25 +417,13 @@ impl Peer {
         self.send(conn, &SwarmMessage::Entries { space, entries }, now);
     }
 
-    /// Tells the user once when its replica shows it removed from `space` (and again after a
-    /// later re-admission and removal): the replica stays, read-only (SPEC.md §9.4.2).
-    fn note_own_standing(&mut self, space: PublicKey) {
-        let me = self.client.identity_key();
-        let Some(standing) = self.client.space(&space).map(|sp| sp.standing(&me)) else { return };
-        let removed = standing == crate::space::Standing::Removed;
-        if removed && self.removed.insert(space) {
-            self.event(Event::Removed { space });
-        } else if !removed {
-            self.removed.remove(&space);
-        }
-    }
-
     /// A membership change of `space` (not a mere write) may make devices we refused before
     /// members: dial them again.
     fn note_membership(&mut self, space: PublicKey, now: Timestamp) {
         let Some(count) = self.client.space(&space).map(|sp| sp.membership().len()) else { return };
         if self.credentials_seen.insert(space, count) != Some(count) {
             self.redial.membership_changed(&space_topic(&space), now, &mut self.rng);
+            self.dial_readmitted(space, now);
             self.sync_delegations(space, now);
             // Our role may have changed, and with it which delegated shares we serve.
             self.topics_dirty = true;

@@ -28,6 +28,8 @@ mod leave;
 mod links;
 mod outputs;
 pub mod redial;
+mod standing;
+mod stranger;
 mod topics;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -51,7 +53,7 @@ use crate::signal::{PeerInfo, SignalClient, SignalLimits};
 use crate::swarm::{SwarmError, SwarmEvent, SwarmMessage, SwarmSession};
 use crate::time::Timestamp;
 
-use connection::{Connection, Connections, Link, Purpose};
+use connection::{Connection, Connections, Link, Probe, Purpose};
 pub use durable::{PeerSnapshot, Record, RestoreError};
 pub use interface::{Command, CommandError, Event, Input, Output};
 use invitations::Invitations;
@@ -66,6 +68,9 @@ pub struct SwarmLink {
     pub conn: ConnId,
     pub remote: NoiseKey,
     pub spaces: Vec<PublicKey>,
+    /// Of `spaces`, those whose remote summary this link has heard since it carried them: a
+    /// local write is pushed to the remote only there (SPEC.md §9.3.3 rule 2).
+    pub known: Vec<PublicKey>,
 }
 
 /// Connections a peer keeps at most, inbound and outbound together; beyond it, inbound ones
@@ -97,6 +102,10 @@ pub const CONNECT_TIMEOUT_MS: u64 = 10_000;
 pub const FIRST_FRAME_TIMEOUT_MS: u64 = 10_000;
 /// A swarm handshake (three messages) must complete within this after the connection opens.
 pub const HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
+/// A link to a stranger (a device we authorise for no space and hear for none) waits this long
+/// for its first summary before it is refused (SPEC.md §9.2.2 rule 8): an honest device sends
+/// one right after the handshake, and the wait is no longer than the handshake's own.
+pub const STRANGER_WAIT_MS: u64 = HANDSHAKE_TIMEOUT_MS;
 /// A swarm link that receives nothing for this long is closed: an honest peer sends a `Have`
 /// per space every `SYNC_INTERVAL_MS`, so three missed rounds mean a dead or useless link.
 pub const LINK_IDLE_MS: u64 = 3 * SYNC_INTERVAL_MS;
@@ -362,7 +371,12 @@ impl Peer {
     /// transport already lost (the simulator's delivery oracle does).
     pub fn swarm_links(&self) -> Vec<SwarmLink> {
         let link = |(conn, l): (ConnId, &Link)| {
-            l.remote().map(|remote| SwarmLink { conn, remote, spaces: l.spaces().copied().collect() })
+            l.remote().map(|remote| SwarmLink {
+                conn,
+                remote,
+                spaces: l.spaces().copied().collect(),
+                known: l.spaces().filter(|s| l.push_base(s).is_some()).copied().collect(),
+            })
         };
         self.conns.links().filter_map(link).collect()
     }

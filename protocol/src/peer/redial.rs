@@ -102,6 +102,15 @@ impl Redial {
         }
     }
 
+    /// We no longer dial for the space of `topic` (we were removed from it): forget it as a
+    /// reason to dial anyone, and the devices it was the last reason for.
+    pub fn forget_topic(&mut self, topic: &Digest) {
+        for w in self.wanted.values_mut() {
+            w.topics.remove(topic);
+        }
+        self.wanted.retain(|_, w| !w.topics.is_empty());
+    }
+
     /// The devices whose dial is due, in key order.
     pub fn due(&self, now: Timestamp) -> Vec<(PeerInfo, Option<NoiseKey>)> {
         let due = |w: &&Wanted| w.due_at().is_some_and(|t| t <= now);
@@ -284,5 +293,18 @@ mod tests {
             r.appeared(Digest([1; 32]), PeerInfo { peer: PublicKey(key), addr: vec![] }, now);
         }
         assert_eq!(r.len(), WANTED_MAX);
+    }
+
+    #[test]
+    fn forgetting_a_topic_keeps_only_devices_wanted_for_another() {
+        let now = Timestamp::from_millis(0);
+        let mut r = Redial::default();
+        r.appeared(Digest([1; 32]), info(2), now);
+        r.appeared(Digest([3; 32]), info(2), now);
+        r.appeared(Digest([1; 32]), info(4), now);
+        r.forget_topic(&Digest([1; 32]));
+        assert_eq!(r.topics(&PublicKey([2; 32])), vec![Digest([3; 32])]);
+        assert_eq!(r.state(&PublicKey([4; 32])), None, "its only reason is gone");
+        assert_eq!(r.len(), 1);
     }
 }

@@ -70,19 +70,8 @@ impl Peer {
     }
 
     fn peer_appeared(&mut self, topic: Digest, info: &PeerInfo, now: Timestamp) {
-        let me = self.client.identity().device_key();
-        let on_space = self.client.space_keys().any(|k| space_topic(k) == topic);
-        // One connection per pair of devices: the smaller key dials (`dial_due`, at once for
-        // a device not wanted before).
-        if on_space && me < info.peer {
-            self.redial.appeared(topic, info.clone(), now);
-            if let Some(conn) = self.conns.dialled_to(&info.peer)
-                && matches!(self.redial.state(&info.peer), Some(redial::DialState::Due(_)))
-            {
-                // Still connected from before signaling forgot it: no second dial.
-                self.redial.set(&info.peer, redial::DialState::Dialling(conn));
-            }
-        }
+        // Dialled by `dial_due`, at once for a device not wanted before (`standing.rs`).
+        self.want(topic, info, now);
         // Accepted invitations that found no host on this topic yet.
         let waiting: Vec<[u8; 16]> = self
             .guest_waiting

@@ -25,8 +25,8 @@ const ROLLBACKS_MAX: u32 = 2;
 #[derive(Default)]
 pub struct Forker {
     /// The copy of the insider's durable log, the entries its feeds held then, and the guests
-    /// it had admitted then.
-    backup: Option<(Vec<Record>, u64, usize)>,
+    /// it had admitted and the members it had removed then.
+    backup: Option<(Vec<Record>, u64, (usize, usize))>,
     rollbacks: u32,
     /// Invitations the insider hosted across a roll-back: their attempt budgets came back
     /// with the copy, and a cancel made since the copy is forgotten, which S6 and S1 do not
@@ -62,6 +62,17 @@ fn hosted(w: &World, i: usize) -> Vec<[u8; 16]> {
     w.nodes[i].peer.as_ref().map(|p| p.hosting().map(|h| h.code().id).collect()).unwrap_or_default()
 }
 
+/// Removals the insider's identity issued, over all the spaces it holds.
+fn removed(w: &World, i: usize) -> usize {
+    let Some(p) = w.nodes[i].peer.as_ref() else { return 0 };
+    let me = p.client().identity_key();
+    let removal = |c: &&spaces_protocol::credential::Credential| {
+        c.issuer() == me && matches!(c.assertion(), Assertion::SpaceMember { role: spaces_protocol::Role::Removed, .. })
+    };
+    let spaces = p.client().space_keys().filter_map(|k| p.client().space(k));
+    spaces.map(|sp| sp.membership().credentials().filter(removal).count()).sum()
+}
+
 /// Entries the insider's replica holds in all its spaces.
 fn held(w: &World, i: usize) -> u64 {
     w.nodes[i].peer.as_ref().map_or(0, |p| crate::oracle::owed(p.client()).values().sum())
@@ -73,14 +84,15 @@ pub fn act(w: &mut World, i: usize) -> bool {
     if !w.cfg.adversaries.forker || w.adversary.forker.rollbacks >= ROLLBACKS_MAX || !w.nodes[i].up {
         return false;
     }
-    let (now_held, now_admitted) = (held(w, i), admitted(w, i));
+    let (now_held, now_admitted) = (held(w, i), (admitted(w, i), removed(w, i)));
     let Some((_, then_held, then_admitted)) = &w.adversary.forker.backup else {
         w.adversary.forker.backup = Some((w.nodes[i].durable.log.clone(), now_held, now_admitted));
         return false;
     };
     // A guest admitted since the copy would hold an admission only the dropped branch carried,
-    // which no member could learn of (SPEC §9.7 item 10, open): the insider copies its disk
-    // again instead.
+    // which no member could learn of (SPEC §9.7 item 10, open); a member removed since, the
+    // removal, which only the removed device could then tell (hostile 1240). The insider copies
+    // its disk again instead.
     if now_admitted != *then_admitted {
         w.adversary.forker.backup = Some((w.nodes[i].durable.log.clone(), now_held, now_admitted));
         return false;

@@ -97,6 +97,10 @@ fn linked_with(w: &World, writer: usize, space: &PublicKey, drained: bool) -> Ve
     let carries = |links: &[SwarmLink], remote, ok: &dyn Fn(ConnId) -> bool| {
         links.iter().any(|l| l.remote == remote && l.spaces.contains(space) && ok(l.conn))
     };
+    // The writer must have heard the member's summary since its link carried the space: a
+    // push goes only past one (rule 2). A summary the writer refused before it held the space
+    // is no base (swarm seed 146: it joined the space an instant before the write).
+    let knows = |remote| remotes.iter().any(|l| l.remote == remote && l.known.contains(space));
     w.honest()
         .filter(|j| *j != writer && w.trusted(*j) && w.nodes[*j].up)
         .filter(|j| {
@@ -110,7 +114,9 @@ fn linked_with(w: &World, writer: usize, space: &PublicKey, drained: bool) -> Ve
             }
             let key = q.client().identity().noise_keypair().public();
             let theirs = |conn| w.net.is_intact(*j, conn) && (!drained || w.net.is_drained(*j, conn, w.now));
-            carries(&remotes, key, &|conn| w.net.is_intact(writer, conn)) && carries(&q.swarm_links(), me, &theirs)
+            carries(&remotes, key, &|conn| w.net.is_intact(writer, conn))
+                && carries(&q.swarm_links(), me, &theirs)
+                && knows(key)
         })
         .collect()
 }

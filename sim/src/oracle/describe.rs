@@ -16,7 +16,8 @@ pub(super) fn links(w: &World, i: usize) -> String {
             let n = w.nodes.iter().position(|n| {
                 n.peer.as_ref().is_some_and(|p| p.client().identity().noise_keypair().public() == l.remote)
             });
-            format!("n{}({})", n.map_or("?".into(), |n| n.to_string()), l.spaces.len())
+            let spaces: Vec<String> = l.spaces.iter().map(short).collect();
+            format!("n{}({})", n.map_or("?".into(), |n| n.to_string()), spaces.join(","))
         })
         .collect();
     format!("[{}]", parts.join(" "))

@@ -24,6 +24,8 @@
 //!   of its data feeds (`adversary::persistent_insider::check`, SPEC §9.2.2 rule 6).
 //! - R3 traffic: no trusted device sends another more than a bound of bytes per minute
 //!   (`traffic`): replicas that keep pulling each other without settling are a storm.
+//! - R4 removed devices stop: a device that knows it was removed from every space it holds
+//!   dials no one for a swarm (`removal::dialled`, SPEC §9.1.1, removed devices).
 //! - L1 after healing: every invitation is terminal on both sides, and the honest replicas
 //!   of each space that are still members agree on members and items.
 //! - L2 after healing: honest guests who proved the secret in time succeed (`honest_success`).
@@ -55,7 +57,7 @@ mod durability;
 pub mod fair_share;
 pub mod honest_success;
 pub mod readmission;
-mod removal;
+pub mod removal;
 pub mod resources;
 pub mod traffic;
 

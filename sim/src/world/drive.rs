@@ -197,7 +197,10 @@ impl World {
                     self.after(lat, Ev::ToServer { client, bytes });
                 }
             }
-            Output::Connect { conn, addr } => crate::net::connect(self, i, conn, &addr),
+            Output::Connect { conn, addr } => {
+                crate::oracle::removal::dialled(self, i, conn);
+                crate::net::connect(self, i, conn, &addr)
+            }
             Output::Transmit { conn, bytes } => crate::net::transmit(self, i, conn, bytes),
             Output::Close { conn } => crate::net::close(self, i, conn),
             Output::Event(_) | Output::Persist { .. } | Output::Timeout(_) => {}

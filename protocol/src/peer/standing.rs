@@ -1,0 +1,86 @@
+//! Our own standing in a space, and whom we dial for it (SPEC.md §9.1.1, removed devices).
+//!
+//! A device whose replica shows it removed tells its user once and keeps the replica,
+//! read-only. It stops dialling for the space: no member links with it, so each dial was a
+//! handshake members paid for, about once a minute each for as long as it ran (the
+//! simulator's R4, faulty seed 44). It keeps the space's discovery topic, so that it can
+//! still be found: a member may re-admit it by a role change. Of two devices only the
+//! smaller key dials, so a member whose key is the greater dials a re-admitted device
+//! itself, whatever the key order (a removed device that stopped dialling never heard of its
+//! re-admission otherwise: calm seed 24 and faulty seed 37 failed L1 that way).
+
+use super::*;
+
+impl Peer {
+    /// Tells the user once when its replica shows it removed from `space` (and again after a
+    /// later re-admission and removal), and stops or resumes dialling for it.
+    pub(super) fn note_own_standing(&mut self, space: PublicKey, now: Timestamp) {
+        let me = self.client.identity_key();
+        let Some(standing) = self.client.space(&space).map(|sp| sp.standing(&me)) else { return };
+        let removed = standing == crate::space::Standing::Removed;
+        if removed && self.removed.insert(space) {
+            self.event(Event::Removed { space });
+            if !crate::mutants::active(crate::mutants::Mutant::RemovedKeepsDialling) {
+                self.redial.forget_topic(&space_topic(&space));
+            }
+        } else if !removed && self.removed.remove(&space) {
+            let topic = space_topic(&space);
+            let peers: Vec<PeerInfo> = self.signal.peers(&topic).cloned().collect();
+            for info in peers {
+                self.want(topic, &info, now);
+            }
+        }
+    }
+
+    /// Whether we dial for the space whose discovery topic is `topic`: we hold it and are not
+    /// removed from it.
+    pub(super) fn dials_for(&self, topic: &Digest) -> Option<PublicKey> {
+        let space = self.client.space_keys().find(|k| space_topic(k) == *topic).copied()?;
+        let removed =
+            self.removed.contains(&space) && !crate::mutants::active(crate::mutants::Mutant::RemovedKeepsDialling);
+        (!removed).then_some(space)
+    }
+
+    /// Signaling reports `info` on `topic`: want it if we dial for that space and either our
+    /// key is the smaller (one connection per pair of devices) or it is a re-admitted device.
+    pub(super) fn want(&mut self, topic: Digest, info: &PeerInfo, now: Timestamp) {
+        let Some(space) = self.dials_for(&topic) else { return };
+        let me = self.client.identity().device_key();
+        if me == info.peer || (me > info.peer && !self.is_readmitted(&space, &info.peer)) {
+            return;
+        }
+        self.redial.appeared(topic, info.clone(), now);
+        if let Some(conn) = self.conns.dialled_to(&info.peer)
+            && matches!(self.redial.state(&info.peer), Some(redial::DialState::Due(_)))
+        {
+            // Still connected from before signaling forgot it: no second dial.
+            self.redial.set(&info.peer, redial::DialState::Dialling(conn));
+        }
+    }
+
+    /// A membership change of `space` may have re-admitted a device that no longer dials:
+    /// want it, whatever the key order.
+    pub(super) fn dial_readmitted(&mut self, space: PublicKey, now: Timestamp) {
+        let topic = space_topic(&space);
+        let me = self.client.identity().device_key();
+        let owed: Vec<PeerInfo> = self
+            .signal
+            .peers(&topic)
+            .filter(|info| info.peer < me && self.redial.state(&info.peer).is_none())
+            .filter(|info| self.is_readmitted(&space, &info.peer))
+            .cloned()
+            .collect();
+        for info in owed {
+            self.want(topic, &info, now);
+        }
+    }
+
+    /// Whether the device with key `device` is, in our replica of `space`, a device of a
+    /// member that was removed once: it may have stopped dialling, and not know it is back.
+    fn is_readmitted(&self, space: &PublicKey, device: &PublicKey) -> bool {
+        if crate::mutants::active(crate::mutants::Mutant::NoReadmittedDial) {
+            return false;
+        }
+        self.client.space(space).is_some_and(|sp| replication::is_readmitted_device(sp, device))
+    }
+}
