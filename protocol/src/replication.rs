@@ -3,7 +3,7 @@
 //! Work is proportional to what is missing: a summary is one position per feed, and only
 //! entries beyond the other side's position travel.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::codec::Canonical;
 use crate::credential::{Credential, Designation, FeedPosition};
@@ -381,11 +381,11 @@ pub fn is_member_device(space: &Space, remote: &NoiseKey) -> bool {
     space.is_provisional_device(remote) || m.feeds().any(|(_, a)| a.noise_key == *remote && m.is_member(&a.identity))
 }
 
-/// Is the device with this device key a device of a current member that was removed once (so
-/// it may have stopped dialling, SPEC.md §9.1.1, removed devices)?
-pub fn is_readmitted_device(space: &Space, device: &PublicKey) -> bool {
+/// The device keys of current members that were removed once (so they may have stopped
+/// dialling, SPEC.md §9.1.1, removed devices): one pass over the feed admissions.
+pub fn readmitted_devices(space: &Space) -> BTreeSet<PublicKey> {
     let m = space.membership();
-    m.feeds().any(|(_, a)| a.device == *device && m.is_member(&a.identity) && m.was_removed(&a.identity))
+    m.feeds().filter(|(_, a)| m.is_member(&a.identity) && m.was_removed(&a.identity)).map(|(_, a)| a.device).collect()
 }
 
 /// Is the device with this Noise key no current member's device, yet the device of a control

@@ -184,13 +184,7 @@ impl Peer {
                 }
             }
             SwarmMessage::Forks { evidence, .. } => self.on_forks(space, evidence, now),
-            SwarmMessage::Credentials { credentials, .. } => {
-                let Some(sp) = self.client.space_mut(&space) else { return };
-                let new = sp.insert_credentials(credentials).contains(&Ok(crate::membership::Inserted::New));
-                if new {
-                    self.space_changed(space, now);
-                }
-            }
+            SwarmMessage::Credentials { credentials, .. } => self.on_credentials(space, credentials, now),
             SwarmMessage::Entries { entries, .. } => {
                 let before = self.forks_held(&space);
                 if let Some(l) = self.conns.link_mut(conn) {
@@ -307,8 +301,21 @@ impl Peer {
         true
     }
 
+    /// Credentials of `space` from a link: judged by our replica; a new one is a change.
+    pub(super) fn on_credentials(
+        &mut self,
+        space: PublicKey,
+        credentials: Vec<crate::credential::Credential>,
+        now: Timestamp,
+    ) {
+        let Some(sp) = self.client.space_mut(&space) else { return };
+        if sp.insert_credentials(credentials).contains(&Ok(crate::membership::Inserted::New)) {
+            self.space_changed(space, now);
+        }
+    }
+
     /// Evidence of forks from another replica: each verified piece for a feed we carry cuts it.
-    fn on_forks(&mut self, space: PublicKey, evidence: Vec<crate::feed::Equivocation>, now: Timestamp) {
+    pub(super) fn on_forks(&mut self, space: PublicKey, evidence: Vec<crate::feed::Equivocation>, now: Timestamp) {
         let before = self.forks_held(&space);
         let Some(sp) = self.client.space_mut(&space) else { return };
         for e in evidence {

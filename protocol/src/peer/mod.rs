@@ -162,6 +162,12 @@ pub struct Peer {
     credentials_seen: BTreeMap<PublicKey, usize>,
     /// Spaces whose replica shows this identity removed, once told (`Event::Removed`).
     removed: BTreeSet<PublicKey>,
+    /// Per space, the devices of members that were removed once and are members again, which
+    /// we dial whatever the key order (`standing.rs`), with the count of credentials they were
+    /// computed at. Computed once per membership, so a `PeerAppeared` (which a lying signaling
+    /// server sends at will) costs a lookup, not a pass over the space's feed admissions. At
+    /// most one set per space we hold, each at most the space's feed admissions.
+    readmitted: BTreeMap<PublicKey, (usize, BTreeSet<PublicKey>)>,
     /// Spaces the user left whose replica stays until a member holds our feeds, with the
     /// deadline (`leave.rs`).
     leaving: BTreeMap<PublicKey, Timestamp>,
@@ -268,6 +274,7 @@ impl Peer {
             guest_waiting: BTreeSet::new(),
             credentials_seen: BTreeMap::new(),
             removed,
+            readmitted: BTreeMap::new(),
             leaving: BTreeMap::new(),
             answered: BTreeMap::new(),
             topics_dirty: false,

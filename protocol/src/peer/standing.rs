@@ -63,24 +63,36 @@ impl Peer {
     pub(super) fn dial_readmitted(&mut self, space: PublicKey, now: Timestamp) {
         let topic = space_topic(&space);
         let me = self.client.identity().device_key();
-        let owed: Vec<PeerInfo> = self
+        let candidates: Vec<PeerInfo> = self
             .signal
             .peers(&topic)
             .filter(|info| info.peer < me && self.redial.state(&info.peer).is_none())
-            .filter(|info| self.is_readmitted(&space, &info.peer))
             .cloned()
             .collect();
-        for info in owed {
-            self.want(topic, &info, now);
+        for info in candidates {
+            if self.is_readmitted(&space, &info.peer) {
+                self.want(topic, &info, now);
+            }
         }
     }
 
     /// Whether the device with key `device` is, in our replica of `space`, a device of a
     /// member that was removed once: it may have stopped dialling, and not know it is back.
-    fn is_readmitted(&self, space: &PublicKey, device: &PublicKey) -> bool {
+    /// The set is computed once per membership (`readmitted`, keyed by the count of
+    /// credentials, which only grows), so a stale set is never read; sets of spaces we no
+    /// longer hold go when another is computed.
+    fn is_readmitted(&mut self, space: &PublicKey, device: &PublicKey) -> bool {
         if crate::mutants::active(crate::mutants::Mutant::NoReadmittedDial) {
             return false;
         }
-        self.client.space(space).is_some_and(|sp| replication::is_readmitted_device(sp, device))
+        let Some(sp) = self.client.space(space) else { return false };
+        let count = sp.membership().len();
+        if self.readmitted.get(space).is_none_or(|(seen, _)| *seen != count) {
+            let devices = replication::readmitted_devices(sp);
+            let client = &self.client;
+            self.readmitted.retain(|k, _| client.space(k).is_some());
+            self.readmitted.insert(*space, (count, devices));
+        }
+        self.readmitted.get(space).is_some_and(|(_, d)| d.contains(device))
     }
 }

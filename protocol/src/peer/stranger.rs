@@ -79,21 +79,8 @@ impl Peer {
                 let new = replication::ingest_heard(sp, entries).new;
                 self.after_taking(space, before, new > 0, now);
             }
-            SwarmMessage::Credentials { credentials, .. } => {
-                let Some(sp) = self.client.space_mut(&space) else { return };
-                let new = sp.insert_credentials(credentials).contains(&Ok(crate::membership::Inserted::New));
-                if new {
-                    self.space_changed(space, now);
-                }
-            }
-            SwarmMessage::Forks { evidence, .. } => {
-                let before = self.client.space(&space).map_or(0, |sp| sp.forks().count());
-                let Some(sp) = self.client.space_mut(&space) else { return };
-                for e in evidence {
-                    let _ = sp.learn_fork(e);
-                }
-                self.after_taking(space, before, false, now);
-            }
+            SwarmMessage::Credentials { credentials, .. } => self.on_credentials(space, credentials, now),
+            SwarmMessage::Forks { evidence, .. } => self.on_forks(space, evidence, now),
             // Its summary again: ours, if it changed since.
             SwarmMessage::Have { .. } | SwarmMessage::HavePage { .. } | SwarmMessage::Summary { .. } => {
                 self.send_have(conn, space, false, now);
