@@ -197,6 +197,9 @@ impl Link {
             }
             SwarmMessage::Refused { .. } => panic!("both devices are members"),
             SwarmMessage::HavePage { .. } => panic!("the benchmarked spaces have far fewer than 4096 feeds"),
+            SwarmMessage::Halo { .. } | SwarmMessage::HaloJoin { .. } => {
+                panic!("the two devices are of two identities")
+            }
             SwarmMessage::Summary { .. } | SwarmMessage::Forks { .. } | SwarmMessage::Credentials { .. } => {
                 panic!("this exchange sends only Have")
             }

@@ -16,6 +16,7 @@ pub mod domain {
     pub const SPACE_TOPIC: &str = "spaces/1 space-topic";
     pub const CREDENTIAL_SET: &str = "spaces/1 credential-set";
     pub const TOPIC_ROTATION: &str = "spaces/1 topic-rotation";
+    pub const HALO_TOPIC: &str = "spaces/1 halo-topic";
 }
 
 /// A SHA-256 output.

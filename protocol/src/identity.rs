@@ -128,6 +128,12 @@ impl Identity {
     }
 }
 
+/// An identity's HALO discovery topic: its devices meet there to replicate their HALO (SPEC.md
+/// §9.8); the server learns only the hash.
+pub fn halo_topic(identity: &PublicKey) -> crate::hash::Digest {
+    crate::hash::hash_tagged(crate::hash::domain::HALO_TOPIC, &identity.0)
+}
+
 /// The devices of one identity, as its HALO knows them.
 #[derive(Debug, Clone)]
 pub struct Halo {

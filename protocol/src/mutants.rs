@@ -117,10 +117,13 @@ pub enum Mutant {
     /// Members dial a re-admitted device only when their key is the smaller, so one that
     /// stopped dialling when it was removed may never hear it is back (SPEC §9.1.1).
     NoReadmittedDial,
+    /// A device never asks a sibling for a space its HALO lists (SPEC §9.8), so a device
+    /// linked by a DEVICE invitation never holds its identity's spaces.
+    HaloNoJoin,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 42] = [
+    pub const ALL: [Mutant; 43] = [
         Mutant::CodecLenient,
         Mutant::SkipSignatureCheck,
         Mutant::MembershipArrivalOrder,
@@ -163,6 +166,7 @@ impl Mutant {
         Mutant::RefuseStrangers,
         Mutant::RemovedKeepsDialling,
         Mutant::NoReadmittedDial,
+        Mutant::HaloNoJoin,
     ];
 
     pub fn name(self) -> &'static str {
@@ -209,6 +213,7 @@ impl Mutant {
             Mutant::RefuseStrangers => "refuse-strangers",
             Mutant::RemovedKeepsDialling => "removed-keeps-dialling",
             Mutant::NoReadmittedDial => "no-readmitted-dial",
+            Mutant::HaloNoJoin => "halo-no-join",
         }
     }
 

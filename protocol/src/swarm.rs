@@ -31,6 +31,12 @@ pub const HAVE_FEEDS_MAX: usize = 4096;
 pub const FORKS_PER_MESSAGE_MAX: usize = 6;
 /// Credentials per `Credentials` message at most (the message size bounds them too).
 pub const CREDENTIALS_PER_MESSAGE_MAX: usize = 256;
+/// `AuthorizedDevice` credentials per `Halo` message at most: each is under 2 KiB with a chain
+/// of `CHAIN_DEPTH_MAX` links, so a message stays far under `SWARM_MESSAGE_SIZE_MAX`; an
+/// identity with more devices sends several.
+pub const HALO_DEVICES_PER_MESSAGE_MAX: usize = 64;
+/// Contact identities, and space keys, per `Halo` message at most (32 bytes each).
+pub const HALO_KEYS_PER_MESSAGE_MAX: usize = 1024;
 
 /// What a `Summary` says of one feed: its length and the hash of its last entry, so that two
 /// replicas holding different branches of a forked feed notice it even at equal lengths.
@@ -101,6 +107,15 @@ pub enum SwarmMessage {
     /// fork's branch only it saw), sent when both hold the same feeds but not the same
     /// credentials (SPEC.md §9.3.5). Self-authenticating: judged by §4 alone.
     Credentials { space: PublicKey, credentials: Vec<Credential> },
+    /// Only between two devices of one identity (SPEC.md §9.8): part of what the sender's
+    /// HALO holds, to be merged (a union, so a large HALO travels in several messages):
+    /// `AuthorizedDevice` credentials of the identity, contact identities, and the spaces the
+    /// sender holds in which the identity is a current member. Keys ascend, each listed once.
+    Halo { devices: Vec<Credential>, contacts: Vec<PublicKey>, spaces: Vec<PublicKey> },
+    /// Only between two devices of one identity: the sender, which lacks `space`, asks the
+    /// receiver to admit these two new feeds of its device as the identity's (SPEC.md §9.8),
+    /// and to send the space's credentials.
+    HaloJoin { space: PublicKey, control_feed: PublicKey, data_feed: PublicKey },
 }
 
 /// At most `HAVE_FEEDS_MAX` positions, one per feed, ascending by feed key: a feed listed
@@ -162,6 +177,20 @@ impl Canonical for SwarmMessage {
             SwarmMessage::Credentials { credentials, .. } => credentials.iter().try_for_each(Canonical::validate),
             SwarmMessage::Forks { evidence, .. } if !evidence_ok(evidence) => {
                 Err(DecodeError::Invalid("Forks carries at most 6 forks, one per feed, ascending"))
+            }
+            SwarmMessage::Halo { devices, contacts, spaces } => {
+                let ascending = |keys: &[PublicKey]| {
+                    keys.len() <= HALO_KEYS_PER_MESSAGE_MAX && keys.windows(2).all(|w| w[0] < w[1])
+                };
+                if devices.len() > HALO_DEVICES_PER_MESSAGE_MAX || !ascending(contacts) || !ascending(spaces) {
+                    return Err(DecodeError::Invalid(
+                        "Halo carries at most 64 devices and 1024 contacts and spaces, each once, ascending",
+                    ));
+                }
+                devices.iter().try_for_each(Canonical::validate)
+            }
+            SwarmMessage::HaloJoin { control_feed, data_feed, .. } if control_feed == data_feed => {
+                Err(DecodeError::Invalid("HaloJoin names two distinct feeds"))
             }
             SwarmMessage::Entries { entries, .. } if entries.len() > ENTRIES_PER_MESSAGE_MAX => {
                 Err(DecodeError::Invalid("too many entries in one message"))

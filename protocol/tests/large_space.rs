@@ -69,6 +69,7 @@ fn host_client(f: &SpaceFixture, host: &Actor, creds: &[Credential]) -> Client {
         joining: Vec::new(),
         contacts: Vec::new(),
         devices: Vec::new(),
+        left: Vec::new(),
     };
     Client::restore(snapshot).expect("the host's snapshot restores")
 }

@@ -102,6 +102,12 @@ fn code_values() -> Vec<(&'static str, &'static str, u64)> {
         ("9.4.4", "FORKS_PER_MESSAGE_MAX", spaces_protocol::swarm::FORKS_PER_MESSAGE_MAX as u64),
         ("9.4.4", "CREDENTIALS_PER_MESSAGE_MAX", spaces_protocol::swarm::CREDENTIALS_PER_MESSAGE_MAX as u64),
         ("9.4.4", "BATCH_SIZE_MAX", replication::BATCH_SIZE_MAX as u64),
+        ("9.8", "HALO_DEVICES_PER_MESSAGE_MAX", spaces_protocol::swarm::HALO_DEVICES_PER_MESSAGE_MAX as u64),
+        ("9.8", "HALO_KEYS_PER_MESSAGE_MAX", spaces_protocol::swarm::HALO_KEYS_PER_MESSAGE_MAX as u64),
+        ("9.8", "HALO_DEVICES_MAX", spaces_protocol::client::HALO_DEVICES_MAX as u64),
+        ("9.8", "CONTACTS_MAX", spaces_protocol::client::CONTACTS_MAX as u64),
+        ("9.8", "SIBLING_FEEDS_PER_DEVICE_MAX", spaces_protocol::client::SIBLING_FEEDS_PER_DEVICE_MAX as u64),
+        ("9.8", "SIBLING_JOINS_MAX", peer::SIBLING_JOINS_MAX as u64),
     ]
 }
 

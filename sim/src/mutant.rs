@@ -71,6 +71,7 @@ pub const CAUGHT: &[(Planted, crate::config::Profile, u64, &[&str])] = {
         (P(Mutant::AnswerEverySummary), Hostile, 10, &["R3"]),
         (P(Mutant::RemovedKeepsDialling), Faulty, 44, &["R4"]),
         (P(Mutant::NoReadmittedDial), Swarm, 1, &["L1"]),
+        (P(Mutant::HaloNoJoin), Calm, 13, &["L1"]),
         (Planted::ReleaseBeforeDurable, Faulty, 0, &["S5"]),
     ]
 };

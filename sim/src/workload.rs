@@ -139,7 +139,14 @@ pub fn act(w: &mut World) {
     }
     crate::adversary::persistent_insider::tick(w);
     crate::adversary::summary_flood::tick(w);
-    let candidates: Vec<usize> = w.honest().filter(|i| w.nodes[*i].up && w.nodes[*i].kind == Kind::Honest).collect();
+    // A blank device acts once it is a user's device with spaces (linked, and given them by
+    // its siblings, SPEC §9.8).
+    let acts = |i: &usize| {
+        let n = &w.nodes[*i];
+        let linked = n.kind == Kind::Blank && n.peer.as_ref().is_some_and(|p| p.client().space_keys().next().is_some());
+        n.up && (n.kind == Kind::Honest || linked)
+    };
+    let candidates: Vec<usize> = w.honest().filter(acts).collect();
     let Some(i) = pick(w, &candidates) else { return };
     let command = match roll(w, 100) {
         0..=24 => invite(w, i),

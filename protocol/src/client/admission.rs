@@ -123,6 +123,8 @@ impl Client {
         };
         let (control, data) = self.joining.remove(&control).expect("found above");
         self.spaces.insert(*key, LocalSpace { space, space_key: None, control, data });
+        // Invited back: our siblings' HALOs may bring it again.
+        self.left.remove(key);
         Ok(())
     }
 
@@ -173,12 +175,14 @@ impl Client {
         noise: crate::keys::NoiseKeypair,
         grant: &AdmissionGrant,
     ) -> Result<Self, ClientError> {
-        let AdmissionGrant::Device { credential, .. } = grant else {
+        let AdmissionGrant::Device { credential, host_device } = grant else {
             return Err(ClientError::NotAllowed);
         };
         let identity =
             Identity::from_authorization(device, noise, credential.clone()).map_err(|_| ClientError::NotAllowed)?;
         let mut client = Client::new(identity);
+        // The host device is ours now too: the first sibling our HALO knows (SPEC.md §9.8).
+        let _ = client.halo.insert(host_device.clone());
         if let Some(host) = grant.host_identity() {
             client.add_contact(host);
         }

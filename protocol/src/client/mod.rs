@@ -5,9 +5,11 @@
 
 mod admission;
 mod delegated;
+mod halo;
 mod snapshot;
 
 pub use crate::invitation::wire::JoinRequest;
+pub use halo::{CONTACTS_MAX, HALO_DEVICES_MAX, SIBLING_FEEDS_PER_DEVICE_MAX, SiblingRefusal};
 pub use snapshot::{ClientSnapshot, SpaceSnapshot};
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -83,6 +85,9 @@ pub struct Client {
     contacts: BTreeSet<PublicKey>,
     /// Our identity's devices as far as we know them.
     halo: Halo,
+    /// Spaces this device left: a sibling's HALO does not bring them back (SPEC.md §9.8).
+    /// Only the user's own `Leave`s add to it, one key each.
+    left: BTreeSet<PublicKey>,
 }
 
 impl Client {
@@ -90,7 +95,14 @@ impl Client {
         let mut halo = Halo::new(identity.identity_key());
         let own = halo.insert(identity.device_credential().clone());
         assert!(own.is_ok(), "our own device credential is valid");
-        Client { identity, spaces: BTreeMap::new(), joining: BTreeMap::new(), contacts: BTreeSet::new(), halo }
+        Client {
+            identity,
+            spaces: BTreeMap::new(),
+            joining: BTreeMap::new(),
+            contacts: BTreeSet::new(),
+            halo,
+            left: BTreeSet::new(),
+        }
     }
 
     pub fn contacts(&self) -> &BTreeSet<PublicKey> {
@@ -363,7 +375,9 @@ impl Client {
 
     /// Drops our replica of a space (our membership is unchanged for the others).
     pub fn leave(&mut self, key: &PublicKey) -> Result<(), ClientError> {
-        self.spaces.remove(key).map(|_| ()).ok_or(ClientError::UnknownSpace)
+        self.spaces.remove(key).ok_or(ClientError::UnknownSpace)?;
+        self.left.insert(*key);
+        Ok(())
     }
 
     /// Entries of every feed we hold beyond the lengths `have` says the other side has.

@@ -19,6 +19,8 @@ pub struct ClientSnapshot {
     pub joining: Vec<([u8; 32], [u8; 32])>,
     pub contacts: Vec<PublicKey>,
     pub devices: Vec<Credential>,
+    /// Spaces the device left, ascending (SPEC.md §9.8).
+    pub left: Vec<PublicKey>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -55,6 +57,7 @@ impl Client {
             joining: self.joining.values().map(|(c, d)| (c.secret_bytes(), d.secret_bytes())).collect(),
             contacts: self.contacts.iter().copied().collect(),
             devices: self.halo.devices().map(|(_, c)| c.clone()).collect(),
+            left: self.left.iter().copied().collect(),
         }
     }
 
@@ -120,6 +123,7 @@ impl Client {
         for d in s.devices {
             let _ = client.halo.insert(d);
         }
+        client.left = s.left.into_iter().collect();
         Ok(client)
     }
 }

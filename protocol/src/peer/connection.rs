@@ -90,6 +90,10 @@ pub(super) struct Link {
     /// A remote we authorise for no space and hear for none: what we learn from it, if
     /// anything (SPEC.md §9.2.2 rule 8).
     probe: Probe,
+    /// The remote is another device of our identity (SPEC.md §9.8): it gets our HALO.
+    sibling: bool,
+    /// A digest of the HALO we last told it, so an unchanged one is not told again.
+    halo_told: Option<Digest>,
 }
 
 /// A stranger link's state: none (an ordinary link), waiting for its first summary, or
@@ -124,7 +128,23 @@ impl Link {
             pushed: BTreeMap::new(),
             heard: BTreeMap::new(),
             probe: Probe::None,
+            sibling: false,
+            halo_told: None,
         }
+    }
+
+    /// The remote is a device of our identity (the handshake's judgment).
+    pub(super) fn set_sibling(&mut self) {
+        self.sibling = true;
+    }
+
+    pub(super) fn is_sibling(&self) -> bool {
+        self.sibling
+    }
+
+    /// We tell it the HALO whose digest is `digest`; whether that differs from the last told.
+    pub(super) fn note_halo(&mut self, digest: Digest) -> bool {
+        self.halo_told.replace(digest) != Some(digest)
     }
 
     /// The driver reported our dial up: the handshake starts with this session.

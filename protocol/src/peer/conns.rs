@@ -72,6 +72,7 @@ impl Peer {
     }
 
     fn swarm_closed(&mut self, conn: ConnId, link: &Link, now: Timestamp) {
+        self.sibling_link_closed(conn);
         let remote = link.remote();
         if let Some(info) = link.dialled() {
             let noise = remote.or_else(|| self.redial.noise(&info.peer));

@@ -149,11 +149,15 @@ fn apply(base: &mut PeerSnapshot, record: Record) {
         Record::Space(s) => {
             client.spaces.retain(|held| held.key != s.key);
             client.joining.retain(|(c, _)| *c != s.control_secret);
+            client.left.retain(|k| *k != s.key);
             let at = client.spaces.partition_point(|held| held.key < s.key);
             client.spaces.insert(at, *s);
         }
         Record::Left { space } => {
             client.spaces.retain(|s| s.key != space);
+            if let Err(at) = client.left.binary_search(&space) {
+                client.left.insert(at, space);
+            }
             base.leaving.retain(|(k, _)| *k != space);
         }
         Record::Leaving { space, until } => {

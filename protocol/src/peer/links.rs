@@ -33,7 +33,15 @@ impl Peer {
         // of its removal: the link stays until its summary of each such space shows it lacks
         // nothing we must tell it and holds nothing we need (rule 6).
         let heard = self.spaces_where(|sp| replication::is_heard_device(sp, &remote));
+        // Another device of our identity gets our HALO, whatever spaces we share (§9.8).
+        let sibling = self.client.sibling(&remote).is_some();
+        if sibling && let Some(l) = self.conns.link_mut(conn) {
+            l.set_sibling();
+        }
         if shared.is_empty() && heard.is_empty() {
+            if sibling {
+                return self.tell_halo(false, now);
+            }
             return self.hold_stranger(conn, remote, now);
         }
         if let Some(l) = self.conns.link_mut(conn) {
@@ -48,6 +56,9 @@ impl Peer {
         // of the space): it holds us as a stranger, and waits for our summary (rule 8).
         for space in heard {
             self.send_have(conn, space, true, now);
+        }
+        if sibling {
+            self.tell_halo(false, now);
         }
     }
 
@@ -95,6 +106,12 @@ impl Peer {
 
     pub(super) fn swarm_message(&mut self, conn: ConnId, m: SwarmMessage, now: Timestamp) {
         let Some(link) = self.conns.link(conn) else { return };
+        if matches!(m, SwarmMessage::Halo { .. } | SwarmMessage::HaloJoin { .. }) {
+            return self.halo_message(conn, m, now);
+        }
+        if self.answers_sibling_join(conn, &m) {
+            return self.sibling_join_answer(m, now);
+        }
         let space = match &m {
             SwarmMessage::Have { space, .. }
             | SwarmMessage::HavePage { space, .. }
@@ -103,6 +120,7 @@ impl Peer {
             | SwarmMessage::Credentials { space, .. }
             | SwarmMessage::Entries { space, .. }
             | SwarmMessage::Refused { space } => *space,
+            SwarmMessage::Halo { .. } | SwarmMessage::HaloJoin { .. } => unreachable!("taken above"),
         };
         let remote = link.remote();
         // Membership may have changed since the link was authorised (we joined the space
@@ -195,6 +213,7 @@ impl Peer {
                 let report = replication::ingest_batch(sp, entries);
                 self.after_taking(space, before, report.new > 0, now);
             }
+            SwarmMessage::Halo { .. } | SwarmMessage::HaloJoin { .. } => {}
             SwarmMessage::Refused { .. } => {
                 if let Some(l) = self.conns.link_mut(conn) {
                     l.drop_space(&space);
@@ -226,7 +245,7 @@ impl Peer {
                 let new = replication::ingest_heard(sp, entries).new;
                 return self.after_taking(space, before, new > 0, now);
             }
-            SwarmMessage::Refused { .. } => return,
+            SwarmMessage::Refused { .. } | SwarmMessage::Halo { .. } | SwarmMessage::HaloJoin { .. } => return,
         };
         // A device that believes it is still a member (it sends a whole summary) learns what
         // removed it (rule 7); one batch per summary, so its reconnects cost bounded work.
@@ -486,5 +505,6 @@ impl Peer {
                 self.send_have(conn, space, true, now);
             }
         }
+        self.tell_halo(true, now);
     }
 }

@@ -21,6 +21,7 @@ mod connection;
 mod conns;
 mod delegated;
 pub mod durable;
+mod halo;
 mod in_flight;
 mod interface;
 mod invitations;
@@ -91,6 +92,7 @@ pub const ANSWER_RESEND_MAX_MS: u64 = 320_000;
 /// First wait before redialling a device whose connection (dialled by us) dropped; the wait
 /// then doubles up to `RECONNECT_MAX_MS` (see [`redial`]).
 pub const RECONNECT_MS: u64 = redial::RECONNECT_MIN_MS;
+pub use halo::SIBLING_JOINS_MAX;
 pub use leave::LEAVE_HANDOFF_MS;
 pub use redial::{RECONNECT_MAX_MS, WANTED_MAX};
 pub use topics::{TOPIC_EPOCH_MS, rotation, rotation_due, rotation_modulus};
@@ -168,6 +170,8 @@ pub struct Peer {
     /// server sends at will) costs a lookup, not a pass over the space's feed admissions. At
     /// most one set per space we hold, each at most the space's feed admissions.
     readmitted: BTreeMap<PublicKey, (usize, BTreeSet<PublicKey>)>,
+    /// Spaces being joined from a sibling device (`halo.rs`), at most `SIBLING_JOINS_MAX`.
+    sibling_joins: BTreeMap<PublicKey, halo::SiblingJoin>,
     /// Spaces the user left whose replica stays until a member holds our feeds, with the
     /// deadline (`leave.rs`).
     leaving: BTreeMap<PublicKey, Timestamp>,
@@ -275,6 +279,7 @@ impl Peer {
             credentials_seen: BTreeMap::new(),
             removed,
             readmitted: BTreeMap::new(),
+            sibling_joins: BTreeMap::new(),
             leaving: BTreeMap::new(),
             answered: BTreeMap::new(),
             topics_dirty: false,

@@ -14,6 +14,9 @@ impl Peer {
             let mut moved = false;
             if std::mem::take(&mut self.topics_dirty) {
                 self.sync_topics(now);
+                // What changes topics (a space joined or left, a device linked) may change
+                // our HALO too.
+                self.tell_halo(false, now);
             }
             moved |= self.pump_signal(now);
             moved |= self.pump_hosts(now);

@@ -43,11 +43,18 @@ impl Peer {
 
     /// Signaling reports `info` on `topic`: want it if we dial for that space and either our
     /// key is the smaller (one connection per pair of devices) or it is a re-admitted device.
+    /// On our HALO topic, only the smaller key dials (§9.8).
     pub(super) fn want(&mut self, topic: Digest, info: &PeerInfo, now: Timestamp) {
-        let Some(space) = self.dials_for(&topic) else { return };
         let me = self.client.identity().device_key();
-        if me == info.peer || (me > info.peer && !self.is_readmitted(&space, &info.peer)) {
-            return;
+        if self.is_halo_topic(&topic) {
+            if me >= info.peer {
+                return;
+            }
+        } else {
+            let Some(space) = self.dials_for(&topic) else { return };
+            if me == info.peer || (me > info.peer && !self.is_readmitted(&space, &info.peer)) {
+                return;
+            }
         }
         self.redial.appeared(topic, info.clone(), now);
         if let Some(conn) = self.conns.dialled_to(&info.peer)

@@ -86,6 +86,7 @@ impl Peer {
                 self.send_have(conn, space, false, now);
             }
             SwarmMessage::Refused { .. } => {} // Handled by the caller.
+            SwarmMessage::Halo { .. } | SwarmMessage::HaloJoin { .. } => {} // Taken before.
         }
     }
 }

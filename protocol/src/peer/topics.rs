@@ -15,6 +15,8 @@ impl Peer {
         wanted.extend(self.invitations.guests().filter(|g| !g.state().is_terminal()).map(|g| g.code().topic()));
         let hosts = self.invitations.hosts().filter(|h| hosted_topic_held(h, now) && self.may_serve(h));
         wanted.extend(hosts.map(|h| h.code().topic()));
+        // Then our HALO's: a newly linked device learns its spaces there (§9.8).
+        wanted.extend(self.halo_topic_wanted());
         let slots = self.signal.topic_limit().saturating_sub(wanted.len());
         let spaces: Vec<PublicKey> = self.client.space_keys().copied().collect();
         let (held, next) = rotation(&spaces, slots, now);

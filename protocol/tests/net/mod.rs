@@ -428,6 +428,11 @@ impl Net {
                 use_limit: 1,
             },
         );
+        self.created_invitation(host)
+    }
+
+    /// The code and PIN of the invitation `host` created last.
+    pub fn created_invitation(&self, host: usize) -> (InvitationCode, Pin) {
         self.events[host]
             .iter()
             .rev()
@@ -475,14 +480,7 @@ impl Net {
             use_limit: 1,
         };
         self.command(creator, command);
-        let (code, pin) = self.events[creator]
-            .iter()
-            .rev()
-            .find_map(|e| match e {
-                Event::InvitationCreated { code, pin, .. } => Some((*code, pin.clone().unwrap())),
-                _ => None,
-            })
-            .expect("the creator announces the code");
+        let (code, pin) = self.created_invitation(creator);
         let hosted =
             |n: &Net| [creator, delegate].iter().all(|i| n.peers[*i].hosting().any(|h| h.code().id == code.id));
         assert!(self.run(60_000, hosted), "creator and delegate both host it");
@@ -491,6 +489,13 @@ impl Net {
 
     pub fn invite(&mut self, host: usize, guest: usize, space: PublicKey) {
         let (code, pin) = self.open_invitation(host, space, 3_600_000);
+        self.accept_with_pin(guest, code, pin);
+        let joined = |n: &Net| n.events[guest].contains(&Event::Joined { space });
+        assert!(self.run(60_000, joined), "guest joined");
+    }
+
+    /// `guest` accepts `code` and, once ready, proves `pin`.
+    fn accept_with_pin(&mut self, guest: usize, code: InvitationCode, pin: Pin) {
         self.command(guest, Command::AcceptInvitation { code });
         let ready = |n: &Net| {
             n.events[guest]
@@ -499,8 +504,23 @@ impl Net {
         };
         assert!(self.run(60_000, ready), "guest reached READY_FOR_AUTHENTICATION");
         self.command(guest, Command::Authenticate { id: code.id, pin });
-        let joined = |n: &Net| n.events[guest].contains(&Event::Joined { space });
-        assert!(self.run(60_000, joined), "guest joined");
+    }
+
+    /// Peer `host` links blank peer `blank` to its identity by a DEVICE invitation.
+    pub fn link_device(&mut self, host: usize, blank: usize) {
+        let command = Command::CreateInvitation {
+            space: None,
+            auth: AuthMethod::Pin,
+            role: Role::Editor,
+            guest: None,
+            lifetime_ms: 3_600_000,
+            use_limit: 1,
+        };
+        self.command(host, command);
+        let (code, pin) = self.created_invitation(host);
+        self.accept_with_pin(blank, code, pin);
+        let linked = |n: &Net| n.events[blank].iter().any(|e| matches!(e, Event::Linked { .. }));
+        assert!(self.run(60_000, linked), "the new device was linked");
     }
 
     pub fn write(&mut self, i: usize, space: PublicKey, text: &str) -> ItemId {

@@ -27,7 +27,8 @@
 //! - R4 removed devices stop: a device that knows it was removed from every space it holds
 //!   dials no one for a swarm (`removal::dialled`, SPEC §9.1.1, removed devices).
 //! - L1 after healing: every invitation is terminal on both sides, and the honest replicas
-//!   of each space that are still members agree on members and items.
+//!   of each space that are still members agree on members and items; H1, the devices of one
+//!   identity agree on their HALO: spaces, devices, contacts (`halo`, SPEC §9.8).
 //! - L2 after healing: honest guests who proved the secret in time succeed (`honest_success`).
 //! - L3 after converging: a write reaches every member in sync with its writer in the write's
 //!   own frames (`delivery`), whose latency the report shows.
@@ -55,6 +56,7 @@ pub mod delivery;
 mod describe;
 mod durability;
 pub mod fair_share;
+mod halo;
 pub mod honest_success;
 pub mod readmission;
 pub mod removal;
@@ -502,7 +504,7 @@ fn converged(w: &World) -> Result<(), String> {
             return Err(format!("node {i} disagrees on space {}: {detail}{links}", short(&space)));
         }
     }
-    Ok(())
+    halo::check(w)
 }
 
 /// The members and items of `space` as the rules resolve the union of every credential and

@@ -36,7 +36,8 @@ pub(super) fn check(w: &World, space: &PublicKey, truth: &[Member], views: &[(us
 /// pay a handshake for, about once a minute per member for as long as it runs. Checked as
 /// node `i` releases a `Connect` for `conn`. A dial for an invitation it accepted is its own
 /// business (a removed identity may be invited back), so a dial counts as a swarm dial when
-/// the Peer's dial table holds it for a device, or when no accepted invitation is open.
+/// the Peer's dial table holds it for a device, or when no accepted invitation is open. A dial
+/// to a device of its own identity is for the HALO (SPEC §9.8), which removal does not end.
 pub fn dialled(w: &mut World, i: usize, conn: ConnId) {
     if let Some(spaces) = removed_everywhere_dialling(w, i, conn) {
         w.fail(
@@ -55,8 +56,14 @@ fn removed_everywhere_dialling(w: &World, i: usize, conn: ConnId) -> Option<Stri
     if held.is_empty() || !held.iter().all(removed) {
         return None;
     }
-    let mut devices = w.nodes.iter().filter_map(|n| n.peer.as_ref()).map(|q| q.client().identity().device_key());
-    let in_table = devices.any(|d| p.dial_state(&d) == Some(DialState::Dialling(conn)));
+    let devices: Vec<PublicKey> =
+        w.nodes.iter().filter_map(|n| n.peer.as_ref()).map(|q| q.client().identity().device_key()).collect();
+    let dialled = devices.iter().find(|d| p.dial_state(d) == Some(DialState::Dialling(conn)));
+    // A device of its own identity is dialled for the HALO, not for a space (SPEC §9.8).
+    if dialled.is_some_and(|d| p.client().halo().contains(d)) {
+        return None;
+    }
+    let in_table = dialled.is_some();
     let inviting = p.joining().any(|g| !g.state().is_terminal());
     (in_table || !inviting).then(|| held.iter().map(short).collect::<Vec<_>>().join(", "))
 }

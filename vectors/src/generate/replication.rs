@@ -23,7 +23,9 @@ const HEARD: &str = "replication.ingest_heard";
 
 fn notes(f: &mut VectorFile) {
     f.note("Valid", "Functionality", "A canonical message, or the exact answer to a Have.");
-    f.note("UnsortedSet", "Malleability", "Have feeds not strictly ascending (§9.3.1).");
+    f.note("UnsortedSet", "Malleability", "Have feeds, or Halo contacts or spaces, not strictly ascending (§9.3.1).");
+    f.note("Halo", "Functionality", "The HALO messages between two devices of one identity (§9.8): Halo and HaloJoin.");
+    f.note("SameFeed", "Malleability", "A HaloJoin naming one key as both of its feeds (§9.3.1).");
     f.note("UnknownVariant", "Versioning", "A message index this version does not define.");
     f.note("Malformed", "Robustness", "Truncated, trailing, or an entry inside that does not decode strictly.");
     f.note("InnerEntryVersion", "Versioning", "An Entries message whose entry has version 2. SPEC §2.3 rule 9 asks decoders to refuse it; the reference decodes the message and refuses the entry when it ingests it (Feed::append), so either answer is acceptable until the reference decodes inner entries strictly.");
@@ -116,6 +118,16 @@ fn decode_cases(f: &mut VectorFile, r: &Replica) {
     t.push(invalid(DECODE, "message index 3", &["UnknownVariant"], bytes([&[3u8][..], &refused[1..]].concat())));
     t.push(invalid(DECODE, "Refused with a trailing byte", &["Malformed"], bytes([&refused[..], &[0]].concat())));
     t.push(invalid(DECODE, "Refused cut short", &["Malformed"], bytes(refused[..20].to_vec())));
+    let device = r.fx.owner.identity.device_credential().clone();
+    let (a, b) = (PublicKey([0x21; 32]), PublicKey([0x22; 32]));
+    let halo = SwarmMessage::Halo { devices: vec![device.clone()], contacts: vec![a, b], spaces: vec![space] };
+    t.push(valid(DECODE, "Halo with one device, two contacts and one space", &["Valid", "Halo"], message(halo)));
+    let join = SwarmMessage::HaloJoin { space, control_feed: a, data_feed: b };
+    t.push(valid(DECODE, "HaloJoin", &["Valid", "Halo"], message(join)));
+    let halo = SwarmMessage::Halo { devices: vec![device], contacts: vec![b, a], spaces: vec![] };
+    t.push(invalid(DECODE, "Halo contacts in descending order", &["UnsortedSet", "Halo"], message(halo)));
+    let join = SwarmMessage::HaloJoin { space, control_feed: a, data_feed: a };
+    t.push(invalid(DECODE, "HaloJoin naming one feed twice", &["SameFeed", "Halo"], message(join)));
     let mut inner = SwarmMessage::Entries { space, entries: vec![r.editor_entries[0].clone()] }.to_bytes();
     inner[1 + 32 + 1] = 2; // the entry's version byte
     t.push(acceptable(DECODE, "Entries holding an entry of version 2", &["InnerEntryVersion"], bytes(inner)));

@@ -47,6 +47,18 @@ pub fn decode_message(input: &Value) -> Result<Value, OpError> {
             "space": hex(space.0),
             "credentials": hex_list(credentials.iter().map(|c| c.to_bytes())),
         }),
+        SwarmMessage::Halo { devices, contacts, spaces } => json!({
+            "type": "halo",
+            "devices": hex_list(devices.iter().map(|c| c.to_bytes())),
+            "contacts": Value::Array(contacts.iter().map(|k| json!(hex(k.0))).collect()),
+            "spaces": Value::Array(spaces.iter().map(|k| json!(hex(k.0))).collect()),
+        }),
+        SwarmMessage::HaloJoin { space, control_feed, data_feed } => json!({
+            "type": "haloJoin",
+            "space": hex(space.0),
+            "controlFeed": hex(control_feed.0),
+            "dataFeed": hex(data_feed.0),
+        }),
         SwarmMessage::Forks { space, evidence } => json!({
             "type": "forks",
             "space": hex(space.0),
