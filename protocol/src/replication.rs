@@ -317,25 +317,52 @@ fn ingest_passes(
     loop {
         let mut next = Vec::new();
         let before = report.new;
-        for entry in pending {
-            if let Take::Refuse = take(space, &entry) {
-                report.refused += 1;
-                continue;
-            }
-            match space.ingest(entry.clone()) {
-                Ok(Ingested::Duplicate) => report.duplicate += 1,
-                Ok(_) => report.new += 1,
-                Err(IngestError::NotAdmitted { .. }) | Err(IngestError::Feed(FeedError::Gap { .. })) => {
-                    next.push(entry)
-                }
-                Err(_) => report.refused += 1,
-            }
+        // Each pass takes the entries of control feeds first and inserts their credentials
+        // together (one resolution, `Space::ingest_deferring`), then the rest, judged by the
+        // membership those credentials made.
+        let (control, rest): (Vec<FeedEntry>, Vec<FeedEntry>) = pending
+            .into_iter()
+            .partition(|e| space.carrier(&e.body.feed).is_some_and(|a| a.designation == Designation::Control));
+        let mut credentials = Vec::new();
+        for entry in control {
+            let outcome = match take(space, &entry) {
+                Take::Refuse => None,
+                Take::Offer => Some(space.ingest_deferring(entry.clone(), &mut credentials)),
+            };
+            tally(&mut report, &mut next, entry, outcome);
+        }
+        if !credentials.is_empty() {
+            space.insert_credentials(credentials);
+        }
+        for entry in rest {
+            let outcome = match take(space, &entry) {
+                Take::Refuse => None,
+                Take::Offer => Some(space.ingest(entry.clone())),
+            };
+            tally(&mut report, &mut next, entry, outcome);
         }
         if next.is_empty() || report.new == before {
             report.deferred = next.len();
             return (report, next);
         }
         pending = next;
+    }
+}
+
+/// Counts what one entry of a pass came to (`None`: refused before ingesting); an entry
+/// that may go in once more is known (its admission, the entry before it) goes to `next`.
+fn tally(
+    report: &mut BatchReport,
+    next: &mut Vec<FeedEntry>,
+    entry: FeedEntry,
+    outcome: Option<Result<Ingested, IngestError>>,
+) {
+    match outcome {
+        None => report.refused += 1,
+        Some(Ok(Ingested::Duplicate)) => report.duplicate += 1,
+        Some(Ok(_)) => report.new += 1,
+        Some(Err(IngestError::NotAdmitted { .. }) | Err(IngestError::Feed(FeedError::Gap { .. }))) => next.push(entry),
+        Some(Err(_)) => report.refused += 1,
     }
 }
 

@@ -85,6 +85,9 @@ pub enum WriteRejection {
 pub enum ControlVerdict {
     Credential(Result<Inserted, InsertError>),
     Malformed(DecodeError),
+    /// Appended; its credential goes into the membership with the rest of its pass
+    /// (`Space::ingest_deferring`), which resolves once for all of them.
+    Deferred,
 }
 
 /// What `ingest` did.
@@ -267,6 +270,23 @@ impl Space {
     /// Verifies and stores a feed entry from an admitted feed, then applies its payload.
     /// On error nothing changes, except that a fork cuts the feed (SPEC.md §5.6).
     pub fn ingest(&mut self, entry: FeedEntry) -> Result<Ingested, IngestError> {
+        self.ingest_as(entry, None)
+    }
+
+    /// `ingest`, except that a control entry's credential is not inserted but pushed to
+    /// `credentials`, for the caller to insert with the others of its batch in one
+    /// `insert_credentials`: inserted one at a time, each that sorts before others costs a
+    /// resolution of everything after it, and a recomputation of the items (faulty seed 1777,
+    /// R2: seven concurrent role changes in one batch were judged some 270 times).
+    pub fn ingest_deferring(
+        &mut self,
+        entry: FeedEntry,
+        credentials: &mut Vec<Credential>,
+    ) -> Result<Ingested, IngestError> {
+        self.ingest_as(entry, Some(credentials))
+    }
+
+    fn ingest_as(&mut self, entry: FeedEntry, defer: Option<&mut Vec<Credential>>) -> Result<Ingested, IngestError> {
         let feed_key = entry.body.feed;
         // A control feed whose admission is void still carries credentials (SPEC.md §5.5).
         let admission = self.carrier(&feed_key).ok_or(IngestError::NotAdmitted { feed: feed_key })?;
@@ -286,7 +306,7 @@ impl Space {
                 if let Some(f) = fresh {
                     self.feeds.insert(feed_key, f);
                 }
-                Ok(self.apply_entry(admission, &entry))
+                Ok(self.apply_entry(admission, &entry, defer))
             }
             Err(FeedError::Fork(evidence)) => {
                 // Both signatures verified (the held entry when it came, this one just now).
@@ -297,12 +317,21 @@ impl Space {
         }
     }
 
-    fn apply_entry(&mut self, admission: FeedAdmission, entry: &FeedEntry) -> Ingested {
+    fn apply_entry(
+        &mut self,
+        admission: FeedAdmission,
+        entry: &FeedEntry,
+        defer: Option<&mut Vec<Credential>>,
+    ) -> Ingested {
         match admission.designation {
             Designation::Control => {
-                let verdict = match Credential::from_bytes(&entry.body.payload) {
-                    Ok(c) => ControlVerdict::Credential(self.insert_credential(c)),
-                    Err(e) => ControlVerdict::Malformed(e),
+                let verdict = match (Credential::from_bytes(&entry.body.payload), defer) {
+                    (Ok(c), Some(later)) => {
+                        later.push(c);
+                        ControlVerdict::Deferred
+                    }
+                    (Ok(c), None) => ControlVerdict::Credential(self.insert_credential(c)),
+                    (Err(e), _) => ControlVerdict::Malformed(e),
                 };
                 Ingested::Control(verdict)
             }
@@ -499,7 +528,7 @@ impl Space {
             Some((c, trial)) if admission.designation == Designation::Control => {
                 Ingested::Control(self.adopt_issued(c, entry.body.payload.len(), trial))
             }
-            _ => self.apply_entry(admission, &entry),
+            _ => self.apply_entry(admission, &entry, None),
         };
         Ok((entry, ingested))
     }

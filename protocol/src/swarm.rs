@@ -118,6 +118,24 @@ pub enum SwarmMessage {
     HaloJoin { space: PublicKey, control_feed: PublicKey, data_feed: PublicKey },
 }
 
+impl SwarmMessage {
+    /// The space the message is about; `None` for the HALO's own messages (`Halo`), which
+    /// are about no one space. `HaloJoin` names the space it asks for.
+    pub fn space(&self) -> Option<PublicKey> {
+        match self {
+            SwarmMessage::Have { space, .. }
+            | SwarmMessage::HavePage { space, .. }
+            | SwarmMessage::Summary { space, .. }
+            | SwarmMessage::Forks { space, .. }
+            | SwarmMessage::Credentials { space, .. }
+            | SwarmMessage::Entries { space, .. }
+            | SwarmMessage::Refused { space }
+            | SwarmMessage::HaloJoin { space, .. } => Some(*space),
+            SwarmMessage::Halo { .. } => None,
+        }
+    }
+}
+
 /// At most `HAVE_FEEDS_MAX` positions, one per feed, ascending by feed key: a feed listed
 /// twice would make the receiver's answer depend on which listing it reads.
 fn summary_ok(feeds: &[PublicKey]) -> bool {

@@ -40,6 +40,9 @@ use spaces_vectors::generate::{self, verify_documents};
 /// - `removed-keeps-dialling`, `no-readmitted-dial`: whom a Peer dials, not what any message
 ///   or credential means; the simulator (R4, L1) and `protocol/tests/peer_standing.rs` catch
 ///   them.
+/// - `halo-no-join`: whether a Peer asks a sibling for a space its HALO lists (SPEC §9.8), not
+///   what a message means; the simulator (H1, part of L1, calm seed 13) and
+///   `protocol/tests/peer_halo.rs` catch it.
 const NOT_REACHED: &[Mutant] = &[
     Mutant::GuestTrustsGrant,
     Mutant::RejoinAfterRemoval,
@@ -59,6 +62,7 @@ const NOT_REACHED: &[Mutant] = &[
     Mutant::RefuseStrangers,
     Mutant::RemovedKeepsDialling,
     Mutant::NoReadmittedDial,
+    Mutant::HaloNoJoin,
 ];
 
 /// Planted bugs for the rules issue 10's vectors cover (`protocol/src/mutants.rs`), with the

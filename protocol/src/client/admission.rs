@@ -79,7 +79,7 @@ impl Client {
             let noise =
                 request.device_credential.authorized_device().map(|(_, _, n)| n).ok_or(ClientError::NotAllowed)?;
             let who = (request.identity, request.device, noise);
-            for cred in self.feed_admissions_for(*key, who, request.control_feed, request.data_feed, now, after) {
+            for cred in self.feed_admissions_for(*key, who, request.control_feed, request.data_feed, now, vec![after]) {
                 self.publish(key, cred)?;
             }
         }

@@ -82,7 +82,7 @@ impl Client {
     }
 
     /// A sibling device (`device`, Noise key `noise`) lacks space `key`: admits its two new
-    /// feeds as our identity's, after the newest head, as any member may admit its own
+    /// feeds as our identity's, after every head, as any member may admit its own
     /// identity's feeds (Reader suffices, SPEC.md §4.4 step 5). Returns whether it issued
     /// anything: not for feeds admitted to that device already, nor beyond
     /// `SIBLING_FEEDS_PER_DEVICE_MAX`.
@@ -117,7 +117,10 @@ impl Client {
         if controls >= SIBLING_FEEDS_PER_DEVICE_MAX {
             return Ok(false);
         }
-        let after = *m.heads().last().expect("heads are never empty");
+        // After every head (at most `PARENTS_MAX`): our role at a single head could be none,
+        // when the grant that made us a member is on another branch (hostile seed 426 refused
+        // every join so), and the admission would take no effect.
+        let after = m.next_parents();
         for cred in self.feed_admissions_for(*key, (me, device, noise), control, data, now, after) {
             self.publish(key, cred).map_err(|_| SiblingRefusal::Refused)?;
         }

@@ -175,9 +175,11 @@ impl Client {
         after: crate::credential::CredentialId,
     ) -> Vec<Credential> {
         let noise = self.identity.noise_key();
-        self.feed_admissions_for(space, (identity, device, noise), control.public(), data.public(), now, after)
+        self.feed_admissions_for(space, (identity, device, noise), control.public(), data.public(), now, vec![after])
     }
 
+    /// AdmittedFeed credentials for a control and a data feed: the control one with parents
+    /// `after`, the data one after it.
     fn feed_admissions_for(
         &self,
         space: PublicKey,
@@ -185,15 +187,15 @@ impl Client {
         control: PublicKey,
         data: PublicKey,
         now: Timestamp,
-        after: crate::credential::CredentialId,
+        after: Vec<crate::credential::CredentialId>,
     ) -> Vec<Credential> {
         let signer = self.identity.signer();
-        let admit = |feed: PublicKey, designation, parent| {
+        let admit = |feed: PublicKey, designation, parents| {
             let assertion = Assertion::AdmittedFeed { space, identity, device, noise_key, designation };
-            signer.issue(feed, assertion, now, vec![parent])
+            signer.issue(feed, assertion, now, parents)
         };
         let c = admit(control, Designation::Control, after);
-        let d = admit(data, Designation::Data, c.id());
+        let d = admit(data, Designation::Data, vec![c.id()]);
         vec![c, d]
     }
 

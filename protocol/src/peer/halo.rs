@@ -140,17 +140,16 @@ impl Peer {
         self.send(conn, &SwarmMessage::HaloJoin { space, control_feed, data_feed }, now);
     }
 
-    /// Whether `m` on `conn` answers a join from a sibling: its credentials, or its refusal.
+    /// Whether `m` on `conn` is about a space we join from that sibling: its credentials, its
+    /// refusal, or (since admitting us made us a member device in its replica) its summary.
     pub(super) fn answers_sibling_join(&self, conn: ConnId, m: &SwarmMessage) -> bool {
-        let space = match m {
-            SwarmMessage::Credentials { space, .. } | SwarmMessage::Refused { space } => space,
-            _ => return false,
-        };
-        self.sibling_joins.get(space).is_some_and(|j| j.conn == conn)
+        m.space().is_some_and(|space| self.sibling_joins.get(&space).is_some_and(|j| j.conn == conn))
     }
 
-    /// The sibling's answer to our join of a space: credentials fill the replica, which is
-    /// stored once it shows our feed admitted and us a member; a refusal ends the join.
+    /// A message from the sibling about a space we join from it: credentials fill the replica,
+    /// which is stored once it shows our feed admitted and us a member; a refusal ends the
+    /// join. Anything else (its summary, sent as it admitted us, before the credentials) waits:
+    /// once we hold the space our own summary draws what we lack, so we need not refuse it.
     pub(super) fn sibling_join_answer(&mut self, m: SwarmMessage, now: Timestamp) {
         match m {
             SwarmMessage::Credentials { space, credentials } => {

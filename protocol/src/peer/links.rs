@@ -112,16 +112,7 @@ impl Peer {
         if self.answers_sibling_join(conn, &m) {
             return self.sibling_join_answer(m, now);
         }
-        let space = match &m {
-            SwarmMessage::Have { space, .. }
-            | SwarmMessage::HavePage { space, .. }
-            | SwarmMessage::Summary { space, .. }
-            | SwarmMessage::Forks { space, .. }
-            | SwarmMessage::Credentials { space, .. }
-            | SwarmMessage::Entries { space, .. }
-            | SwarmMessage::Refused { space } => *space,
-            SwarmMessage::Halo { .. } | SwarmMessage::HaloJoin { .. } => unreachable!("taken above"),
-        };
+        let Some(space) = m.space() else { unreachable!("a Halo is taken above") };
         let remote = link.remote();
         // Membership may have changed since the link was authorised (we joined the space
         // since, or learned the remote's admission): judge again before refusing.
