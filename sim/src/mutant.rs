@@ -45,7 +45,7 @@ pub const CAUGHT: &[(Planted, crate::config::Profile, u64, &[&str])] = {
     &[
         (P(Mutant::CodecLenient), Hostile, 0, &["S4"]),
         (P(Mutant::SkipSignatureCheck), Hostile, 4, &["S4"]),
-        (P(Mutant::MembershipArrivalOrder), Faulty, 175, &["L1"]),
+        (P(Mutant::MembershipArrivalOrder), Faulty, 175, &["L1", "S4"]),
         (P(Mutant::NoStrongRemoval), Faulty, 93, &["L1", "S4"]),
         (P(Mutant::AllowSelfPromotion), Hostile, 49, &["S4"]),
         (P(Mutant::ItemsLastApplied), Faulty, 8, &["L1"]),
