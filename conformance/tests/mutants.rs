@@ -90,7 +90,8 @@ fn core_mutants_fail_some_vector() {
     let (dir, mutants): (PathBuf, Vec<Mutant>) = if full && published.is_dir() {
         // The signaling server's sharing rule (SPEC §8.3.8) is in the published vectors too, and
         // so are the rules issue 10 added vectors for (§4.4 step 7, FeedAlreadyAdmitted, §5.3
-        // duplicates, §9.2.2 rule 6's heard limit, §7.8.1's shared budget).
+        // duplicates, §9.2.2 rule 6's heard limit, §7.8.1's shared budget), and issue 15's device removal
+        // (§4.4 step 7, §6.4 rule 5).
         let issue_10 = [
             Mutant::SignalUnfair,
             Mutant::IngestRemovedUnbounded,
@@ -99,6 +100,7 @@ fn core_mutants_fail_some_vector() {
             Mutant::ForkOnResignature,
             Mutant::DuplicateBeforeSignature,
             Mutant::DelegatedFullShares,
+            Mutant::IgnoreDeviceRemoval,
         ];
         (published, [&Mutant::ALL[..9], &issue_10[..]].concat())
     } else {

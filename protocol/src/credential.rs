@@ -176,6 +176,11 @@ pub enum Assertion {
     },
     /// Ends a delegated invitation everywhere.
     CancelInvitation { space: PublicKey, delegation: CredentialId },
+    /// Removes the issuer identity's `device` (the subject) from the space: what the device
+    /// signed, or admitted for it, that the removal does not descend from is void, and so are
+    /// its data entries beyond `data_frontier` (SPEC.md §4.5, §6.4). A lost device keeps its
+    /// keys, so its identity must be able to disown it without removing itself.
+    RemovedDevice { space: PublicKey, device: PublicKey, data_frontier: Vec<FeedPosition> },
 }
 
 impl Assertion {
@@ -186,7 +191,8 @@ impl Assertion {
             | Assertion::SpaceMember { space, .. }
             | Assertion::AdmittedFeed { space, .. }
             | Assertion::DelegateInvitation { space, .. }
-            | Assertion::CancelInvitation { space, .. } => Some(*space),
+            | Assertion::CancelInvitation { space, .. }
+            | Assertion::RemovedDevice { space, .. } => Some(*space),
             Assertion::AuthorizedDevice { .. } => None,
         }
     }
@@ -200,6 +206,7 @@ impl Assertion {
             Assertion::AuthorizedDevice { .. } => "AuthorizedDevice",
             Assertion::DelegateInvitation { .. } => "DelegateInvitation",
             Assertion::CancelInvitation { .. } => "CancelInvitation",
+            Assertion::RemovedDevice { .. } => "RemovedDevice",
         }
     }
 }
@@ -512,12 +519,17 @@ fn check_shape(body: &CredentialBody) -> Result<(), CredentialError> {
             if body.subject == *space {
                 return Err(BadShape("SpaceMember: the space key is not a member"));
             }
-            if !strictly_ascending(data_frontier) || data_frontier.len() > FRONTIER_MAX {
-                return Err(BadShape("SpaceMember: data_frontier must be a sorted set of at most 64"));
+            check_frontier(data_frontier)?;
+            check_space_parents(body)?;
+        }
+        Assertion::RemovedDevice { space, device, data_frontier } => {
+            if body.subject != *device {
+                return Err(BadShape("RemovedDevice: the subject is the device"));
             }
-            if data_frontier.windows(2).any(|w| w[0].feed == w[1].feed) {
-                return Err(BadShape("SpaceMember: one position per feed"));
+            if body.issuer == *device || body.issuer == *space {
+                return Err(BadShape("RemovedDevice: the issuer is the identity of the device"));
             }
+            check_frontier(data_frontier)?;
             check_space_parents(body)?;
         }
         Assertion::DelegateInvitation { space, .. } | Assertion::CancelInvitation { space, .. } => {
@@ -529,6 +541,18 @@ fn check_shape(body: &CredentialBody) -> Result<(), CredentialError> {
         Assertion::AdmittedFeed { .. } => {
             check_space_parents(body)?;
         }
+    }
+    Ok(())
+}
+
+/// A data frontier is a sorted set of at most `FRONTIER_MAX` positions, one per feed, so that
+/// one frontier has one encoding and a removal costs a bounded lookup per entry judged.
+fn check_frontier(frontier: &[FeedPosition]) -> Result<(), CredentialError> {
+    if !strictly_ascending(frontier) || frontier.len() > FRONTIER_MAX {
+        return Err(CredentialError::BadShape("data_frontier must be a sorted set of at most 64"));
+    }
+    if frontier.windows(2).any(|w| w[0].feed == w[1].feed) {
+        return Err(CredentialError::BadShape("data_frontier: one position per feed"));
     }
     Ok(())
 }

@@ -30,6 +30,15 @@ impl Actor {
         self.identity.identity_key()
     }
 
+    /// Another device of this actor's identity, linked by this device (its chain is one link
+    /// longer), with fresh feed keys.
+    pub fn linked_device<R: RngCore + CryptoRng>(&self, rng: &mut R, now: Timestamp) -> Self {
+        let (device, noise) = Identity::new_device_keys(rng);
+        let credential = self.identity.authorize_device(device.public(), noise.public(), now);
+        let identity = Identity::from_authorization(device, noise, credential).expect("issued for these keys");
+        Actor { identity, control: Keypair::generate(rng), data: Keypair::generate(rng) }
+    }
+
     /// A signed data-feed entry with the given ops at `seq`, linked to `prev`.
     pub fn data_entry(
         &self,
@@ -126,6 +135,18 @@ impl SpaceFixture {
         let control = admit(member.control.public(), Designation::Control, parents);
         let data = admit(member.data.public(), Designation::Data, vec![control.id()]);
         vec![control, data]
+    }
+
+    /// `by` (a device of the identity) removes the identity's device `device` from the space.
+    pub fn remove_device(
+        &self,
+        by: &Actor,
+        device: PublicKey,
+        parents: Vec<CredentialId>,
+        data_frontier: Vec<FeedPosition>,
+    ) -> Credential {
+        let assertion = Assertion::RemovedDevice { space: self.space(), device, data_frontier };
+        by.identity.signer().issue(device, assertion, self.now, parents)
     }
 
     /// A new member admitted by `by` with `role`, after `parents`: grant then feed admissions.

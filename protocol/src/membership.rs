@@ -20,8 +20,11 @@ use crate::keys::PublicKey;
 pub use authority::{AUTHORITY_CHAIN_MAX, ChainError};
 
 mod authority;
+mod devices;
 mod heard;
 mod resolve;
+
+pub(crate) use devices::frontier_length;
 
 /// What a stored credential does in the current resolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +58,9 @@ pub enum IgnoreReason {
     FeedAlreadyAdmitted,
     /// Admission through a delegated invitation that is unknown, cancelled or used up.
     InvitationUnusable,
+    /// Signed by (or admits a feed of) a device its identity removed, after or concurrently
+    /// with the removal (§4.4 step 7).
+    DeviceRemoved,
 }
 
 /// An admitted feed: whose it is and what it carries.
@@ -174,6 +180,9 @@ struct Resolution {
     /// Keyed by the delegation's *id*: a cancellation may arrive before the delegation it
     /// names (nothing requires the delegation in its past), and must count when it does.
     cancels: BTreeMap<CredentialId, Vec<NodeIx>>,
+    /// Applied RemovedDevice credentials by the (identity, device) they name, in canonical
+    /// order.
+    removals: BTreeMap<devices::DeviceKey, Vec<NodeIx>>,
     genesis: Option<NodeIx>,
 }
 
@@ -198,6 +207,12 @@ pub struct Membership {
     by_feed: BTreeMap<PublicKey, Vec<NodeIx>>,
     /// Connected SpaceMember credentials by the delegation id they name.
     by_invitation: BTreeMap<CredentialId, Vec<NodeIx>>,
+    /// Connected credentials by each (identity, device) they pass through
+    /// (`devices::passes_through`): what a removal of that device covers.
+    through: BTreeMap<devices::DeviceKey, Vec<NodeIx>>,
+    /// Connected RemovedDevice credentials by the (identity, device) they name, whatever their
+    /// effect.
+    removals_of: BTreeMap<devices::DeviceKey, Vec<NodeIx>>,
     void: BTreeSet<NodeIx>,
     res: Resolution,
     /// Credentials to judge again, popped in canonical order (`resolve.rs`).
@@ -230,6 +245,8 @@ impl Membership {
             by_subject: BTreeMap::new(),
             by_feed: BTreeMap::new(),
             by_invitation: BTreeMap::new(),
+            through: BTreeMap::new(),
+            removals_of: BTreeMap::new(),
             void: BTreeSet::new(),
             res: Resolution::default(),
             queue: BinaryHeap::new(),
@@ -348,6 +365,12 @@ impl Membership {
             credential.parents().iter().map(|p| self.graph.get(p).expect("parents present")).collect();
         let ix = self.graph.insert(id, &parents);
         self.by_issuer.entry(credential.issuer()).or_default().push(ix);
+        for key in devices::passes_through(&credential) {
+            self.through.entry(key).or_default().push(ix);
+        }
+        if let Some(key) = devices::removed(&credential) {
+            self.removals_of.entry(key).or_default().push(ix);
+        }
         match credential.assertion() {
             Assertion::SpaceMember { invitation, .. } => {
                 self.by_subject.entry(credential.subject()).or_default().push(ix);
@@ -502,14 +525,6 @@ impl Membership {
         self.delegations().into_iter().find(|d| d.credential == *id)
     }
 
-    /// Devices (with admitted feeds) of members who may manage members now: (identity,
-    /// device, Noise key), sorted. Delegated invitations are sealed to these.
-    pub fn admin_devices(&self) -> Vec<(PublicKey, PublicKey, crate::keys::NoiseKey)> {
-        let admins = self.res.feeds.values().filter(|a| self.role(&a.identity).is_some_and(Role::can_manage_members));
-        let set: BTreeSet<_> = admins.map(|a| (a.identity, a.device, a.noise_key)).collect();
-        set.into_iter().collect()
-    }
-
     /// `member`'s role as seen from a causal point given by credential ids (e.g. the control
     /// heads a data entry names). `Err(id)` names a credential this replica does not have.
     pub fn role_at_point(&self, member: &PublicKey, point: &[CredentialId]) -> Result<Option<Role>, CredentialId> {
@@ -556,6 +571,7 @@ impl Membership {
 fn required_role(c: &Credential) -> Role {
     match c.assertion() {
         Assertion::AdmittedFeed { identity, .. } if *identity == c.issuer() => Role::Reader,
+        Assertion::RemovedDevice { .. } => Role::Reader,
         _ => Role::Admin,
     }
 }

@@ -120,10 +120,13 @@ pub enum Mutant {
     /// A device never asks a sibling for a space its HALO lists (SPEC §9.8), so a device
     /// linked by a DEVICE invitation never holds its identity's spaces.
     HaloNoJoin,
+    /// `RemovedDevice` changes nothing: a removed device's credentials and writes after (or
+    /// concurrent with) its removal count as before (SPEC §4.4 step 7, §6.4 rule 5).
+    IgnoreDeviceRemoval,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 43] = [
+    pub const ALL: [Mutant; 44] = [
         Mutant::CodecLenient,
         Mutant::SkipSignatureCheck,
         Mutant::MembershipArrivalOrder,
@@ -167,6 +170,7 @@ impl Mutant {
         Mutant::RemovedKeepsDialling,
         Mutant::NoReadmittedDial,
         Mutant::HaloNoJoin,
+        Mutant::IgnoreDeviceRemoval,
     ];
 
     pub fn name(self) -> &'static str {
@@ -214,6 +218,7 @@ impl Mutant {
             Mutant::RemovedKeepsDialling => "removed-keeps-dialling",
             Mutant::NoReadmittedDial => "no-readmitted-dial",
             Mutant::HaloNoJoin => "halo-no-join",
+            Mutant::IgnoreDeviceRemoval => "ignore-device-removal",
         }
     }
 

@@ -378,8 +378,17 @@ pub fn heard_limit(space: &Space, feed: &PublicKey) -> u64 {
     let Some(admission) = m.carrier(feed).filter(|a| a.designation == Designation::Control) else {
         return 0;
     };
-    if active(Mutant::IngestRemovedUnbounded) || (m.feed(feed).is_some() && m.is_member(&admission.identity)) {
+    let removed_device = m.feed(feed).is_some_and(|a| m.feed_removed(&a));
+    if active(Mutant::IngestRemovedUnbounded)
+        || (m.feed(feed).is_some() && m.is_member(&admission.identity) && !removed_device)
+    {
         return u64::MAX;
+    }
+    if removed_device {
+        // A removed device's credentials after its removal are void (§4.4 step 7): take what
+        // a removal of it had seen, and a bounded margin, as for a removed member.
+        let seen = |c: &Credential| m.seen_by_device_removal(&admission, &c.id());
+        return space.feed(feed).map_or(0, |f| seen_prefix_by(f, seen)) + HEARD_ENTRIES_MAX;
     }
     if !m.seen_by_removal(&admission.identity, &admission.credential) {
         return 0;
@@ -391,21 +400,26 @@ pub fn heard_limit(space: &Space, feed: &PublicKey) -> u64 {
 /// The length of the prefix of `feed` up to the last entry carrying a credential of
 /// `identity`'s that a removal of it had seen.
 fn seen_prefix(m: &crate::membership::Membership, feed: &Feed, identity: &PublicKey) -> u64 {
-    let seen = |e: &FeedEntry| {
-        Credential::from_bytes(&e.body.payload)
-            .is_ok_and(|c| c.issuer() == *identity && m.seen_by_removal(identity, &c.id()))
-    };
-    let prefix = feed.entries().iter().rposition(seen).map_or(0, |i| i as u64 + 1);
+    seen_prefix_by(feed, |c| c.issuer() == *identity && m.seen_by_removal(identity, &c.id()))
+}
+
+/// The length of the prefix of `feed` up to the last entry carrying a credential `seen` holds
+/// for.
+fn seen_prefix_by(feed: &Feed, seen: impl Fn(&Credential) -> bool) -> u64 {
+    let carries = |e: &FeedEntry| Credential::from_bytes(&e.body.payload).is_ok_and(|c| seen(&c));
+    let prefix = feed.entries().iter().rposition(carries).map_or(0, |i| i as u64 + 1);
     assert!(prefix <= feed.len());
     prefix
 }
 
-/// Is the device with this Noise key a current member's device in this space?
+/// Is the device with this Noise key a current member's device in this space, not one its
+/// identity removed (SPEC.md §9.2.2)?
 /// A replica joined through a proof of admission also links with its host's devices until its
 /// own grant connects (SPEC.md §7.7.3): the host is the one member it knows to hold the rest.
 pub fn is_member_device(space: &Space, remote: &NoiseKey) -> bool {
     let m = space.membership();
-    space.is_provisional_device(remote) || m.feeds().any(|(_, a)| a.noise_key == *remote && m.is_member(&a.identity))
+    space.is_provisional_device(remote)
+        || m.feeds().any(|(_, a)| a.noise_key == *remote && m.is_member(&a.identity) && !m.feed_removed(a))
 }
 
 /// The device keys of current members that were removed once (so they may have stopped

@@ -78,6 +78,10 @@ pub enum WriteRejection {
     /// The author lost write access concurrently, and this entry lies beyond the frontier
     /// the revoking credential recorded (strong removal).
     Revoked,
+    /// The entry's device (or one its feed's admission passes through) was removed by its
+    /// identity, and the entry lies beyond the removal's frontier or was written knowing of it
+    /// (SPEC §6.4 rule 5).
+    DeviceRemoved,
 }
 
 /// What a control entry's payload did.
@@ -364,12 +368,15 @@ impl Space {
             return (WriteVerdict::Rejected(WriteRejection::NoWriteAccess), None);
         }
         let revocations = self.membership.revocations_outside(&author, &m.control).expect("point checked above");
-        let beyond = revocations.iter().any(|r| {
-            let allowed = r.data_frontier.iter().find(|p| p.feed == entry.body.feed).map_or(0, |p| p.length);
-            entry.body.seq >= allowed
-        });
+        let beyond = revocations
+            .iter()
+            .any(|r| entry.body.seq >= crate::membership::frontier_length(&r.data_frontier, &entry.body.feed));
         if beyond && !active(Mutant::AcceptWritesAfterRemoval) {
             return (WriteVerdict::Rejected(WriteRejection::Revoked), None);
+        }
+        let limit = self.membership.device_limit(admission, &entry.body.feed, &m.control).expect("point checked above");
+        if limit.is_some_and(|l| entry.body.seq >= l) {
+            return (WriteVerdict::Rejected(WriteRejection::DeviceRemoved), None);
         }
         (WriteVerdict::Applied, Some(m))
     }

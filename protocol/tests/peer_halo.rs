@@ -5,10 +5,10 @@
 
 mod net;
 
-use spaces_protocol::PublicKey;
 use spaces_protocol::item::ItemId;
 use spaces_protocol::peer::{Command, Event};
 use spaces_protocol::space::Standing;
+use spaces_protocol::{Assertion, PublicKey};
 
 use net::*;
 
@@ -63,6 +63,48 @@ fn a_space_the_linked_device_left_stays_left_and_a_restart_keeps_what_it_learned
     assert!(net.peers[1].client().space(&own).is_none(), "a sibling's HALO does not bring a left space back");
     assert!(holds(&net, 1, &shared), "what it joined from its sibling survives a restart");
     assert!(holds(&net, 0, &own), "the sibling keeps the space");
+}
+
+/// Peer 0 removes its linked device (peer 1) after the two share both spaces. Returns whether
+/// the lost device's write, made afterwards, stayed out of both the remover's and the other
+/// member's replicas, and whether those saw the removal.
+fn removed_device_world(seed: u64) -> (bool, bool) {
+    let (mut net, [shared, own], both) = linked_world(seed);
+    assert!(both, "the linked device holds both spaces");
+    assert!(net.run(120_000, |n| n.converged(&shared, &[0, 1, 2])), "replicas agree");
+    let lost = net.peers[1].client().identity().device_key();
+    net.command(0, Command::RemoveDevice { device: lost });
+    let me = net.key(0);
+    // Whether the replica holds the removal (not its effect, which the planted bug undoes).
+    let removed = |n: &Net, i: usize, space: &PublicKey| {
+        let names_lost = |c: &spaces_protocol::Credential| {
+            c.issuer() == me && matches!(c.assertion(), Assertion::RemovedDevice { device, .. } if *device == lost)
+        };
+        n.peers[i].client().space(space).is_some_and(|s| s.membership().credentials().any(names_lost))
+    };
+    assert!(removed(&net, 0, &shared) && removed(&net, 0, &own), "removed from both spaces at once");
+    let seen = net.run(120_000, |n| removed(n, 2, &shared));
+    let item = net.write(1, shared, "from the lost device");
+    net.run(300_000, |_| false);
+    let shows = |n: &Net, i: usize| n.peers[i].client().items(&shared).is_ok_and(|it| it.iter().any(|x| x.id == item));
+    (!shows(&net, 0) && !shows(&net, 2), seen)
+}
+
+#[test]
+fn a_removed_device_writes_nowhere_its_identity_and_the_other_members_replicate() {
+    let (kept_out, seen) = removed_device_world(92);
+    assert!(seen, "the other member learns of the removal");
+    assert!(kept_out, "the lost device's write after its removal is void for every member");
+}
+
+#[cfg(feature = "mutants")]
+#[test]
+fn a_removed_device_writes_on_with_removal_planted_off() {
+    use spaces_protocol::mutants::{Mutant, set};
+    set(Some(Mutant::IgnoreDeviceRemoval));
+    let (kept_out, _) = removed_device_world(92);
+    set(None);
+    assert!(!kept_out, "ignore-device-removal: the lost device's write counts");
 }
 
 #[cfg(feature = "mutants")]

@@ -94,6 +94,11 @@ pub fn not_simulated(m: Mutant) -> Option<&'static str> {
              alone gives another answer; no workload builds it yet (300 hostile and faulty seeds pass with it); \
              caught by the membership vectors",
         ),
+        Mutant::IgnoreDeviceRemoval => Some(
+            "no workload removes a device yet (the Peer has no command for it: issue 15, device \
+             revocation); caught by the membership, items and credential vectors and by \
+             protocol/tests/device_removal.rs",
+        ),
         Mutant::FeedReadmissionWins => Some(
             "needs a second AdmittedFeed for a feed key already admitted; honest admins never issue one and the \
              insider does not forge one yet; caught by the items vectors",

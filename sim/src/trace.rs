@@ -155,6 +155,7 @@ pub fn command_summary(c: &Command) -> String {
         Command::SetRole { member, role, .. } => format!("set-role {} {}", short(&member.0), role.name()),
         Command::Write { ops, .. } => format!("write {} ops", ops.len()),
         Command::Leave { space } => format!("leave {}", short(&space.0)),
+        Command::RemoveDevice { device } => format!("remove-device {}", short(&device.0)),
     }
 }
 

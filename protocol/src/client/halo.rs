@@ -24,7 +24,8 @@ pub const SIBLING_FEEDS_PER_DEVICE_MAX: usize = 4;
 pub enum SiblingRefusal {
     /// We do not hold the space, or were removed from it, or left it.
     NotMember,
-    /// The device is not one of our identity's as our HALO knows it.
+    /// The device is not one of our identity's as our HALO knows it, or was removed from a
+    /// space we hold.
     UnknownDevice,
     /// A feed key is admitted already, to another device or identity.
     FeedTaken,
@@ -71,14 +72,17 @@ impl Client {
         new_device
     }
 
-    /// The identity device (key, Noise key) of a sibling: another device of our identity.
+    /// The identity device (key, Noise key) of a sibling: another device of our identity,
+    /// not one removed from a space we hold (`removed_devices`).
     pub fn sibling(&self, noise: &NoiseKey) -> Option<PublicKey> {
         let me = self.identity.device_key();
-        self.halo
+        let device = self
+            .halo
             .devices()
             .filter_map(|(_, c)| c.authorized_device())
             .find(|(_, d, n)| n == noise && *d != me)
-            .map(|(_, d, _)| d)
+            .map(|(_, d, _)| d)?;
+        (!self.removed_devices().contains(&device)).then_some(device)
     }
 
     /// A sibling device (`device`, Noise key `noise`) lacks space `key`: admits its two new
@@ -100,6 +104,7 @@ impl Client {
             return Err(SiblingRefusal::NotMember);
         }
         if !self.halo.devices().any(|(d, c)| *d == device && c.authorized_device().is_some_and(|(_, _, n)| n == noise))
+            || self.removed_devices().contains(&device)
         {
             return Err(SiblingRefusal::UnknownDevice);
         }

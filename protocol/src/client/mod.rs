@@ -5,6 +5,7 @@
 
 mod admission;
 mod delegated;
+mod devices;
 mod halo;
 mod snapshot;
 

@@ -81,6 +81,7 @@ impl Membership {
             }
             Assertion::DelegateInvitation { .. } => (!list(&self.by_invitation, &self.graph.id(n)).is_empty(), None),
             Assertion::CancelInvitation { delegation, .. } => (!list(&self.by_invitation, delegation).is_empty(), None),
+            Assertion::RemovedDevice { device, .. } => (!list(&self.through, &(c.issuer(), *device)).is_empty(), None),
             Assertion::SpaceMember { .. } | Assertion::SpaceGenesis { .. } | Assertion::AuthorizedDevice { .. } => {
                 return false;
             }
@@ -91,7 +92,7 @@ impl Membership {
                     || !self.unstable.contains(g)
             })
         };
-        if !stable(&c.issuer()) || !named.is_none_or(|o| stable(&o)) {
+        if !stable(&c.issuer()) || !named.is_none_or(|o| stable(&o)) || self.removals_unstable(n) {
             return false;
         }
         !read_by_others || self.judge(n) != Effect::Applied
@@ -106,9 +107,10 @@ impl Membership {
     fn settle_leaf(&mut self, n: NodeIx) {
         self.step(n);
         let issuer = self.credentials[n as usize].issuer();
-        let victim = self.res.effects[n as usize] == Effect::Applied
-            && list(&self.res.grants, &issuer).iter().any(|r| self.voids(*r, n))
-            && !active(Mutant::NoStrongRemoval);
+        let applied = self.res.effects[n as usize] == Effect::Applied;
+        let demoted =
+            list(&self.res.grants, &issuer).iter().any(|r| self.voids(*r, n)) && !active(Mutant::NoStrongRemoval);
+        let victim = applied && (demoted || self.voided_by_removal(n));
         if victim {
             self.void.insert(n);
             self.unstable.insert(n);
@@ -258,6 +260,7 @@ impl Membership {
             Assertion::AdmittedFeed { .. } => out.extend(list(&self.by_feed, &c.subject())),
             Assertion::DelegateInvitation { .. } => out.extend(list(&self.by_invitation, &self.graph.id(x))),
             Assertion::CancelInvitation { delegation, .. } => out.extend(list(&self.by_invitation, delegation)),
+            Assertion::RemovedDevice { device, .. } => out.extend(list(&self.through, &(c.issuer(), *device))),
             Assertion::AuthorizedDevice { .. } => unreachable!("refused at insert"),
         }
         for n in out {
@@ -298,6 +301,9 @@ impl Membership {
         }
         if self.revoked_concurrently(n, required) && !active(Mutant::SkipConcurrentDemotion) {
             return Effect::Ignored(StrongRemoval);
+        }
+        if self.device_removed_before(n) {
+            return Effect::Ignored(DeviceRemoved);
         }
         match self.judge_assertion(n) {
             Some(reason) => Effect::Ignored(reason),
@@ -404,6 +410,9 @@ impl Membership {
             Assertion::CancelInvitation { delegation, .. } => {
                 insert_sorted(graph, self.res.cancels.entry(*delegation).or_default(), n);
             }
+            Assertion::RemovedDevice { device, .. } => {
+                insert_sorted(graph, self.res.removals.entry((c.issuer(), *device)).or_default(), n);
+            }
             Assertion::AuthorizedDevice { .. } => unreachable!("refused at insert"),
         }
     }
@@ -433,6 +442,7 @@ impl Membership {
                 assert!(self.res.delegates.remove(&n), "an applied delegation is indexed");
             }
             Assertion::CancelInvitation { delegation, .. } => remove(self.res.cancels.get_mut(delegation)),
+            Assertion::RemovedDevice { device, .. } => remove(self.res.removals.get_mut(&(c.issuer(), *device))),
             Assertion::AuthorizedDevice { .. } => unreachable!("refused at insert"),
         }
     }
@@ -480,7 +490,7 @@ impl Membership {
     }
 
     /// The part of a canonically sorted list that comes before `n`.
-    fn prefix<'a>(&self, sorted: &'a [NodeIx], n: NodeIx) -> &'a [NodeIx] {
+    pub(super) fn prefix<'a>(&self, sorted: &'a [NodeIx], n: NodeIx) -> &'a [NodeIx] {
         let key = self.graph.order_key(n);
         &sorted[..sorted.partition_point(|x| self.graph.order_key(*x) < key)]
     }
@@ -548,11 +558,14 @@ impl Membership {
         }
         for y in changed.iter().copied().filter(|y| self.res.effects[*y as usize] == Effect::Applied) {
             let c = &self.credentials[y as usize];
-            if list(&self.res.grants, &c.issuer()).iter().any(|r| self.voids(*r, y)) {
+            if list(&self.res.grants, &c.issuer()).iter().any(|r| self.voids(*r, y)) || self.voided_by_removal(y) {
                 out.insert(y);
             }
             if !all && matches!(c.assertion(), Assertion::SpaceMember { .. }) {
                 out.extend(list(&self.by_issuer, &c.subject()).iter().filter(|o| self.voids(y, **o)));
+            }
+            if !all && matches!(c.assertion(), Assertion::RemovedDevice { .. }) {
+                out.extend(self.removal_victims(y));
             }
         }
         out.retain(|v| !self.void.contains(v));
@@ -561,7 +574,7 @@ impl Membership {
 }
 
 /// The credentials an index holds under `key`.
-fn list<'a, K: Ord>(index: &'a BTreeMap<K, Vec<NodeIx>>, key: &K) -> &'a [NodeIx] {
+pub(super) fn list<'a, K: Ord>(index: &'a BTreeMap<K, Vec<NodeIx>>, key: &K) -> &'a [NodeIx] {
     index.get(key).map_or(&[][..], Vec::as_slice)
 }
 

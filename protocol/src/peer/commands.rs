@@ -53,6 +53,16 @@ impl Peer {
                 Ok(())
             }
             Command::Leave { space } => self.leave(*space, now),
+            Command::RemoveDevice { device } => {
+                let spaces = self.client.remove_device_everywhere(*device, now);
+                if spaces.is_empty() {
+                    return Err(CommandError::Client(ClientError::NoEffect));
+                }
+                for space in spaces {
+                    self.space_changed(space, now);
+                }
+                Ok(())
+            }
         }
     }
 

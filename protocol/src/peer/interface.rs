@@ -63,6 +63,12 @@ pub enum Command {
     Leave {
         space: PublicKey,
     },
+    /// Removes a device of our identity (a lost one) from every space this device holds where
+    /// it has feeds (SPEC.md §1.5, §4.4 step 7): members stop linking with it, and what it
+    /// signs or writes from then on counts nowhere. Refused `NoEffect` where it changes nothing.
+    RemoveDevice {
+        device: PublicKey,
+    },
 }
 
 /// Why the Peer refused a command (`Peer::command`): one variant per cause a user can act on.

@@ -110,7 +110,7 @@ pub struct CredSpec {
 
 pub fn arb_cred_spec() -> impl Strategy<Value = CredSpec> {
     (
-        (any::<u64>(), 0u8..6, 0usize..5, 0u8..=4),
+        (any::<u64>(), 0u8..7, 0usize..5, 0u8..=4),
         vec(any::<[u8; 32]>(), 0..=PARENTS_MAX),
         vec((any::<[u8; 32]>(), any::<u64>()), 0..=8),
         proptest::option::of(any::<[u8; 32]>()),
@@ -200,9 +200,17 @@ pub fn build_credential(s: &CredSpec) -> Credential {
             };
             signer.issue(space, assertion, now, space_parents)
         }
-        _ => {
+        5 => {
             let assertion = Assertion::CancelInvitation { space, delegation: space_parents[0] };
             signer.issue(space, assertion, now, space_parents)
+        }
+        _ => {
+            let mut data_frontier: Vec<FeedPosition> =
+                s.frontier.iter().map(|(k, l)| FeedPosition { feed: PublicKey(*k), length: *l }).collect();
+            data_frontier.sort();
+            data_frontier.dedup_by_key(|p| p.feed);
+            let assertion = Assertion::RemovedDevice { space, device: other, data_frontier };
+            identity.signer().issue(other, assertion, now, space_parents)
         }
     }
 }
@@ -691,6 +699,54 @@ impl Dag {
         }
     }
 
+    /// A member disowns a device it linked (SPEC §4.4 step 7) while the device, lost, acts:
+    /// it admits a newcomer, changes a role or removes its remover, concurrently with the
+    /// removal or after it; the remover sometimes lists the device's data feed in the
+    /// removal's frontier. Some devices are linked through the removed one.
+    fn device_race(&mut self, rng: &mut ChaCha20Rng) {
+        let now = self.fixture.now;
+        let owner = self.actor(rng);
+        let lost = owner.linked_device(rng, now);
+        let parents = self.parents(rng);
+        let feeds = self.fixture.admit_feeds(&lost, &lost, parents);
+        let at = self.creds.len() + 1;
+        self.creds.extend(feeds);
+        if chance(rng, 30) {
+            let deeper = lost.linked_device(rng, now);
+            let parents = self.parents_after(rng, at);
+            let feeds = self.fixture.admit_feeds(&deeper, &deeper, parents);
+            self.creds.extend(feeds);
+        }
+        let base = self.parents_after(rng, at);
+        let frontier = if chance(rng, 50) {
+            vec![FeedPosition { feed: lost.data.public(), length: below(rng, 4) as u64 }]
+        } else {
+            Vec::new()
+        };
+        let removal = self.fixture.remove_device(&owner, lost.identity.device_key(), base.clone(), frontier);
+        let removal_id = removal.id();
+        self.creds.push(removal);
+        let other = match below(rng, 3) {
+            0 => base,
+            1 => vec![removal_id],
+            _ => self.parents(rng),
+        };
+        match below(rng, 3) {
+            0 => {
+                self.admit(rng, &lost, Role::Editor, other);
+            }
+            1 => {
+                let subject = self.actor(rng);
+                let role = Self::some_role(rng);
+                self.grant(rng, &lost, &subject, role, other);
+            }
+            _ => {
+                let c = self.fixture.remove_device(&lost, owner.identity.device_key(), other, Vec::new());
+                self.creds.push(c);
+            }
+        }
+    }
+
     /// A random DAG: a few admins, editors and readers, then `steps` random changes, among
     /// them at least one mutual removal and one removal racing the victim's admission.
     pub fn random(seed: u64, steps: usize) -> Dag {
@@ -734,6 +790,9 @@ impl Dag {
                 let kind = below(&mut rng, 11);
                 dag.step(&mut rng, kind);
             }
+        }
+        if chance(&mut rng, 40) {
+            dag.device_race(&mut rng);
         }
         // Sometimes credentials whose parent never arrives: pending on every replica.
         if chance(&mut rng, 30) {

@@ -251,6 +251,23 @@ fn verify_cases(f: &mut VectorFile, fx: &SpaceFixture, rng: &mut ChaCha20Rng) {
     chain_cases(t, &cast);
     shape_cases(t, &cast);
     edge_cases(t, &fx.genesis[1]);
+    device_removal_cases(t, &cast);
+}
+
+/// `RemovedDevice` (assertion 6, §3.2, §3.5). Appended last: files only grow.
+fn device_removal_cases(t: &mut Vec<crate::file::Test>, cast: &Cast<'_>) {
+    let (fx, owner) = (cast.fx, &cast.fx.owner.identity);
+    let device = cast.member.device_key();
+    let removal = |device| Assertion::RemovedDevice { space: fx.space(), device, data_frontier: vec![] };
+    let c = owner.signer().issue(device, removal(device), fx.now, vec![fx.tip()]);
+    t.push(valid(VERIFY, "RemovedDevice signed by a device of the identity", &["Valid", "DeviceChain"], ok(&c)));
+    let c = owner.signer().issue(owner.device_key(), removal(device), fx.now, vec![fx.tip()]);
+    bad(t, "RemovedDevice whose subject is not its device", "BadShape", &c);
+    let c = owner.signer().issue(device, removal(device), fx.now, vec![]);
+    bad(t, "RemovedDevice without parents", "BadShape", &c);
+    let own_key = cast.member.device_keypair();
+    let by_itself = Signer::direct(own_key).issue(device, removal(device), fx.now, vec![fx.tip()]);
+    bad(t, "RemovedDevice issued by the device it removes", "BadShape", &by_itself);
 }
 
 pub fn file() -> VectorFile {

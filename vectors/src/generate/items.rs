@@ -43,6 +43,11 @@ fn notes(f: &mut VectorFile) {
         "Robustness",
         "A signed data entry whose payload does not decode as a Mutation is void on every replica (§6.4).",
     );
+    f.note(
+        "DeviceRemoved",
+        "StrongRemoval",
+        "Writes of a device its identity removed: within the removal's frontier kept, beyond it or citing the removal void (§6.4 rule 5); the identity's other device writes on.",
+    );
 }
 
 /// A space with two editors and a reader, and the owner's entry creating item X.
@@ -177,6 +182,31 @@ fn feed_already_admitted(s: &mut Sets<'_>, w: &Writers) {
     assert!(verdicts_of(&r, "noWriteAccess"), "{r}");
 }
 
+/// The editor links a second device (`lost`, feeds admitted by itself). The editor's first
+/// device removes it, recording that 1 entry of its data feed stands; `lost`, concurrently,
+/// writes entries 0 and 1, and then one citing the removal. Appended last: files only grow.
+fn device_removed(s: &mut Sets<'_>, w: &Writers) {
+    let mut rng = ChaCha20Rng::seed_from_u64(0x5eed_0014);
+    let lost = w.editor.linked_device(&mut rng, w.fx.now);
+    let feeds = w.fx.admit_feeds(&lost, &lost, vec![w.tip]);
+    let tip = feeds[1].id();
+    let frontier = vec![FeedPosition { feed: lost.data.public(), length: 1 }];
+    let removal = w.fx.remove_device(&w.editor, lost.identity.device_key(), vec![tip], frontier);
+    let w0 = lost.data_entry(0, None, vec![tip], 2, vec![set("a", text("kept"))]);
+    let w1 = lost.data_entry(1, Some(w0.hash()), vec![tip], 3, vec![set("b", text("void"))]);
+    let w2 = lost.data_entry(2, Some(w1.hash()), vec![removal.id()], 4, vec![set("c", text("void"))]);
+    let by_editor = w.editor.data_entry(0, None, vec![removal.id()], 5, vec![set("d", text("kept"))]);
+    let creds = [w.creds.clone(), feeds, vec![removal]].concat();
+    let comment = "a removed device's writes: within the frontier kept, beyond it or after the removal void";
+    let entries = [w.create.clone(), w0, w1, w2, by_editor];
+    let r = s.case(comment, &["Valid", "DeviceRemoved"], &creds, &entries);
+    let fields = &r["items"][0]["fields"];
+    assert_eq!(fields["a"]["text"], "kept");
+    assert_eq!(fields["d"]["text"], "kept");
+    assert!(fields.get("b").is_none() && fields.get("c").is_none(), "{r}");
+    assert!(verdicts_of(&r, "deviceRemoved"), "{r}");
+}
+
 pub fn file() -> VectorFile {
     let mut f = VectorFile::new("items.json", "spaces/1 items: last-writer-wins merge of data feeds");
     notes(&mut f);
@@ -187,6 +217,7 @@ pub fn file() -> VectorFile {
     deletion(&mut s, &w);
     writes_after_removal(&mut s, &w);
     feed_already_admitted(&mut s, &w);
+    device_removed(&mut s, &w);
     s.into_file(&mut f);
     f
 }

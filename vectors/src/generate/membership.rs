@@ -40,6 +40,16 @@ fn notes(f: &mut VectorFile) {
     f.note("NoAuthority", "Authorization", "A grant by a member whose role may not make it (§4.3).");
     f.note("OwnerProtected", "Authorization", "Only the space key assigns or removes OWNER (§4.3).");
     f.note("InvalidCredential", "Authentication", "A credential that does not verify is ignored, not fatal.");
+    f.note(
+        "DeviceRemoval",
+        "StrongRemoval",
+        "An identity removes one of its devices (RemovedDevice, §4.4 step 7, §4.5): what the device signed after or concurrently with the removal is void, what it signed before stands, and the identity keeps its role.",
+    );
+    f.note(
+        "MutualDeviceRemoval",
+        "StrongRemoval",
+        "Two devices of one identity remove each other concurrently: both are removed (§4.4, counter-removal), and neither signs for the identity again.",
+    );
 }
 
 /// The role `who` holds in an answer, if listed.
@@ -171,6 +181,39 @@ fn concurrent_demotion(s: &mut Sets<'_>, c: &mut Cast) {
     assert_eq!(role_of(&r, &newcomer).as_deref(), Some("editor"), "step 7, not the fixpoint alone");
 }
 
+/// The admin links a second device (`lost`), which admits its own feeds and then a newcomer
+/// (`early`). The admin's first device removes `lost`; `lost`, concurrently, admits `racing`
+/// and, after seeing the removal, `late`. Only `early` stands. Then the two devices remove
+/// each other concurrently, and a grant by each after both removals is void. Appended last:
+/// files only grow.
+fn device_removal(s: &mut Sets<'_>, c: &mut Cast) {
+    let fx = s.fx;
+    let lost = c.admin.linked_device(&mut c.rng, fx.now);
+    let feeds = fx.admit_feeds(&lost, &lost, vec![c.tip]);
+    let (early, c_early) = fx.admit(&mut c.rng, &lost, Role::Editor, vec![feeds[1].id()]);
+    let before = c_early[2].id();
+    let removal = fx.remove_device(&c.admin, lost.identity.device_key(), vec![before], Vec::new());
+    let (racing, c_racing) = fx.admit(&mut c.rng, &lost, Role::Editor, vec![before]);
+    let (late, c_late) = fx.admit(&mut c.rng, &lost, Role::Editor, vec![removal.id()]);
+    let set = with(&c.base, [feeds.clone(), c_early.clone(), vec![removal], c_racing, c_late].concat());
+    let comment = "an identity removes its lost device: what the device admits concurrently or after is void";
+    let r = s.case(comment, &["Valid", "DeviceRemoval"], &set, &[]);
+    assert_eq!(role_of(&r, &early).as_deref(), Some("editor"));
+    assert_eq!(role_of(&r, &racing), None);
+    assert_eq!(role_of(&r, &late), None);
+    assert_eq!(role_of(&r, &c.admin).as_deref(), Some("admin"));
+    let a_removes_lost = fx.remove_device(&c.admin, lost.identity.device_key(), vec![before], Vec::new());
+    let lost_removes_a = fx.remove_device(&lost, c.admin.identity.device_key(), vec![before], Vec::new());
+    let both = vec![a_removes_lost.id(), lost_removes_a.id()];
+    let by_a = fx.grant(&c.admin, c.reader.key(), Role::Editor, both.clone());
+    let by_lost = fx.grant(&lost, c.editor.key(), Role::Reader, both);
+    let set = with(&c.base, [feeds, c_early, vec![a_removes_lost, lost_removes_a, by_a, by_lost]].concat());
+    let flags = ["Valid", "DeviceRemoval", "MutualDeviceRemoval"];
+    let r = s.case("two devices of one identity remove each other concurrently: both removed", &flags, &set, &[]);
+    assert_eq!(role_of(&r, &c.reader).as_deref(), Some("reader"));
+    assert_eq!(role_of(&r, &c.editor).as_deref(), Some("editor"));
+}
+
 pub fn file() -> VectorFile {
     let mut f = VectorFile::new("membership.json", "spaces/1 membership resolution");
     notes(&mut f);
@@ -184,6 +227,7 @@ pub fn file() -> VectorFile {
     mutual_removal(&mut s, &mut c);
     invalid_credential(&mut s, &c);
     concurrent_demotion(&mut s, &mut c);
+    device_removal(&mut s, &mut c);
     s.into_file(&mut f);
     f
 }

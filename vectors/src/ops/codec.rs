@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 use spaces_protocol::Canonical;
-use spaces_protocol::credential::{Assertion, Credential};
+use spaces_protocol::credential::{Assertion, Credential, FeedPosition};
 use spaces_protocol::feed::FeedEntry;
 use spaces_protocol::item::{Mutation, Op, Value as ItemValue};
 
@@ -61,10 +61,7 @@ fn assertion_json(a: &Assertion) -> Value {
             "space": hex(space.0),
             "role": role.name(),
             "invitation": invitation.map(|i| hex(i.0.0)),
-            "dataFrontier": data_frontier
-                .iter()
-                .map(|p| json!({ "feed": hex(p.feed.0), "length": p.length }))
-                .collect::<Vec<_>>(),
+            "dataFrontier": frontier_json(data_frontier),
         }),
         Assertion::AdmittedFeed { space, identity, device, noise_key, designation } => json!({
             "space": hex(space.0),
@@ -89,7 +86,16 @@ fn assertion_json(a: &Assertion) -> Value {
             "space": hex(space.0),
             "delegation": hex(delegation.0.0),
         }),
+        Assertion::RemovedDevice { space, device, data_frontier } => json!({
+            "space": hex(space.0),
+            "device": hex(device.0),
+            "dataFrontier": frontier_json(data_frontier),
+        }),
     }
+}
+
+fn frontier_json(frontier: &[FeedPosition]) -> Vec<Value> {
+    frontier.iter().map(|p| json!({ "feed": hex(p.feed.0), "length": p.length })).collect()
 }
 
 pub fn entry_json(e: &FeedEntry) -> Value {

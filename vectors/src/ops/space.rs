@@ -92,6 +92,7 @@ pub fn items_merge(input: &Value) -> Result<Value, OpError> {
                 Some(WriteVerdict::Rejected(WriteRejection::Malformed(_))) => "malformed",
                 Some(WriteVerdict::Rejected(WriteRejection::NoWriteAccess)) => "noWriteAccess",
                 Some(WriteVerdict::Rejected(WriteRejection::Revoked)) => "revoked",
+                Some(WriteVerdict::Rejected(WriteRejection::DeviceRemoved)) => "deviceRemoved",
             };
             (e.body.feed, e.body.seq, e.hash().0.0, verdict)
         })
