@@ -202,7 +202,7 @@ class Reader:
 
 def read_assertion(r):
     key = lambda: r.take(32)  # noqa: E731
-    index = r.variant(6)
+    index = r.variant(7)
     if index == 0:
         return {"type": "SpaceGenesis", "space": key()}
     if index == 1:
@@ -228,8 +228,12 @@ def read_assertion(r):
         key()
         r.seq(lambda: (key(), key(), r.take(r.varint(64))), 65)
         return {"type": "DelegateInvitation", "space": space}
-    space, _delegation = key(), key()
-    return {"type": "CancelInvitation", "space": space}
+    if index == 5:
+        space, _delegation = key(), key()
+        return {"type": "CancelInvitation", "space": space}
+    space, device = key(), key()
+    frontier = r.seq(lambda: (key(), r.varint(64)), 33)
+    return {"type": "RemovedDevice", "space": space, "device": device, "frontier": frontier}
 
 
 def read_credential(r, links):
@@ -326,6 +330,14 @@ def verify_strict(public, message, signature):
 # ----- stateless verification (SPEC §3.5, §3.6) -----
 
 
+def check_frontier(frontier):
+    feeds = [f for f, _ in frontier]
+    if frontier != sorted(set(frontier)) or len(frontier) > FRONTIER_MAX:
+        raise CredentialError("BadShape", "data_frontier: a sorted set of at most 64")
+    if len(set(feeds)) != len(feeds):
+        raise CredentialError("BadShape", "data_frontier: one position per feed")
+
+
 def check_shape(c):
     a = c["assertion"]
     kind = a["type"]
@@ -336,12 +348,13 @@ def check_shape(c):
         if c["issuer"] != a["identity"] or c["subject"] != a["device"] or a["identity"] == a["device"]:
             raise CredentialError("BadShape", "AuthorizedDevice")
     elif kind == "SpaceMember":
-        frontier = a["frontier"]
-        feeds = [f for f, _ in frontier]
-        if c["subject"] == a["space"] or frontier != sorted(set(frontier)) or len(frontier) > FRONTIER_MAX:
+        if c["subject"] == a["space"]:
             raise CredentialError("BadShape", "SpaceMember")
-        if len(set(feeds)) != len(feeds):
-            raise CredentialError("BadShape", "SpaceMember: one position per feed")
+        check_frontier(a["frontier"])
+    elif kind == "RemovedDevice":
+        if c["subject"] != a["device"] or c["issuer"] in (a["device"], a["space"]):
+            raise CredentialError("BadShape", "RemovedDevice")
+        check_frontier(a["frontier"])
     elif kind in ("DelegateInvitation", "CancelInvitation"):
         if c["subject"] != a["space"]:
             raise CredentialError("BadShape", "invitation credentials have the space key as subject")
