@@ -112,7 +112,8 @@ pub enum Mutant {
     /// (SPEC §9.2.2 rule 8).
     RefuseStrangers,
     /// A device that knows it was removed from a space goes on dialling for it (SPEC §9.1.1,
-    /// removed devices): a handshake members pay for, about once a minute each.
+    /// removed devices): a handshake members pay for, about once a minute each. A disowned
+    /// device also stays on its identity's HALO topic (§9.8).
     RemovedKeepsDialling,
     /// Members dial a re-admitted device only when their key is the smaller, so one that
     /// stopped dialling when it was removed may never hear it is back (SPEC §9.1.1).
@@ -123,10 +124,18 @@ pub enum Mutant {
     /// `RemovedDevice` changes nothing: a removed device's credentials and writes after (or
     /// concurrent with) its removal count as before (SPEC §4.4 step 7, §6.4 rule 5).
     IgnoreDeviceRemoval,
+    /// A device that sees its identity remove a sibling in one space repeats it nowhere
+    /// (SPEC §9.8, spreading): the removed device stays a member device of the spaces the
+    /// remover does not hold.
+    NoRemovalSpread,
+    /// A grant for a space the guest holds already changes nothing, even where the guest's own
+    /// feeds are not admitted to it (its first admission voided): invited back, it can never
+    /// write (SPEC §7.7.2 step 8).
+    RejoinKeepsVoidFeeds,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 44] = [
+    pub const ALL: [Mutant; 46] = [
         Mutant::CodecLenient,
         Mutant::SkipSignatureCheck,
         Mutant::MembershipArrivalOrder,
@@ -171,6 +180,8 @@ impl Mutant {
         Mutant::NoReadmittedDial,
         Mutant::HaloNoJoin,
         Mutant::IgnoreDeviceRemoval,
+        Mutant::NoRemovalSpread,
+        Mutant::RejoinKeepsVoidFeeds,
     ];
 
     pub fn name(self) -> &'static str {
@@ -219,6 +230,8 @@ impl Mutant {
             Mutant::NoReadmittedDial => "no-readmitted-dial",
             Mutant::HaloNoJoin => "halo-no-join",
             Mutant::IgnoreDeviceRemoval => "ignore-device-removal",
+            Mutant::NoRemovalSpread => "no-removal-spread",
+            Mutant::RejoinKeepsVoidFeeds => "rejoin-keeps-void-feeds",
         }
     }
 

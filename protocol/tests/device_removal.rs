@@ -174,6 +174,32 @@ fn a_device_linked_through_a_removed_one_is_removed_with_it() {
     assert!(w.m.feed_removed(&admission), "its feeds were admitted through the removed device");
 }
 
+/// The HALO case (SPEC §9.8): a device admits its sibling's feeds; once it is removed, the
+/// sibling's feeds, admitted in the removal's past and not linked through it, stay admitted,
+/// and the sibling writes on. (Calm seed 255 of the simulator: the remover's own feeds, admitted
+/// by the device it removed, were taken for removed, so its writes were void.)
+#[test]
+fn feeds_a_removed_device_admitted_for_a_sibling_before_its_removal_stand() {
+    let mut w = world(11);
+    let c = w.a.linked_device(&mut w.rng, w.f.now);
+    let c_feeds = w.f.admit_feeds(&w.b, &c, w.m.heads());
+    for x in &c_feeds {
+        insert(&mut w.m, x);
+    }
+    let removal = w.f.remove_device(&w.a, w.b.identity.device_key(), w.m.heads(), Vec::new());
+    insert(&mut w.m, &removal);
+    assert_eq!(effect(&w.m, &removal), Some(Effect::Applied));
+    let admission = w.m.feed(&c.data.public()).expect("admitted before the removal");
+    assert!(!w.m.feed_removed(&admission), "the sibling is not linked through the removed device");
+    let mut space = Space::new(w.f.space());
+    for x in w.creds.iter().chain(&c_feeds).chain([&removal]) {
+        space.insert_credential(x.clone()).unwrap();
+    }
+    let create = vec![Op::Create { item: X, type_name: "t".into() }];
+    space.ingest(c.data_entry(0, None, vec![removal.id()], 1, create)).unwrap();
+    assert_eq!(space.write_verdict(&c.data.public(), 0), Some(WriteVerdict::Applied));
+}
+
 #[test]
 fn a_removed_devices_feeds_admitted_after_the_removal_are_not_admitted() {
     let mut w = world(6);

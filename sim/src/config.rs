@@ -155,6 +155,11 @@ pub struct Config {
     pub action_gap_ms: u64,
     pub faults: Faults,
     pub adversaries: Adversaries,
+    /// Users remove linked devices of their identity (`RemoveDevice`, SPEC §1.5): in half the
+    /// worlds with a blank device to link. Absent from scenario files older than it, which
+    /// therefore mean none.
+    #[serde(default)]
+    pub device_removal: bool,
     /// The planted bug, by name (only honoured in builds with the `mutants` feature).
     pub mutant: Option<String>,
     /// What `shrink` deleted from the drawn sequences of actions and faults (`cuts`); absent
@@ -184,11 +189,14 @@ pub fn draw(seed: u64, profile: Profile) -> Config {
         Profile::Hostile => hostile(&mut r, false),
         Profile::Swarm => hostile(&mut r, true),
     };
+    // Drawn last, so every world drawn before device removal existed is unchanged.
+    let device_removal = blank_devices > 0 && r(2) == 0;
     Config {
         seed,
         profile,
         peers,
         blank_devices,
+        device_removal,
         safety_ms,
         liveness_ms: 900_000,
         action_gap_ms,

@@ -72,6 +72,8 @@ pub const CAUGHT: &[(Planted, crate::config::Profile, u64, &[&str])] = {
         (P(Mutant::RemovedKeepsDialling), Faulty, 44, &["R4"]),
         (P(Mutant::NoReadmittedDial), Swarm, 1, &["L1"]),
         (P(Mutant::HaloNoJoin), Calm, 13, &["L1"]),
+        (P(Mutant::IgnoreDeviceRemoval), Calm, 34, &["S4", "L1"]),
+        (P(Mutant::RejoinKeepsVoidFeeds), Faulty, 664, &["L3"]),
         (Planted::ReleaseBeforeDurable, Faulty, 0, &["S5"]),
     ]
 };
@@ -94,10 +96,10 @@ pub fn not_simulated(m: Mutant) -> Option<&'static str> {
              alone gives another answer; no workload builds it yet (300 hostile and faulty seeds pass with it); \
              caught by the membership vectors",
         ),
-        Mutant::IgnoreDeviceRemoval => Some(
-            "no workload removes a device yet (the Peer has no command for it: issue 15, device \
-             revocation); caught by the membership, items and credential vectors and by \
-             protocol/tests/device_removal.rs",
+        Mutant::NoRemovalSpread => Some(
+            "a world links at most one blank device, so no identity has a third device holding a space \
+             the remover does not; caught by protocol/tests/peer_halo.rs \
+             (the_spread_fails_with_its_planted_bug)",
         ),
         Mutant::FeedReadmissionWins => Some(
             "needs a second AdmittedFeed for a feed key already admitted; honest admins never issue one and the \

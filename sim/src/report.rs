@@ -240,6 +240,7 @@ pub fn table(r: &Report) -> String {
     row(&mut s, "speedup (simulated/real)", format!("{:.0}x per core", r.speedup));
     row(&mut s, "connections", t.connections.to_string());
     row(&mut s, "items written", t.items_written.to_string());
+    row(&mut s, "devices removed", t.devices_removed.to_string());
     row(&mut s, "successes owed (L2)", t.owed_successes.to_string());
     row(&mut s, "delivery after healing (L3)", delivery(&t.delivery_ms));
     row(

@@ -97,6 +97,7 @@ fn steps(c: &Config) -> Vec<(String, Config)> {
             d.peers -= 1;
         }
     });
+    push("device removal", &|d| d.device_removal = false);
     push("safety", &|d| d.safety_ms = (d.safety_ms / 2).max(10_000));
     push("on-path attacker", &|d| d.adversaries.network_ppm = 0);
     push("code leaks", &|d| d.adversaries.leak_ppm = 0);

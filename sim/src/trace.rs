@@ -93,6 +93,9 @@ pub struct Stats {
     /// The most bytes one trusted device sent another within one R3 window (`oracle::traffic`).
     #[serde(default)]
     pub link_bytes_window_max: u64,
+    /// `RemoveDevice` commands the users gave (`Config::device_removal`).
+    #[serde(default)]
+    pub devices_removed: u64,
 }
 
 impl Stats {
@@ -114,6 +117,7 @@ impl Stats {
         self.connections += o.connections;
         self.refused += o.refused;
         self.items_written += o.items_written;
+        self.devices_removed += o.devices_removed;
         self.members_max = self.members_max.max(o.members_max);
         self.link_bytes_window_max = self.link_bytes_window_max.max(o.link_bytes_window_max);
         self.owed_successes += o.owed_successes;

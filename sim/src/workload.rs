@@ -11,6 +11,7 @@ use spaces_protocol::invitation::guest::GuestEvent;
 use spaces_protocol::invitation::{AuthMethod, InvitationCode, Kind as InvitationKind, Pin, State};
 use spaces_protocol::item::{ItemId, Op, Value};
 use spaces_protocol::peer::{Command, Event};
+use spaces_protocol::space::Standing;
 use spaces_protocol::{PublicKey, Role};
 
 use crate::world::{Ev, Kind, Phase, World};
@@ -112,9 +113,14 @@ fn pick<T: Copy>(w: &mut World, v: &[T]) -> Option<T> {
     (!v.is_empty()).then(|| v[roll(w, v.len() as u64) as usize])
 }
 
+/// The role the node's user has in `space` from this device: none at all where its identity
+/// removed the device (SPEC §4.4 step 7), whatever the identity's role.
 fn role_of(w: &World, node: usize, space: &PublicKey) -> Option<Role> {
     let c = w.nodes[node].peer.as_ref()?.client();
     let me = c.identity_key();
+    if c.standing(space) == Ok(Standing::Removed) {
+        return Some(Role::Removed);
+    }
     c.members(space).ok()?.into_iter().find(|m| m.identity == me).map(|m| m.role)
 }
 
@@ -159,8 +165,12 @@ pub fn act(w: &mut World) {
         _ => {
             if w.work.insider == Some(i) {
                 crate::adversary::insider_act(w, i);
+                None
+            } else if w.cfg.device_removal {
+                remove_device(w, i)
+            } else {
+                None
             }
-            None
         }
     };
     if let Some(command) = command {
@@ -236,6 +246,30 @@ fn link_device(w: &mut World, i: usize) -> Option<Command> {
         lifetime_ms,
         use_limit: 1,
     })
+}
+
+/// One in two times, the user disowns another device of its identity, as for a lost phone:
+/// one it was not linked through (that would void this device too), not removed yet.
+fn remove_device(w: &mut World, i: usize) -> Option<Command> {
+    if roll(w, 2) != 0 {
+        return None;
+    }
+    let c = w.nodes[i].peer.as_ref()?.client();
+    let (me, through, removed) = (c.identity_key(), c.devices_through(), c.removed_devices());
+    let siblings: Vec<usize> = w
+        .honest()
+        .filter(|j| *j != i && w.trusted(*j))
+        .filter(|j| {
+            w.nodes[*j].peer.as_ref().is_some_and(|p| {
+                let d = p.client().identity().device_key();
+                p.client().identity_key() == me && !through.contains(&d) && !removed.contains(&d)
+            })
+        })
+        .collect();
+    let j = pick(w, &siblings)?;
+    let device = w.nodes[j].peer.as_ref()?.client().identity().device_key();
+    w.stats.devices_removed += 1;
+    Some(Command::RemoveDevice { device })
 }
 
 fn write(w: &mut World, i: usize) -> Option<Command> {

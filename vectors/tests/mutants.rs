@@ -43,6 +43,10 @@ use spaces_vectors::generate::{self, verify_documents};
 /// - `halo-no-join`: whether a Peer asks a sibling for a space its HALO lists (SPEC §9.8), not
 ///   what a message means; the simulator (H1, part of L1, calm seed 13) and
 ///   `protocol/tests/peer_halo.rs` catch it.
+/// - `no-removal-spread`: which spaces a Peer repeats its identity's device removal in (SPEC
+///   §9.8), not what a removal means; `protocol/tests/peer_halo.rs` catches it.
+/// - `rejoin-keeps-void-feeds`: which feeds a guest invited back writes on, not what a grant
+///   means; the simulator (L3, faulty seed 664) catches it.
 const NOT_REACHED: &[Mutant] = &[
     Mutant::GuestTrustsGrant,
     Mutant::RejoinAfterRemoval,
@@ -63,6 +67,8 @@ const NOT_REACHED: &[Mutant] = &[
     Mutant::RemovedKeepsDialling,
     Mutant::NoReadmittedDial,
     Mutant::HaloNoJoin,
+    Mutant::NoRemovalSpread,
+    Mutant::RejoinKeepsVoidFeeds,
 ];
 
 /// Planted bugs for the rules issue 10's vectors cover (`protocol/src/mutants.rs`), with the

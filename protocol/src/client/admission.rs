@@ -128,9 +128,15 @@ impl Client {
         Ok(())
     }
 
-    /// Where we stand in space `key`: a member, syncing after a proof of admission, or not.
+    /// Where this device stands in space `key`: a member, syncing after a proof of admission,
+    /// or not; `Removed` also where our identity removed this device (SPEC.md §4.4 step 7),
+    /// since everything it would sign there is void, whatever our identity's role.
     pub fn standing(&self, key: &PublicKey) -> Result<Standing, ClientError> {
-        Ok(self.local(key)?.space.standing(&self.identity.identity_key()))
+        let local = self.local(key)?;
+        if self.device_removed_from(&local.space) {
+            return Ok(Standing::Removed);
+        }
+        Ok(local.space.standing(&self.identity.identity_key()))
     }
 
     /// Completes a SPACE invitation on the guest's side: joins the space and records the host
@@ -162,11 +168,34 @@ impl Client {
                 }
             };
             self.join(space, replica, host, Some(*role))?;
+        } else {
+            self.rejoin(space, credentials);
         }
         if let Some(host) = host {
             self.add_contact(host);
         }
         Ok(*space)
+    }
+
+    /// A grant for a space we hold already. Where our own control feed is admitted to us, it
+    /// changes nothing (replication brings its credentials). Where it is not (our first
+    /// admission was voided since: its host was demoted, or its device removed, concurrently,
+    /// §4.5), the grant's credentials are taken, and if they admit the feeds this join
+    /// requested, we write on those from now on: otherwise a member invited back stayed a
+    /// member whose every write was refused, its feeds unadmitted (faulty seed 664, L3: a guest
+    /// admitted by a device whose removal was concurrent, then invited back by another admin).
+    fn rejoin(&mut self, key: &PublicKey, credentials: &[Credential]) {
+        let me = self.identity.identity_key();
+        let Some(local) = self.spaces.get_mut(key) else { return };
+        let ours = |space: &Space, feed: &PublicKey| space.membership().feed(feed).is_some_and(|a| a.identity == me);
+        if ours(&local.space, &local.control.public()) || active(Mutant::RejoinKeepsVoidFeeds) {
+            return;
+        }
+        local.space.insert_credentials(credentials.to_vec());
+        let Some(control) = self.joining.keys().copied().find(|c| ours(&local.space, c)) else { return };
+        let (control, data) = self.joining.remove(&control).expect("found above");
+        local.control = control;
+        local.data = data;
     }
 
     /// A new device's client, from the grant of a DEVICE invitation.
@@ -323,6 +352,10 @@ impl Admitter for Client {
         admission: Admission<'_>,
         now: Timestamp,
     ) -> Result<AdmissionGrant, Refusal> {
+        if self.disowned() {
+            // A device linked through a removed one is removed with it (§4.4 step 7).
+            return Err(Refusal::NotAuthorised);
+        }
         let existing = self.halo.devices().find(|(d, _)| **d == device).map(|(_, c)| c.clone());
         let credential = match existing {
             Some(c) if c.authorized_device().is_some_and(|(_, _, n)| n == noise_key) => c,

@@ -37,12 +37,7 @@ impl Client {
     /// The spaces our HALO lists: those we hold in which our identity is a current member,
     /// ascending.
     pub fn halo_spaces(&self) -> Vec<PublicKey> {
-        let me = self.identity.identity_key();
-        self.spaces
-            .iter()
-            .filter(|(_, l)| matches!(l.space.standing(&me), Standing::Member(_)))
-            .map(|(k, _)| *k)
-            .collect()
+        self.spaces.keys().filter(|k| matches!(self.standing(k), Ok(Standing::Member(_)))).copied().collect()
     }
 
     /// Spaces this device left (SPEC.md §9.8): a sibling listing one does not bring it back;
@@ -75,6 +70,10 @@ impl Client {
     /// The identity device (key, Noise key) of a sibling: another device of our identity,
     /// not one removed from a space we hold (`removed_devices`).
     pub fn sibling(&self, noise: &NoiseKey) -> Option<PublicKey> {
+        if self.disowned() {
+            // Our identity removed this device: it is no one's sibling (SPEC.md §9.8).
+            return None;
+        }
         let me = self.identity.device_key();
         let device = self
             .halo
@@ -99,10 +98,10 @@ impl Client {
         now: Timestamp,
     ) -> Result<bool, SiblingRefusal> {
         let me = self.identity.identity_key();
-        let local = self.local(key).map_err(|_| SiblingRefusal::NotMember)?;
-        if !matches!(local.space.standing(&me), Standing::Member(_)) {
+        if !matches!(self.standing(key), Ok(Standing::Member(_))) {
             return Err(SiblingRefusal::NotMember);
         }
+        let local = self.local(key).map_err(|_| SiblingRefusal::NotMember)?;
         if !self.halo.devices().any(|(d, c)| *d == device && c.authorized_device().is_some_and(|(_, _, n)| n == noise))
             || self.removed_devices().contains(&device)
         {

@@ -315,6 +315,10 @@ impl Client {
     /// Writes ops as one mutation on our data feed. Refused unless we may write now.
     pub fn write(&mut self, key: &PublicKey, ops: Vec<Op>) -> Result<FeedEntry, ClientError> {
         let me = self.identity.identity_key();
+        if self.device_removed_from(&self.local(key)?.space) {
+            // Our identity disowned this device here: its writes are void (SPEC.md §6.4 rule 5).
+            return Err(ClientError::NotAllowed);
+        }
         let local = self.local_mut(key)?;
         if !local.space.membership().can_write(&me) {
             return Err(ClientError::NotAllowed);

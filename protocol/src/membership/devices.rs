@@ -39,6 +39,18 @@ pub(super) fn passes_through(c: &Credential) -> Vec<DeviceKey> {
     out
 }
 
+/// The (identity, device) pairs whose removal removes a feed (§6.4 rule 5): its own device,
+/// and where that device signed its admission itself, each device its chain links it through.
+/// A chain of another signer says how that signer was linked, not the feed's device: a sibling
+/// that admitted our feeds (§9.8) and is removed later leaves them admitted, since its
+/// admission is in the removal's past (calm seed 255 voided the remover's own writes so).
+fn feed_devices(c: &Credential, admission: &FeedAdmission) -> Vec<DeviceKey> {
+    if c.body.signer != admission.device {
+        return vec![(admission.identity, admission.device)];
+    }
+    passes_through(c).into_iter().filter(|(identity, _)| *identity == admission.identity).collect()
+}
+
 /// The pair a removal names.
 pub(super) fn removed(c: &Credential) -> Option<DeviceKey> {
     match c.assertion() {
@@ -146,15 +158,10 @@ impl Membership {
         self.feed_removals(admission).next().is_some()
     }
 
-    /// The applied removals covering an admitted feed for its own identity.
+    /// The applied removals of an admitted feed's device, or of a device it is linked through.
     fn feed_removals(&self, admission: &FeedAdmission) -> impl Iterator<Item = NodeIx> + '_ {
         let node = self.graph.get(&admission.credential).filter(|_| !active(Mutant::IgnoreDeviceRemoval));
-        let keys = node.map_or_else(Vec::new, |n| {
-            passes_through(&self.credentials[n as usize])
-                .into_iter()
-                .filter(|(identity, _)| *identity == admission.identity)
-                .collect()
-        });
+        let keys = node.map_or_else(Vec::new, |n| feed_devices(&self.credentials[n as usize], admission));
         keys.into_iter().flat_map(move |key| list(&self.res.removals, &key).iter().copied())
     }
 

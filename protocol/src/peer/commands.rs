@@ -93,6 +93,11 @@ impl Peer {
         if self.invitations.hosting_full() {
             return Err(CommandError::TooManyInvitations);
         }
+        if self.client.disowned() {
+            // Our identity removed this device (SPEC.md §9.8): what it would admit is void, and a
+            // device it linked would be linked through it, so removed with it.
+            return Err(CommandError::Client(ClientError::NotAllowed));
+        }
         let kind = if space.is_some() { Kind::Space } else { Kind::Device };
         let params = HostParams {
             kind,

@@ -27,7 +27,9 @@ pub(super) struct SiblingJoin {
 impl Peer {
     /// Our HALO topic, once our HALO knows another device of ours (alone, no one is there).
     pub(super) fn halo_topic_wanted(&self) -> Option<Digest> {
-        (self.client.halo().devices().nth(1).is_some()).then(|| halo_topic(&self.client.identity_key()))
+        let siblings = self.client.halo().devices().nth(1).is_some();
+        let keeps = crate::mutants::active(crate::mutants::Mutant::RemovedKeepsDialling);
+        (siblings && (keeps || !self.client.disowned())).then(|| halo_topic(&self.client.identity_key()))
     }
 
     /// Whether `topic` is our HALO topic and we dial for it.

@@ -178,8 +178,9 @@ pub enum Event {
     Changed {
         space: PublicKey,
     },
-    /// This identity's replica of `space` now shows it removed: the user may no longer write
-    /// or invite there; the replica stays, read-only, until the user leaves it.
+    /// This identity's replica of `space` now shows it removed, or shows this device removed
+    /// by its identity (`RemovedDevice`): the user may no longer write or invite there from
+    /// this device; the replica stays, read-only, until the user leaves it.
     Removed {
         space: PublicKey,
     },

@@ -371,7 +371,18 @@ impl Peer {
     pub(super) fn space_changed(&mut self, space: PublicKey, now: Timestamp) {
         self.event(Event::Changed { space });
         self.note_own_standing(space, now);
-        self.note_membership(space, now);
+        let membership_changed = self.note_membership(space, now);
+        self.relink(space, now);
+        if membership_changed {
+            for other in self.spread_device_removals(space, now) {
+                self.space_changed(other, now);
+            }
+        }
+    }
+
+    /// Every link re-judged after a change of `space`: members get what changed, devices no
+    /// longer members their removal notice.
+    fn relink(&mut self, space: PublicKey, now: Timestamp) {
         let links: Vec<(ConnId, NoiseKey)> =
             self.conns.links().filter_map(|(c, l)| l.remote().map(|r| (c, r))).collect();
         for (conn, remote) in links {
@@ -436,15 +447,18 @@ impl Peer {
 
     /// A membership change of `space` (not a mere write) may make devices we refused before
     /// members: dial them again.
-    fn note_membership(&mut self, space: PublicKey, now: Timestamp) {
-        let Some(count) = self.client.space(&space).map(|sp| sp.membership().len()) else { return };
-        if self.credentials_seen.insert(space, count) != Some(count) {
-            self.redial.membership_changed(&space_topic(&space), now, &mut self.rng);
-            self.dial_readmitted(space, now);
-            self.sync_delegations(space, now);
-            // Our role may have changed, and with it which delegated shares we serve.
-            self.topics_dirty = true;
+    /// Returns whether the membership changed (not a mere write).
+    fn note_membership(&mut self, space: PublicKey, now: Timestamp) -> bool {
+        let Some(count) = self.client.space(&space).map(|sp| sp.membership().len()) else { return false };
+        if self.credentials_seen.insert(space, count) == Some(count) {
+            return false;
         }
+        self.redial.membership_changed(&space_topic(&space), now, &mut self.rng);
+        self.dial_readmitted(space, now);
+        self.sync_delegations(space, now);
+        // Our role may have changed, and with it which delegated shares we serve.
+        self.topics_dirty = true;
+        true
     }
 
     /// Of `entries`, what we answer a summary of `space` showing `theirs` on `conn` with: none

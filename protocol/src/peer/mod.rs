@@ -164,6 +164,9 @@ pub struct Peer {
     credentials_seen: BTreeMap<PublicKey, usize>,
     /// Spaces whose replica shows this identity removed, once told (`Event::Removed`).
     removed: BTreeSet<PublicKey>,
+    /// Devices of our identity we saw removed in some space, whose removal we repeat in every
+    /// space we hold (`standing.rs`); HALO devices only, so at most `HALO_DEVICES_MAX`.
+    disowned_devices: BTreeSet<PublicKey>,
     /// Per space, the devices of members that were removed once and are members again, which
     /// we dial whatever the key order (`standing.rs`), with the count of credentials they were
     /// computed at. Computed once per membership, so a `PeerAppeared` (which a lying signaling
@@ -254,10 +257,9 @@ impl Peer {
         rng: &mut R,
     ) -> Self {
         // Removals already told before a restart: the replica shows them, the user was told.
-        let me = client.identity_key();
         let removed = client
             .space_keys()
-            .filter(|k| client.space(k).is_some_and(|sp| sp.standing(&me) == crate::space::Standing::Removed))
+            .filter(|k| client.standing(k) == Ok(crate::space::Standing::Removed))
             .copied()
             .collect();
         let mut addr = addr;
@@ -278,6 +280,7 @@ impl Peer {
             guest_waiting: BTreeSet::new(),
             credentials_seen: BTreeMap::new(),
             removed,
+            disowned_devices: BTreeSet::new(),
             readmitted: BTreeMap::new(),
             sibling_joins: BTreeMap::new(),
             leaving: BTreeMap::new(),

@@ -15,11 +15,16 @@ impl Peer {
     /// Tells the user once when its replica shows it removed from `space` (and again after a
     /// later re-admission and removal), and stops or resumes dialling for it.
     pub(super) fn note_own_standing(&mut self, space: PublicKey, now: Timestamp) {
-        let me = self.client.identity_key();
-        let Some(standing) = self.client.space(&space).map(|sp| sp.standing(&me)) else { return };
+        let Ok(standing) = self.client.standing(&space) else { return };
         let removed = standing == crate::space::Standing::Removed;
         if removed && self.removed.insert(space) {
             self.event(Event::Removed { space });
+            // A device our identity disowned is none of its devices any more (§9.8): it leaves
+            // the HALO topic, and dials no sibling.
+            if self.client.disowned() && !crate::mutants::active(crate::mutants::Mutant::RemovedKeepsDialling) {
+                self.topics_dirty = true;
+                self.redial.forget_topic(&crate::identity::halo_topic(&self.client.identity_key()));
+            }
             if !crate::mutants::active(crate::mutants::Mutant::RemovedKeepsDialling) {
                 self.redial.forget_topic(&space_topic(&space));
             }
@@ -101,5 +106,38 @@ impl Peer {
             self.readmitted.insert(*space, (count, devices));
         }
         self.readmitted.get(space).is_some_and(|(_, d)| d.contains(device))
+    }
+
+    /// A removal of a device of our identity that `space` now shows is repeated in every other
+    /// space we hold where the device has feeds, and a device removed once is removed from a
+    /// space as soon as we see it there (SPEC.md §9.8, *spreading*): the user disowned the
+    /// device, not its place in one space, and the device that removed it may not hold every
+    /// space of the identity. Returns the spaces changed. Only devices our HALO knows are
+    /// considered (at most `HALO_DEVICES_MAX`), so removals naming invented keys cost nothing.
+    pub(super) fn spread_device_removals(&mut self, space: PublicKey, now: Timestamp) -> Vec<PublicKey> {
+        if self.client.disowned() || crate::mutants::active(crate::mutants::Mutant::NoRemovalSpread) {
+            return Vec::new();
+        }
+        let me = self.client.identity_key();
+        let Some(m) = self.client.space(&space).map(crate::Space::membership) else { return Vec::new() };
+        let fresh: Vec<PublicKey> = self
+            .client
+            .halo()
+            .devices()
+            .map(|(d, _)| *d)
+            .filter(|d| !self.disowned_devices.contains(d) && m.device_removed(&me, d))
+            .collect();
+        self.disowned_devices.extend(fresh.iter().copied());
+        let mut changed = BTreeSet::new();
+        for device in fresh {
+            changed.extend(self.client.remove_device_everywhere(device, now));
+        }
+        let known: Vec<PublicKey> = self.disowned_devices.iter().copied().collect();
+        for device in known {
+            if self.client.remove_device(&space, device, now).is_ok() {
+                changed.insert(space);
+            }
+        }
+        changed.into_iter().collect()
     }
 }

@@ -50,9 +50,9 @@ impl Peer {
         if r.delegation.is_none() || r.ended.is_some() {
             return true;
         }
-        let me = self.client.identity_key();
-        let sp = r.space.and_then(|s| self.client.space(&s));
-        sp.is_some_and(|sp| sp.membership().role(&me).is_some_and(Role::can_manage_members))
+        // Our standing, not only our identity's role: a device our identity removed admits no one.
+        let standing = r.space.and_then(|s| self.client.standing(&s).ok());
+        matches!(standing, Some(crate::space::Standing::Member(role)) if role.can_manage_members())
     }
 
     /// When a completed invitation's topic is to be left (its expiry), while it is held.

@@ -121,7 +121,12 @@ fn linked_with(w: &World, writer: usize, space: &PublicKey, drained: bool) -> Ve
         .collect()
 }
 
+/// A current member's device: not one its identity removed (SPEC §4.4 step 7), which writes
+/// nowhere (faulty seed 664 picked one as the probe's writer).
 fn is_member(c: &spaces_protocol::Client, space: &PublicKey) -> bool {
+    if c.standing(space) == Ok(spaces_protocol::space::Standing::Removed) {
+        return false;
+    }
     let me = c.identity_key();
     c.members(space).is_ok_and(|ms| ms.iter().any(|m| m.identity == me && m.role != Role::Removed))
 }
@@ -135,7 +140,8 @@ fn can_write(w: &World, i: usize, space: &PublicKey) -> bool {
     }
     let c = p.client();
     let me = c.identity_key();
-    c.members(space).is_ok_and(|ms| ms.iter().any(|m| m.identity == me && Role::can_write(m.role)))
+    is_member(c, space)
+        && c.members(space).is_ok_and(|ms| ms.iter().any(|m| m.identity == me && Role::can_write(m.role)))
 }
 
 fn length(w: &World, i: usize, space: &PublicKey, feed: &PublicKey) -> u64 {

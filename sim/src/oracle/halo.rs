@@ -2,7 +2,8 @@
 //! Each holds every space another holds as a current member (unless it left that space, or
 //! the other is leaving it), and they know the same devices and contacts. A device linked by a
 //! DEVICE invitation starts with none of this, so the check fails on a protocol that does not
-//! replicate the HALO (`halo-no-join`).
+//! replicate the HALO (`halo-no-join`). A device its identity removed is left out: it is none
+//! of the identity's devices any more.
 
 use std::collections::BTreeSet;
 
@@ -13,7 +14,11 @@ use super::short;
 use crate::world::World;
 
 pub(super) fn check(w: &World) -> Result<(), String> {
-    let up: Vec<usize> = w.honest().filter(|i| w.trusted(*i) && w.nodes[*i].peer.is_some()).collect();
+    // A device its identity removed is none of its devices any more (SPEC §9.8), nor is one
+    // linked through it: L1's removal part holds each to knowing so where it holds the space.
+    let removed = super::removal::removed_devices(w);
+    let kept = |i: &usize| w.nodes[*i].peer.is_some() && !super::removal::disowned(w, *i, &removed);
+    let up: Vec<usize> = w.honest().filter(|i| w.trusted(*i) && kept(i)).collect();
     for &i in &up {
         let p = w.nodes[i].peer.as_ref().expect("up");
         let me = p.client().identity_key();
@@ -22,8 +27,7 @@ pub(super) fn check(w: &World) -> Result<(), String> {
             if q.client().identity_key() != me {
                 continue;
             }
-            let member =
-                |k: &PublicKey| p.client().space(k).is_some_and(|sp| matches!(sp.standing(&me), Standing::Member(_)));
+            let member = |k: &PublicKey| matches!(p.client().standing(k), Ok(Standing::Member(_)));
             let lacking = p
                 .client()
                 .space_keys()

@@ -154,7 +154,11 @@ fn excuse(w: &World, k: usize) -> Option<&'static str> {
     // its expiry (§9.4), so its absence from the host's table says nothing. (That guard
     // silenced L2 for every expired invitation once the table evicted them.)
     let broken = track.attacked && track.outcome == Some(Err(Refusal::ProtocolViolation));
-    let checks: [(bool, &'static str); 12] = [
+    let disowned = |node: usize| {
+        let removed = crate::oracle::removal::removed_devices(w);
+        crate::oracle::removal::disowned(w, node, &removed)
+    };
+    let checks: [(bool, &'static str); 13] = [
         (ledger.adversarial.contains(&k), "an adversary's offer"),
         (!w.trusted(o.host) || !w.trusted(o.guest), "host or guest not trusted"),
         (o.code != o.issued, "the code was rewritten"),
@@ -168,6 +172,7 @@ fn excuse(w: &World, k: usize) -> Option<&'static str> {
             "roles changed",
         ),
         (space.is_some_and(|s| !still_admin(w, &s, &host)), "the host cannot admit any more"),
+        (w.cfg.device_removal && disowned(o.host), "the host's identity removed the host device"),
         (duplicate_offer(w, k), "the guest holds another code for the same space"),
         (!in_time(w, k, &track), "the secret came too late to be owed success"),
     ];

@@ -436,14 +436,18 @@ fn converged(w: &World) -> Result<(), String> {
         // a grant the rules voided (its host was demoted concurrently), is refused
         // everywhere and never learns why. The truth is what the unmodified rules make of
         // everything the honest replicas hold together; its current members must hold it.
-        let truth = crate::mutant::suspended(|| union_view(w, &space));
-        let Some(truth) = truth else { continue };
+        let Some(whole) = crate::mutant::suspended(|| union_space(w, &space)) else { continue };
+        let truth = (whole.members(), whole.items());
         let members: BTreeSet<PublicKey> =
             truth.0.iter().filter(|m| m.role != Role::Removed).map(|m| m.identity).collect();
         let key = |i: usize| w.nodes[i].peer.as_ref().map(|p| p.client().identity_key());
-        removal::check(w, &space, &truth.0, &views)?;
+        removal::check(w, &space, &whole, &views)?;
+        // A device its identity removed is no member's device: it hears of its removal, not
+        // of the space's later writes (SPEC §9.2.2).
+        let current_member =
+            |i: usize| key(i).is_some_and(|k| members.contains(&k)) && !removal::device_removed(w, i, &whole);
         let mut current: Vec<(usize, View)> = vec![(usize::MAX, truth)];
-        current.extend(views.iter().filter(|(i, _)| key(*i).is_some_and(|k| members.contains(&k))).cloned());
+        current.extend(views.iter().filter(|(i, _)| current_member(*i)).cloned());
         let current: Vec<&(usize, View)> = current.iter().collect();
         let Some((_, reference)) = current.first().map(|(i, v)| (*i, v)) else { continue };
         if let Some((i, v)) = current.iter().find(|(_, v)| v != reference) {
@@ -510,6 +514,12 @@ fn converged(w: &World) -> Result<(), String> {
 /// The members and items of `space` as the rules resolve the union of every credential and
 /// entry the honest replicas hold.
 pub(crate) fn union_view(w: &World, space: &PublicKey) -> Option<View> {
+    union_space(w, space).map(|truth| (truth.members(), truth.items()))
+}
+
+/// The replica the rules make of the union of every credential and entry the honest replicas
+/// of `space` hold.
+pub(crate) fn union_space(w: &World, space: &PublicKey) -> Option<spaces_protocol::Space> {
     let mut credentials = BTreeMap::new();
     let mut entries = BTreeMap::new();
     let mut forks = Vec::new();
@@ -541,7 +551,7 @@ pub(crate) fn union_view(w: &World, space: &PublicKey) -> Option<View> {
             break;
         }
     }
-    Some((truth.members(), truth.items()))
+    Some(truth)
 }
 
 /// S4: each honest replica, rebuilt by the unmodified rules from its own durable form,
