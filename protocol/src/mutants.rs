@@ -130,7 +130,7 @@ pub enum Mutant {
     NoRemovalSpread,
     /// A grant for a space the guest holds already changes nothing, even where the guest's own
     /// feeds are not admitted to it (its first admission voided): invited back, it can never
-    /// write (SPEC §7.7.2 step 8).
+    /// write (SPEC §7.7.3, a guest that holds the space already).
     RejoinKeepsVoidFeeds,
 }
 

@@ -177,11 +177,11 @@ impl Client {
         Ok(*space)
     }
 
-    /// A grant for a space we hold already. Where our own control feed is admitted to us, it
-    /// changes nothing (replication brings its credentials). Where it is not (our first
-    /// admission was voided since: its host was demoted, or its device removed, concurrently,
-    /// §4.5), the grant's credentials are taken, and if they admit the feeds this join
-    /// requested, we write on those from now on: otherwise a member invited back stayed a
+    /// A grant for a space we hold already (SPEC.md §7.7.3). Where our own control feed is
+    /// admitted to us, it changes nothing (replication brings its credentials). Where it is not
+    /// (our first admission was voided since: its host was demoted, or its device removed,
+    /// concurrently, §4.5), the grant's credentials are taken, and if they admit the feeds this
+    /// join requested, we write on those from now on: otherwise a member invited back stayed a
     /// member whose every write was refused, its feeds unadmitted (faulty seed 664, L3: a guest
     /// admitted by a device whose removal was concurrent, then invited back by another admin).
     fn rejoin(&mut self, key: &PublicKey, credentials: &[Credential]) {

@@ -9,8 +9,7 @@ impl Client {
     /// whose frontier lists the device's data feeds as far as this replica holds them (its
     /// writes beyond are void, §6.4 rule 5). `NotAllowed` for this device itself or one it was
     /// linked through (another device of the identity must disown it) and where we are not a
-    /// member; `NoEffect` where the
-    /// device is removed already or has no feed.
+    /// member; `NoEffect` where the device is removed already or has no feed.
     pub fn remove_device(
         &mut self,
         key: &PublicKey,
