@@ -143,7 +143,8 @@ pub fn crashed(w: &mut World, i: usize) {
 }
 
 /// Why offer `k`'s success is not owed, or `None` when it is.
-fn excuse(w: &World, k: usize) -> Option<&'static str> {
+/// `removed` is `removal::removed_devices(w)`, computed once per check.
+fn excuse(w: &World, k: usize, removed: &BTreeSet<(PublicKey, PublicKey)>) -> Option<&'static str> {
     let o = &w.work.offers[k];
     let ledger = &w.oracle.success;
     let track = ledger.tracks.get(&k).cloned().unwrap_or_default();
@@ -154,10 +155,6 @@ fn excuse(w: &World, k: usize) -> Option<&'static str> {
     // its expiry (§9.4), so its absence from the host's table says nothing. (That guard
     // silenced L2 for every expired invitation once the table evicted them.)
     let broken = track.attacked && track.outcome == Some(Err(Refusal::ProtocolViolation));
-    let disowned = |node: usize| {
-        let removed = crate::oracle::removal::removed_devices(w);
-        crate::oracle::removal::disowned(w, node, &removed)
-    };
     let checks: [(bool, &'static str); 13] = [
         (ledger.adversarial.contains(&k), "an adversary's offer"),
         (!w.trusted(o.host) || !w.trusted(o.guest), "host or guest not trusted"),
@@ -172,7 +169,7 @@ fn excuse(w: &World, k: usize) -> Option<&'static str> {
             "roles changed",
         ),
         (space.is_some_and(|s| !still_admin(w, &s, &host)), "the host cannot admit any more"),
-        (w.cfg.device_removal && disowned(o.host), "the host's identity removed the host device"),
+        (crate::oracle::removal::disowned(w, o.host, removed), "the host's identity removed the host device"),
         (duplicate_offer(w, k), "the guest holds another code for the same space"),
         (!in_time(w, k, &track), "the secret came too late to be owed success"),
     ];
@@ -217,8 +214,10 @@ fn in_time(w: &World, k: usize, track: &Track) -> bool {
 
 /// L2, once everything converged.
 pub fn check(w: &mut World) {
+    // Empty, and free, in worlds without device removal.
+    let removed = crate::oracle::removal::removed_devices(w);
     for k in 0..w.work.offers.len() {
-        if excuse(w, k).is_some() {
+        if excuse(w, k, &removed).is_some() {
             continue;
         }
         w.stats.owed_successes += 1;
