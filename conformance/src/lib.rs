@@ -20,3 +20,4 @@ pub mod scenarios;
 pub mod vector_ops;
 pub mod vectors;
 pub mod wire;
+pub mod worlds;

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use clap::{Args as ClapArgs, Parser, Subcommand};
 use spaces_conformance::driver::{Driver, DriverProcess};
 use spaces_conformance::report::Report;
-use spaces_conformance::{scenarios, vectors};
+use spaces_conformance::{scenarios, vectors, worlds};
+use spaces_sim::config::Profile;
 
 #[derive(Parser)]
 #[command(name = "spaces-conformance", version, about = "Conformance harness for spaces/1 implementations")]
@@ -41,6 +42,25 @@ enum Command {
         /// scenarios that script the harness's own flow are then reported UNSUPPORTED.
         #[arg(long, value_name = "COMMAND")]
         peer: Option<String>,
+        /// Simulated worlds run after the scripts: seeds 0..N of every simulator profile
+        /// (`worlds` runs more). Not in cross mode.
+        #[arg(long, default_value_t = worlds::SCENARIO_WORLDS, value_name = "N")]
+        worlds: u64,
+    },
+    /// Host invitations in worlds drawn from simulator seeds: their weather, their
+    /// adversaries, honest guests, and the oracle's safety and liveness rules.
+    Worlds {
+        #[command(flatten)]
+        common: Common,
+        /// Seeds, as `A..B` (B excluded) or one number.
+        #[arg(long, default_value = "0..50", value_parser = parse_seeds)]
+        seeds: std::ops::Range<u64>,
+        /// Profiles (comma-separated); all of them by default.
+        #[arg(long, value_delimiter = ',', value_enum)]
+        profile: Vec<Profile>,
+        /// Run only the worlds whose name (`world-PROFILE-SEED`) contains this.
+        #[arg(long, default_value = "")]
+        only: String,
     },
     /// List what the harness can grade: the vector ops and the scenarios, one per line.
     List,
@@ -72,7 +92,7 @@ struct Common {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let common = match &cli.command {
-        Command::Vectors { common, .. } | Command::Scenarios { common, .. } => common,
+        Command::Vectors { common, .. } | Command::Scenarios { common, .. } | Command::Worlds { common, .. } => common,
         Command::List => {
             let mut out = std::io::stdout();
             for op in spaces_vectors::ops::OPS {
@@ -81,6 +101,11 @@ fn main() -> ExitCode {
             for s in scenarios::all() {
                 let _ = writeln!(out, "scenario {} ({}): {}", s.name, s.driver.label(), s.description);
             }
+            let _ = writeln!(
+                out,
+                "worlds world-PROFILE-SEED (driver hosts): an invitation in a simulated world (profiles {})",
+                Profile::ALL.map(Profile::name).join(", ")
+            );
             return ExitCode::SUCCESS;
         }
     };
@@ -138,6 +163,15 @@ fn main() -> ExitCode {
     if total.failed == 0 && uncovered.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
+/// `A..B` or `N` (one seed).
+fn parse_seeds(text: &str) -> Result<std::ops::Range<u64>, String> {
+    let bad = || format!("{text}: seeds are A..B or N");
+    match text.split_once("..") {
+        Some((a, b)) => Ok(a.parse().map_err(|_| bad())?..b.parse().map_err(|_| bad())?),
+        None => text.parse::<u64>().map(|n| n..n + 1).map_err(|_| bad()),
+    }
+}
+
 /// Every name `--require` gives is a vector op or a scenario the harness knows.
 fn check_required(require: &[String]) -> Result<(), String> {
     let known = |r: &str| spaces_vectors::ops::OPS.contains(&r) || scenarios::all().any(|s| s.name == r);
@@ -166,7 +200,17 @@ fn run(
             let files = vectors::load_dir(dir).map_err(|e| e.to_string())?;
             vectors::run(driver, &files, only, report);
         }
-        Command::Scenarios { only, .. } => scenarios::run_cross(driver, peer, only, report),
+        Command::Scenarios { only, worlds: n, .. } => {
+            let cross = peer.is_some();
+            scenarios::run_cross(driver, peer, only, report);
+            if !cross {
+                worlds::run(driver, &worlds::PROFILES, 0..*n, only, report);
+            }
+        }
+        Command::Worlds { seeds, profile, only, .. } => {
+            let profiles = if profile.is_empty() { worlds::PROFILES.to_vec() } else { profile.clone() };
+            worlds::run(driver, &profiles, seeds.clone(), only, report);
+        }
         Command::List => {}
     }
     Ok(())

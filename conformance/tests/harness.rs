@@ -89,7 +89,10 @@ fn the_reference_driver_passes_every_vector_and_scenario() {
     let s = harness(&["scenarios", "--driver", DRIVER, "--report-json", json.to_str().unwrap()]);
     let value: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let cases: Vec<Case> = serde_json::from_value(value["cases"].clone()).unwrap();
-    assert_eq!(cases.len(), scenarios::all().count());
+    // The scripts, then the simulated worlds of every profile (`worlds::SCENARIO_WORLDS` each).
+    let worlds = spaces_conformance::worlds::SCENARIO_WORLDS as usize * spaces_conformance::worlds::PROFILES.len();
+    assert_eq!(cases.len(), scenarios::all().count() + worlds);
+    assert_eq!(cases.iter().filter(|c| c.suite == spaces_conformance::worlds::SUITE).count(), worlds);
     let failed: Vec<&str> = cases.iter().filter(|c| c.status == Status::Failed).map(|c| c.name.as_str()).collect();
     let unexpected: Vec<&&str> = failed.iter().filter(|n| !scenarios::host_holes::OPEN.contains(n)).collect();
     assert!(unexpected.is_empty(), "{unexpected:?} failed:\n{}", s.stdout);

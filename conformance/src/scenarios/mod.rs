@@ -88,26 +88,32 @@ pub fn run_cross(driver: &mut dyn Driver, mut peer: Option<&mut dyn Driver>, fil
         let mut net = Net::with_peer(driver, other, 0x5eed_0000 + i as u64);
         let result = (scenario.run)(&mut net);
         let excerpt = net.excerpt(TRANSCRIPT_EXCERPT_LINES);
-        let mut case = match result {
-            Ok(()) => Case::new(SUITE, scenario.name, &comment, Status::Ok),
-            Err(Abort::Unsupported(op)) => {
-                let mut c = Case::new(SUITE, scenario.name, &comment, Status::Unsupported);
-                let why = if op == net::HARNESS_ONLY { op } else { format!("the driver does not support {op}") };
-                c.actual = Some(why.into());
-                c
-            }
-            Err(Abort::Driver(e)) => {
-                let mut c = Case::failed(SUITE, scenario.name, &comment, "a working driver".into(), e);
-                c.transcript = excerpt;
-                c
-            }
-            Err(Abort::Check { expected, actual }) => {
-                let mut c = Case::failed(SUITE, scenario.name, &comment, expected, actual);
-                c.transcript = excerpt;
-                c
-            }
-        };
+        let mut case = case_of(SUITE, scenario.name, &comment, result, excerpt);
         case.time = started.elapsed();
         report.cases.push(case);
+    }
+}
+
+/// The report's case for a scenario or world that ended with `result`; a failure carries the
+/// tail of the world's log.
+pub(crate) fn case_of(suite: &str, name: &str, comment: &str, result: Step, excerpt: Vec<String>) -> Case {
+    match result {
+        Ok(()) => Case::new(suite, name, comment, Status::Ok),
+        Err(Abort::Unsupported(op)) => {
+            let mut c = Case::new(suite, name, comment, Status::Unsupported);
+            let why = if op == net::HARNESS_ONLY { op } else { format!("the driver does not support {op}") };
+            c.actual = Some(why.into());
+            c
+        }
+        Err(Abort::Driver(e)) => {
+            let mut c = Case::failed(suite, name, comment, "a working driver".into(), e);
+            c.transcript = excerpt;
+            c
+        }
+        Err(Abort::Check { expected, actual }) => {
+            let mut c = Case::failed(suite, name, comment, expected, actual);
+            c.transcript = excerpt;
+            c
+        }
     }
 }

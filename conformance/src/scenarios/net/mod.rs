@@ -20,7 +20,11 @@ use crate::wire::{
     FlowInput, FlowOutput, GuestCreate, GuestCreated, HostCreate, HostCreated, Poll, Reply, is_terminal_name,
 };
 
+mod hosts;
 mod parties;
+pub mod weather;
+
+pub use weather::Weather;
 
 pub const LATENCY_MS: u64 = 20;
 /// The harness's epoch: virtual time starts here (2023-11-14).
@@ -50,6 +54,10 @@ pub fn check(cond: bool, expected: impl Into<String>, actual: impl Into<String>)
 
 /// What the tap does with a frame: the frames to deliver instead (empty = drop).
 pub type Tap = Box<dyn FnMut(Dir, usize, Vec<u8>) -> Vec<Vec<u8>>>;
+
+/// A tap that sees where a frame is in its session: `(direction, session, index of the frame
+/// among those of its session and direction, bytes)`; the frames to deliver instead.
+pub type SessionTap = Box<dyn FnMut(Dir, u64, usize, Vec<u8>) -> Vec<Vec<u8>>>;
 
 /// Which driver a remote flow lives in: the one under test, or (cross mode) the peer driver
 /// that plays the harness's part.
@@ -111,7 +119,13 @@ pub struct Net<'d> {
     /// Where the (possibly malicious) signaling network sends a topic's connections.
     pub route: BTreeMap<String, usize>,
     pub tap: Option<Tap>,
+    pub session_tap: Option<SessionTap>,
+    /// Frames put on each (session, direction) so far, for `session_tap`.
+    frames_on: BTreeMap<(u64, usize), usize>,
     pub chaos: Option<Chaos>,
+    /// The simulator's weather (worlds): variable latency, resets, cuts. Without it every
+    /// delivery takes `LATENCY_MS`.
+    pub weather: Option<Weather>,
     /// Sessions the network reset: nothing more travels on them.
     severed: BTreeSet<u64>,
     frames_seen: [usize; 2],
@@ -145,7 +159,10 @@ impl<'d> Net<'d> {
             closed_at_guest: BTreeSet::new(),
             route: BTreeMap::new(),
             tap: None,
+            session_tap: None,
+            frames_on: BTreeMap::new(),
             chaos: None,
+            weather: None,
             severed: BTreeSet::new(),
             frames_seen: [0, 0],
             touched: BTreeSet::new(),
@@ -270,8 +287,27 @@ impl<'d> Net<'d> {
     }
 
     fn push(&mut self, d: Delivery) {
+        let at = match self.weather.as_mut() {
+            None => self.now + LATENCY_MS,
+            Some(w) => {
+                let ordered = match &d {
+                    Delivery::Frame { to, session, .. } | Delivery::Closed { to, session } => Some((*session, *to)),
+                    Delivery::Connected { .. } | Delivery::ConnectFailed { .. } => None,
+                };
+                w.arrival(self.now, ordered)
+            }
+        };
+        self.push_at(at, d);
+    }
+
+    fn push_at(&mut self, at: u64, d: Delivery) {
         self.seq += 1;
-        self.queue.insert((self.now + LATENCY_MS, self.seq), d);
+        self.queue.insert((at, self.seq), d);
+    }
+
+    /// The weather cuts the host off now.
+    fn cut(&self) -> bool {
+        self.weather.as_ref().is_some_and(|w| w.cut(self.now))
     }
 
     fn on_output(&mut self, slot: usize, o: FlowOutput) {
@@ -296,7 +332,8 @@ impl<'d> Net<'d> {
             let name = self.slots[guest].name.clone();
             return self.note(format!("{name} is a host and asked to connect"));
         }
-        match self.route.get(topic).copied().filter(|h| self.slots[*h].up) {
+        let cut = self.cut();
+        match self.route.get(topic).copied().filter(|h| self.slots[*h].up && !cut) {
             Some(host) => {
                 assert!(self.slots[host].is_host, "routes point at hosts only");
                 let session = self.next_session;
@@ -306,6 +343,9 @@ impl<'d> Net<'d> {
                 let (g, h) = (self.slots[guest].name.clone(), self.slots[host].name.clone());
                 self.note(format!("{g} connects to {h}: session {session}"));
                 self.push(Delivery::Connected { guest, session });
+            }
+            None if self.weather.is_some() => {
+                self.push_at(self.now + weather::CONNECT_TIMEOUT_MS, Delivery::ConnectFailed { guest })
             }
             None => self.push(Delivery::ConnectFailed { guest }),
         }
@@ -326,7 +366,20 @@ impl<'d> Net<'d> {
         if closed || self.severed.contains(&session) {
             return;
         }
-        let fault = self.chaos.as_mut().map_or(0, Chaos::roll);
+        if self.cut() {
+            // Nothing crosses the cut; both ends notice at their keep-alives.
+            self.severed.insert(session);
+            self.touched.insert(session);
+            self.note(format!("a cut severs session {session}"));
+            let w = self.weather.as_mut().expect("cuts are weather");
+            let (a, b) = (w.cut_detect_ms(), w.cut_detect_ms());
+            self.push_at(self.now + a, Delivery::Closed { to: host, session });
+            self.push_at(self.now + b, Delivery::Closed { to: guest, session });
+            return;
+        }
+        let now = self.now;
+        let weather_reset = self.weather.as_mut().is_some_and(|w| w.resets(now));
+        let fault = if weather_reset { 1 } else { self.chaos.as_mut().map_or(0, Chaos::roll) };
         if fault == 1 {
             self.severed.insert(session);
             self.touched.insert(session);
@@ -342,10 +395,16 @@ impl<'d> Net<'d> {
         }
         let index = self.frames_seen[dir as usize];
         self.frames_seen[dir as usize] += 1;
-        let delivered = match self.tap.as_mut() {
+        let mut delivered = match self.tap.as_mut() {
             Some(tap) => tap(dir, index, bytes.clone()),
             None => vec![bytes.clone()],
         };
+        let on = self.frames_on.entry((session, dir as usize)).or_default();
+        let in_session = *on;
+        *on += 1;
+        if let Some(tap) = self.session_tap.as_mut() {
+            delivered = delivered.into_iter().flat_map(|b| tap(dir, session, in_session, b)).collect();
+        }
         if delivered != [bytes.clone()] {
             self.touched.insert(session);
             self.note(format!("tap changed {} frame #{index} on session {session}", dir_name(dir)));
@@ -409,22 +468,32 @@ impl<'d> Net<'d> {
             if done(self) {
                 return Ok(true);
             }
-            let Some(t) = self.next_time() else { return Ok(false) };
-            if t > end {
-                self.now = end;
+            if !self.step(end)? {
                 return Ok(false);
             }
-            self.now = self.now.max(t);
-            while let Some(entry) = self.queue.first_entry() {
-                if entry.key().0 > self.now {
-                    break;
-                }
-                let d = entry.remove();
-                self.deliver(d)?;
-            }
-            self.fire_timers()?;
         }
         Err(Abort::Driver(format!("the flows did not settle in {STEPS_MAX} steps")))
+    }
+
+    /// One instant: the clock moves to the next delivery or timer (never past `end`), and
+    /// everything due then happens. False when nothing is due by `end` (the clock is then at
+    /// `end`, or stays where it is when nothing is due at all).
+    pub fn step(&mut self, end: u64) -> Step<bool> {
+        let Some(t) = self.next_time() else { return Ok(false) };
+        if t > end {
+            self.now = self.now.max(end);
+            return Ok(false);
+        }
+        self.now = self.now.max(t);
+        while let Some(entry) = self.queue.first_entry() {
+            if entry.key().0 > self.now {
+                break;
+            }
+            let d = entry.remove();
+            self.deliver(d)?;
+        }
+        self.fire_timers()?;
+        Ok(true)
     }
 
     fn fire_timers(&mut self) -> Step {
@@ -444,47 +513,18 @@ impl<'d> Net<'d> {
         self.run_until(ms, |_| false).map(|_| ())
     }
 
-    /// `space.remove_member`: the driver's host removes `member` from its space.
-    pub fn remove_member(&mut self, slot: usize, member: &str) -> Step {
-        let Party::Remote(side, handle) = self.slots[slot].party else {
-            return Err(Abort::Driver("only a driver's host removes members here".into()));
-        };
-        self.note(format!("{} removes {member}", self.slots[slot].name));
-        self.call_on(side, "space.remove_member", json!({ "handle": handle, "member": member })).map(|_| ())
+    /// The guest's slot of a session.
+    pub fn guest_of(&self, session: u64) -> Option<usize> {
+        self.sessions.get(&session).map(|(_, g)| *g)
     }
 
-    /// `space.members`: the members of the driver's host's space, identity → role.
-    pub fn members(&mut self, slot: usize) -> Step<BTreeMap<String, String>> {
-        let Party::Remote(side, handle) = self.slots[slot].party else {
-            return Err(Abort::Driver("only a driver's host lists members here".into()));
-        };
-        let v = self.call_on(side, "space.members", json!({ "handle": handle }))?;
-        Self::parse("space.members", v.get("members").cloned().unwrap_or(Value::Null))
+    pub fn is_up(&self, slot: usize) -> bool {
+        self.slots[slot].up
     }
 
-    /// Crashes a host and restarts it from its persisted record; its connections drop.
-    pub fn restart(&mut self, slot: usize) -> Step {
-        match &mut self.slots[slot].party {
-            Party::Local(flow) => flow.restart().map_err(|e| Abort::Driver(e.message))?,
-            Party::Remote(side, handle) => {
-                let (side, args) = (*side, json!({ "handle": *handle }));
-                self.call_on(side, "flow.restart", args)?;
-            }
-            Party::Replayer(_) => return Err(Abort::Driver("a replayer does not restart".into())),
-        }
-        self.note(format!("{} restarted", self.slots[slot].name));
-        let open: Vec<u64> = self
-            .sessions
-            .iter()
-            .filter(|(s, (h, _))| *h == slot && !self.closed_at_host.contains(s))
-            .map(|(s, _)| *s)
-            .collect();
-        for session in open {
-            self.closed_at_host.insert(session);
-            let (_, guest) = self.sessions[&session];
-            self.push(Delivery::Closed { to: guest, session });
-        }
-        self.refresh(slot)
+    /// Whether anything is still to be delivered.
+    pub fn idle(&self) -> bool {
+        self.queue.is_empty()
     }
 
     // ----- observations -----
