@@ -1,7 +1,7 @@
 //! Invitation worlds drawn from simulator seeds (`spaces_conformance::worlds`): the reference
 //! passes them, a world replays bit for bit, and each of the oracle's rules fails on a
 //! planted bug (a driver that lies in its polls here; the protocol crate's planted bugs in
-//! `host_mutants_fail_worlds`, with the `mutants` feature).
+//! `invitation_mutants_fail_worlds`, with the `mutants` feature).
 
 use serde_json::Value;
 use spaces_conformance::driver::{Driver, DriverError};
@@ -47,8 +47,11 @@ fn worlds_carry_the_simulators_weather_and_adversaries() {
     assert!(plans.iter().any(|p| !p.crashes.is_empty() && !p.cuts.is_empty()));
     assert!(plans.iter().any(|p| p.cast.iter().any(|a| a.part == worlds::cast::Part::Guesser)));
     assert!(plans.iter().any(|p| p.cast.iter().any(|a| a.rejoins)));
+    assert!(plans.iter().any(|p| p.driver_joins && p.lie.is_some()));
+    assert!(plans.iter().all(|p| p.driver_joins == p.cast.iter().any(|a| a.driver)));
     let calm: Vec<Plan> = (0..60).map(|s| Plan::draw(s, Profile::Calm)).collect();
-    assert!(calm.iter().all(|p| p.crashes.is_empty() && p.cuts.is_empty() && !p.cast.iter().any(|a| a.rejoins)));
+    let quiet = |p: &Plan| p.crashes.is_empty() && p.cuts.is_empty() && p.lie.is_none();
+    assert!(calm.iter().all(|p| quiet(p) && !p.cast.iter().any(|a| a.rejoins)));
 }
 
 /// How a lying driver bends the reference's answers.
@@ -123,15 +126,15 @@ fn a_mute_host_fails_w6() {
     caught_by(Lie::Mute, "W6");
 }
 
-/// The protocol crate's planted bugs of the host, each failed by some world of seeds 0..50
-/// with the rule that must catch it. The guest's (`leak-pin-into-frame`, `guest-trusts-grant`)
-/// are not reached: in a world the driver only hosts.
+/// The protocol crate's planted bugs of invitations, each failed by some world of seeds 0..50
+/// with the rule that must catch it: the host's where the driver hosts, the guest's where it
+/// joins.
 #[cfg(feature = "mutants")]
 #[test]
-fn host_mutants_fail_worlds() {
+fn invitation_mutants_fail_worlds() {
     use spaces_conformance::driver::DriverProcess;
     const DRIVER: &str = env!("CARGO_BIN_EXE_spaces-driver");
-    const CAUGHT: [(&str, &str); 9] = [
+    const CAUGHT: [(&str, &str); 11] = [
         ("accept-any-pin", "W2"),
         ("per-session-budget", "W1"),
         ("ignore-expiry", "W7"),
@@ -141,11 +144,28 @@ fn host_mutants_fail_worlds() {
         ("rejoin-after-removal", "W2"),
         ("free-guess-after-completion", "W1"),
         ("charge-unconfirmed-attempts", "W1"),
+        ("leak-pin-into-frame", "W8"),
+        ("guest-trusts-grant", "W9"),
     ];
     for (mutant, rule) in CAUGHT {
         let mut driver = DriverProcess::spawn(&format!("{DRIVER} --mutant {mutant}")).expect("the driver starts");
-        let failed = failures(&mut driver, 50);
-        println!("{mutant}: {} worlds failed, first {:?}", failed.len(), failed.first());
-        assert!(failed.iter().any(|f| f.contains(&format!("{rule}:"))), "{mutant} never failed {rule}: {failed:#?}");
+        let found = first_failure(&mut driver, rule, 50);
+        println!("{mutant}: {found:?}");
+        assert!(found.is_some(), "{mutant} never failed {rule} in seeds 0..50 of any profile");
     }
+}
+
+/// The first world of seeds `0..seeds` (seed by seed, every profile) that fails `rule`.
+#[cfg(feature = "mutants")]
+fn first_failure(driver: &mut dyn Driver, rule: &str, seeds: u64) -> Option<String> {
+    for seed in 0..seeds {
+        let mut report = Report::default();
+        worlds::run(driver, &worlds::PROFILES, seed..seed + 1, "", &mut report);
+        let failed = report.cases.iter().filter(|c| c.status == Status::Failed);
+        let mut caught = failed.map(|c| format!("{}: {}", c.name, c.expected_line().unwrap_or_default()));
+        if let Some(hit) = caught.find(|f| f.contains(&format!("{rule}:"))) {
+            return Some(hit);
+        }
+    }
+    None
 }

@@ -25,6 +25,8 @@ pub struct Actor {
     pub start: u64,
     pub seed: String,
     pub rejoins: bool,
+    /// The driver plays this guest (its identity is the driver's, not the seed's).
+    pub driver: bool,
     /// The identity its seed gives, once known (hex).
     pub identity: Option<String>,
     /// Its flow, once started; the second is the rejoin.
@@ -48,6 +50,7 @@ impl Actor {
             start,
             seed,
             rejoins: false,
+            driver: false,
             identity: None,
             flows: Vec::new(),
             typed: Vec::new(),
@@ -66,7 +69,8 @@ impl Actor {
             Part::Guesser => "guesser",
         };
         let rejoin = if self.rejoins { ", rejoins" } else { "" };
-        format!("{what}{rejoin} at +{}s", self.start / 1_000)
+        let driver = if self.driver { " (the driver)" } else { "" };
+        format!("{what}{rejoin}{driver} at +{}s", self.start / 1_000)
     }
 
     pub fn is_honest(&self) -> bool {
@@ -124,7 +128,8 @@ pub fn act(net: &mut Net<'_>, cast: &mut [Actor], code: &str, pin: Option<&str>,
         let starting = a.flows.is_empty() && now >= t0 + a.start;
         let returning = a.flows.len() == 1 && a.back_at.is_some_and(|t| now >= t);
         if starting || returning {
-            let (slot, created) = net.local_guest_seeded(code, &a.seed)?;
+            let (slot, created) =
+                if a.driver { net.driver_guest(code)? } else { net.local_guest_seeded(code, &a.seed)? };
             a.identity = Some(created.identity);
             a.flows.push(slot);
             a.ended_at.push(None);

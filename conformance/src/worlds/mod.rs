@@ -1,5 +1,6 @@
-//! Conformance inside simulated worlds (issue 15 item 6): the driver hosts an invitation in a
-//! world drawn from a `spaces-sim` seed and profile, with that world's weather (latency tails,
+//! Conformance inside simulated worlds (issue 15 item 6): the driver hosts an invitation (or,
+//! in a third of the worlds, joins one as one of the guests) in a world drawn from a
+//! `spaces-sim` seed and profile, with that world's weather (latency tails,
 //! resets, cuts, host crashes: `scenarios::net::Weather`) and that world's adversaries (leaked
 //! codes and PIN guessers, late guesses, removed members coming back, dropped confirmations,
 //! tampered and duplicated frames), among honest guests of the harness. `oracle` checks
@@ -7,8 +8,8 @@
 //!
 //! Scripted scenarios find what their authors thought of; worlds find the holes between
 //! them, as the simulator does for whole peers. The implementation under test is the host
-//! device of the world: the driver protocol has no ops for replication, so the driver cannot
-//! yet be a member among simulated replicas (SPEC §9.7).
+//! device of the world, or one guest among the harness's: the driver protocol has no ops for
+//! replication, so the driver cannot yet be a member among simulated replicas.
 
 pub mod cast;
 pub mod oracle;
@@ -58,7 +59,7 @@ pub fn run(driver: &mut dyn Driver, profiles: &[Profile], seeds: Range<u64>, fil
                 continue;
             }
             let plan = Plan::draw(seed, *profile);
-            let comment = format!("driver hosts: {}", plan.describe());
+            let comment = plan.describe();
             if let Err(e) = driver.restart() {
                 report.cases.push(crate::report::Case::failed(
                     SUITE,
@@ -110,7 +111,11 @@ pub fn run_world(net: &mut Net<'_>, plan: &Plan) -> Step {
         use_limit: plan.use_limit,
         guest: invited.clone(),
     };
-    let (host, created) = net.driver_host(&args)?;
+    let (host, created) = if plan.driver_joins { net.local_host(&args)? } else { net.driver_host(&args)? };
+    if let Some(lie) = plan.lie {
+        let seed = net.seed_bytes();
+        net.local_flow_mut(host)?.lie(lie, seed);
+    }
     let pin = match plan.auth {
         "pin" => Some(
             created
@@ -131,7 +136,7 @@ pub fn run_world(net: &mut Net<'_>, plan: &Plan) -> Step {
     }
     schedule.sort();
     let mut cast: Vec<Actor> = plan.cast.clone();
-    let world = World { plan, host, created: &created, t0, invited };
+    let world = World { plan, host, created: &created, t0, invited, pin: pin.clone() };
     let mut watch = Watch::default();
     let end = healed + SETTLE_MS;
     let mut down = 0usize;

@@ -17,12 +17,17 @@
 //!   granted, and the host lists it as admitted.
 //! - W7 *expiry*: a host that is up, with no timer due, is over a second after its
 //!   invitation's expiry (its timer asks for the moment, SPEC §7.6.2).
+//! - W8 *secrecy*: no frame a guest sends carries the PIN's digits in the clear.
+//! - W9 *lies*: where the world's host lies in its grants, no guest ends admitted (every lie
+//!   is one SPEC §7.7.3 makes a guest refuse).
 //!
 //! Liveness, at the end (everything healed at `WEATHER_MS`):
 //! - W5: every guest's flows ended.
 //! - W6: an honest guest (the closer after healing included) that failed after healing was
-//!   refused for a reason the world explains: the use limit filled, the budget spent, the
-//!   invitation expired or cancelled, or (for guests that started before healing) a timeout.
+//!   refused for a reason the world explains: the use limit filled, its identity admitted
+//!   already, the budget spent, the invitation expired, cancelled or otherwise ended (the
+//!   refusal for the end), or (for guests that started before healing) a timeout. Not judged
+//!   where the host lies: W9 is.
 
 use std::collections::BTreeSet;
 
@@ -65,6 +70,8 @@ pub struct World<'a> {
     pub t0: u64,
     /// The identity the KEY method invites.
     pub invited: Option<String>,
+    /// The invitation's PIN, if it has one.
+    pub pin: Option<String>,
 }
 
 impl World<'_> {
@@ -85,7 +92,7 @@ impl Watch {
             return fail("W1", format!("the attempts left never grow ({before} before)"), format!("now {now}"));
         }
         self.last_left = left.or(self.last_left);
-        self.count_wrong_confirms(net, cast);
+        self.read_wire(net, w, cast)?;
         if let (Some(budget), Some(left)) = (self.budget, left) {
             let spent = usize::from(budget.saturating_sub(left));
             if spent > self.wrong_confirms {
@@ -149,6 +156,13 @@ impl Watch {
         for a in cast {
             for slot in &a.flows {
                 if let Some(Outcome::Success { space, role }) = &net.status(*slot).outcome {
+                    if let Some(lie) = w.plan.lie {
+                        return fail(
+                            "W9",
+                            format!("no guest of a host that lies ({}) ends admitted", lie.name()),
+                            format!("{} ends {role} of {space}", net.name(*slot)),
+                        );
+                    }
                     let identity = a.identity.clone().unwrap_or_default();
                     let listed = status.admitted.contains(&identity);
                     if *space != w.created.space || role != "editor" || !listed {
@@ -187,9 +201,22 @@ impl Watch {
     /// Counts the confirmations put on the wire since the last step whose PIN was wrong
     /// (`cast::is_confirm`), sent by a flow that holds a wrong PIN (it cannot have typed
     /// another since: a new PIN follows a `wrong_pin` answer, a step later at the least).
-    fn count_wrong_confirms(&mut self, net: &Net<'_>, cast: &[Actor]) {
-        for (session, dir, _) in &net.wire[self.wire_seen..] {
+    ///
+    /// And W8: no frame a guest sent carries the PIN in the clear.
+    fn read_wire(&mut self, net: &Net<'_>, w: &World<'_>, cast: &[Actor]) -> Step {
+        let pin = w.pin.as_deref().map(str::as_bytes);
+        for (session, dir, bytes) in &net.wire[self.wire_seen..] {
             let to_host = *dir == crate::flow::Dir::ToHost;
+            if let Some(pin) = pin.filter(|_| to_host)
+                && bytes.windows(pin.len()).any(|win| win == pin)
+            {
+                let who = net.guest_of(*session).map(|g| net.name(g).to_owned()).unwrap_or_default();
+                return fail(
+                    "W8",
+                    "no guest frame carries the PIN in the clear".into(),
+                    format!("{who} sent it on session {session}"),
+                );
+            }
             let n = self.frames_on.entry((*session, to_host)).or_default();
             let index = *n;
             *n += 1;
@@ -199,6 +226,7 @@ impl Watch {
             }
         }
         self.wire_seen = net.wire.len();
+        Ok(())
     }
 
     fn admitted_one(&mut self, net: &Net<'_>, w: &World<'_>, cast: &[Actor], guest: &str) -> Step {
@@ -260,7 +288,8 @@ impl Watch {
                 };
                 let honest = a.is_honest() && !(a.rejoins && k == 1);
                 let Some(Outcome::Failure { reason }) = &net.status(*slot).outcome else { continue };
-                if !honest || ended < healed {
+                // A lying host's grants are refused by every honest guest: W9's to judge.
+                if !honest || ended < healed || w.plan.lie.is_some() {
                     continue;
                 }
                 let limit = w.plan.use_limit as usize;

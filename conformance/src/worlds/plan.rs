@@ -8,6 +8,7 @@ use rand_core::{RngCore, SeedableRng};
 use spaces_sim::config::{Config, Faults, Profile};
 
 use super::cast::{Actor, Part};
+use crate::lying::Lie;
 
 pub const SECOND: u64 = 1_000;
 pub const MINUTE: u64 = 60 * SECOND;
@@ -47,6 +48,11 @@ pub struct Plan {
     /// simulator's `network_ppm`), before healing.
     pub network_ppm: u32,
     pub cast: Vec<Actor>,
+    /// The driver plays one of the honest guests (`Actor::driver`) and the harness hosts.
+    pub driver_joins: bool,
+    /// The harness's host lies in every grant (`crate::lying`): the simulator's insider,
+    /// turned host, in a world where the driver joins.
+    pub lie: Option<Lie>,
 }
 
 impl Plan {
@@ -112,6 +118,27 @@ impl Plan {
         let closer_seed = if auth == "key" && !rejoins { cast[0].seed.clone() } else { d.seed() };
         let closer = if auth == "key" && rejoins { Part::Stranger } else { Part::Honest { typo: false } };
         cast.push(Actor::new(closer, WEATHER_MS + CLOSER_AFTER_HEAL_MS, closer_seed));
+        // Drawn last, so every world drawn before the driver could join is unchanged.
+        let driver_joins = d.roll(3) == 0;
+        let mut lie = None;
+        if driver_joins {
+            // The driver plays the first honest guest or the closer. A KEY invitation would
+            // need the driver's identity before its code exists, and a harness host has no
+            // user to remove members: those worlds are the driver host's.
+            let at = if d.roll(2) == 0 { 0 } else { cast.len() - 1 };
+            cast[at].driver = true;
+            cast[at].rejoins = false;
+            cast[0].rejoins = false;
+            for g in cast.iter_mut().filter(|g| g.part == Part::Stranger) {
+                g.part = Part::Honest { typo: false };
+            }
+            if a.insider {
+                const LIES: [Lie; 5] =
+                    [Lie::OtherSpace, Lie::OtherRole, Lie::OtherGuest, Lie::BadSignature, Lie::NoAuthority];
+                lie = Some(LIES[d.roll(LIES.len() as u64) as usize]);
+            }
+        }
+        let auth = if driver_joins && auth == "key" { "pin" } else { auth };
         Plan {
             seed,
             profile,
@@ -125,6 +152,8 @@ impl Plan {
             confirm_drop_ppm: a.confirm_drop_ppm,
             network_ppm: a.network_ppm,
             cast,
+            driver_joins,
+            lie,
         }
     }
 
@@ -135,10 +164,12 @@ impl Plan {
 
     /// What the world is, in one line, for reports.
     pub fn describe(&self) -> String {
+        let who = if self.driver_joins { "driver joins" } else { "driver hosts" };
+        let lie = self.lie.map(|l| format!(", the host lies ({})", l.name())).unwrap_or_default();
         let parts: Vec<String> = self.cast.iter().map(Actor::label).collect();
         let limit = if self.use_limit == 0 { "unlimited".to_owned() } else { format!("use limit {}", self.use_limit) };
         format!(
-            "auth {}, {limit}, expires in {} min; {} crashes, {} cuts{}; guests: {}",
+            "{who}: auth {}, {limit}, expires in {} min; {} crashes, {} cuts{}{lie}; guests: {}",
             self.auth,
             self.expires_in_ms / MINUTE,
             self.crashes.len(),
