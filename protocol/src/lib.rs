@@ -70,6 +70,30 @@
 //! ```
 //!
 //! The protocol is specified in `SPEC.md`; the code map is `ARCHITECTURE.md`.
+//!
+//! The simulator plays a malicious member through four hooks that exist only in its own build
+//! of these sources (`sim/insider`, whose `adversary` feature this crate does not have), so no
+//! node, driver or benchmark is ever compiled with them. Each is absent here:
+//!
+//! ```compile_fail,E0599
+//! fn tamper(peer: &mut spaces_protocol::peer::Peer) { let _ = peer.client_mut(); }
+//! ```
+//! ```compile_fail,E0599
+//! use spaces_protocol::{PublicKey, Timestamp, swarm::SwarmMessage};
+//! fn flood(peer: &mut spaces_protocol::peer::Peer, space: PublicKey, now: Timestamp) {
+//!     peer.send_swarm(1, &SwarmMessage::Have { space, feeds: Vec::new() }, now);
+//! }
+//! ```
+//! ```compile_fail,E0599
+//! fn forge(c: &mut spaces_protocol::Client, space: &spaces_protocol::PublicKey) {
+//!     let _ = c.append_raw(space, true, Vec::new());
+//! }
+//! ```
+//! ```compile_fail,E0599
+//! fn write(c: &spaces_protocol::Client, space: &spaces_protocol::PublicKey) {
+//!     let _ = c.mutation_raw(space, Vec::new());
+//! }
+//! ```
 
 pub mod causal;
 pub mod client;

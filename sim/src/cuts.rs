@@ -1,6 +1,6 @@
 //! What shrinking deleted from a drawn world's sequences: user actions (the workload's `Act`
 //! events, counted from 0 in the order they fire) and the scheduled faults (counted in the
-//! order `net::schedule_faults` draws them). A world draws these from its seed as always and
+//! order `faults::schedule` draws them). A world draws these from its seed as always and
 //! then skips the cut ones, so a `Config` with cuts still fixes its run bit for bit and a
 //! scenario file replays exactly what `shrink` saw. A drawn world has no cuts.
 //!

@@ -16,6 +16,7 @@ pub mod adversary;
 pub mod clock;
 pub mod config;
 pub mod cuts;
+pub mod faults;
 pub mod junit;
 pub mod mutant;
 pub mod net;

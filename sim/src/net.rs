@@ -1,4 +1,8 @@
-//! The network model and the fault injector.
+//! The network model: connections between numbered nodes, their latency, resets and
+//! partitions. It knows nothing of the world (TigerBeetle's packet simulator knows nothing of
+//! the cluster): it is told who dials whom and what is sent, and answers with `Arrival`s at
+//! times, which the world schedules. What is on path (the adversary) and what watches the
+//! wire (the oracle) are composed around it by the world's transport (`world::transport`).
 //!
 //! Peer connections are reliable ordered message streams (TCP, QUIC streams, WebSockets):
 //! an honest network never loses, duplicates or reorders a frame *within* a connection.
@@ -14,7 +18,6 @@ use rand_core::RngCore;
 use spaces_protocol::peer::ConnId;
 
 use crate::config::Faults;
-use crate::world::{Ev, Mark, World, node_of};
 
 /// How long a connect across a partition (or to a dead node) takes to fail.
 pub const CONNECT_TIMEOUT_MS: u64 = 3_000;
@@ -33,17 +36,6 @@ pub struct Link {
     pub attacked: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Fault {
-    Partition { id: u64 },
-    PartitionHeal { id: u64 },
-    Crash { node: usize },
-    Restart { node: usize },
-    ClockJump { node: usize },
-    SignalOutage,
-    SignalBack,
-}
-
 pub struct Net {
     rng: ChaCha20Rng,
     /// (node, conn) -> the other end. Both directions are present while open.
@@ -53,7 +45,7 @@ pub struct Net {
     /// Ordered pairs (a, b): a's frames cannot reach b.
     blocked: BTreeMap<u64, BTreeSet<(usize, usize)>>,
     next_partition: u64,
-    /// Faults `schedule_faults` drew, cut or not: the index `Config::cuts` names faults by.
+    /// Faults `faults::schedule` drew, cut or not: the index `Config::cuts` names faults by.
     pub faults_drawn: u32,
 }
 
@@ -100,7 +92,7 @@ impl Net {
     }
 
     /// The on-path attacker touched a frame of `node`'s `conn`: both ends are marked.
-    fn mark_attacked(&mut self, node: usize, conn: ConnId) {
+    pub fn mark_attacked(&mut self, node: usize, conn: ConnId) {
         let Some(l) = self.links.get_mut(&(node, conn)) else { return };
         l.attacked = true;
         let (other, other_conn) = (l.node, l.conn);
@@ -164,232 +156,121 @@ impl Net {
     pub fn heal(&mut self, id: u64) {
         self.blocked.remove(&id);
     }
-}
 
-impl Net {
-    /// Cuts a link: both ends hear of it once they notice.
-    fn cut(w: &mut World, a: usize, conn: ConnId, detect_ms_max: u64) {
-        let Some(link) = w.net.links.remove(&(a, conn)) else { return };
-        w.net.links.remove(&(link.node, link.conn));
-        let (da, db) = (w.net.roll(detect_ms_max) + 1, w.net.roll(detect_ms_max) + 1);
-        w.after(da, Ev::Closed { node: a, conn });
-        w.after(db, Ev::Closed { node: link.node, conn: link.conn });
+    /// Cuts a link: both ends hear of it once they notice, each within `detect_ms_max`.
+    /// The delays are relative to now.
+    pub fn cut(&mut self, a: usize, conn: ConnId, detect_ms_max: u64) -> Vec<(u64, Arrival)> {
+        let Some(link) = self.links.remove(&(a, conn)) else { return Vec::new() };
+        self.links.remove(&(link.node, link.conn));
+        let (da, db) = (self.roll(detect_ms_max) + 1, self.roll(detect_ms_max) + 1);
         // A cut end stays in the table as a marker until its node hears of the cut, so the
         // `Closed` is delivered while frames to it are not.
-        w.net.links.insert((a, conn), Link { node: usize::MAX, conn: 0, last_at: u64::MAX, attacked: false });
-        w.net
-            .links
-            .insert((link.node, link.conn), Link { node: usize::MAX, conn: 0, last_at: u64::MAX, attacked: false });
+        self.links.insert((a, conn), Link::CUT);
+        self.links.insert((link.node, link.conn), Link::CUT);
+        vec![(da, Arrival::Closed { node: a, conn }), (db, Arrival::Closed { node: link.node, conn: link.conn })]
     }
-}
 
-/// Node `a` dials `addr` as `conn`.
-pub fn connect(w: &mut World, a: usize, conn: ConnId, addr: &[u8]) {
-    let target = node_of(addr).filter(|b| *b < w.nodes.len());
-    let ok = target.filter(|b| w.nodes[*b].up && *b != a && w.net.reachable(a, *b));
-    let Some(b) = ok else {
-        let delay = if target.is_some_and(|b| w.nodes[b].up) { CONNECT_TIMEOUT_MS } else { 50 + w.net.roll(500) };
-        return w.after(delay, Ev::ConnectFailed { node: a, conn });
-    };
-    let (l1, l2) = (w.net.latency(&w.cfg.faults), w.net.latency(&w.cfg.faults));
-    let ready = w.now + l1 + l2;
-    let remote = w.net.open(a, conn, b, ready);
-    w.after(l1, Ev::Accepted { node: b, conn: remote });
-    w.at(ready, Ev::Connected { node: a, conn });
-    w.stats.connections += 1;
-}
+    /// Node `a` dials node `target` (`None`: an address that is no node) as `conn` at `now`;
+    /// `up` says which nodes are running. Absolute times; the connection opened, if any.
+    pub fn dial(
+        &mut self,
+        now: u64,
+        a: usize,
+        conn: ConnId,
+        target: Option<usize>,
+        up: impl Fn(usize) -> bool,
+        faults: &Faults,
+    ) -> Dial {
+        let ok = target.filter(|b| up(*b) && *b != a && self.reachable(a, *b));
+        let Some(b) = ok else {
+            let delay = if target.is_some_and(&up) { CONNECT_TIMEOUT_MS } else { 50 + self.roll(500) };
+            return Dial { opened: false, arrivals: vec![(now + delay, Arrival::ConnectFailed { node: a, conn })] };
+        };
+        let (l1, l2) = (self.latency(faults), self.latency(faults));
+        let ready = now + l1 + l2;
+        let remote = self.open(a, conn, b, ready);
+        let arrivals = vec![
+            (now + l1, Arrival::Accepted { node: b, conn: remote }),
+            (ready, Arrival::Connected { node: a, conn }),
+        ];
+        Dial { opened: true, arrivals }
+    }
 
-/// Node `a` sends `bytes` on `conn`.
-pub fn transmit(w: &mut World, a: usize, conn: ConnId, bytes: Vec<u8>) {
-    let Some(link) = w.net.peer_of(a, conn) else { return };
-    if link.node == usize::MAX {
-        return; // cut, not yet noticed
-    }
-    crate::adversary::observe(w, &bytes);
-    if w.phase == crate::world::Phase::Safety && w.net.chance_ppm(w.cfg.faults.reset_ppm) {
-        w.stats.fault("reset");
-        return Net::cut(w, a, conn, 100);
-    }
-    if crate::adversary::confirm_drop::strikes(w, a, link.node, conn, &bytes) {
-        return Net::cut(w, a, conn, 100);
-    }
-    let lat = w.net.latency(&w.cfg.faults);
-    let Some(link) = w.net.schedule(a, conn, w.now + lat) else { return };
-    let deliveries = crate::adversary::on_path(w, a, link.node, bytes);
-    if !matches!(deliveries.as_slice(), [(_, _, Mark::Clean)]) {
-        w.net.mark_attacked(a, conn);
-    }
-    for (extra, bytes, mark) in deliveries {
-        let Some(link) = w.net.schedule(a, conn, w.now + lat + extra) else { return };
-        crate::oracle::delivery::sent(w, a, link.node, link.last_at);
-        crate::oracle::traffic::sent(w, a, link.node, bytes.len());
-        w.at(link.last_at, Ev::Frame { node: link.node, conn: link.conn, bytes, mark });
-    }
-}
-
-/// Node `a` closes `conn`: the other end hears of it after the frames already sent.
-pub fn close(w: &mut World, a: usize, conn: ConnId) {
-    let Some(link) = w.net.links.remove(&(a, conn)) else { return };
-    if link.node == usize::MAX {
-        return;
-    }
-    let lat = w.net.latency(&w.cfg.faults);
-    let at = (w.now + lat).max(link.last_at);
-    w.at(at, Ev::Closed { node: link.node, conn: link.conn });
-}
-
-/// A crashed node's connections vanish; the other ends notice after a while.
-pub fn drop_node(w: &mut World, i: usize) {
-    let mine: Vec<((usize, ConnId), Link)> = w.net.open_links().into_iter().filter(|((n, _), _)| *n == i).collect();
-    for ((_, conn), link) in mine {
-        w.net.links.remove(&(i, conn));
-        if link.node != usize::MAX && w.net.links.remove(&(link.node, link.conn)).is_some() {
-            w.net
-                .links
-                .insert((link.node, link.conn), Link { node: usize::MAX, conn: 0, last_at: u64::MAX, attacked: false });
-            let d = 10 + w.net.roll(CUT_DETECT_MS_MAX);
-            w.after(d, Ev::Closed { node: link.node, conn: link.conn });
+    /// Node `a` closes `conn` at `now`: the other end hears of it after the frames already sent.
+    pub fn close(&mut self, now: u64, a: usize, conn: ConnId, faults: &Faults) -> Option<(u64, Arrival)> {
+        let link = self.links.remove(&(a, conn))?;
+        if link.node == usize::MAX {
+            return None;
         }
+        let lat = self.latency(faults);
+        Some(((now + lat).max(link.last_at), Arrival::Closed { node: link.node, conn: link.conn }))
     }
-}
 
-/// Schedules the safety phase's faults, each kind as a Poisson process of its rate.
-pub fn schedule_faults(w: &mut World) {
-    let f = w.cfg.faults.clone();
-    let end = w.heal_at;
-    let kinds: [(u32, u8); 4] =
-        [(f.partitions_per_min, 0), (f.crashes_per_min, 1), (f.clock_jumps_per_min, 2), (f.signal_outages_per_min, 3)];
-    for (rate, kind) in kinds {
-        if rate == 0 {
-            continue;
-        }
-        let mut t = w.now;
-        loop {
-            t += 1 + w.net.roll(2 * 60_000 / u64::from(rate));
-            if t >= end {
-                break;
-            }
-            let n = w.nodes.len();
-            let node = w.net.roll(n as u64) as usize;
-            let fault = match kind {
-                0 => Fault::Partition { id: 0 },
-                1 => Fault::Crash { node },
-                2 => Fault::ClockJump { node },
-                _ => Fault::SignalOutage,
-            };
-            // A cut fault is still drawn, so deleting one leaves the others as they were.
-            let k = w.net.faults_drawn;
-            w.net.faults_drawn += 1;
-            if !w.cfg.cuts.faults.contains(k) {
-                w.at(t, Ev::Fault(fault));
+    /// A crashed node's connections vanish; the other ends notice after a while (delays
+    /// relative to now).
+    pub fn drop_node(&mut self, i: usize) -> Vec<(u64, Arrival)> {
+        let mine: Vec<((usize, ConnId), Link)> = self.open_links().into_iter().filter(|((n, _), _)| *n == i).collect();
+        let mut arrivals = Vec::new();
+        for ((_, conn), link) in mine {
+            self.links.remove(&(i, conn));
+            if link.node != usize::MAX && self.links.remove(&(link.node, link.conn)).is_some() {
+                self.links.insert((link.node, link.conn), Link::CUT);
+                let d = 10 + self.roll(CUT_DETECT_MS_MAX);
+                arrivals.push((d, Arrival::Closed { node: link.node, conn: link.conn }));
             }
         }
+        arrivals
+    }
+
+    /// Opens partition `pairs` and cuts the connections it crosses; their ends notice after
+    /// keep-alives fail (delays relative to now). Returns the partition's id.
+    pub fn partition(&mut self, pairs: BTreeSet<(usize, usize)>) -> (u64, Vec<(u64, Arrival)>) {
+        let crossing: Vec<(usize, ConnId)> = self
+            .open_links()
+            .into_iter()
+            .filter(|((a, _), link)| {
+                link.node != usize::MAX
+                    && *a < link.node
+                    && (pairs.contains(&(*a, link.node)) || pairs.contains(&(link.node, *a)))
+            })
+            .map(|(k, _)| k)
+            .collect();
+        let id = self.new_partition(pairs);
+        let arrivals = crossing.into_iter().flat_map(|(a, conn)| self.cut(a, conn, CUT_DETECT_MS_MAX)).collect();
+        (id, arrivals)
     }
 }
 
-pub fn fault(w: &mut World, f: Fault) {
-    if w.phase != crate::world::Phase::Safety {
-        return; // healing has begun: late faults are void
-    }
-    match f {
-        Fault::Partition { .. } => partition(w),
-        Fault::PartitionHeal { id } => {
-            w.net.heal(id);
-            w.trace.line(w.now, usize::MAX, "partition-heal", format!("id={id}"));
-        }
-        Fault::Crash { node } => {
-            // Half the crashes wait for the node's next group commit and strike before its
-            // flush (BUGGIFY-style): the window where a driver that released early loses data.
-            if w.nodes[node].fsync_at.is_none() && !w.nodes[node].crash_armed && w.net.roll(2) == 0 {
-                w.nodes[node].crash_armed = true;
-                return;
-            }
-            if w.nodes[node].is_honest() || w.nodes[node].kind == crate::world::Kind::Adversary {
-                w.stats.fault("crash");
-                w.crash(node);
-                let down = 100 + w.net.roll(w.cfg.faults.crash_down_ms_max);
-                w.after(down, Ev::Fault(Fault::Restart { node }));
-            }
-        }
-        Fault::Restart { node } => w.restart(node),
-        Fault::ClockJump { node } => {
-            w.stats.fault("clock-jump");
-            // Forward jumps mostly (NTP catching up, a laptop waking); small steps back too.
-            let delta = if w.net.roll(4) == 0 { -(w.net.roll(2_000) as i64) } else { w.net.roll(120_000) as i64 };
-            w.nodes[node].clock.jump(delta);
-            w.trace.line(w.now, node, "clock-jump", format!("{delta}ms"));
-        }
-        Fault::SignalOutage => {
-            w.stats.fault("signal-outage");
-            w.trace.line(w.now, usize::MAX, "signal-down", String::new());
-            w.server_down();
-            let back = 100 + w.net.roll(w.cfg.faults.signal_outage_ms_max);
-            w.after(back, Ev::Fault(Fault::SignalBack));
-        }
-        Fault::SignalBack => {
-            w.trace.line(w.now, usize::MAX, "signal-up", String::new());
-            w.server_restart();
-        }
-    }
+impl Link {
+    /// The marker a cut end leaves until its node hears of the cut.
+    const CUT: Link = Link { node: usize::MAX, conn: 0, last_at: u64::MAX, attacked: false };
 }
 
-/// Draws a partition: isolate one node, split in two (symmetric), one-way, or swizzle.
-fn partition(w: &mut World) {
-    let n = w.nodes.len();
-    let mut pairs = BTreeSet::new();
-    let kind = w.net.roll(4);
-    match kind {
-        0 => {
-            let x = w.net.roll(n as u64) as usize;
-            for y in 0..n {
-                if y != x {
-                    pairs.insert((x, y));
-                    pairs.insert((y, x));
-                }
-            }
-        }
-        1 | 3 => {
-            let side: Vec<bool> = (0..n).map(|_| w.net.roll(2) == 0).collect();
-            for a in 0..n {
-                for b in 0..n {
-                    if side[a] != side[b] && (kind == 1 || side[a]) {
-                        pairs.insert((a, b));
-                    }
-                }
-            }
-        }
-        _ => {
-            // Swizzle: a random subset, each cut from everyone.
-            for x in 0..n {
-                if w.net.roll(3) == 0 {
-                    for y in 0..n {
-                        if y != x {
-                            pairs.insert((x, y));
-                            pairs.insert((y, x));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    if pairs.is_empty() {
-        return;
-    }
-    w.stats.fault("partition");
-    let id = w.net.new_partition(pairs.clone());
-    w.trace.line(w.now, usize::MAX, "partition", format!("id={id} pairs={}", pairs.len()));
-    // Connections the partition crosses die; their ends notice after keep-alives fail.
-    for ((a, conn), link) in w.net.open_links() {
-        if link.node != usize::MAX
-            && a < link.node
-            && (pairs.contains(&(a, link.node)) || pairs.contains(&(link.node, a)))
-        {
-            Net::cut(w, a, conn, CUT_DETECT_MS_MAX);
-        }
-    }
-    let dur = 500 + w.net.roll(w.cfg.faults.partition_ms_max);
-    w.after(dur, Ev::Fault(Fault::PartitionHeal { id }));
+/// What the network delivers to one end of a connection.
+#[derive(Debug, Clone)]
+pub enum Arrival {
+    Accepted { node: usize, conn: ConnId },
+    Connected { node: usize, conn: ConnId },
+    ConnectFailed { node: usize, conn: ConnId },
+    Closed { node: usize, conn: ConnId },
 }
 
-/// A frame marked for delivery: what the on-path adversary returns.
+/// The outcome of a dial: what arrives when, and whether a connection opened.
+#[derive(Debug)]
+pub struct Dial {
+    pub opened: bool,
+    pub arrivals: Vec<(u64, Arrival)>,
+}
+
+/// How the adversary touched a frame, so the oracle knows what the receiver must do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    Clean,
+    /// Tampered, replayed, duplicated or reordered by the network attacker.
+    Attacked,
+    /// Malformed or non-canonical: the receiver must close the connection.
+    Malformed,
+}
+
+/// A frame marked for delivery (extra delay, bytes, mark): what the on-path adversary returns.
 pub type Delivery = (u64, Vec<u8>, Mark);

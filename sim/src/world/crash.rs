@@ -24,7 +24,8 @@ impl World {
                 self.drain_server();
             }
         }
-        crate::net::drop_node(self, i);
+        let dropped = self.net.drop_node(i);
+        self.arrive_after(dropped);
         self.work.crashed(i);
         crate::oracle::honest_success::crashed(self, i);
     }

@@ -35,7 +35,7 @@ impl World {
     /// A crash armed by the fault schedule strikes once the node has records in flight.
     fn crash_if_armed(&mut self, i: usize) {
         if self.nodes[i].fsync_at.is_some() && std::mem::take(&mut self.nodes[i].crash_armed) {
-            self.at(self.now, Ev::Fault(crate::net::Fault::Crash { node: i }));
+            self.at(self.now, Ev::Fault(crate::faults::Fault::Crash { node: i }));
         }
     }
 
@@ -199,10 +199,10 @@ impl World {
             }
             Output::Connect { conn, addr } => {
                 crate::oracle::removal::dialled(self, i, conn);
-                crate::net::connect(self, i, conn, &addr)
+                self.connect(i, conn, &addr)
             }
-            Output::Transmit { conn, bytes } => crate::net::transmit(self, i, conn, bytes),
-            Output::Close { conn } => crate::net::close(self, i, conn),
+            Output::Transmit { conn, bytes } => self.transmit(i, conn, bytes),
+            Output::Close { conn } => self.close(i, conn),
             Output::Event(_) | Output::Persist { .. } | Output::Timeout(_) => {}
         }
     }

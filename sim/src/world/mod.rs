@@ -1,6 +1,7 @@
 //! The world: virtual time, the event queue, the nodes and the signaling server, and the
-//! loop that moves bytes between them. Everything else (`net`, `workload`, `adversary`,
-//! `oracle`) is an `impl World` block of its own concern.
+//! loop that moves bytes between them. The network (`net`) and the fault draws (`faults`)
+//! know nothing of the world; the world composes them (`transport`, `faults`) with the
+//! adversary and the oracle, which still read it (`workload`, `adversary`, `oracle`).
 //!
 //! One event at a time, in `(time, sequence)` order; virtual time jumps to the next event.
 //! Every random choice comes from one of the world's seeded streams, so a `Config` fixes the
@@ -25,7 +26,11 @@ use crate::workload::Workload;
 
 mod crash;
 mod drive;
+mod faults;
 mod signaling;
+mod transport;
+
+pub use crate::net::Mark;
 
 /// What a node is in the story.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,7 +168,7 @@ pub enum Ev {
         node: usize,
         offer: usize,
     },
-    Fault(crate::net::Fault),
+    Fault(crate::faults::Fault),
     Attack(crate::adversary::Attack),
     Heal,
     Check,
@@ -171,16 +176,6 @@ pub enum Ev {
     DeliveryDue {
         node: usize,
     },
-}
-
-/// How the adversary touched a frame, so the oracle knows what the receiver must do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mark {
-    Clean,
-    /// Tampered, replayed, duplicated or reordered by the network attacker.
-    Attacked,
-    /// Malformed or non-canonical: the receiver must close the connection.
-    Malformed,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -301,7 +296,7 @@ impl World {
         }
         self.signal_reconnect_all();
         crate::workload::start(self);
-        crate::net::schedule_faults(self);
+        self.schedule_faults();
         crate::adversary::start(self);
         let heal = self.heal_at;
         self.at(heal, Ev::Heal);
@@ -451,7 +446,7 @@ impl World {
             }
             Ev::Act => crate::workload::act(self),
             Ev::Offer { node, offer } => crate::workload::offer(self, node, offer),
-            Ev::Fault(f) => crate::net::fault(self, f),
+            Ev::Fault(f) => self.fault(f),
             Ev::Attack(a) => crate::adversary::attack(self, a),
             Ev::Heal => self.heal(),
             Ev::Check => crate::oracle::check(self),
