@@ -20,6 +20,7 @@ pub mod faults;
 pub mod junit;
 pub mod mutant;
 pub mod net;
+pub mod node;
 pub mod oracle;
 pub mod report;
 pub mod runner;
