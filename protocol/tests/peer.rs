@@ -1,7 +1,5 @@
 //! Several Peers and one signaling server in a small deterministic in-memory world.
 
-mod net;
-
 use spaces_protocol::invitation::guest::GuestEvent;
 use spaces_protocol::invitation::host::HostEvent;
 use spaces_protocol::invitation::{AuthMethod, InvitationCode, Pin, State};
@@ -11,7 +9,7 @@ use spaces_protocol::signal::PeerInfo;
 use spaces_protocol::space::WriteVerdict;
 use spaces_protocol::{PublicKey, Role};
 
-use net::*;
+use spaces_protocol::testing::peer_net::{Net, space_of};
 
 #[test]
 fn three_peers_invite_write_and_converge() {

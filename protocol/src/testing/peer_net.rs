@@ -1,36 +1,55 @@
-//! The in-memory world of the Peer tests: several Peers and one signaling server, frames
-//! through one time-ordered queue with a fixed latency, each peer's durable log kept on its
-//! "disk". Shared by `peer.rs` and `large_space.rs`.
-#![allow(dead_code)]
+//! The in-memory world of Peers: several [`Peer`]s and one [`SignalServer`], frames through one
+//! time-ordered queue with a fixed latency, each peer's durable log kept on its "disk" and
+//! reported durable once stored, as a device's driver does (SPEC.md §9.5).
+//!
+//! Its knobs are the faults a Peer must survive: a malicious signaling network (`redirect`),
+//! connection resets and duplicates (`chaos`), crashes and restarts from the disk (`restart`), a
+//! stalled disk (`stalled`), failed and unanswered dials, an impostor answering at an address,
+//! peers going down for good, raw connections a test drives frame by frame, and signaling
+//! clients a test invents.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
-use spaces_protocol::invitation::guest::GuestEvent;
-use spaces_protocol::invitation::{AuthMethod, InvitationCode, Pin, State};
-use spaces_protocol::item::{ItemId, Op, Value};
-use spaces_protocol::peer::{Command, CommandError, ConnId, Event, Input, Output, Peer, Record};
-use spaces_protocol::signal::client::ClientInput;
-use spaces_protocol::signal::server::{ServerInput, ServerOutput, SignalServer};
-use spaces_protocol::signal::{ClientId, PeerInfo, SignalLimits, Source};
-use spaces_protocol::{Client, PublicKey, Role, Timestamp};
+use rand_core::{RngCore, SeedableRng};
 
+use super::EPOCH_MS;
+use crate::client::Client;
+use crate::codec::Canonical;
+use crate::credential::Role;
+use crate::hash::Digest;
+use crate::invitation::guest::GuestEvent;
+use crate::invitation::wire::{Frame, FrameBody};
+use crate::invitation::{AuthMethod, InvitationCode, Pin, State};
+use crate::item::{ItemId, Op, Value};
+use crate::keys::PublicKey;
+use crate::peer::{Command, CommandError, ConnId, Event, Input, Output, Peer, PeerBody, PeerFrame, Record};
+use crate::signal::client::ClientInput;
+use crate::signal::server::{ServerInput, ServerOutput, SignalServer};
+use crate::signal::wire::{ClientFrame, ClientMessage};
+use crate::signal::{ClientId, PeerInfo, SignalLimits, Source};
+use crate::time::Timestamp;
+
+/// One hop of the world's network: signaling frames, connects and frames alike.
 pub const LATENCY_MS: u64 = 10;
+/// Steps one `run` takes at most: a world that never settles must fail its test, not hang it.
+pub const STEPS_MAX: usize = 2_000_000;
+/// How long the helpers that wait for an outcome (a join, a promotion) let the world run.
+pub const WAIT_MS: u64 = 60_000;
+/// The lifetime of the invitations the helpers create: longer than any helper waits.
+pub const INVITATION_LIFETIME_MS: u64 = 3_600_000;
 /// The other end of a raw connection a test drives by hand.
-pub const RAW: usize = usize::MAX;
+const RAW: usize = usize::MAX;
 /// The connection id of a raw end that is an impostor (see `Net::impostor`).
-pub const IMPOSTOR: ConnId = 1;
+const IMPOSTOR: ConnId = 1;
 
 /// A Noise message 2 that no host would send: what an impostor answers.
-pub fn impostor_answer() -> Vec<u8> {
-    use spaces_protocol::Canonical;
-    use spaces_protocol::invitation::wire::{Frame, FrameBody};
-    use spaces_protocol::peer::{PeerBody, PeerFrame};
+fn impostor_answer() -> Vec<u8> {
     let frame = Frame::new(FrameBody::Handshake { noise: vec![0x5a; 48] });
     PeerFrame { version: 1, body: PeerBody::Invitation(frame.to_bytes()) }.to_bytes()
 }
 
+/// Something in flight, delivered `LATENCY_MS` after it was sent.
 #[derive(Debug)]
 pub enum Msg {
     ToServer { from: usize, bytes: Vec<u8> },
@@ -42,28 +61,30 @@ pub enum Msg {
     ConnectFailed { peer: usize, conn: ConnId },
 }
 
+/// The world. Peer `i` has address `[i]` and signaling client id `i`.
 pub struct Net {
     pub now: Timestamp,
-    pub rng: ChaCha20Rng,
+    rng: ChaCha20Rng,
     /// A malicious signaling network: connections to these addresses go elsewhere.
     pub redirect: BTreeMap<u8, u8>,
     /// Transport faults: per frame, the chance (in 1/1000) of a connection reset and of a
     /// duplicate delivery.
     pub chaos: Option<(u32, u32)>,
-    pub server: SignalServer,
+    server: SignalServer,
     pub peers: Vec<Peer>,
+    /// Every event of each peer, in order.
     pub events: Vec<Vec<Event>>,
-    pub queue: BTreeMap<(Timestamp, u64), Msg>,
-    pub seq: u64,
+    queue: BTreeMap<(Timestamp, u64), Msg>,
+    seq: u64,
     /// (peer, conn) -> (peer, conn) of the other end.
-    pub links: BTreeMap<(usize, ConnId), (usize, ConnId)>,
-    pub next_conn: ConnId,
+    links: BTreeMap<(usize, ConnId), (usize, ConnId)>,
+    next_conn: ConnId,
     /// Per peer, how many of its next dials fail (`ConnectFailed`).
     pub fail_dials: BTreeMap<usize, u32>,
     /// Dials made, by (dialler, reached peer); dials to no peer count under `usize::MAX`.
     pub dials: BTreeMap<(usize, usize), u32>,
     /// Dials to addresses no peer has: never answered (a black hole).
-    pub unanswered: BTreeMap<(usize, ConnId), ()>,
+    unanswered: BTreeSet<(usize, ConnId)>,
     /// The most unanswered dials one peer had outstanding at once.
     pub unanswered_max: usize,
     /// Frames a peer sent on connections with no other end (raw connections of a test).
@@ -71,49 +92,47 @@ pub struct Net {
     /// Connections to this address reach an impostor, which answers every invitation frame
     /// with a garbage handshake message.
     pub impostor: Option<u8>,
-    /// Each peer's disk: the records of its log, in order.
     /// The signaling limits of the server and of every peer.
-    pub signal_limits: SignalLimits,
+    signal_limits: SignalLimits,
+    /// Each peer's disk: the records of its log, in order.
     pub disks: Vec<Vec<Record>>,
     /// Peers whose disk has stalled: their `Persist` outputs are neither stored nor reported
     /// durable, so what follows them stays inside the Peer.
-    pub stalled: std::collections::BTreeSet<usize>,
+    pub stalled: BTreeSet<usize>,
     /// Peers taken offline for good: no input reaches them and their timers do not run.
-    pub down: std::collections::BTreeSet<usize>,
+    pub down: BTreeSet<usize>,
 }
 
 impl Net {
+    /// `n` fresh identities, each on its own Peer, all connected to the signaling server.
+    #[must_use]
     pub fn new(n: usize, seed: u64) -> Self {
-        let mut rng = ChaCha20Rng::seed_from_u64(seed);
-        let now = Timestamp::from_millis(1_700_000_000_000);
-        let clients = (0..n).map(|_| Client::create_identity(&mut rng, now)).collect();
-        Net::with_clients(clients, rng)
+        Net::with_signal_limits(n, seed, SignalLimits::default())
     }
 
     /// `new`, with a signaling server (and clients) configured with `limits`.
+    #[must_use]
     pub fn with_signal_limits(n: usize, seed: u64, limits: SignalLimits) -> Self {
         let mut rng = ChaCha20Rng::seed_from_u64(seed);
-        let now = Timestamp::from_millis(1_700_000_000_000);
+        let now = Timestamp::from_millis(EPOCH_MS);
         let clients = (0..n).map(|_| Client::create_identity(&mut rng, now)).collect();
         Net::build(clients, rng, limits)
     }
 
     /// A world whose peer `i` starts with `clients[i]` (a test's prepared state).
+    #[must_use]
     pub fn with_clients(clients: Vec<Client>, rng: ChaCha20Rng) -> Self {
         Net::build(clients, rng, SignalLimits::default())
     }
 
     fn build(clients: Vec<Client>, mut rng: ChaCha20Rng, signal_limits: SignalLimits) -> Self {
         let n = clients.len();
-        let now = Timestamp::from_millis(1_700_000_000_000);
+        let now = Timestamp::from_millis(EPOCH_MS);
         let mut server = SignalServer::new(signal_limits);
         let mut peers = Vec::new();
         for (i, client) in clients.into_iter().enumerate() {
-            peers.push(Peer::with_signal_limits(client, vec![i as u8], signal_limits, now, &mut rng));
-            server.handle_input(
-                ServerInput::Connected { client: ClientId(i as u64), source: Source([i as u8; 16]) },
-                now,
-            );
+            peers.push(Peer::with_signal_limits(client, address(i), signal_limits, now, &mut rng));
+            server.handle_input(ServerInput::Connected { client: client_id(i), source: source(i) }, now);
         }
         let mut net = Net {
             now,
@@ -129,13 +148,13 @@ impl Net {
             next_conn: 1,
             fail_dials: BTreeMap::new(),
             dials: BTreeMap::new(),
-            unanswered: BTreeMap::new(),
+            unanswered: BTreeSet::new(),
             unanswered_max: 0,
             raw_out: Vec::new(),
             impostor: None,
             disks: vec![Vec::new(); n],
-            stalled: Default::default(),
-            down: Default::default(),
+            stalled: BTreeSet::new(),
+            down: BTreeSet::new(),
             signal_limits,
         };
         for i in 0..n {
@@ -144,11 +163,17 @@ impl Net {
         net
     }
 
-    pub fn push(&mut self, m: Msg) {
+    fn push(&mut self, m: Msg) {
         self.seq += 1;
         self.queue.insert((self.now.saturating_add_millis(LATENCY_MS), self.seq), m);
     }
 
+    /// What is in flight, in the order it will arrive.
+    pub fn in_flight(&self) -> impl Iterator<Item = &Msg> {
+        self.queue.values()
+    }
+
+    /// Hands `input` to peer `i` now (unless it is down) and drains its outputs.
     pub fn input(&mut self, i: usize, input: Input<'_>) {
         if self.down.contains(&i) {
             return;
@@ -166,78 +191,31 @@ impl Net {
     }
 
     /// `try_command`, for commands a test expects to be carried out.
+    ///
+    /// # Panics
+    /// If the peer refuses the command.
     pub fn command(&mut self, i: usize, c: Command) {
         let what = format!("{c:?}");
-        self.try_command(i, c).unwrap_or_else(|e| panic!("peer {i} refused {what}: {e}"));
+        if let Err(e) = self.try_command(i, c) {
+            panic!("peer {i} refused {what}: {e}");
+        }
     }
 
     /// The driver loop: every output acted on in order; records stored, then reported durable.
-    pub fn drain(&mut self, i: usize) {
+    fn drain(&mut self, i: usize) {
         while let Some(durable) = self.drain_once(i) {
             self.peers[i].handle_input(Input::Durable { seq: durable }, self.now);
         }
     }
 
     /// Acts on peer `i`'s outputs; returns the last `Persist` stored, for `Durable`.
-    pub fn drain_once(&mut self, i: usize) -> Option<u64> {
+    fn drain_once(&mut self, i: usize) -> Option<u64> {
         let mut stored = None;
         while let Some(o) = self.peers[i].poll_output() {
             match o {
                 Output::SignalTransmit { bytes } => self.push(Msg::ToServer { from: i, bytes }),
-                Output::Connect { conn, addr } => {
-                    if self.impostor == Some(addr[0]) {
-                        self.links.insert((i, conn), (RAW, IMPOSTOR));
-                        self.push(Msg::Connected { peer: i, conn });
-                        continue;
-                    }
-                    let j = *self.redirect.get(&addr[0]).unwrap_or(&addr[0]) as usize;
-                    if j >= self.peers.len() {
-                        *self.dials.entry((i, usize::MAX)).or_default() += 1;
-                        self.unanswered.insert((i, conn), ());
-                        let outstanding = self.unanswered.keys().filter(|(p, _)| *p == i).count();
-                        self.unanswered_max = self.unanswered_max.max(outstanding);
-                        continue;
-                    }
-                    *self.dials.entry((i, j)).or_default() += 1;
-                    if let Some(n) = self.fail_dials.get_mut(&i)
-                        && *n > 0
-                    {
-                        *n -= 1;
-                        self.push(Msg::ConnectFailed { peer: i, conn });
-                        continue;
-                    }
-                    let remote = self.next_conn;
-                    self.next_conn += 1;
-                    self.links.insert((i, conn), (j, remote));
-                    self.links.insert((j, remote), (i, conn));
-                    self.push(Msg::Accepted { peer: j, conn: remote });
-                    self.push(Msg::Connected { peer: i, conn });
-                }
-                Output::Transmit { conn, bytes } => {
-                    if let Some(&(j, c)) = self.links.get(&(i, conn)) {
-                        if j == RAW {
-                            if c == IMPOSTOR {
-                                self.push(Msg::Frame { peer: i, conn, bytes: impostor_answer() });
-                            }
-                            self.raw_out.push((i, conn, bytes));
-                            continue;
-                        }
-                        if let Some((reset, dup)) = self.chaos {
-                            use rand_core::RngCore;
-                            if self.rng.next_u32() % 1000 < reset {
-                                self.links.remove(&(i, conn));
-                                self.links.remove(&(j, c));
-                                self.push(Msg::Closed { peer: j, conn: c });
-                                self.push(Msg::Closed { peer: i, conn });
-                                continue;
-                            }
-                            if self.rng.next_u32() % 1000 < dup {
-                                self.push(Msg::Frame { peer: j, conn: c, bytes: bytes.clone() });
-                            }
-                        }
-                        self.push(Msg::Frame { peer: j, conn: c, bytes });
-                    }
-                }
+                Output::Connect { conn, addr } => self.dial(i, conn, &addr),
+                Output::Transmit { conn, bytes } => self.transmit(i, conn, bytes),
                 Output::Close { conn } => {
                     self.unanswered.remove(&(i, conn));
                     if let Some((j, c)) = self.links.remove(&(i, conn))
@@ -260,23 +238,85 @@ impl Net {
         stored
     }
 
-    pub fn drain_server(&mut self) {
+    /// Peer `i` dials `addr` on `conn`: an impostor, a black hole, a failure or the peer there
+    /// (after `redirect`).
+    fn dial(&mut self, i: usize, conn: ConnId, addr: &[u8]) {
+        let Some(&first) = addr.first() else {
+            // No peer has an empty address: a black hole, like any other unknown one.
+            return self.unanswered_dial(i, conn);
+        };
+        if self.impostor == Some(first) {
+            self.links.insert((i, conn), (RAW, IMPOSTOR));
+            return self.push(Msg::Connected { peer: i, conn });
+        }
+        let j = usize::from(*self.redirect.get(&first).unwrap_or(&first));
+        if j >= self.peers.len() {
+            return self.unanswered_dial(i, conn);
+        }
+        *self.dials.entry((i, j)).or_default() += 1;
+        if let Some(n) = self.fail_dials.get_mut(&i)
+            && *n > 0
+        {
+            *n -= 1;
+            return self.push(Msg::ConnectFailed { peer: i, conn });
+        }
+        let remote = self.next_conn;
+        self.next_conn += 1;
+        self.links.insert((i, conn), (j, remote));
+        self.links.insert((j, remote), (i, conn));
+        self.push(Msg::Accepted { peer: j, conn: remote });
+        self.push(Msg::Connected { peer: i, conn });
+    }
+
+    fn unanswered_dial(&mut self, i: usize, conn: ConnId) {
+        *self.dials.entry((i, usize::MAX)).or_default() += 1;
+        self.unanswered.insert((i, conn));
+        let outstanding = self.unanswered.iter().filter(|(p, _)| *p == i).count();
+        self.unanswered_max = self.unanswered_max.max(outstanding);
+    }
+
+    /// Peer `i` sends `bytes` on `conn`: to the other end, through the chaos if any.
+    fn transmit(&mut self, i: usize, conn: ConnId, bytes: Vec<u8>) {
+        let Some(&(j, c)) = self.links.get(&(i, conn)) else { return };
+        if j == RAW {
+            if c == IMPOSTOR {
+                self.push(Msg::Frame { peer: i, conn, bytes: impostor_answer() });
+            }
+            self.raw_out.push((i, conn, bytes));
+            return;
+        }
+        if let Some((reset, dup)) = self.chaos {
+            if self.rng.next_u32() % 1000 < reset {
+                self.links.remove(&(i, conn));
+                self.links.remove(&(j, c));
+                self.push(Msg::Closed { peer: j, conn: c });
+                self.push(Msg::Closed { peer: i, conn });
+                return;
+            }
+            if self.rng.next_u32() % 1000 < dup {
+                self.push(Msg::Frame { peer: j, conn: c, bytes: bytes.clone() });
+            }
+        }
+        self.push(Msg::Frame { peer: j, conn: c, bytes });
+    }
+
+    fn drain_server(&mut self) {
         while let Some(o) = self.server.poll_output() {
             match o {
-                ServerOutput::Transmit { client, bytes } if (client.0 as usize) < self.peers.len() => {
-                    self.push(Msg::FromServer { to: client.0 as usize, bytes })
-                }
-                ServerOutput::Transmit { .. } => {} // To a fake signaling client of a test.
+                ServerOutput::Transmit { client, bytes } => match usize::try_from(client.0) {
+                    Ok(to) if to < self.peers.len() => self.push(Msg::FromServer { to, bytes }),
+                    _ => {} // To a fake signaling client of a test.
+                },
                 ServerOutput::Disconnect { .. } | ServerOutput::Timeout(_) => {}
             }
         }
     }
 
-    pub fn deliver(&mut self, m: Msg) {
+    fn deliver(&mut self, m: Msg) {
         let now = self.now;
         match m {
             Msg::ToServer { from, bytes } => {
-                self.server.handle_input(ServerInput::Frame { client: ClientId(from as u64), bytes: &bytes }, now);
+                self.server.handle_input(ServerInput::Frame { client: client_id(from), bytes: &bytes }, now);
                 self.drain_server();
             }
             Msg::FromServer { to, bytes } => self.input(to, Input::Signal(ClientInput::Frame { bytes: &bytes })),
@@ -292,18 +332,25 @@ impl Net {
         }
     }
 
-    /// Runs for `ms` of virtual time or until `done`.
+    /// The next delivery or timer (of a peer that is up, or of the server).
+    fn next_time(&self) -> Option<Timestamp> {
+        let q = self.queue.keys().next().map(|(t, _)| *t);
+        let p = (0..self.peers.len()).filter(|i| !self.down.contains(i)).map(|i| self.peers[i].poll_timeout()).min();
+        let s = self.server.poll_timeout();
+        [q, p, s].into_iter().flatten().min()
+    }
+
+    /// Runs for `ms` of virtual time or until `done`; returns whether `done` held at the end.
+    ///
+    /// # Panics
+    /// If the world takes `STEPS_MAX` steps without settling (a livelock).
     pub fn run(&mut self, ms: u64, mut done: impl FnMut(&Net) -> bool) -> bool {
         let end = self.now.saturating_add_millis(ms);
-        for _ in 0..2_000_000 {
+        for _ in 0..STEPS_MAX {
             if done(self) {
                 return true;
             }
-            let q = self.queue.keys().next().map(|(t, _)| *t);
-            let p =
-                (0..self.peers.len()).filter(|i| !self.down.contains(i)).map(|i| self.peers[i].poll_timeout()).min();
-            let s = self.server.poll_timeout();
-            let Some(t) = [q, p, s].into_iter().flatten().min() else { return false };
+            let Some(t) = self.next_time() else { return false };
             if t > end {
                 self.now = end;
                 return done(self);
@@ -316,50 +363,54 @@ impl Net {
                 self.deliver(m);
                 continue;
             }
-            for i in 0..self.peers.len() {
-                if !self.down.contains(&i) && self.peers[i].poll_timeout() <= self.now {
-                    self.input(i, Input::Timeout);
-                }
-            }
-            if self.server.poll_timeout().is_some_and(|t| t <= self.now) {
-                self.server.handle_input(ServerInput::Timeout, self.now);
-                self.drain_server();
-            }
+            self.fire_timers();
         }
-        panic!("the world did not settle");
+        panic!("the world did not settle in {STEPS_MAX} steps");
     }
 
-    /// Crash and restart peer `i` from its disk (what a stalled disk did not store is lost):
-    /// its connections drop and it reconnects to the signaling server.
-    pub fn restart(&mut self, i: usize) {
+    fn fire_timers(&mut self) {
+        for i in 0..self.peers.len() {
+            if !self.down.contains(&i) && self.peers[i].poll_timeout() <= self.now {
+                self.input(i, Input::Timeout);
+            }
+        }
+        if self.server.poll_timeout().is_some_and(|t| t <= self.now) {
+            self.server.handle_input(ServerInput::Timeout, self.now);
+            self.drain_server();
+        }
+    }
+
+    /// Drops every connection of peer `i`; the other ends learn it a latency later.
+    fn cut_links(&mut self, i: usize) {
         let ends: Vec<(usize, ConnId)> = self.links.iter().filter(|((p, _), _)| *p == i).map(|(_, o)| *o).collect();
         self.links.retain(|(p, _), (q, _)| *p != i && *q != i);
         for (j, c) in ends {
             self.push(Msg::Closed { peer: j, conn: c });
         }
+    }
+
+    /// Crash and restart peer `i` from its disk (what a stalled disk did not store is lost):
+    /// its connections drop and it reconnects to the signaling server.
+    ///
+    /// # Panics
+    /// If the disk does not restore: the Peer wrote a log it cannot read back.
+    pub fn restart(&mut self, i: usize) {
+        self.cut_links(i);
         self.stalled.remove(&i);
         let log = self.disks[i].clone();
-        self.peers[i] =
-            Peer::restore_with_signal_limits(log, vec![i as u8], self.signal_limits, self.now, &mut self.rng)
-                .expect("the log restores");
-        self.server.handle_input(ServerInput::Disconnected { client: ClientId(i as u64) }, self.now);
-        self.server.handle_input(
-            ServerInput::Connected { client: ClientId(i as u64), source: Source([i as u8; 16]) },
-            self.now,
-        );
+        self.peers[i] = Peer::restore_with_signal_limits(log, address(i), self.signal_limits, self.now, &mut self.rng)
+            .expect("the log restores");
+        self.server.handle_input(ServerInput::Disconnected { client: client_id(i) }, self.now);
+        self.server.handle_input(ServerInput::Connected { client: client_id(i), source: source(i) }, self.now);
         self.drain_server();
         self.input(i, Input::Signal(ClientInput::Connected));
     }
 
     /// Takes peer `i` offline for good: its connections drop and the signaling server forgets it.
     pub fn take_down(&mut self, i: usize) {
-        let ends: Vec<(usize, ConnId)> = self.links.iter().filter(|((p, _), _)| *p == i).map(|(_, o)| *o).collect();
-        self.links.retain(|(p, _), (q, _)| *p != i && *q != i);
-        for (j, c) in ends {
-            self.push(Msg::Closed { peer: j, conn: c });
-        }
+        self.cut_links(i);
         self.down.insert(i);
-        self.server.handle_input(ServerInput::Disconnected { client: ClientId(i as u64) }, self.now);
+        self.server.handle_input(ServerInput::Disconnected { client: client_id(i) }, self.now);
         self.drain_server();
     }
 
@@ -379,14 +430,13 @@ impl Net {
         conn
     }
 
+    /// Sends `bytes` to peer `to` on a raw connection (a latency later).
     pub fn raw_send(&mut self, to: usize, conn: ConnId, bytes: Vec<u8>) {
         self.push(Msg::Frame { peer: to, conn, bytes });
     }
 
     /// A signaling client the test invents: it announces `info` on `topic` and never pings.
-    pub fn fake_join(&mut self, client: u64, topic: spaces_protocol::hash::Digest, info: PeerInfo) {
-        use spaces_protocol::Canonical;
-        use spaces_protocol::signal::wire::{ClientFrame, ClientMessage};
+    pub fn fake_join(&mut self, client: u64, topic: Digest, info: PeerInfo) {
         let now = self.now;
         self.server.handle_input(
             ServerInput::Connected { client: ClientId(client), source: Source(u128::from(client).to_be_bytes()) },
@@ -398,23 +448,29 @@ impl Net {
     }
 
     /// Who is registered on `topic` at the signaling server, by the keys they announce.
-    pub fn on_topic(&self, topic: &spaces_protocol::hash::Digest) -> Vec<PublicKey> {
+    #[must_use]
+    pub fn on_topic(&self, topic: &Digest) -> Vec<PublicKey> {
         self.server.members(topic).map(|(_, info)| info.peer).collect()
     }
 
+    /// How often peer `from` dialled peer `to` (`usize::MAX`: an address no peer has).
+    #[must_use]
     pub fn dials(&self, from: usize, to: usize) -> u32 {
         self.dials.get(&(from, to)).copied().unwrap_or(0)
     }
 
+    /// Peer `i`'s device key.
+    #[must_use]
     pub fn device(&self, i: usize) -> PublicKey {
         self.peers[i].client().identity().device_key()
     }
 
+    /// Peer `i`'s identity key.
+    #[must_use]
     pub fn key(&self, i: usize) -> PublicKey {
         self.peers[i].client().identity_key()
     }
 
-    /// Creates a PIN invitation on `host` and has `guest` accept it; returns when both ended.
     /// Creates a single-use PIN invitation to `space` (as editor) on `host`; its code and PIN.
     pub fn open_invitation(&mut self, host: usize, space: PublicKey, lifetime_ms: u64) -> (InvitationCode, Pin) {
         self.command(
@@ -432,18 +488,26 @@ impl Net {
     }
 
     /// The code and PIN of the invitation `host` created last.
+    ///
+    /// # Panics
+    /// If `host` created no invitation, or its last one has no PIN.
+    #[must_use]
     pub fn created_invitation(&self, host: usize) -> (InvitationCode, Pin) {
-        self.events[host]
+        let (code, pin) = self.events[host]
             .iter()
             .rev()
             .find_map(|e| match e {
-                Event::InvitationCreated { code, pin, .. } => Some((*code, pin.clone().unwrap())),
+                Event::InvitationCreated { code, pin, .. } => Some((*code, pin.clone())),
                 _ => None,
             })
-            .expect("the invitation was created")
+            .expect("the host created an invitation");
+        (code, pin.expect("the host's last invitation is a PIN invitation"))
     }
 
     /// Peer 0 creates a space and invites each of `guests`; returns it once all replicas agree.
+    ///
+    /// # Panics
+    /// If a guest does not join, or the replicas do not converge, within `WAIT_MS` each.
     pub fn shared_space(&mut self, guests: &[usize]) -> PublicKey {
         self.command(0, Command::CreateSpace);
         let created = |e: &Event| if let Event::SpaceCreated { space } = e { Some(*space) } else { None };
@@ -452,23 +516,30 @@ impl Net {
             self.invite(0, *g, space);
         }
         let all: Vec<usize> = std::iter::once(0).chain(guests.iter().copied()).collect();
-        assert!(self.run(60_000, |n| n.converged(&space, &all)), "the members converged");
+        assert!(self.run(WAIT_MS, |n| n.converged(&space, &all)), "the members converged");
         space
     }
 
-    /// Issues a delegated PIN invitation on `creator` and waits until `delegate` hosts it too.
     /// `by` makes `member` an admin of `space`; returns once both replicas show it.
+    ///
+    /// # Panics
+    /// If both replicas do not show it within `WAIT_MS`.
     pub fn promote(&mut self, by: usize, member: usize, space: PublicKey) {
         let admin = self.key(member);
         self.command(by, Command::SetRole { space, member: admin, role: Role::Admin });
         let promoted = |n: &Net| {
-            [by, member]
-                .iter()
-                .all(|i| n.peers[*i].client().space(&space).unwrap().membership().role(&admin) == Some(Role::Admin))
+            [by, member].iter().all(|i| {
+                n.peers[*i].client().space(&space).is_some_and(|s| s.membership().role(&admin) == Some(Role::Admin))
+            })
         };
-        assert!(self.run(60_000, promoted), "the member is an admin on both");
+        assert!(self.run(WAIT_MS, promoted), "the member is an admin on both");
     }
 
+    /// Makes `delegate` an admin, issues a delegated PIN invitation on `creator` and waits until
+    /// `delegate` hosts it too; its code and PIN.
+    ///
+    /// # Panics
+    /// If the promotion or the delegation does not reach both within `WAIT_MS`.
     pub fn delegated_invitation(&mut self, creator: usize, delegate: usize, space: PublicKey) -> (InvitationCode, Pin) {
         self.promote(creator, delegate, space);
         let command = Command::DelegateInvitation {
@@ -476,22 +547,26 @@ impl Net {
             auth: AuthMethod::Pin,
             role: Role::Editor,
             guest: None,
-            lifetime_ms: 3_600_000,
+            lifetime_ms: INVITATION_LIFETIME_MS,
             use_limit: 1,
         };
         self.command(creator, command);
         let (code, pin) = self.created_invitation(creator);
         let hosted =
             |n: &Net| [creator, delegate].iter().all(|i| n.peers[*i].hosting().any(|h| h.code().id == code.id));
-        assert!(self.run(60_000, hosted), "creator and delegate both host it");
+        assert!(self.run(WAIT_MS, hosted), "creator and delegate both host it");
         (code, pin)
     }
 
+    /// `host` invites `guest` to `space` by PIN; returns once the guest joined.
+    ///
+    /// # Panics
+    /// If the guest has not joined within `WAIT_MS` of being ready.
     pub fn invite(&mut self, host: usize, guest: usize, space: PublicKey) {
-        let (code, pin) = self.open_invitation(host, space, 3_600_000);
+        let (code, pin) = self.open_invitation(host, space, INVITATION_LIFETIME_MS);
         self.accept_with_pin(guest, code, pin);
         let joined = |n: &Net| n.events[guest].contains(&Event::Joined { space });
-        assert!(self.run(60_000, joined), "guest joined");
+        assert!(self.run(WAIT_MS, joined), "guest joined");
     }
 
     /// `guest` accepts `code` and, once ready, proves `pin`.
@@ -502,29 +577,35 @@ impl Net {
                 .iter()
                 .any(|e| matches!(e, Event::Joining { event: GuestEvent::State(State::ReadyForAuthentication), id } if *id == code.id))
         };
-        assert!(self.run(60_000, ready), "guest reached READY_FOR_AUTHENTICATION");
+        assert!(self.run(WAIT_MS, ready), "guest reached READY_FOR_AUTHENTICATION");
         self.command(guest, Command::Authenticate { id: code.id, pin });
     }
 
     /// Peer `host` links blank peer `blank` to its identity by a DEVICE invitation.
+    ///
+    /// # Panics
+    /// If the device is not linked within `WAIT_MS` of being ready.
     pub fn link_device(&mut self, host: usize, blank: usize) {
         let command = Command::CreateInvitation {
             space: None,
             auth: AuthMethod::Pin,
             role: Role::Editor,
             guest: None,
-            lifetime_ms: 3_600_000,
+            lifetime_ms: INVITATION_LIFETIME_MS,
             use_limit: 1,
         };
         self.command(host, command);
         let (code, pin) = self.created_invitation(host);
         self.accept_with_pin(blank, code, pin);
         let linked = |n: &Net| n.events[blank].iter().any(|e| matches!(e, Event::Linked { .. }));
-        assert!(self.run(60_000, linked), "the new device was linked");
+        assert!(self.run(WAIT_MS, linked), "the new device was linked");
     }
 
+    /// Peer `i` creates a note saying `text` in `space`; its item id (one per peer: a second
+    /// write by the same peer creates the same item again).
     pub fn write(&mut self, i: usize, space: PublicKey, text: &str) -> ItemId {
-        let item = ItemId([i as u8 + 1; 16]);
+        let tag = u8::try_from(i + 1).expect("a peer's index fits its address byte");
+        let item = ItemId([tag; 16]);
         let ops = vec![
             Op::Create { item, type_name: "note".into() },
             Op::Set { item, field: "text".into(), value: Value::Text(text.into()) },
@@ -533,6 +614,8 @@ impl Net {
         item
     }
 
+    /// Whether peers `who` all hold `space` with the same members and items.
+    #[must_use]
     pub fn converged(&self, space: &PublicKey, who: &[usize]) -> bool {
         let views: Vec<_> = who
             .iter()
@@ -545,6 +628,30 @@ impl Net {
     }
 }
 
+/// The first space peer `i` created.
+///
+/// # Panics
+/// If peer `i` created no space.
+#[must_use]
 pub fn space_of(net: &Net, i: usize) -> PublicKey {
-    net.events[i].iter().find_map(|e| if let Event::SpaceCreated { space } = e { Some(*space) } else { None }).unwrap()
+    net.events[i]
+        .iter()
+        .find_map(|e| if let Event::SpaceCreated { space } = e { Some(*space) } else { None })
+        .expect("the peer created a space")
+}
+
+/// Peer `i`'s address: what others dial to reach it.
+fn address(i: usize) -> Vec<u8> {
+    vec![u8::try_from(i).expect("a peer's address is one byte")]
+}
+
+fn client_id(i: usize) -> ClientId {
+    ClientId(u64::try_from(i).expect("a peer index fits a client id"))
+}
+
+/// Where peer `i`'s signaling connection comes from: one source per peer, so the server's
+/// per-source limits see separate devices.
+fn source(i: usize) -> Source {
+    let byte = u8::try_from(i).expect("a peer's address is one byte");
+    Source([byte; 16])
 }
