@@ -7,9 +7,8 @@ use spaces_protocol::item::{ItemId, Op, Value};
 use spaces_protocol::peer::{Command, CommandError, Event};
 use spaces_protocol::signal::PeerInfo;
 use spaces_protocol::space::WriteVerdict;
-use spaces_protocol::{PublicKey, Role};
-
 use spaces_protocol::testing::peer_net::{Net, space_of};
+use spaces_protocol::{PublicKey, Role};
 
 #[test]
 fn three_peers_invite_write_and_converge() {

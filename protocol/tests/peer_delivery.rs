@@ -5,7 +5,6 @@
 use spaces_protocol::PublicKey;
 use spaces_protocol::item::{ItemId, Op, Value};
 use spaces_protocol::peer::Command;
-
 use spaces_protocol::testing::peer_net::{LATENCY_MS, Msg, Net};
 
 fn holds(net: &Net, i: usize, space: &PublicKey, item: ItemId) -> bool {

@@ -6,9 +6,8 @@
 use spaces_protocol::item::ItemId;
 use spaces_protocol::peer::{Command, Event};
 use spaces_protocol::space::Standing;
-use spaces_protocol::{Assertion, PublicKey};
-
 use spaces_protocol::testing::peer_net::Net;
+use spaces_protocol::{Assertion, PublicKey};
 
 fn holds(net: &Net, i: usize, space: &PublicKey) -> bool {
     let me = net.peers[i].client().identity_key();

@@ -6,7 +6,6 @@ use spaces_protocol::Role;
 use spaces_protocol::invitation::guest::GuestEvent;
 use spaces_protocol::invitation::{AuthMethod, State};
 use spaces_protocol::peer::{Command, CommandError, Event, HOSTED_MAX, JOINING_MAX, Record};
-
 use spaces_protocol::testing::peer_net::{Net, space_of};
 
 /// Failed on the code before the table (`Peer::hosting` and `Peer::joining` only grew, SPEC §9.7

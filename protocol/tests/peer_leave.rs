@@ -3,7 +3,6 @@
 
 use spaces_protocol::Role;
 use spaces_protocol::peer::Command;
-
 use spaces_protocol::testing::peer_net::{Net, space_of};
 
 /// Found by the simulator (faulty seed 972, L1): an admin admitted a guest while the owner was

@@ -5,7 +5,6 @@
 use spaces_protocol::Role;
 use spaces_protocol::peer::Command;
 use spaces_protocol::space::Standing;
-
 use spaces_protocol::testing::peer_net::Net;
 
 fn standing(net: &Net, i: usize, space: &spaces_protocol::PublicKey) -> Standing {

@@ -4,9 +4,8 @@
 
 use spaces_protocol::peer::{Command, TOPIC_EPOCH_MS, rotation, rotation_due, rotation_modulus};
 use spaces_protocol::signal::SignalLimits;
-use spaces_protocol::{PublicKey, Timestamp};
-
 use spaces_protocol::testing::peer_net::{Net, space_of};
+use spaces_protocol::{PublicKey, Timestamp};
 
 /// Failed before the rotation (seed 51): each device held the four spaces of lowest key for
 /// good, and the shared one was among neither's, so after a restart they never met again.
