@@ -6,18 +6,23 @@
 //! inside the host (its `handle_input` and `poll_output`, the `Client` admitter included) is
 //! summed separately: that is what a host pays per guest, the figure for invitations a host
 //! can serve per second per core.
+//!
+//! It does not run over `spaces_protocol::testing::invitation_pair::World`: that world's
+//! time-ordered queue, tap and copy of every frame (for secrecy checks) would be timed with the
+//! protocol, and the host's share could not be timed apart.
 
 use std::time::{Duration, Instant};
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
-use spaces_protocol::invitation::guest::{GuestInput, GuestOutput, InvitationGuest, Joiner};
+use spaces_protocol::invitation::guest::{GuestInput, GuestOutput, InvitationGuest};
 use spaces_protocol::invitation::host::{HostInput, HostOutput, HostParams, InvitationHost};
 use spaces_protocol::invitation::{AuthMethod, InvitationCode, Kind, Limits, State, handshake};
 use spaces_protocol::keys::NoiseKeypair;
+use spaces_protocol::testing::EPOCH_MS as T0;
+use spaces_protocol::testing::invitation_pair::space_joiner;
 use spaces_protocol::{Client, PublicKey, Role, Timestamp};
 
-const T0: u64 = 1_700_000_000_000;
 /// Frames a successful invitation exchanges at most; more means the loop is stuck.
 const FRAMES_MAX: usize = 16;
 
@@ -69,11 +74,7 @@ pub fn invitation(s: &mut Setup, auth: AuthMethod) -> Timing {
     let (mut host, code) = InvitationHost::create(params, &noise, Limits::default(), now, &mut s.rng).unwrap();
     let mut host_time = host_start.elapsed();
     let pin = host.pin().cloned();
-    let joiner = Joiner::Space {
-        join: s.guest.join_request(&mut s.rng),
-        device: s.guest.device_keypair().clone(),
-        noise: s.guest.identity().noise_keypair().clone(),
-    };
+    let joiner = space_joiner(&mut s.guest, &mut s.rng);
     let mut guest = InvitationGuest::new(code, joiner, Limits::default(), now, &mut s.rng).unwrap();
     let mut frames = 0;
     while !guest.state().is_terminal() {

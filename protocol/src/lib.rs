@@ -114,6 +114,7 @@ pub mod replication;
 pub mod signal;
 pub mod space;
 pub mod swarm;
+pub mod testing;
 pub mod time;
 
 pub use client::{Client, ClientError, JoinRequest};

@@ -1,14 +1,12 @@
 //! Invitation flows over an in-memory network with virtual time (SPEC.md §7).
 
-mod support;
-
 use spaces_protocol::invitation::guest::{GuestEvent, GuestInput, InvitationGuest, Joiner};
 use spaces_protocol::invitation::host::{HostEvent, HostInput, HostParams, InvitationHost};
 use spaces_protocol::invitation::wire::AdmissionGrant;
 use spaces_protocol::invitation::{AuthMethod, InvitationCode, Kind, Limits, Pin, Refusal, State};
 use spaces_protocol::keys::{Keypair, NoiseKeypair};
+use spaces_protocol::testing::invitation_pair::{Dir, World};
 use spaces_protocol::{Client, Credential, PublicKey, Role, Timestamp};
-use support::{Dir, World};
 
 const HOUR: u64 = 3_600_000;
 

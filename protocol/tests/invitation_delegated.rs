@@ -2,12 +2,10 @@
 //! offline, cancelled everywhere, dead with their issuer, use limits after merges, and one
 //! attempt budget shared by all hosts.
 
-mod support;
-
 use spaces_protocol::invitation::guest::GuestInput;
 use spaces_protocol::invitation::{AuthMethod, InvitationCode, Limits, Pin, Refusal, State};
+use spaces_protocol::testing::invitation_pair::World;
 use spaces_protocol::{Client, CredentialId, PublicKey, Role};
-use support::World;
 
 const HOUR: u64 = 3_600_000;
 

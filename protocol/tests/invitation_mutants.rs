@@ -1,11 +1,6 @@
 //! Each invitation checker fails on its planted bug (the mutant catalogue, SPEC.md §7.10).
 //! Every check is run twice: it must hold on the real code and fail with the mutant.
 #![cfg(feature = "mutants")]
-// `security` (the issue-10 checks, shared with their own test file) brings its own copy of the
-// test kit; one kit per test crate is what issue 12 is for.
-#![allow(clippy::duplicate_mod)]
-
-mod support;
 
 #[path = "invitation_security.rs"]
 #[allow(dead_code)]
@@ -15,8 +10,8 @@ use spaces_protocol::invitation::guest::{GuestEvent, GuestInput};
 use spaces_protocol::invitation::host::{HostInput, HostParams, InvitationHost};
 use spaces_protocol::invitation::{AuthMethod, InvitationCode, Kind, Limits, Pin, Refusal, State};
 use spaces_protocol::mutants::{Mutant, set};
+use spaces_protocol::testing::invitation_pair::{Dir, World};
 use spaces_protocol::{Role, Timestamp};
-use support::{Dir, World};
 
 const HOUR: u64 = 3_600_000;
 

@@ -3,14 +3,12 @@
 //! seeds are in SPEC §7.11); these pin them at the host's surface. `invitation_mutants.rs`
 //! shows each check failing with the planted bug that restores the hole.
 
-mod support;
-
 use spaces_protocol::Client;
 use spaces_protocol::invitation::guest::{GuestEvent, GuestInput};
 use spaces_protocol::invitation::host::{HostParams, InvitationHost};
 use spaces_protocol::invitation::{AuthMethod, InvitationCode, Kind, Limits, Pin, Refusal};
+use spaces_protocol::testing::invitation_pair::{Dir, World};
 use spaces_protocol::{PublicKey, Role};
-use support::{Dir, World};
 
 const HOUR: u64 = 3_600_000;
 

@@ -11,8 +11,6 @@
 // The wall-clock times are only printed, for the report; the protocol never sees them.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
-mod net;
-
 use std::time::Instant;
 
 use rand_chacha::ChaCha20Rng;
@@ -29,7 +27,7 @@ use spaces_protocol::invitation::wire::{AdmissionGrant, FRAME_SIZE_MAX, GRANT_CR
 use spaces_protocol::peer::{Command, Event};
 use spaces_protocol::{Client, PublicKey, Role, Timestamp};
 
-use net::Net;
+use spaces_protocol::testing::peer_net::Net;
 
 /// A space of `total` credentials: the owner's honest history, then the owner makes `host` an
 /// admin (grant and feed admissions), all in the owner's control feed.

@@ -1,7 +1,5 @@
 //! Several Peers and one signaling server in a small deterministic in-memory world.
 
-mod net;
-
 use spaces_protocol::invitation::guest::GuestEvent;
 use spaces_protocol::invitation::host::HostEvent;
 use spaces_protocol::invitation::{AuthMethod, InvitationCode, Pin, State};
@@ -9,9 +7,8 @@ use spaces_protocol::item::{ItemId, Op, Value};
 use spaces_protocol::peer::{Command, CommandError, Event};
 use spaces_protocol::signal::PeerInfo;
 use spaces_protocol::space::WriteVerdict;
+use spaces_protocol::testing::peer_net::{Net, space_of};
 use spaces_protocol::{PublicKey, Role};
-
-use net::*;
 
 #[test]
 fn three_peers_invite_write_and_converge() {

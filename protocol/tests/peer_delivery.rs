@@ -2,13 +2,10 @@
 //! entries go with the write's own frames, pushed from what each link last heard the other side
 //! hold, not a pull round trip later (summary, the receiver's summary back, then the entries).
 
-mod net;
-
 use spaces_protocol::PublicKey;
 use spaces_protocol::item::{ItemId, Op, Value};
 use spaces_protocol::peer::Command;
-
-use net::*;
+use spaces_protocol::testing::peer_net::{LATENCY_MS, Msg, Net};
 
 fn holds(net: &Net, i: usize, space: &PublicKey, item: ItemId) -> bool {
     net.peers[i].client().space(space).is_some_and(|s| s.items().iter().any(|it| it.id == item))
@@ -49,8 +46,7 @@ fn frames_of_two_writes(seed: u64) -> Vec<usize> {
     let ops = vec![Op::Set { item: first, field: "text".into(), value: Value::Text("two".into()) }];
     net.command(0, Command::Write { space, ops });
     let frames = net
-        .queue
-        .values()
+        .in_flight()
         .filter_map(|m| if let Msg::Frame { peer: 1, bytes, .. } = m { Some(bytes.len()) } else { None });
     let frames = frames.collect();
     assert!(net.run(1_000, |n| n.converged(&space, &[0, 1])));

@@ -3,14 +3,11 @@
 //! space by its identity, replicates them with every member, and keeps a space it left left.
 //! The join half fails with its planted bug (`halo-no-join`).
 
-mod net;
-
 use spaces_protocol::item::ItemId;
 use spaces_protocol::peer::{Command, Event};
 use spaces_protocol::space::Standing;
+use spaces_protocol::testing::peer_net::Net;
 use spaces_protocol::{Assertion, PublicKey};
-
-use net::*;
 
 fn holds(net: &Net, i: usize, space: &PublicKey) -> bool {
     let me = net.peers[i].client().identity_key();

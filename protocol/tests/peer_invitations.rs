@@ -2,14 +2,11 @@
 //! device that hosts and accepts invitations for years holds only the live ones; and which of
 //! its hosted invitations it serves on their topics.
 
-mod net;
-
 use spaces_protocol::Role;
 use spaces_protocol::invitation::guest::GuestEvent;
 use spaces_protocol::invitation::{AuthMethod, State};
 use spaces_protocol::peer::{Command, CommandError, Event, HOSTED_MAX, JOINING_MAX, Record};
-
-use net::*;
+use spaces_protocol::testing::peer_net::{Net, space_of};
 
 /// Failed on the code before the table (`Peer::hosting` and `Peer::joining` only grew, SPEC §9.7
 /// item 7): the completed invitation and the finished acceptance stayed for good.

@@ -1,12 +1,9 @@
 //! Leaving hands off first (SPEC.md §9.4.2): the summary that ends the handoff must come from a
 //! member that does not owe its membership to the leaver's own feeds.
 
-mod net;
-
 use spaces_protocol::Role;
 use spaces_protocol::peer::Command;
-
-use net::*;
+use spaces_protocol::testing::peer_net::{Net, space_of};
 
 /// Found by the simulator (faulty seed 972, L1): an admin admitted a guest while the owner was
 /// away, left, and took the guest's own summary, which shows the admin's feeds held (the grant

@@ -1,13 +1,10 @@
 //! A removed member learns of its removal (SPEC.md §9.2.2 rule 7, §9.7 item 2): the entries
 //! that carry it reach its device, whose replica then shows it removed and says so once.
 
-mod net;
-
 use spaces_protocol::Role;
 use spaces_protocol::peer::{Command, Event};
 use spaces_protocol::space::Standing;
-
-use net::*;
+use spaces_protocol::testing::peer_net::Net;
 
 fn standing(net: &Net, i: usize, space: &spaces_protocol::PublicKey) -> Standing {
     let me = net.peers[i].client().identity_key();

@@ -2,13 +2,10 @@
 //! that space, and a member dials it back itself when it re-admits it, whatever the key order.
 //! Both halves fail with their planted bug (`removed-keeps-dialling`, `no-readmitted-dial`).
 
-mod net;
-
 use spaces_protocol::Role;
 use spaces_protocol::peer::Command;
 use spaces_protocol::space::Standing;
-
-use net::*;
+use spaces_protocol::testing::peer_net::Net;
 
 fn standing(net: &Net, i: usize, space: &spaces_protocol::PublicKey) -> Standing {
     let me = net.peers[i].client().identity_key();

@@ -2,13 +2,10 @@
 //! spaces than `topics_per_client_max` lets its spaces take turns on the topics it may hold, so
 //! it is still found on every one of them.
 
-mod net;
-
 use spaces_protocol::peer::{Command, TOPIC_EPOCH_MS, rotation, rotation_due, rotation_modulus};
 use spaces_protocol::signal::SignalLimits;
+use spaces_protocol::testing::peer_net::{Net, space_of};
 use spaces_protocol::{PublicKey, Timestamp};
-
-use net::*;
 
 /// Failed before the rotation (seed 51): each device held the four spaces of lowest key for
 /// good, and the shared one was among neither's, so after a restart they never met again.

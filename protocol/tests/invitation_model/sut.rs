@@ -12,6 +12,7 @@ use spaces_protocol::invitation::host::{
 };
 use spaces_protocol::invitation::wire::AdmissionGrant;
 use spaces_protocol::invitation::{AuthMethod, InvitationCode, Kind, Limits, Pin, SessionId};
+use spaces_protocol::testing::invitation_pair::space_joiner;
 use spaces_protocol::{Client, Role, Timestamp};
 
 use super::{End, Lose, Model, Seen, Step};
@@ -248,7 +249,7 @@ impl Sut {
 
     fn new_joiner(&mut self) -> (Client, Joiner) {
         let mut client = Client::create_identity(&mut self.rng, self.now);
-        let joiner = joiner(&mut client, &mut self.rng);
+        let joiner = space_joiner(&mut client, &mut self.rng);
         (client, joiner)
     }
 
@@ -292,7 +293,7 @@ impl Sut {
                 seen
             }
             Step::Rejoin { i } => {
-                let joiner = joiner(&mut self.admitted[i].client, &mut self.rng);
+                let joiner = space_joiner(&mut self.admitted[i].client, &mut self.rng);
                 let a = self.attempt(joiner, pin(true), Lose::None, None);
                 let seen = Self::seen(&a);
                 self.finish(a, false);
@@ -334,11 +335,6 @@ impl Sut {
             }
         };
     }
-}
-
-fn joiner(client: &mut Client, rng: &mut ChaCha20Rng) -> Joiner {
-    let join = client.join_request(rng);
-    Joiner::Space { join, device: client.device_keypair().clone(), noise: client.identity().noise_keypair().clone() }
 }
 
 /// A retry gets the grant already issued (SPEC §7.7.2 `Retry`): the same role and host

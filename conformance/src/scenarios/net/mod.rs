@@ -1,8 +1,12 @@
 //! The scenario world: the driver's flows and the harness's own (`LocalFlow`s of our protocol
 //! crate), exchanging frames through one time-ordered queue with a fixed latency, on a
 //! virtual clock that jumps to the next event (quinn-proto's test `Pair`, our
-//! `protocol/tests/support`). A tap can drop, duplicate or alter frames; the signaling route
-//! of a topic can point anywhere; a scripted party can replay recorded frames.
+//! `spaces_protocol::testing::invitation_pair`). A tap can drop, duplicate or alter frames; the
+//! signaling route of a topic can point anywhere; a scripted party can replay recorded frames.
+//!
+//! It is not built on `invitation_pair`: its parties are flows behind a driver, spoken to in
+//! JSON (hex frames, topics as strings, every call fallible), not the crate's typed state
+//! machines, and its deliveries follow the simulator's weather.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
