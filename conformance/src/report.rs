@@ -10,6 +10,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use spaces_sim::junit::xml;
+
 use crate::diff::{Difference, SHOWN_CHARS_MAX, clip, show};
 use crate::wire::Hello;
 
@@ -350,24 +352,6 @@ fn junit_case(out: &mut String, case: &Case) {
             let _ = writeln!(out, "><failure message=\"{}\">{}</failure></testcase>", xml(&message), xml(&detail));
         }
     }
-}
-
-/// Escapes text for XML attributes and content; drops characters XML 1.0 cannot carry.
-fn xml(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\n' | '\t' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 => {}
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -19,5 +19,5 @@ pub const UNSUPPORTED: &str = "unsupported";
 pub const OPS: &[&str] = spaces_vectors::ops::OPS;
 
 fn vector_op(op: &str, input: &Value) -> Result<Value, OpError> {
-    spaces_vectors::ops::run(op, input).map_err(|e| OpError { kind: e.kind, message: e.message })
+    spaces_vectors::ops::run(op, input)
 }

@@ -24,22 +24,8 @@ pub struct Request {
 }
 
 /// Why an op failed: `kind` is a stable name a grader may compare, `message` is for people.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OpError {
-    pub kind: String,
-    pub message: String,
-}
-
-impl OpError {
-    pub fn new(kind: &str, message: impl Into<String>) -> Self {
-        OpError { kind: kind.to_owned(), message: message.into() }
-    }
-
-    /// The args of a request do not have the shape DRIVER.md gives.
-    pub fn bad_args(message: impl Into<String>) -> Self {
-        OpError::new("bad_args", message)
-    }
-}
+/// One type for vector ops and driver ops alike.
+pub use spaces_vectors::ops::OpError;
 
 /// What a driver answers.
 #[derive(Debug, Clone, PartialEq)]

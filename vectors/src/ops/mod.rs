@@ -23,7 +23,8 @@ pub const UNSUPPORTED: &str = "unsupported";
 /// Why an op refused its input. `kind` is one of: `bad_args` (the vector itself is malformed:
 /// the name DRIVER.md gives malformed `args`), `decode`, `signature`, `credential`, `feed`, `code`, `pake`, `handshake`, `frame`,
 /// `unsupported`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The conformance driver protocol sends it as it is (`{"kind", "message"}`, DRIVER.md).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OpError {
     pub kind: String,
     pub message: String,
@@ -34,6 +35,7 @@ impl OpError {
         OpError { kind: kind.to_owned(), message: message.into() }
     }
 
+    /// The args do not have the shape DRIVER.md gives.
     pub fn bad_args(message: impl Into<String>) -> Self {
         OpError::new("bad_args", message)
     }
