@@ -56,6 +56,11 @@ pub enum Command {
         /// How long the invitation is valid: 90s, 10m, 2h.
         #[arg(long, default_value = "10m")]
         expires: String,
+        /// Let the space's other admin devices host it too, so the guest can join while this
+        /// device is offline (SPEC §7.8): the command hands the invitation to an admin device
+        /// that is online (`spaces up` there) and ends, leaving the invitation open.
+        #[arg(long)]
+        delegated: bool,
     },
     /// Join a space with an invite code.
     Join {
@@ -99,6 +104,11 @@ pub enum Command {
     },
     /// Remove a member from a space (locally; it reaches the others at the next sync or up).
     Remove { space: String, member: String },
+    /// Link devices of one identity: a new device joins yours and gets your spaces.
+    Device {
+        #[command(subcommand)]
+        command: DeviceCommand,
+    },
     /// Run a signaling server.
     Signal {
         #[arg(long, default_value = "127.0.0.1:7700")]
@@ -113,6 +123,28 @@ pub enum SpaceCommand {
         /// A local name for it.
         #[arg(long)]
         name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeviceCommand {
+    /// Invite a new device of yours (a fresh `spaces init` elsewhere) to this identity: prints
+    /// a code and a PIN, and stays up until the device is linked and has your spaces.
+    Invite {
+        /// How long the invitation is valid: 90s, 10m, 2h.
+        #[arg(long, default_value = "10m")]
+        expires: String,
+    },
+    /// Make this new device (no spaces yet) a device of the identity that printed CODE; it
+    /// then gets that identity's spaces from it.
+    Join {
+        code: String,
+        /// The 6-digit PIN (prompted for, hidden, if not given).
+        #[arg(long)]
+        pin: Option<String>,
+        /// Give up after this long: 30s, 2m.
+        #[arg(long, default_value = "2m")]
+        timeout: String,
     },
 }
 

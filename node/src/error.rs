@@ -71,6 +71,10 @@ pub enum NodeError {
         space: String,
         detail: String,
     },
+    /// `device join` on a device that already holds spaces: linking replaces its identity.
+    NotBlank {
+        home: PathBuf,
+    },
     Interrupted,
 }
 
@@ -112,6 +116,10 @@ impl NodeError {
             NodeError::Sync { .. } => {
                 "another member device must be online (spaces up, or spaces sync) and reachable".into()
             }
+            NodeError::NotBlank { .. } => {
+                "run device join in a new home: spaces --home DIR init --name NAME, then spaces --home DIR device join CODE"
+                    .into()
+            }
             NodeError::Interrupted => "interrupted by the user".into(),
         }
     }
@@ -144,6 +152,13 @@ impl std::fmt::Display for NodeError {
             NodeError::Refused { what, detail } => write!(f, "{what} refused: {detail}"),
             NodeError::Invitation { reason, .. } => f.write_str(reason),
             NodeError::Sync { space, detail } => write!(f, "space {space} did not sync: {detail}"),
+            NodeError::NotBlank { home } => {
+                write!(
+                    f,
+                    "the device in {} already holds spaces: only a new device can join an identity",
+                    home.display()
+                )
+            }
             NodeError::Interrupted => f.write_str("interrupted"),
         }
     }

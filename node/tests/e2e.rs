@@ -216,6 +216,18 @@ fn pair() -> Pair {
     Pair { _dir: dir, _server: server, alice, bob, space, code, pin }
 }
 
+/// The identity key of `device`'s user, as `members` of `space` shows it.
+fn identity_of(device: &Device, space: &str) -> String {
+    let members = device.ok(&["--json", "members", space]);
+    members
+        .lines()
+        .find(|l| l.contains("\"you\":true"))
+        .and_then(|l| l.split("\"identity\":\"").nth(1))
+        .and_then(|rest| rest.split('"').next())
+        .expect("the device's identity")
+        .to_owned()
+}
+
 /// Keeps `device` online (`spaces up`) until the returned handle is stopped or dropped.
 fn up(device: &Device) -> Running {
     let online = device.spawn(&["up"]);
@@ -276,14 +288,7 @@ fn three_wrong_pins_burn_the_invitation_and_join_says_so() {
 #[test]
 fn a_removed_member_can_neither_sync_new_data_nor_rejoin_with_the_old_code() {
     let p = pair();
-    let members = p.bob.ok(&["--json", "members", "s"]);
-    let bob_key = members
-        .lines()
-        .find(|l| l.contains("\"you\":true"))
-        .and_then(|l| l.split("\"identity\":\"").nth(1))
-        .and_then(|rest| rest.split('"').next())
-        .expect("bob's identity")
-        .to_owned();
+    let bob_key = identity_of(&p.bob, "s");
     p.alice.ok(&["remove", "s", &bob_key]);
     p.alice.ok(&["put", "s", "secret", "plan=b"]);
 
@@ -366,4 +371,81 @@ fn a_key_file_others_may_read_is_refused() {
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).expect("chmod");
     let refused = alice.fails(&["spaces"]);
     assert!(refused.contains("mode 644") && refused.contains("chmod 600"), "{refused}");
+}
+
+/// A device invitation: the code and PIN `spaces device invite` printed, and the running host.
+fn device_invite(host: &Device) -> (Running, String, String) {
+    let inviting = host.spawn(&["device", "invite"]);
+    let code = inviting.until("invite code:").rsplit(' ').next().expect("code").to_owned();
+    let pin = inviting.line();
+    assert_eq!(pin.len(), 6, "the PIN on its own line: {pin:?}");
+    (inviting, code, pin)
+}
+
+#[test]
+fn a_new_device_joins_its_identity_and_gets_its_spaces_and_items() {
+    let p = pair();
+    p.alice.ok(&["put", "s", "milk", "qty=2"]);
+    let dir = Dir::new();
+    let laptop = Device::new(&dir.0, "laptop", &p.alice.signal);
+
+    let (mut inviting, code, pin) = device_invite(&p.alice);
+    let linked = laptop.ok(&["device", "join", &code, "--pin", &pin, "--timeout", "10s"]);
+    assert!(linked.contains("linked to identity") && linked.contains("holds 1 spaces"), "{linked}");
+    assert!(inviting.wait().success(), "the device invitation ends linked");
+
+    // The laptop is Alice: her space, her role, her items; what it writes reaches her phone.
+    let alice_members = p.alice.ok(&["--json", "members", "s"]);
+    let laptop_members = laptop.ok(&["--json", "members", &p.space]);
+    let you = |m: &str| m.lines().find(|l| l.contains("\"you\":true")).map(str::to_owned);
+    assert_eq!(you(&alice_members).is_some(), you(&laptop_members).is_some(), "{laptop_members}");
+    assert!(laptop.ok(&["get", &p.space]).contains("milk qty=2"));
+    laptop.ok(&["put", &p.space, "eggs", "qty=12"]);
+    let online = up(&p.alice);
+    laptop.ok(&["sync", &p.space, "--timeout", "10s"]);
+    stop(online);
+    assert!(p.alice.ok(&["get", "s"]).contains("eggs qty=12"));
+}
+
+#[test]
+fn device_join_refuses_a_device_with_spaces_and_a_space_code() {
+    let p = pair();
+    let (_inviting, code, pin) = device_invite(&p.alice);
+    let refused = p.bob.fails(&["device", "join", &code, "--pin", &pin, "--timeout", "5s"]);
+    assert!(
+        refused.contains("already holds spaces") && refused.contains("hint: run device join in a new home"),
+        "{refused}"
+    );
+    let wrong_kind = p.bob.fails(&["join", &code, "--pin", &pin]);
+    assert!(wrong_kind.contains("use spaces device join"), "{wrong_kind}");
+    let dir = Dir::new();
+    let fresh = Device::new(&dir.0, "fresh", &p.alice.signal);
+    let wrong_kind = fresh.fails(&["device", "join", &p.code, "--pin", "123456"]);
+    assert!(wrong_kind.contains("use spaces join"), "{wrong_kind}");
+}
+
+#[test]
+fn a_delegated_invitation_admits_a_guest_while_its_creator_is_offline() {
+    let p = pair();
+    let bob_key = identity_of(&p.bob, "s");
+    p.alice.ok(&["role", "s", &bob_key, "admin"]);
+    let alice_online = up(&p.alice);
+    p.bob.ok(&["sync", "s", "--timeout", "10s"]);
+    stop(alice_online);
+
+    // Bob's admin device is online; Alice hands it the invitation and goes offline.
+    let bob_online = up(&p.bob);
+    let handed = p.alice.ok(&["invite", "s", "--delegated", "--role", "editor"]);
+    let lines: Vec<&str> = handed.lines().collect();
+    let at = lines.iter().position(|l| l.starts_with("invite code:")).expect("a code line");
+    let code = lines[at].rsplit(' ').next().expect("code").to_owned();
+    let pin = lines[at + 1].to_owned();
+    assert!(handed.contains("handed to the space's admin devices"), "{handed}");
+
+    let dir = Dir::new();
+    let carol = Device::new(&dir.0, "carol", &p.alice.signal);
+    let joined = carol.ok(&["join", &code, "--pin", &pin, "--name", "s", "--timeout", "10s"]);
+    assert!(joined.contains(&format!("joined space {}", p.space)), "{joined}");
+    stop(bob_online);
+    assert!(carol.ok(&["members", "s"]).contains("editor"), "carol joined as the code's role");
 }
