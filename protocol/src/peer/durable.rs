@@ -2,7 +2,7 @@
 //! appends to a log, and how a log (a snapshot, then records) becomes a device again.
 //!
 //! After every input the Peer compares its state with what its records already hold
-//! ([`Logged`]) and emits the difference as one `Output::Persist { seq, records }` ahead of
+//! (`Logged`) and emits the difference as one `Output::Persist { seq, records }` ahead of
 //! that input's other outputs, which it withholds until the driver reports `Durable { seq }`.
 //! So no entry the device signed, no credential it issued and no answer of an invitation host
 //! leaves the device before the record that makes it survive a crash: a restarted device

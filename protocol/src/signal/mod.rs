@@ -106,14 +106,14 @@
 //!
 //! ## 8.3 Limits and timers
 //!
-//! The server's limits are `SignalLimits` (defaults in brackets): connections
-//! `clients_max` [4096], from one source `clients_per_source_max` [32]; topics in total `topics_max` [16384]; topics per connection
-//! `topics_per_client_max` [256]; connections per topic `peers_per_topic_max` [256]; a token
-//! bucket per connection of `rate_per_s` [50] messages per second, `rate_burst_max` [300]
-//! deep; registration TTL `registration_ttl_ms` [60 s]; `violations_max` [16] malformed or
+//! The server's limits are `SignalLimits` (defaults in parentheses): connections
+//! `clients_max` (4096), from one source `clients_per_source_max` (32); topics in total `topics_max` (16384); topics per connection
+//! `topics_per_client_max` (256); connections per topic `peers_per_topic_max` (256); a token
+//! bucket per connection of `rate_per_s` (50) messages per second, `rate_burst_max` (300)
+//! deep; registration TTL `registration_ttl_ms` (60 s); `violations_max` (16) malformed or
 //! oversized frames before the connection is closed. A connection that sends nothing
 //! accepted for the TTL is closed and its registrations dropped (peers are told `PeerLeft`);
-//! a client therefore sends `Ping` every TTL/3 [20 s] while connected. A message over the
+//! a client therefore sends `Ping` every TTL/3 (20 s) while connected. A message over the
 //! rate is dropped unanswered, except the first of a run, which gets `RateLimited`.
 //! When a table is full, the source holding the most of it gives a slot up to a source that
 //! would hold fewer (`Evicted`), so a flood from few addresses takes nothing from anyone
